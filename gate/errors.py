@@ -1,0 +1,55 @@
+"""Errors the pure core raises. The CLI turns them into exit code 2, `__main__.py` into a RunError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack's configuration."""
+
+    path: str  # dotted field path as written in the stack file, e.g. "repositories[0].languages[1]"
+    value: object  # the offending value, or None when the field is missing
+    allowed: str  # what would have been accepted
+
+    def render(self) -> str:
+        shown = "(missing)" if self.value is None else repr(self.value)
+        return f"{self.path}: got {shown}; {self.allowed}"
+
+
+class FieldProblem(ValueError):
+    """Raised by cross-field validators; the loader reads it back to report path, value and allowed.
+
+    `path` is relative to the model that raised it; the loader prefixes the model's own location.
+    """
+
+    def __init__(self, path: str, value: object, allowed: str) -> None:
+        self.problem = Problem(path, value, allowed)
+        super().__init__(self.problem.render())
+
+
+class GateError(Exception):
+    """Base class of every error the gate reports to a person rather than as a traceback."""
+
+
+class PolicyError(GateError):
+    """A stack configuration that does not describe a valid policy. Nothing has been declared."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: invalid delivery-gate configuration ({len(problems)} problem(s))"]
+        lines += [f"  - {p.render()}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class RuleViolation(GateError):
+    """A gate rule (see gate/rules.py) that the planned state breaks."""
+
+    def __init__(self, source: str, violations: list[str]) -> None:
+        self.source = source
+        self.violations = violations
+        lines = [f"{source}: the gate rules are violated ({len(violations)} violation(s))"]
+        lines += [f"  - {v}" for v in violations]
+        super().__init__("\n".join(lines))

@@ -1,0 +1,488 @@
+"""The delivery policy as a typed, frozen model.
+
+Defaults encode the two policy texts in `../shared/policy/`; each default names the line it comes
+from ("M9 §Required CI checks 3" is `deployment-gate-policy-m9.md`, section "Required CI checks",
+item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds only what differs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from gate.errors import FieldProblem
+from gate.types import (
+    BranchPattern,
+    CheckCategory,
+    CheckName,
+    Duration,
+    EnvironmentName,
+    GateModel,
+    GitHubOwner,
+    LabelColor,
+    Language,
+    MergeGateMode,
+    MetricName,
+    NonNegativeFloat,
+    Percent,
+    RepositoryName,
+    SlackChannel,
+    Slug,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Repositories
+
+
+class Repository(GateModel):
+    """A repository the gate is applied to."""
+
+    owner: GitHubOwner | None = Field(
+        default=None,
+        description="GitHub user or organisation; defaults to the stack's `github:owner`.",
+    )
+    name: RepositoryName = Field(description="Repository name, without the owner.")
+    languages: tuple[Language, ...] = Field(
+        # M9 §Required CI checks 1-2: pytest/flake8 for Python, npm test/eslint for JS.
+        default=(Language.PYTHON, Language.JAVASCRIPT),
+        min_length=1,
+        description="Languages whose unit tests and static checks the gate requires.",
+    )
+    default_branch: BranchPattern = Field(
+        # M9 §Overview: "All merges to `main` (or `release/*`)".
+        default="main",
+        description="The default branch; merges into it pass the gate.",
+    )
+    release_branch_pattern: BranchPattern = Field(
+        # M9 §Overview: "All merges to `main` (or `release/*`)".
+        default="release/*",
+        description="Pattern of release branches; merges into them pass the same gate.",
+    )
+    merge_queue: bool = Field(
+        default=False,
+        description="Whether the repository merges through a merge queue (checks must run on merge_group).",
+    )
+
+    @property
+    def protected_branches(self) -> tuple[str, str]:
+        return (self.default_branch, self.release_branch_pattern)
+
+    def full_name(self, fallback_owner: str) -> str:
+        return f"{self.owner or fallback_owner}/{self.name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The required-check catalogue
+
+
+class Check(GateModel):
+    """A status check the gate can require. `name` is the job name that reports it on GitHub."""
+
+    name: CheckName = Field(description="Stable check name; becomes the reporting job's `name:`.")
+    category: CheckCategory = Field(description="Which policy requirement the check implements.")
+    language: Language | None = Field(
+        default=None, description="Only required in repositories with this language; none: always."
+    )
+    workflow: str = Field(
+        pattern=r"^[a-z0-9-]+\.yml$", description="Workflow file under .github/workflows/ that runs it."
+    )
+    tool: str = Field(description="What the check runs, as the policy names it.")
+    policy: str = Field(description="The policy line the check implements.")
+
+
+def _default_checks() -> tuple[Check, ...]:
+    m9 = "deployment-gate-policy-m9.md §Required CI checks"
+    py, js = Language.PYTHON, Language.JAVASCRIPT
+    cat = CheckCategory
+    return (
+        Check(name="unit-tests-python", category=cat.UNIT_TESTS, language=py, workflow="ci.yml",
+              tool="pytest", policy=f"{m9} 1"),
+        Check(name="unit-tests-javascript", category=cat.UNIT_TESTS, language=js, workflow="ci.yml",
+              tool="npm test", policy=f"{m9} 1"),
+        Check(name="static-checks-python", category=cat.STATIC_CHECKS, language=py, workflow="ci.yml",
+              tool="flake8", policy=f"{m9} 2"),
+        Check(name="static-checks-javascript", category=cat.STATIC_CHECKS, language=js,
+              workflow="ci.yml", tool="eslint", policy=f"{m9} 2"),
+        Check(name="determinism-cross-language-parity", category=cat.DETERMINISM,
+              workflow="determinism-check.yml", tool="Python traces replayed in JS",
+              policy=f"{m9} 3"),
+        Check(name="determinism-canonical-json", category=cat.DETERMINISM,
+              workflow="determinism-check.yml", tool="canonical JSON vs golden fixtures",
+              policy=f"{m9} 3"),
+        Check(name="determinism-root-hash", category=cat.DETERMINISM,
+              workflow="determinism-check.yml", tool="root_hash equal across runtimes",
+              policy=f"{m9} 3"),
+        Check(name="e2e-parity", category=cat.E2E_PARITY, workflow="e2e-parity-check.yml",
+              tool="simulate -> run -> replay -> diff, k6 smoke", policy=f"{m9} 4"),
+        Check(name="security-scan", category=cat.SECURITY_SCAN, workflow="security-scan.yml",
+              tool="trivy (fails on CRITICAL)", policy=f"{m9} 5; §Merge conditions 2"),
+        Check(name="infra-plan", category=cat.INFRA_PLAN, workflow="infra-preview.yml",
+              tool="pulumi preview + gate plan", policy=f"{m9} 6"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Merge gate and reviews
+
+
+class MergeGate(GateModel):
+    """How merges into the protected branches are gated."""
+
+    mode: MergeGateMode = Field(
+        default=MergeGateMode.BRANCH_PROTECTION,
+        description="Express the gate as classic branch protection or as repository rulesets.",
+    )
+    required_checks: tuple[CheckName, ...] | None = Field(
+        # M9 §Merge conditions: "All CI checks green for the PR"; none: every catalogue check.
+        default=None,
+        description="Names of catalogue checks to require; none means every check in the catalogue.",
+    )
+    strict: bool = Field(
+        default=True, description="Branches must be up to date with the base before merging."
+    )
+    enforce_admins: bool = Field(
+        # M9 §Overview: "All merges ... require passing automated checks" - admins included.
+        default=True,
+        description="Apply the gate to administrators too.",
+    )
+    linear_history: bool = Field(default=True, description="Forbid merge commits on protected branches.")
+    conversation_resolution: bool = Field(
+        default=True, description="All review conversations must be resolved before merging."
+    )
+    owner_environment: EnvironmentName | None = Field(
+        default=None,
+        description=(
+            "The environment whose stack declares the repository-wide gate (branch protection or "
+            "rulesets, CODEOWNERS, PR template, labels). One stack must own them, or stacks would "
+            "overwrite each other; none means the first environment of the chain."
+        ),
+    )
+
+
+class SchemaChangeRule(GateModel):
+    """M9 §Exceptions & manual approval: PRs that change the trace schema."""
+
+    paths: tuple[str, ...] = Field(
+        default=("/schemas/trace/", "/tests/golden/"),
+        min_length=1,
+        description="CODEOWNERS patterns that count as the trace schema and its golden fixtures.",
+    )
+    required_approvals: int = Field(
+        # M9: "explicit approval from 2 reviewers (one backend, one QA)".
+        default=2,
+        ge=2,
+        description="Approvals a schema change needs; the policy's minimum is 2.",
+    )
+    backend_team: Slug = Field(default="backend", description="Team slug of the backend reviewers.")
+    qa_team: Slug = Field(default="qa", description="Team slug of the QA reviewers.")
+    product_owner_team: Slug = Field(
+        # M9: "and a sign-off by the product owner".
+        default="product-owners",
+        description="Team slug whose sign-off a schema change needs.",
+    )
+    required_artifacts: tuple[str, ...] = Field(
+        # M9: "golden fixture updates; migration plan (alembic); SLO migration notes".
+        default=("golden fixture updates", "migration plan (alembic)", "SLO migration notes"),
+        min_length=1,
+        description="What a schema-change PR must include; rendered into the PR template checklist.",
+    )
+    label: str = Field(default="schema-change", description="Label that marks a schema-change PR.")
+
+
+class Reviews(GateModel):
+    required_approvals: int = Field(default=1, ge=1, le=6, description="Approvals every PR needs.")
+    require_code_owner_review: bool = Field(
+        default=True, description="Code owners must approve changes to the files they own."
+    )
+    dismiss_stale_reviews: bool = Field(
+        default=True, description="New commits dismiss earlier approvals."
+    )
+    require_last_push_approval: bool = Field(
+        default=True, description="The last push must be approved by someone other than its author."
+    )
+    schema_change: SchemaChangeRule = Field(default_factory=SchemaChangeRule)
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments
+
+
+class Reviewers(GateModel):
+    teams: tuple[Slug, ...] = Field(default=(), description="Team slugs that may approve a deploy.")
+    users: tuple[Slug, ...] = Field(default=(), description="User logins that may approve a deploy.")
+
+    @property
+    def empty(self) -> bool:
+        return not self.teams and not self.users
+
+
+class Environment(GateModel):
+    """A deployment environment. The list order is the promotion chain (DP §Environment Progression)."""
+
+    name: EnvironmentName = Field(description="GitHub environment name.")
+    stack: EnvironmentName = Field(description="The Pulumi stack that deploys this environment.")
+    promotes_from: EnvironmentName | None = Field(
+        default=None, description="The environment whose validated release this one receives."
+    )
+    reviewers: Reviewers = Field(default_factory=Reviewers)
+    wait_timer_minutes: int = Field(
+        default=0, ge=0, le=43200, description="Minutes a deploy waits before it starts."
+    )
+    deployment_branches: tuple[BranchPattern, ...] = Field(
+        default=("main", "release/*"),
+        min_length=1,
+        description="Branches allowed to deploy to this environment.",
+    )
+    prevent_self_review: bool = Field(
+        default=True, description="The person who triggered a deploy may not approve it."
+    )
+
+
+def _default_environments() -> tuple[Environment, ...]:
+    return (
+        # DP §Environment Progression: "Development — first deployed and tested by the authoring team".
+        Environment(name="dev", stack="dev", deployment_branches=("*",), prevent_self_review=False),
+        # DP: "Staging — Pre-production validation under production-like conditions".
+        Environment(name="staging", stack="staging", promotes_from="dev"),
+        # DP: "Production — reached only after successful staging validation"; release management
+        # is the policy's authority ("Authority: Release Management / DevOps leads").
+        Environment(
+            name="production",
+            stack="prod",
+            promotes_from="staging",
+            reviewers=Reviewers(teams=("release-managers",)),
+            wait_timer_minutes=5,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Thresholds, rollout, notifications, emergency path
+
+
+class ReplayMismatch(GateModel):
+    """M9 §Post-merge 2: `aos_replay_mismatch_total` increases above threshold in 5m -> rollback."""
+
+    metric: MetricName = Field(default="aos_replay_mismatch_total")
+    increase_above: NonNegativeFloat = Field(
+        default=0, description="Rollback when the counter grows by more than this within `window`."
+    )
+    window: Duration = Field(default="5m", description="M9: 'increases above threshold in 5m'.")
+
+
+class Latency(GateModel):
+    p95_target_ms: float = Field(
+        # M9 §Thresholds: "p95 > target (from SLO mapper)"; this is the target until a stack
+        # points at an SLO suggestion file.
+        default=300, gt=0, description="p95 latency target in milliseconds."
+    )
+    p99_target_ms: float = Field(
+        # DP §Rollback Criteria: "p99 latency exceeds target".
+        default=800, gt=0, description="p99 latency target in milliseconds; exceeding it rolls back."
+    )
+    slo_suggestion_file: str | None = Field(
+        default=None,
+        description="Path of a k6_slo_mapper suggestion whose p95 replaces p95TargetMs.",
+    )
+
+    @model_validator(mode="after")
+    def _p99_above_p95(self) -> Self:
+        if self.p99_target_ms < self.p95_target_ms:
+            raise FieldProblem("p99TargetMs", self.p99_target_ms, f"must be at least p95TargetMs ({self.p95_target_ms})")
+        return self
+
+
+class Redis(GateModel):
+    """M9 §Thresholds: "Rate-limit failover (redis_connected==0): if > 60s -> alert SRE"."""
+
+    metric: MetricName = Field(default="redis_connected")
+    disconnected_for: Duration = Field(default="60s")
+
+
+class Thresholds(GateModel):
+    # M9 §Thresholds: "Parity failure: immediate rollback" - not configurable.
+    parity_failure_action: Literal["rollback"] = Field(
+        default="rollback", description="What a parity failure triggers; the policy allows only rollback."
+    )
+    replay_mismatch: ReplayMismatch = Field(default_factory=ReplayMismatch)
+    latency: Latency = Field(default_factory=Latency)
+    max_error_rate_increase: float = Field(
+        # DP §Rollback Criteria: "Error rate increases > {{MAX_ERROR_RATE_INCREASE}} above baseline";
+        # the placeholder is unset in the policy, so the default is one percentage point.
+        default=0.01,
+        gt=0,
+        le=1,
+        description="Absolute error-rate increase over the stable baseline that rolls back (0.01 = 1 pp).",
+    )
+    redis: Redis = Field(default_factory=Redis)
+    post_deploy_validation_window: Duration = Field(
+        # DP §Post-Deployment: "within {{POST_DEPLOY_VALIDATION_WINDOW}}"; unset in the policy.
+        default="30m",
+        description="How long after a deploy health evidence must be collected.",
+    )
+
+
+class Rollout(GateModel):
+    stages: tuple[Percent, ...] = Field(
+        # DP §Deployment Process: "Progressive rollout plan defined (e.g., 5% → 25% → 50% → 100%)".
+        default=(5, 25, 50, 100),
+        min_length=2,
+        description="Traffic percentages of the canary steps; strictly increasing, ending at 100.",
+    )
+    bake_time: Duration = Field(default="10m", description="Pause between steps while analysis runs.")
+
+    @model_validator(mode="after")
+    def _stages_progress(self) -> Self:
+        if any(b <= a for a, b in zip(self.stages, self.stages[1:], strict=False)):
+            raise FieldProblem("stages", list(self.stages), "must strictly increase")
+        if self.stages[-1] != 100:
+            raise FieldProblem("stages", list(self.stages), "the last stage must be 100")
+        return self
+
+
+class Notifications(GateModel):
+    """M9 §Post-merge 2: "Notify #oncall and #platform Slack"; §Thresholds: "alert SRE"."""
+
+    oncall: SlackChannel = Field(default="#oncall", description="Critical alerts and rollbacks.")
+    platform: SlackChannel = Field(default="#platform", description="Tickets such as p95 over target.")
+    sre: SlackChannel = Field(default="#sre", description="SRE alerts such as Redis failover.")
+
+
+class Emergency(GateModel):
+    """DP §Emergency / Hotfix Deployments."""
+
+    incident_id_pattern: str = Field(
+        default=r"^INC-[0-9]+$", description="Regular expression an incident id must match."
+    )
+    require_rollback_plan: Literal[True] = Field(
+        default=True, description="DP: 'A rollback plan must be documented before deploying the fix'."
+    )
+    security_checks_skippable: Literal[False] = Field(
+        default=False, description="DP: 'Security checks are never skippable'."
+    )
+
+
+class Label(GateModel):
+    name: str = Field(min_length=1, max_length=50)
+    color: LabelColor
+    description: str = Field(default="", max_length=100)
+
+
+def _default_labels() -> tuple[Label, ...]:
+    return (
+        # M9 §Post-merge 2: "create a high-priority GitHub issue via mismatch automation".
+        Label(name="parity-mismatch", color="b60205", description="Root-hash parity failed after a deploy"),
+        Label(name="high-priority", color="d93f0b", description="Needs attention before other work"),
+        # M9 §Exceptions: schema-change PRs need two reviewers and product-owner sign-off.
+        Label(name="schema-change", color="5319e7", description="Changes the trace schema"),
+        # DP §Emergency / Hotfix Deployments.
+        Label(name="emergency", color="000000", description="Emergency deployment; backfill validation"),
+        Label(name="infra-change", color="0e8a16", description="Changes infrastructure; see the plan diff"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole policy of one stack
+
+
+class GatePolicy(GateModel):
+    """Everything one stack applies. Keys are the `delivery-gate:<key>` entries of the stack file."""
+
+    environment: EnvironmentName = Field(description="The environment this stack deploys.")
+    repositories: tuple[Repository, ...] = Field(min_length=1, description="Gated repositories.")
+    checks: tuple[Check, ...] = Field(
+        default_factory=_default_checks, min_length=1, description="The required-check catalogue."
+    )
+    merge_gate: MergeGate = Field(default_factory=MergeGate)
+    reviews: Reviews = Field(default_factory=Reviews)
+    environments: tuple[Environment, ...] = Field(
+        default_factory=_default_environments, min_length=2, description="The promotion chain."
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    rollout: Rollout = Field(default_factory=Rollout)
+    notifications: Notifications = Field(default_factory=Notifications)
+    emergency: Emergency = Field(default_factory=Emergency)
+    labels: tuple[Label, ...] = Field(default_factory=_default_labels)
+    protect_resources: bool | None = Field(
+        default=None,
+        description="Protect declared resources from deletion; none: only in production and for the merge gate.",
+    )
+
+    # -- cross-field rules -------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Self:
+        _require_unique("checks", "name", [c.name for c in self.checks])
+        _require_unique("environments", "name", [e.name for e in self.environments])
+        _require_unique("environments", "stack", [e.stack for e in self.environments])
+        _require_unique(
+            "repositories", "name", [f"{r.owner or ''}/{r.name}".lower() for r in self.repositories]
+        )
+        _require_unique("labels", "name", [label.name.lower() for label in self.labels])
+        return self
+
+    @model_validator(mode="after")
+    def _required_checks_in_catalogue(self) -> Self:
+        known = sorted(c.name for c in self.checks)
+        for index, name in enumerate(self.merge_gate.required_checks or ()):
+            if name not in known:
+                raise FieldProblem(
+                    f"mergeGate.requiredChecks[{index}]", name, f"allowed: one of {', '.join(known)}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _environments_form_one_chain(self) -> Self:
+        names = [e.name for e in self.environments]
+        chain = " -> ".join(names)
+        for index, env in enumerate(self.environments):
+            expected = names[index - 1] if index else None
+            if env.promotes_from == expected:
+                continue
+            where = f"environments[{index}].promotesFrom"
+            if expected is None:
+                raise FieldProblem(where, env.promotes_from, "the first environment promotes from nothing")
+            if env.promotes_from in names[:index]:
+                skipped = names[names.index(env.promotes_from) + 1 : index]
+                reason = f"skips {', '.join(skipped)}; no environment may be skipped"
+            else:
+                reason = "breaks the chain"
+            raise FieldProblem(where, env.promotes_from, f"{reason}; allowed: {expected!r} (chain {chain})")
+        last = len(names) - 1
+        if names[last] != "production":
+            raise FieldProblem(f"environments[{last}].name", names[last], "the chain must end at 'production'")
+        if self.environments[last].reviewers.empty:
+            raise FieldProblem(
+                f"environments[{last}].reviewers", None, "production needs required reviewers (teams or users)"
+            )
+        if self.environment not in names:
+            raise FieldProblem("environment", self.environment, f"allowed: one of {', '.join(names)}")
+        owner = self.merge_gate.owner_environment
+        if owner is not None and owner not in names:
+            raise FieldProblem("mergeGate.ownerEnvironment", owner, f"allowed: one of {', '.join(names)}")
+        return self
+
+    # -- derived values ----------------------------------------------------------------------
+
+    @property
+    def environment_spec(self) -> Environment:
+        return next(e for e in self.environments if e.name == self.environment)
+
+    @property
+    def owns_merge_gate(self) -> bool:
+        """Whether this stack declares the repository-wide gate (see MergeGate.owner_environment)."""
+        owner = self.merge_gate.owner_environment or self.environments[0].name
+        return self.environment == owner
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == self.environments[-1].name
+
+
+def _require_unique(field: str, key: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise FieldProblem(f"{field}[{index}].{key}", value, "must be unique; it appears earlier")
+        seen.add(value)
