@@ -178,3 +178,17 @@ def _find_model(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
+
+
+def load_stack_policy() -> GatePolicy:
+    """Load the running stack's policy from the config the Pulumi engine (or the offline plan) set."""
+    import pulumi
+
+    from gate.engine import all_config
+
+    config = all_config()
+    return load_policy(
+        namespace_values(config),
+        stack=pulumi.get_stack(),
+        github_owner=namespace_values(config, "github").get("owner"),
+    )

@@ -164,9 +164,9 @@ class SchemaChangeRule(GateModel):
     """M9 §Exceptions & manual approval: PRs that change the trace schema."""
 
     paths: tuple[str, ...] = Field(
-        default=("/schemas/trace/", "/tests/golden/"),
+        default=("schemas/trace/**", "tests/golden/**"),
         min_length=1,
-        description="CODEOWNERS patterns that count as the trace schema and its golden fixtures.",
+        description="Glob patterns (from the repository root) of the trace schema and its golden fixtures.",
     )
     required_approvals: int = Field(
         # M9: "explicit approval from 2 reviewers (one backend, one QA)".

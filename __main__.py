@@ -1,0 +1,36 @@
+"""Delivery Gate: load this stack's policy, declare the gate, export what consumers need."""
+
+import pulumi
+import pulumi_github as github
+
+from components.github_gate import RepositoryGate
+from gate.errors import GateError
+from gate.github import repository_gate, required_checks_summary
+from gate.loader import load_stack_policy
+
+
+def main() -> None:
+    try:
+        # Fails before any resource is declared; RunError prints the message without a traceback.
+        policy = load_stack_policy()
+    except GateError as error:
+        raise pulumi.RunError(str(error)) from None
+
+    github_token = pulumi.Config("github").get_secret("token")  # else the provider reads GITHUB_TOKEN
+    providers: dict[str, github.Provider] = {}
+    for repo in policy.repositories:
+        spec = repository_gate(policy, repo)
+        if spec.owner not in providers:
+            providers[spec.owner] = github.Provider(f"github-{spec.owner}", owner=spec.owner, token=github_token)
+        RepositoryGate(
+            f"{spec.owner}-{spec.name}",
+            spec,
+            opts=pulumi.ResourceOptions(providers={"github": providers[spec.owner]}),
+        )
+
+    pulumi.export("environment", policy.environment)
+    pulumi.export("ownsMergeGate", policy.owns_merge_gate)
+    pulumi.export("requiredChecks", required_checks_summary(policy))
+
+
+main()

@@ -1,0 +1,203 @@
+"""The GitHub merge gate of one repository, declared from a RepositoryGateSpec (gate/github.py)."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_github as github
+
+from gate.github import BranchGate, RepositoryGateSpec
+from gate.types import MergeGateMode
+
+
+class RepositoryGate(pulumi.ComponentResource):
+    """Branch protection or rulesets, CODEOWNERS, PR template, labels and this stack's environment."""
+
+    environment: pulumi.Output[str]
+    protected_branches: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: RepositoryGateSpec, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("delivery-gate:github:RepositoryGate", name, None, opts)
+        self._name = name
+        self._spec = args
+        self._team_ids: dict[str, pulumi.Output[int]] = {}
+
+        gate_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_merge_gate)
+        if args.owns_merge_gate:
+            if args.mode is MergeGateMode.RULESETS:
+                for branch in args.branches:
+                    self._ruleset(branch, gate_opts)
+            else:
+                for branch in args.branches:
+                    self._branch_protection(branch, gate_opts)
+            for file in args.files:
+                github.RepositoryFile(
+                    f"{name}-file-{_slug(file.path)}",
+                    repository=args.name,
+                    branch=args.default_branch,
+                    file=file.path,
+                    content=file.content,
+                    commit_message=file.commit_message,
+                    # The gate owns these files: an existing hand-written copy is replaced.
+                    overwrite_on_create=True,
+                    opts=gate_opts,
+                )
+            for label in args.labels:
+                github.IssueLabel(
+                    f"{name}-label-{_slug(label.name)}",
+                    repository=args.name,
+                    name=label.name,
+                    color=label.color,
+                    description=label.description,
+                    opts=gate_opts,
+                )
+        environment = self._environment()
+
+        self.environment = environment.environment
+        self.protected_branches = pulumi.Output.from_input([b.pattern for b in args.branches])
+        self.register_outputs(
+            {"environment": self.environment, "protectedBranches": self.protected_branches}
+        )
+
+    # -- merge gate --------------------------------------------------------------------------
+
+    def _branch_protection(self, branch: BranchGate, opts: pulumi.ResourceOptions) -> None:
+        gate, reviews = self._spec.merge_gate, self._spec.reviews
+        github.BranchProtection(
+            f"{self._name}-protect-{_slug(branch.pattern)}",
+            repository_id=self._spec.name,
+            pattern=branch.pattern,
+            # M9 §Required CI checks: all must pass, on a branch that is up to date with its base.
+            required_status_checks=[
+                github.BranchProtectionRequiredStatusCheckArgs(
+                    strict=gate.strict, contexts=list(branch.required_checks)
+                )
+            ],
+            required_pull_request_reviews=[
+                github.BranchProtectionRequiredPullRequestReviewArgs(
+                    required_approving_review_count=reviews.required_approvals,
+                    require_code_owner_reviews=reviews.require_code_owner_review,
+                    dismiss_stale_reviews=reviews.dismiss_stale_reviews,
+                    require_last_push_approval=reviews.require_last_push_approval,
+                )
+            ],
+            enforce_admins=gate.enforce_admins,
+            required_linear_history=gate.linear_history,
+            require_conversation_resolution=gate.conversation_resolution,
+            allows_force_pushes=False,
+            allows_deletions=False,
+            opts=opts,
+        )
+
+    def _ruleset(self, branch: BranchGate, opts: pulumi.ResourceOptions) -> None:
+        gate, reviews = self._spec.merge_gate, self._spec.reviews
+        required_reviewers = [
+            github.RepositoryRulesetRulesPullRequestRequiredReviewerArgs(
+                # M9 §Exceptions: schema changes need backend, QA and product-owner approval.
+                reviewer=github.RepositoryRulesetRulesPullRequestRequiredReviewerReviewerArgs(
+                    id=self._team_id(reviewer.team), type="Team"
+                ),
+                file_patterns=list(reviewer.file_patterns),
+                minimum_approvals=reviewer.minimum_approvals,
+            )
+            for reviewer in self._spec.schema_reviewers
+        ]
+        rules = github.RepositoryRulesetRulesArgs(
+            pull_request=github.RepositoryRulesetRulesPullRequestArgs(
+                required_approving_review_count=reviews.required_approvals,
+                require_code_owner_review=reviews.require_code_owner_review,
+                dismiss_stale_reviews_on_push=reviews.dismiss_stale_reviews,
+                require_last_push_approval=reviews.require_last_push_approval,
+                required_review_thread_resolution=gate.conversation_resolution,
+                required_reviewers=required_reviewers or None,
+            ),
+            required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
+                required_checks=[
+                    github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(context=check)
+                    for check in branch.required_checks
+                ],
+                strict_required_status_checks_policy=gate.strict,
+            ),
+            required_deployments=(
+                github.RepositoryRulesetRulesRequiredDeploymentsArgs(
+                    required_deployment_environments=[branch.required_deployment]
+                )
+                if branch.required_deployment
+                else None
+            ),
+            required_linear_history=gate.linear_history,
+            non_fast_forward=True,
+            deletion=True,
+        )
+        github.RepositoryRuleset(
+            f"{self._name}-ruleset-{_slug(branch.pattern)}",
+            repository=self._spec.name,
+            name=f"delivery-gate {branch.pattern}",
+            target="branch",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                    includes=[branch.ruleset_ref], excludes=[]
+                )
+            ),
+            # enforce_admins: with no bypass actors nobody, admins included, can skip the gate.
+            bypass_actors=[] if gate.enforce_admins else None,
+            rules=rules,
+            opts=opts,
+        )
+
+    # -- this stack's deployment environment ------------------------------------------------
+
+    def _environment(self) -> github.RepositoryEnvironment:
+        env = self._spec.environment
+        opts = pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment)
+        reviewers = None
+        if not env.reviewers.empty:
+            reviewers = [
+                github.RepositoryEnvironmentReviewerArgs(
+                    teams=[self._team_id(team) for team in env.reviewers.teams] or None,
+                    users=[self._user_id(user) for user in env.reviewers.users] or None,
+                )
+            ]
+        resource = github.RepositoryEnvironment(
+            f"{self._name}-env-{env.name}",
+            repository=self._spec.name,
+            environment=env.name,
+            wait_timer=env.wait_timer_minutes,
+            prevent_self_review=env.prevent_self_review,
+            # Production approvals bind admins too (DP: reached only after staging validation).
+            can_admins_bypass=False,
+            reviewers=reviewers,
+            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                protected_branches=False, custom_branch_policies=True
+            ),
+            opts=opts,
+        )
+        for pattern in env.deployment_branches:
+            github.RepositoryEnvironmentDeploymentPolicy(
+                f"{self._name}-env-{env.name}-branch-{_slug(pattern)}",
+                repository=self._spec.name,
+                environment=resource.environment,
+                branch_pattern=pattern,
+                opts=pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
+            )
+        return resource
+
+    def _team_id(self, slug: str) -> pulumi.Output[int]:
+        if slug not in self._team_ids:
+            team = github.get_team_output(
+                slug=slug, summary_only=True, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self._team_ids[slug] = team.id.apply(int)
+        return self._team_ids[slug]
+
+    def _user_id(self, login: str) -> pulumi.Output[int]:
+        user = github.get_user_output(username=login, opts=pulumi.InvokeOutputOptions(parent=self))
+        return user.id.apply(int)
+
+
+def _slug(text: str) -> str:
+    """A resource-name-safe form of a path or pattern: '.github/CODEOWNERS' -> 'github-codeowners'."""
+    out = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in out.split("-") if part) or "root"

@@ -1,0 +1,202 @@
+"""What the merge gate declares for one repository: pure, derived from the policy model.
+
+The component in components/github_gate.py turns a RepositoryGateSpec into provider resources and
+makes no decisions of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
+from gate.types import MergeGateMode
+
+
+@dataclass(frozen=True)
+class BranchGate:
+    """The gate on one protected branch pattern."""
+
+    pattern: str
+    ruleset_ref: str  # the same branch as a ruleset condition ("~DEFAULT_BRANCH", "refs/heads/release/*")
+    required_checks: tuple[str, ...]
+    # Rulesets mode: the environment a commit must have been deployed to before it may merge here.
+    required_deployment: str | None
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    path: str
+    content: str
+    commit_message: str
+
+
+@dataclass(frozen=True)
+class SchemaReviewer:
+    """Rulesets mode: a team that must approve changes to the trace schema paths."""
+
+    team: str
+    file_patterns: tuple[str, ...]
+    minimum_approvals: int
+
+
+@dataclass(frozen=True)
+class RepositoryGateSpec:
+    owner: str
+    name: str
+    default_branch: str
+    # Repository-wide merge gate; empty when another stack owns it (MergeGate.owner_environment).
+    owns_merge_gate: bool
+    mode: MergeGateMode
+    merge_gate: MergeGate
+    reviews: Reviews
+    branches: tuple[BranchGate, ...]
+    schema_reviewers: tuple[SchemaReviewer, ...]
+    files: tuple[CommittedFile, ...]
+    labels: tuple[Label, ...]
+    # The deployment environment this stack deploys to (each stack owns its own environment).
+    environment: Environment
+    protect_merge_gate: bool
+    protect_environment: bool
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+def required_checks(policy: GatePolicy, repo: Repository) -> tuple[str, ...]:
+    """Checks required on the repository's protected branches, in catalogue order.
+
+    M9 §Required CI checks: all must pass; language-specific checks only where the language is used.
+    """
+    wanted = policy.merge_gate.required_checks
+    return tuple(
+        check.name
+        for check in policy.checks
+        if (wanted is None or check.name in wanted)
+        and (check.language is None or check.language in repo.languages)
+    )
+
+
+def _staging_environment(policy: GatePolicy) -> str:
+    # DP §Environment Progression: production is reached only after staging validation, so a
+    # release branch (what production deploys) requires a successful deploy to the environment
+    # production promotes from.
+    production = policy.environments[-1]
+    assert production.promotes_from is not None  # guaranteed by GatePolicy's chain validator
+    return production.promotes_from
+
+
+def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]:
+    checks = required_checks(policy, repo)
+    return (
+        # M9 §Overview: "All merges to `main` (or `release/*`) require passing automated checks".
+        BranchGate(repo.default_branch, "~DEFAULT_BRANCH", checks, None),
+        BranchGate(
+            repo.release_branch_pattern,
+            f"refs/heads/{repo.release_branch_pattern}",
+            checks,
+            _staging_environment(policy),
+        ),
+    )
+
+
+def render_codeowners(policy: GatePolicy, repo: Repository, owner: str) -> str:
+    """CODEOWNERS routing trace-schema paths to the backend and QA teams (M9 §Exceptions)."""
+    rule = policy.reviews.schema_change
+    teams = f"@{owner}/{rule.backend_team} @{owner}/{rule.qa_team}"
+    lines = [
+        "# Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`.",
+        "# M9 §Exceptions & manual approval: trace-schema changes need backend and QA review.",
+    ]
+    lines += [f"/{pattern} {teams}" for pattern in rule.paths]
+    # The gate itself: changes to CODEOWNERS need the same owners, so the routing cannot be removed
+    # by the change it should review.
+    lines.append(f"/.github/CODEOWNERS {teams}")
+    return "\n".join(lines) + "\n"
+
+
+def render_pr_template(policy: GatePolicy, repo: Repository) -> str:
+    """The pull-request template with the merge conditions and the schema-change checklist."""
+    rule = policy.reviews.schema_change
+    checks = required_checks(policy, repo)
+    lines = [
+        "<!-- Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`. -->",
+        "## What and why",
+        "",
+        "## Merge gate",
+        "These checks must be green before this PR can merge (deployment-gate-policy-m9.md):",
+        *(f"- `{name}`" for name in checks),
+        "",
+        "## Trace schema change?",
+        f"If this PR changes the trace schema ({', '.join(f'`{p}`' for p in rule.paths)}), label it "
+        f"`{rule.label}` and include:",
+        *(f"- [ ] {artifact}" for artifact in rule.required_artifacts),
+        f"- [ ] approval from {rule.required_approvals} reviewers: one of @{{owner}}/{rule.backend_team} "
+        f"and one of @{{owner}}/{rule.qa_team}",
+        f"- [ ] sign-off by the product owner (@{{owner}}/{rule.product_owner_team})",
+        "",
+        "## Rollout",
+        "- [ ] New behaviour is behind a feature flag (delivery-policy.md §Pre-Deployment)",
+        "- [ ] Database migrations are backward-compatible",
+        "- [ ] Rollback plan: reverting to the previous image tag is safe",
+    ]
+    return "\n".join(lines).replace("{owner}", repo.owner or "") + "\n"
+
+
+def schema_reviewers(policy: GatePolicy) -> tuple[SchemaReviewer, ...]:
+    """Rulesets mode: one backend, one QA and the product owner must approve schema paths."""
+    rule = policy.reviews.schema_change
+    patterns = rule.paths
+    # Two approvals, one per team, meet M9's "2 reviewers (one backend, one QA)"; a higher
+    # requiredApprovals is met by the pull-request rule's approval count.
+    return (
+        SchemaReviewer(rule.backend_team, patterns, 1),
+        SchemaReviewer(rule.qa_team, patterns, 1),
+        SchemaReviewer(rule.product_owner_team, patterns, 1),
+    )
+
+
+def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
+    assert repo.owner is not None  # the loader fills owners from github:owner
+    owns = policy.owns_merge_gate
+    override = policy.protect_resources
+    files = (
+        CommittedFile(
+            ".github/CODEOWNERS",
+            render_codeowners(policy, repo, repo.owner),
+            "delivery-gate: route trace-schema changes to backend and QA (M9)",
+        ),
+        CommittedFile(
+            ".github/pull_request_template.md",
+            render_pr_template(policy, repo),
+            "delivery-gate: pull-request template with the merge gate checklist (M9)",
+        ),
+    )
+    return RepositoryGateSpec(
+        owner=repo.owner,
+        name=repo.name,
+        default_branch=repo.default_branch,
+        owns_merge_gate=owns,
+        mode=policy.merge_gate.mode,
+        merge_gate=policy.merge_gate,
+        reviews=policy.reviews,
+        branches=branch_gates(policy, repo) if owns else (),
+        schema_reviewers=schema_reviewers(policy) if owns else (),
+        files=files if owns else (),
+        labels=policy.labels if owns else (),
+        environment=policy.environment_spec,
+        # The merge gate is protected wherever it is declared: deleting it silently disables every
+        # check. Everything else is protected in production. protectResources overrides both.
+        protect_merge_gate=override if override is not None else True,
+        protect_environment=override if override is not None else policy.is_production,
+    )
+
+
+def required_checks_summary(policy: GatePolicy) -> dict[str, dict[str, tuple[str, ...]]]:
+    """repository full name -> branch pattern -> required checks, for the plan summary."""
+    if not policy.owns_merge_gate:
+        return {}
+    return {
+        f"{repo.owner}/{repo.name}": {b.pattern: b.required_checks for b in branch_gates(policy, repo)}
+        for repo in policy.repositories
+    }
