@@ -21,7 +21,9 @@ def main() -> None:
     for repo in policy.repositories:
         spec = repository_gate(policy, repo)
         if spec.owner not in providers:
-            providers[spec.owner] = github.Provider(f"github-{spec.owner}", owner=spec.owner, token=github_token)
+            providers[spec.owner] = github.Provider(
+                f"github-{spec.owner}", owner=spec.owner, token=github_token
+            )
         RepositoryGate(
             f"{spec.owner}-{spec.name}",
             spec,

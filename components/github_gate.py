@@ -56,9 +56,7 @@ class RepositoryGate(pulumi.ComponentResource):
 
         self.environment = environment.environment
         self.protected_branches = pulumi.Output.from_input([b.pattern for b in args.branches])
-        self.register_outputs(
-            {"environment": self.environment, "protectedBranches": self.protected_branches}
-        )
+        self.register_outputs({"environment": self.environment, "protectedBranches": self.protected_branches})
 
     # -- merge gate --------------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+import pulumi
 from pydantic import BaseModel, ValidationError
 
+from gate.engine import all_config
 from gate.errors import FieldProblem, PolicyError, Problem
 from gate.model import GatePolicy
 
@@ -50,17 +52,21 @@ def load_policy(
     for key in sorted(values):
         if key not in allowed_keys:
             problems.append(
-                Problem(f"{NAMESPACE}:{key}", values[key], f"unknown key; allowed: {', '.join(sorted(allowed_keys))}")
+                Problem(
+                    f"{NAMESPACE}:{key}",
+                    values[key],
+                    f"unknown key; allowed: {', '.join(sorted(allowed_keys))}",
+                )
             )
             continue
         raw[key] = _decode(values[key])
     problems += _fill_repository_owners(raw, github_owner)
-    if problems:
-        raise PolicyError(source, problems)
     try:
         policy = GatePolicy.model_validate(raw)
     except ValidationError as error:
-        raise PolicyError(source, _problems(error.errors(include_url=False))) from None
+        problems += _problems(error.errors(include_url=False))
+    if problems:
+        raise PolicyError(source, problems)
     expected = policy.environment_spec.stack
     if expected != stack:
         raise PolicyError(
@@ -70,8 +76,7 @@ def load_policy(
                     f"{NAMESPACE}:environment",
                     policy.environment,
                     f"environment {policy.environment!r} is deployed by stack {expected!r}, not {stack!r}; "
-                    "allowed: "
-                    + ", ".join(f"{e.name!r} (stack {e.stack})" for e in policy.environments),
+                    "allowed: " + ", ".join(f"{e.name!r} (stack {e.stack})" for e in policy.environments),
                 )
             ],
         )
@@ -94,7 +99,8 @@ def _fill_repository_owners(raw: dict[str, Any], github_owner: str | None) -> li
         return []
     problems = []
     filled = []
-    for index, repo in enumerate(repositories):
+    for index, entry in enumerate(repositories):
+        repo = entry
         if isinstance(repo, dict) and repo.get("owner") is None:
             if github_owner is None:
                 problems.append(
@@ -116,9 +122,7 @@ def _problems(errors: list[Any]) -> list[Problem]:
     def has_deeper(loc: tuple[Any, ...]) -> bool:
         return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
 
-    return [
-        _problem(e) for e in errors if not (e["type"] == "too_short" and has_deeper(tuple(e["loc"])))
-    ]
+    return [_problem(e) for e in errors if not (e["type"] == "too_short" and has_deeper(tuple(e["loc"])))]
 
 
 def _problem(error: Any) -> Problem:
@@ -157,9 +161,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = next(
-            (f for n, f in model.model_fields.items() if (f.alias or n) == part), None
-        )
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             break
         found = _find_model(field.annotation)
@@ -182,10 +184,6 @@ def _find_model(annotation: Any) -> type[BaseModel] | None:
 
 def load_stack_policy() -> GatePolicy:
     """Load the running stack's policy from the config the Pulumi engine (or the offline plan) set."""
-    import pulumi
-
-    from gate.engine import all_config
-
     config = all_config()
     return load_policy(
         namespace_values(config),

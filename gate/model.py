@@ -96,29 +96,80 @@ def _default_checks() -> tuple[Check, ...]:
     py, js = Language.PYTHON, Language.JAVASCRIPT
     cat = CheckCategory
     return (
-        Check(name="unit-tests-python", category=cat.UNIT_TESTS, language=py, workflow="ci.yml",
-              tool="pytest", policy=f"{m9} 1"),
-        Check(name="unit-tests-javascript", category=cat.UNIT_TESTS, language=js, workflow="ci.yml",
-              tool="npm test", policy=f"{m9} 1"),
-        Check(name="static-checks-python", category=cat.STATIC_CHECKS, language=py, workflow="ci.yml",
-              tool="flake8", policy=f"{m9} 2"),
-        Check(name="static-checks-javascript", category=cat.STATIC_CHECKS, language=js,
-              workflow="ci.yml", tool="eslint", policy=f"{m9} 2"),
-        Check(name="determinism-cross-language-parity", category=cat.DETERMINISM,
-              workflow="determinism-check.yml", tool="Python traces replayed in JS",
-              policy=f"{m9} 3"),
-        Check(name="determinism-canonical-json", category=cat.DETERMINISM,
-              workflow="determinism-check.yml", tool="canonical JSON vs golden fixtures",
-              policy=f"{m9} 3"),
-        Check(name="determinism-root-hash", category=cat.DETERMINISM,
-              workflow="determinism-check.yml", tool="root_hash equal across runtimes",
-              policy=f"{m9} 3"),
-        Check(name="e2e-parity", category=cat.E2E_PARITY, workflow="e2e-parity-check.yml",
-              tool="simulate -> run -> replay -> diff, k6 smoke", policy=f"{m9} 4"),
-        Check(name="security-scan", category=cat.SECURITY_SCAN, workflow="security-scan.yml",
-              tool="trivy (fails on CRITICAL)", policy=f"{m9} 5; §Merge conditions 2"),
-        Check(name="infra-plan", category=cat.INFRA_PLAN, workflow="infra-preview.yml",
-              tool="pulumi preview + gate plan", policy=f"{m9} 6"),
+        Check(
+            name="unit-tests-python",
+            category=cat.UNIT_TESTS,
+            language=py,
+            workflow="ci.yml",
+            tool="pytest",
+            policy=f"{m9} 1",
+        ),
+        Check(
+            name="unit-tests-javascript",
+            category=cat.UNIT_TESTS,
+            language=js,
+            workflow="ci.yml",
+            tool="npm test",
+            policy=f"{m9} 1",
+        ),
+        Check(
+            name="static-checks-python",
+            category=cat.STATIC_CHECKS,
+            language=py,
+            workflow="ci.yml",
+            tool="flake8",
+            policy=f"{m9} 2",
+        ),
+        Check(
+            name="static-checks-javascript",
+            category=cat.STATIC_CHECKS,
+            language=js,
+            workflow="ci.yml",
+            tool="eslint",
+            policy=f"{m9} 2",
+        ),
+        Check(
+            name="determinism-cross-language-parity",
+            category=cat.DETERMINISM,
+            workflow="determinism-check.yml",
+            tool="Python traces replayed in JS",
+            policy=f"{m9} 3",
+        ),
+        Check(
+            name="determinism-canonical-json",
+            category=cat.DETERMINISM,
+            workflow="determinism-check.yml",
+            tool="canonical JSON vs golden fixtures",
+            policy=f"{m9} 3",
+        ),
+        Check(
+            name="determinism-root-hash",
+            category=cat.DETERMINISM,
+            workflow="determinism-check.yml",
+            tool="root_hash equal across runtimes",
+            policy=f"{m9} 3",
+        ),
+        Check(
+            name="e2e-parity",
+            category=cat.E2E_PARITY,
+            workflow="e2e-parity-check.yml",
+            tool="simulate -> run -> replay -> diff, k6 smoke",
+            policy=f"{m9} 4",
+        ),
+        Check(
+            name="security-scan",
+            category=cat.SECURITY_SCAN,
+            workflow="security-scan.yml",
+            tool="trivy (fails on CRITICAL)",
+            policy=f"{m9} 5; §Merge conditions 2",
+        ),
+        Check(
+            name="infra-plan",
+            category=cat.INFRA_PLAN,
+            workflow="infra-preview.yml",
+            tool="pulumi preview + gate plan",
+            policy=f"{m9} 6",
+        ),
     )
 
 
@@ -195,9 +246,7 @@ class Reviews(GateModel):
     require_code_owner_review: bool = Field(
         default=True, description="Code owners must approve changes to the files they own."
     )
-    dismiss_stale_reviews: bool = Field(
-        default=True, description="New commits dismiss earlier approvals."
-    )
+    dismiss_stale_reviews: bool = Field(default=True, description="New commits dismiss earlier approvals.")
     require_last_push_approval: bool = Field(
         default=True, description="The last push must be approved by someone other than its author."
     )
@@ -275,11 +324,15 @@ class Latency(GateModel):
     p95_target_ms: float = Field(
         # M9 §Thresholds: "p95 > target (from SLO mapper)"; this is the target until a stack
         # points at an SLO suggestion file.
-        default=300, gt=0, description="p95 latency target in milliseconds."
+        default=300,
+        gt=0,
+        description="p95 latency target in milliseconds.",
     )
     p99_target_ms: float = Field(
         # DP §Rollback Criteria: "p99 latency exceeds target".
-        default=800, gt=0, description="p99 latency target in milliseconds; exceeding it rolls back."
+        default=800,
+        gt=0,
+        description="p99 latency target in milliseconds; exceeding it rolls back.",
     )
     slo_suggestion_file: str | None = Field(
         default=None,
@@ -289,7 +342,9 @@ class Latency(GateModel):
     @model_validator(mode="after")
     def _p99_above_p95(self) -> Self:
         if self.p99_target_ms < self.p95_target_ms:
-            raise FieldProblem("p99TargetMs", self.p99_target_ms, f"must be at least p95TargetMs ({self.p95_target_ms})")
+            raise FieldProblem(
+                "p99TargetMs", self.p99_target_ms, f"must be at least p95TargetMs ({self.p95_target_ms})"
+            )
         return self
 
 
@@ -406,7 +461,9 @@ class GatePolicy(GateModel):
     labels: tuple[Label, ...] = Field(default_factory=_default_labels)
     protect_resources: bool | None = Field(
         default=None,
-        description="Protect declared resources from deletion; none: only in production and for the merge gate.",
+        description=(
+            "Protect declared resources from deletion; none: the merge gate always, the rest in production."
+        ),
     )
 
     # -- cross-field rules -------------------------------------------------------------------
@@ -451,10 +508,14 @@ class GatePolicy(GateModel):
             raise FieldProblem(where, env.promotes_from, f"{reason}; allowed: {expected!r} (chain {chain})")
         last = len(names) - 1
         if names[last] != "production":
-            raise FieldProblem(f"environments[{last}].name", names[last], "the chain must end at 'production'")
+            raise FieldProblem(
+                f"environments[{last}].name", names[last], "the chain must end at 'production'"
+            )
         if self.environments[last].reviewers.empty:
             raise FieldProblem(
-                f"environments[{last}].reviewers", None, "production needs required reviewers (teams or users)"
+                f"environments[{last}].reviewers",
+                None,
+                "production needs required reviewers (teams or users)",
             )
         if self.environment not in names:
             raise FieldProblem("environment", self.environment, f"allowed: one of {', '.join(names)}")
