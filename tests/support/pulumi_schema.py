@@ -93,7 +93,7 @@ class PackageSchema:
         return [self.provider_token, *sorted(self._resources)]
 
     def check_resource(self, type_token: str, inputs: Mapping[str, Any]) -> list[str]:
-        """Problems with ``inputs`` (camelCase keys, plain JSON values) for ``type_token``; [] if it conforms."""
+        """Problems with ``inputs`` (camelCase keys, plain JSON values) for ``type_token``; [] if fine."""
         is_provider = type_token == self.provider_token
         spec = self._provider if is_provider else self._resources.get(type_token)
         if spec is None:
@@ -101,15 +101,9 @@ class PackageSchema:
             hint = f"; did you mean {near[0]!r}?" if near else ""
             return [f"{type_token}: unknown resource type in package {self.name!r}{hint}"]
         problems: list[str] = []
-        if not isinstance(inputs, Mapping):
-            return [f"{type_token}: expected an object of inputs, got {_kind(inputs)}"]
+        properties = spec.get("inputProperties", {})
         self._check_object(
-            type_token,
-            spec.get("inputProperties", {}),
-            spec.get("requiredInputs", []),
-            inputs,
-            problems,
-            json_encoded=is_provider,
+            type_token, properties, spec.get("requiredInputs", []), inputs, problems, json_encoded=is_provider
         )
         return problems
 
@@ -120,6 +114,7 @@ class PackageSchema:
         required: list[str],
         value: Mapping[str, Any],
         problems: list[str],
+        *,
         json_encoded: bool = False,
     ) -> None:
         for name in required:
@@ -131,19 +126,24 @@ class PackageSchema:
             spec = properties.get(key)
             if spec is None:
                 problems.append(f"{where}: unknown key{_suggest(str(key), properties)}")
-                continue
-            if item is None:
-                continue
-            if json_encoded and isinstance(item, str) and item not in PLACEHOLDERS:
-                if self._primitive(spec) != "string":
-                    try:
-                        item = json.loads(item)
-                    except ValueError:
-                        problems.append(
-                            f"{where}: expected {self._describe(spec)} (or its JSON encoding), got str {item!r}"
-                        )
-                        continue
-            self._check_value(spec, item, where, problems)
+            elif item is None:
+                continue  # an optional input set to null is absent; a required one was reported above
+            elif json_encoded and isinstance(item, str) and self._primitive(spec) != "string":
+                self._check_json_encoded(spec, item, where, problems)
+            else:
+                self._check_value(spec, item, where, problems)
+
+    def _check_json_encoded(self, spec: Mapping[str, Any], text: str, path: str, problems: list[str]) -> None:
+        """A provider input: the Python SDK JSON-encodes every non-string value (``False`` -> ``"false"``)."""
+        if text in PLACEHOLDERS:
+            return
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            expected = self._describe(spec)
+            problems.append(f"{path}: expected {expected} (or its JSON encoding), got str {text!r}")
+            return
+        self._check_value(spec, decoded, path, problems)
 
     def _check_value(self, spec: Mapping[str, Any], value: object, path: str, problems: list[str]) -> None:
         if isinstance(value, str) and value in PLACEHOLDERS:
@@ -153,34 +153,34 @@ class PackageSchema:
                 self._check_value(spec, value["value"], path, problems)
             return
         if "oneOf" in spec:
-            for alternative in spec["oneOf"]:
-                attempt: list[str] = []
-                self._check_value(alternative, value, path, attempt)
-                if not attempt:
-                    return
-            problems.append(self._mismatch(spec, value, path))
-            return
-        ref = spec.get("$ref")
-        if ref is not None:
-            self._check_ref(ref, value, path, problems)
-            return
+            if not any(not self._problems(alternative, value, path) for alternative in spec["oneOf"]):
+                problems.append(self._mismatch(spec, value, path))
+        elif "$ref" in spec:
+            self._check_ref(spec["$ref"], value, path, problems)
+        else:
+            self._check_typed(spec, value, path, problems)
+
+    def _problems(self, spec: Mapping[str, Any], value: object, path: str) -> list[str]:
+        found: list[str] = []
+        self._check_value(spec, value, path, found)
+        return found
+
+    def _check_typed(self, spec: Mapping[str, Any], value: object, path: str, problems: list[str]) -> None:
         kind = spec.get("type")
         if kind == "array":
             if not isinstance(value, list):
                 problems.append(self._mismatch(spec, value, path))
-                return
-            items = spec.get("items")
-            if items is not None:
+            elif "items" in spec:
                 for index, item in enumerate(value):
-                    self._check_value(items, item, f"{path}[{index}]", problems)
+                    self._check_value(spec["items"], item, f"{path}[{index}]", problems)
         elif kind == "object":
             if not isinstance(value, Mapping):
                 problems.append(self._mismatch(spec, value, path))
-                return
-            values_spec = spec.get("additionalProperties")
-            if values_spec is not None:
+            elif "additionalProperties" in spec:
                 for key, item in value.items():
-                    self._check_value(values_spec, item, f"{path}[{json.dumps(key)}]", problems)
+                    self._check_value(
+                        spec["additionalProperties"], item, f"{path}[{json.dumps(key)}]", problems
+                    )
         elif isinstance(kind, str) and kind in _PRIMITIVES:
             # bool is an int subclass: compare exact types so True is not an integer and 1.0 is not either.
             if type(value) not in _PRIMITIVES[kind]:
@@ -194,16 +194,14 @@ class PackageSchema:
         typ = self._resolve(ref)
         if typ is None:
             problems.append(f"{path}: schema $ref {ref!r} cannot be resolved")
-            return
-        if "enum" in typ:
+        elif "enum" in typ:
             allowed = [member.get("value") for member in typ["enum"]]
             if not any(type(option) is type(value) and option == value for option in allowed):
                 problems.append(self._mismatch({"$ref": ref}, value, path))
-            return
-        if not isinstance(value, Mapping):
+        elif not isinstance(value, Mapping):
             problems.append(self._mismatch({"$ref": ref}, value, path))
-            return
-        self._check_object(path, typ.get("properties", {}), typ.get("required", []), value, problems)
+        else:
+            self._check_object(path, typ.get("properties", {}), typ.get("required", []), value, problems)
 
     def _resolve(self, ref: str) -> Mapping[str, Any] | None:
         if not ref.startswith(_TYPES_PREFIX):
@@ -220,24 +218,28 @@ class PackageSchema:
         return kind
 
     def _describe(self, spec: Mapping[str, Any]) -> str:
-        if "oneOf" in spec:
-            return " or ".join(self._describe(alternative) for alternative in spec["oneOf"])
-        ref = spec.get("$ref")
-        if ref is not None:
-            if ref in _UNCHECKED_REFS:
-                return "any value"
-            typ = self._resolve(ref)
-            if typ is None:
-                return str(ref)
-            if "enum" in typ:
-                return "one of " + ", ".join(repr(member.get("value")) for member in typ["enum"])
-            return f"object {ref.rsplit(':', 1)[-1]}"
         kind = spec.get("type")
-        if kind == "array" and "items" in spec:
-            return f"array of {self._describe(spec['items'])}"
-        if kind == "object" and "additionalProperties" in spec:
-            return f"map of {self._describe(spec['additionalProperties'])}"
-        return str(kind)
+        if "oneOf" in spec:
+            text = " or ".join(self._describe(alternative) for alternative in spec["oneOf"])
+        elif "$ref" in spec:
+            text = self._describe_ref(spec["$ref"])
+        elif kind == "array" and "items" in spec:
+            text = f"array of {self._describe(spec['items'])}"
+        elif kind == "object" and "additionalProperties" in spec:
+            text = f"map of {self._describe(spec['additionalProperties'])}"
+        else:
+            text = str(kind)
+        return text
+
+    def _describe_ref(self, ref: str) -> str:
+        if ref in _UNCHECKED_REFS:
+            return "any value"
+        typ = self._resolve(ref)
+        if typ is None:
+            return ref
+        if "enum" in typ:
+            return "one of " + ", ".join(repr(member.get("value")) for member in typ["enum"])
+        return f"object {ref.rsplit(':', 1)[-1]}"
 
     def _mismatch(self, spec: Mapping[str, Any], value: object, path: str) -> str:
         expected = self._describe(spec)

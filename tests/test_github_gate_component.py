@@ -1,0 +1,157 @@
+"""RepositoryGate under Pulumi's own mock engine: the resources it declares from a spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.github_gate import RepositoryGate
+from gate.github import repository_gate, required_checks
+from gate.loader import load_policy
+from gate.model import GatePolicy
+
+BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
+RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
+ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
+DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+FILE = "github:index/repositoryFile:RepositoryFile"
+LABEL = "github:index/issueLabel:IssueLabel"
+TEAM_IDS = {"backend": 11, "qa": 12, "product-owners": 13, "release-managers": 14}
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: list[Registered] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs)))
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "github:index/getTeam:getTeam":
+            return {"id": str(TEAM_IDS[args.args["slug"]]), "slug": args.args["slug"]}, []
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return sorted((r for r in self.resources if r.type == typ), key=lambda r: r.name)
+
+
+def policy(environment: str = "dev", stack: str = "dev", **extra: Any) -> GatePolicy:
+    values = {"environment": environment, "repositories": [{"name": "aos"}], **extra}
+    return load_policy(values, stack=stack, github_owner="acme")
+
+
+def declare(gate_policy: GatePolicy) -> tuple[RecordingMocks, dict[str, Any]]:
+    """Declare the gate of the policy's first repository and wait for every registration."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="delivery-gate", stack=gate_policy.environment_spec.stack)
+    outputs: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> pulumi.Output[None]:
+        gate = RepositoryGate("acme-aos", repository_gate(gate_policy, gate_policy.repositories[0]))
+        return pulumi.Output.all(gate.environment, gate.protected_branches).apply(
+            lambda values: outputs.update(environment=values[0], protected_branches=values[1])
+        )
+
+    program()  # returns once every registration and output has resolved
+    return mocks, outputs
+
+
+def test_branch_protection_requires_every_catalogue_check_on_main_and_release() -> None:
+    gate_policy = policy()
+    mocks, outputs = declare(gate_policy)
+    protections = mocks.of_type(BRANCH_PROTECTION)
+    assert [p.inputs["pattern"] for p in protections] == ["main", "release/*"]
+    assert outputs["protected_branches"] == ["main", "release/*"]
+    expected = list(required_checks(gate_policy, gate_policy.repositories[0]))
+    assert len(expected) == 10
+    for protection in protections:
+        inputs = protection.inputs
+        assert inputs["repositoryId"] == "aos"
+        assert inputs["requiredStatusChecks"] == [{"strict": True, "contexts": expected}]
+        reviews = inputs["requiredPullRequestReviews"][0]
+        assert reviews["requireCodeOwnerReviews"] and reviews["dismissStaleReviews"]
+        assert reviews["requiredApprovingReviewCount"] == 1
+        assert inputs["enforceAdmins"] and inputs["requiredLinearHistory"]
+        assert inputs["requireConversationResolution"]
+        assert inputs["allowsForcePushes"] is False and inputs["allowsDeletions"] is False
+    assert not mocks.of_type(RULESET)
+
+
+def test_language_specific_checks_follow_the_repository_languages() -> None:
+    gate_policy = policy(repositories=[{"name": "aos", "languages": ["python"]}])
+    mocks, _ = declare(gate_policy)
+    contexts = mocks.of_type(BRANCH_PROTECTION)[0].inputs["requiredStatusChecks"][0]["contexts"]
+    assert "unit-tests-python" in contexts and "static-checks-python" in contexts
+    assert not any(c.endswith("-javascript") for c in contexts)
+
+
+def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schema_reviewers() -> None:
+    mocks, _ = declare(policy(mergeGate={"mode": "rulesets"}))
+    assert not mocks.of_type(BRANCH_PROTECTION)
+    rulesets = {r.inputs["conditions"]["refName"]["includes"][0]: r.inputs for r in mocks.of_type(RULESET)}
+    assert set(rulesets) == {"~DEFAULT_BRANCH", "refs/heads/release/*"}
+    for ruleset in rulesets.values():
+        assert ruleset["enforcement"] == "active" and ruleset["target"] == "branch"
+        assert ruleset["bypassActors"] == []
+        rules = ruleset["rules"]
+        assert len(rules["requiredStatusChecks"]["requiredChecks"]) == 10
+        assert rules["requiredStatusChecks"]["strictRequiredStatusChecksPolicy"] is True
+        assert rules["nonFastForward"] and rules["deletion"] and rules["requiredLinearHistory"]
+        reviewers = {r["reviewer"]["id"]: r for r in rules["pullRequest"]["requiredReviewers"]}
+        # M9 §Exceptions: one backend, one QA and the product owner approve schema paths.
+        assert set(reviewers) == {TEAM_IDS["backend"], TEAM_IDS["qa"], TEAM_IDS["product-owners"]}
+        assert all(r["filePatterns"] == ["schemas/trace/**", "tests/golden/**"] for r in reviewers.values())
+    assert "requiredDeployments" not in rulesets["~DEFAULT_BRANCH"]["rules"]
+    release_rules = rulesets["refs/heads/release/*"]["rules"]
+    assert release_rules["requiredDeployments"] == {"requiredDeploymentEnvironments": ["staging"]}
+
+
+def test_codeowners_and_pr_template_are_committed_to_the_default_branch() -> None:
+    mocks, _ = declare(policy())
+    files = {f.inputs["file"]: f.inputs for f in mocks.of_type(FILE)}
+    assert set(files) == {".github/CODEOWNERS", ".github/pull_request_template.md"}
+    codeowners = files[".github/CODEOWNERS"]["content"]
+    assert "/schemas/trace/** @acme/backend @acme/qa" in codeowners.splitlines()
+    assert all(f["branch"] == "main" and f["overwriteOnCreate"] for f in files.values())
+    template = files[".github/pull_request_template.md"]["content"]
+    assert "- [ ] migration plan (alembic)" in template and "`e2e-parity`" in template
+    assert "@acme/product-owners" in template
+
+
+def test_labels_the_automation_uses() -> None:
+    mocks, _ = declare(policy())
+    names = {label.inputs["name"] for label in mocks.of_type(LABEL)}
+    assert {"parity-mismatch", "high-priority", "schema-change"} <= names
+
+
+def test_production_stack_declares_only_its_environment_with_reviewers_and_branch_policies() -> None:
+    mocks, outputs = declare(policy(environment="production", stack="prod"))
+    assert not mocks.of_type(BRANCH_PROTECTION) and not mocks.of_type(FILE) and not mocks.of_type(LABEL)
+    (environment,) = mocks.of_type(ENVIRONMENT)
+    assert outputs["environment"] == "production"
+    inputs = environment.inputs
+    assert inputs["environment"] == "production"
+    assert inputs["reviewers"] == [{"teams": [TEAM_IDS["release-managers"]]}]
+    assert inputs["preventSelfReview"] is True and inputs["canAdminsBypass"] is False
+    assert inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
+    patterns = sorted(p.inputs["branchPattern"] for p in mocks.of_type(DEPLOYMENT_POLICY))
+    assert patterns == ["main", "release/*"]
+
+
+@pytest.mark.parametrize("environment,stack", [("dev", "dev"), ("staging", "staging")])
+def test_child_names_carry_the_component_name(environment: str, stack: str) -> None:
+    mocks, _ = declare(policy(environment=environment, stack=stack))
+    assert mocks.resources
+    assert all(r.name == "acme-aos" or r.name.startswith("acme-aos-") for r in mocks.resources)
