@@ -445,7 +445,7 @@ def test_synthetic_invalid(synthetic: PackageSchema) -> None:
         f"{p}.mode: expected one of 'fast', 'slow', got str 'medium'",
         f'{p}.labels["team"]: expected string, got int',
         f'{p}.limits["cpu"].max: expected number, got bool',
-        f"{p}.limits[\"cpu\"].min: unknown key; did you mean 'max'?",
+        f'{p}.limits["cpu"].min: unknown key; allowed: max',
         f"{p}.size: expected integer or string, got float",
         f"{p}.dangling: schema $ref '#/types/demo:index/Gone:Gone' cannot be resolved",
     ]

@@ -59,7 +59,7 @@ def schemas_dir() -> Path:
     if not raw:
         return PROJECT_ROOT.parent / "shared" / "schemas"
     path = Path(raw).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
 def load_package_schema(path: str | os.PathLike[str] | None = None) -> PackageSchema:
