@@ -117,9 +117,9 @@ CASES: dict[str, tuple[str, str, str, str]] = {
     ),
     "environment-skipped": (
         stack(
-            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n    - {name: staging, stack: staging,"
-            " promotesFrom: dev}\n    - {name: production, stack: prod, promotesFrom: dev,"
-            " reviewers: {teams: [sre]}}\n"
+            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
+            "    - {name: staging, stack: staging, promotesFrom: dev}\n"
+            "    - {name: production, stack: prod, promotesFrom: dev, reviewers: {teams: [sre]}}\n"
         ),
         "delivery-gate:environments[2].promotesFrom",
         "'dev'",

@@ -150,7 +150,7 @@ def test_production_stack_declares_only_its_environment_with_reviewers_and_branc
     assert patterns == ["main", "release/*"]
 
 
-@pytest.mark.parametrize("environment,stack", [("dev", "dev"), ("staging", "staging")])
+@pytest.mark.parametrize(("environment", "stack"), [("dev", "dev"), ("staging", "staging")])
 def test_child_names_carry_the_component_name(environment: str, stack: str) -> None:
     mocks, _ = declare(policy(environment=environment, stack=stack))
     assert mocks.resources

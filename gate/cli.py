@@ -1,0 +1,71 @@
+"""`python -m gate plan|diff`: the offline plan for reviewers, forks and CI (no Pulumi CLI needed).
+
+Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 a problem to fix (bad stack config, missing
+stack, unreadable plan, usage), reported as a message without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gate.diff import diff_plans, render_diff
+from gate.errors import GateError
+from gate.plan import build_plan, load_plan, summarize, write_plan
+
+EXIT_OK = 0
+EXIT_CHANGES = 1
+EXIT_PROBLEM = 2
+
+# The repository root: the directory holding Pulumi.yaml, one above this package.
+DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gate", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="write the offline plan of one stack")
+    plan.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: build/ in the project dir)"
+    )
+    plan.add_argument(
+        "--project-dir",
+        type=Path,
+        default=DEFAULT_PROJECT_DIR,
+        help="directory holding Pulumi.yaml (default: %(default)s)",
+    )
+
+    diff = commands.add_parser("diff", help="compare two plan files (before, after)")
+    diff.add_argument("before", type=Path)
+    diff.add_argument("after", type=Path)
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # usage errors: argparse exits 2
+    try:
+        if args.command == "plan":
+            return _plan(args.stack, args.project_dir, args.out)
+        return _diff(args.before, args.after, exit_code=args.exit_code)
+    except GateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_PROBLEM
+
+
+def _plan(stack: str, project_dir: Path, out: Path | None) -> int:
+    plan = build_plan(project_dir, stack)
+    path = write_plan(plan, out if out is not None else project_dir / "build")
+    print(summarize(plan))
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _diff(before: Path, after: Path, *, exit_code: bool) -> int:
+    result = diff_plans(load_plan(before), load_plan(after))
+    sys.stdout.write(render_diff(result))
+    return EXIT_CHANGES if exit_code and result.has_changes else EXIT_OK

@@ -1,0 +1,130 @@
+"""`python -m gate`: exit codes and messages (0 ok, 1 diff found changes, 2 a problem to fix)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gate.cli import main
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def gate(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh process, as CI and `make` run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "gate", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def project_with(tmp_path: Path, stack_file: str) -> Path:
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(stack_file, encoding="utf-8")
+    return project
+
+
+def test_plan_writes_the_plan_and_prints_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "--stack", "dev", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "dev" / "plan.json"
+    assert f"wrote {path}" in out
+    assert "delivery-gate / dev:" in out
+    assert json.loads(path.read_text(encoding="utf-8"))["root_hash"] in out
+
+
+def test_a_bad_stack_config_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> None:
+    project = project_with(
+        tmp_path,
+        "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
+        "  delivery-gate:repositories:\n    - name: aos\n      languages: [rust]\n",
+    )
+    completed = gate("plan", "--stack", "dev", "--project-dir", str(project), "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2
+    assert "stacks/Pulumi.dev.yaml: invalid delivery-gate configuration" in completed.stderr
+    assert "delivery-gate:repositories[0].languages[0]: got 'rust'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_plain_text_token_exits_2_without_showing_it(tmp_path: Path) -> None:
+    project = project_with(
+        tmp_path,
+        "config:\n  github:owner: acme\n  github:token: ghp_leaked\n  delivery-gate:environment: dev\n",
+    )
+    completed = gate("plan", "--stack", "dev", "--project-dir", str(project))
+    assert completed.returncode == 2
+    assert "github:token: got '<redacted>'" in completed.stderr
+    assert "ghp_leaked" not in completed.stderr + completed.stdout
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_missing_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "qa"]) == 2
+    err = capsys.readouterr().err
+    assert "stacks/Pulumi.qa.yaml" in err
+    assert "stacks that exist: dev, prod, staging" in err
+
+
+def test_a_missing_project_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "dev", "--project-dir", str(tmp_path)]) == 2
+    assert "Pulumi.yaml" in capsys.readouterr().err
+
+
+def test_diff_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "dev", "--out", str(tmp_path / "a")]) == 0
+    before = tmp_path / "a" / "dev" / "plan.json"
+    plan = json.loads(before.read_text(encoding="utf-8"))
+    plan["resources"][0]["options"]["protect"] = not plan["resources"][0]["options"]["protect"]
+    after = tmp_path / "b.json"
+    after.write_text(json.dumps(plan), encoding="utf-8")
+    capsys.readouterr()
+
+    assert main(["diff", str(before), str(before), "--exit-code"]) == 0
+    assert main(["diff", str(before), str(after), "--exit-code"]) == 1
+    assert main(["diff", str(before), str(after)]) == 0  # without --exit-code a diff is not a failure
+    assert "~ options.protect:" in capsys.readouterr().out
+
+
+def test_diff_of_an_unreadable_plan_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"resources": [', encoding="utf-8")
+    not_a_plan = tmp_path / "list.json"
+    not_a_plan.write_text("[1, 2]", encoding="utf-8")
+
+    assert main(["diff", str(broken), str(broken)]) == 2
+    assert f"{broken}:1: not valid JSON" in capsys.readouterr().err
+    assert main(["diff", str(not_a_plan), str(not_a_plan)]) == 2
+    assert "not a delivery-gate plan" in capsys.readouterr().err
+    assert main(["diff", str(tmp_path / "nope.json"), str(broken)]) == 2
+    assert "no such plan file" in capsys.readouterr().err
+
+
+def test_diff_exit_codes_in_a_process(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    completed = gate("diff", str(broken), str(broken))
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as missing_stack:
+        main(["plan"])
+    assert missing_stack.value.code == 2
+    with pytest.raises(SystemExit) as unknown_command:
+        main(["apply"])
+    assert unknown_command.value.code == 2

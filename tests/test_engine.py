@@ -1,0 +1,216 @@
+"""gate/engine.py: every SDK internal it relies on, and what a recorded run looks like.
+
+An SDK upgrade that moves or changes one of these names must fail here, not in a plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pulumi.runtime import config as sdk_config
+from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import rpc as sdk_rpc
+from pulumi.runtime import settings as sdk_settings
+from pulumi.runtime import stack as sdk_stack
+from pulumi.runtime import sync_await as sdk_sync_await
+
+from gate import engine
+from gate.engine import ProgramError, Recording, run_program, stable_id
+from gate.errors import GateError
+
+LABEL = "github:index/issueLabel:IssueLabel"
+
+LABEL_PROGRAM = """
+import pulumi
+import pulumi_github as github
+
+token = pulumi.Config("demo").require_secret("token")
+label = github.IssueLabel(
+    "bug-label",
+    repository="aos",
+    name="bug",
+    color="d73a4a",
+    description=token,
+    opts=pulumi.ResourceOptions(protect=True, ignore_changes=["color"]),
+)
+team = github.get_team_output(slug="backend")
+pulumi.export("labelName", label.name)
+pulumi.export("hidden", pulumi.Output.secret("not-for-the-plan"))
+pulumi.export("teamId", team.id)
+"""
+
+COMPONENT_PROGRAM = """
+import pulumi
+import pulumi_github as github
+
+class Gate(pulumi.ComponentResource):
+    def __init__(self, name, opts=None):
+        super().__init__("demo:github:Gate", name, None, opts)
+        github.IssueLabel(f"{name}-label", repository="aos", name="x", color="000000",
+                          opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"labels": 1})
+
+provider = github.Provider("github-acme", owner="acme")
+Gate("acme-aos", opts=pulumi.ResourceOptions(providers={"github": provider}))
+"""
+
+
+def write_program(directory: Path, source: str) -> Path:
+    program = directory / "__main__.py"
+    program.write_text(textwrap.dedent(source), encoding="utf-8")
+    return program
+
+
+def run(program: Path, **config: str) -> Recording:
+    return run_program(
+        program,
+        project="demo",
+        stack="test",
+        config={"demo:token": "s3cr3t-value", **config},
+        secret_keys=["demo:token"],
+    )
+
+
+def only(recording: Recording, type_: str) -> engine.RegisteredResource:
+    found = [r for r in recording.resources if r.type == type_]
+    assert len(found) == 1, [r.urn for r in recording.resources]
+    return found[0]
+
+
+def test_the_sdk_internals_used_by_engine_exist() -> None:
+    assert callable(sdk_stack.run_in_stack)
+    assert callable(sdk_stack.run_pulumi_func)  # what run_in_stack awaits the program with
+    assert callable(sdk_stack.wait_for_rpcs)
+    assert callable(sdk_sync_await._sync_await)
+    assert callable(sdk_settings.reset_options)
+    assert callable(sdk_settings.get_stack)
+    assert callable(sdk_settings.get_project)
+    assert sdk_settings.ROOT.name == "root_resource"
+    assert callable(sdk_config.set_all_config)
+    assert callable(sdk_config.get_config_env)
+    assert isinstance(sdk_config.CONFIG.get(), dict)
+    assert callable(sdk_mocks.set_mocks)
+    for method in ("RegisterResource", "RegisterResourceOutputs", "Invoke", "make_urn"):
+        assert callable(getattr(sdk_mocks.MockMonitor, method)), method
+
+
+def test_wire_markers_match_the_sdk() -> None:
+    assert sdk_rpc._special_sig_key == engine.SIG_KEY
+    assert sdk_rpc._special_secret_sig == engine.SECRET_SIG
+    assert sdk_rpc._special_resource_sig == engine.RESOURCE_SIG
+    assert sdk_rpc._special_output_value_sig == engine.OUTPUT_VALUE_SIG
+    assert sdk_rpc._special_asset_sig == engine.ASSET_SIG
+    assert sdk_rpc._special_archive_sig == engine.ARCHIVE_SIG
+    assert engine.UNKNOWN == sdk_rpc.UNKNOWN
+
+
+def test_a_run_records_inputs_options_outputs_and_invokes(tmp_path: Path) -> None:
+    recording = run(write_program(tmp_path, LABEL_PROGRAM))
+
+    label = only(recording, LABEL)
+    assert label.urn == f"urn:pulumi:test::demo::{LABEL}::bug-label"
+    assert label.custom is True
+    assert label.inputs == {"repository": "aos", "name": "bug", "color": "d73a4a", "description": "[secret]"}
+    assert label.options["protect"] is True
+    assert label.options["ignoreChanges"] == ["color"]
+    assert label.options["deleteBeforeReplace"] is False
+    assert recording.outputs == {
+        "labelName": "bug",
+        "hidden": "[secret]",
+        "teamId": stable_id("team", "backend"),
+    }
+    assert [(i.token, i.args["slug"]) for i in recording.invokes] == [
+        ("github:index/getTeam:getTeam", "backend")
+    ]
+    # Neither the secret config value nor the secret output reaches the recording.
+    dumped = repr(recording)
+    assert "s3cr3t-value" not in dumped
+    assert "not-for-the-plan" not in dumped
+
+
+def test_urns_parents_and_providers_are_the_engines(tmp_path: Path) -> None:
+    recording = run(write_program(tmp_path, COMPONENT_PROGRAM))
+
+    by_type = {r.type: r for r in recording.resources}
+    component = by_type["demo:github:Gate"]
+    child = by_type[LABEL]
+    provider = by_type["pulumi:providers:github"]
+    # As `pulumi up` names them: no root-stack type in URNs, the parent's type chain on children.
+    assert component.urn == "urn:pulumi:test::demo::demo:github:Gate::acme-aos"
+    assert child.urn == f"urn:pulumi:test::demo::demo:github:Gate${LABEL}::acme-aos-label"
+    assert provider.urn == "urn:pulumi:test::demo::pulumi:providers:github::github-acme"
+    assert component.parent == "urn:pulumi:test::demo::pulumi:pulumi:Stack::demo-test"
+    assert child.parent == component.urn
+    assert component.custom is False
+    assert component.outputs == {"labels": 1}
+    assert component.options["providers"] == {"github": provider.urn}
+    # Inherited from the component's providers map, recorded as a URN without the "::id" suffix.
+    assert child.options["provider"] == provider.urn
+    assert [r.urn for r in recording.resources] == sorted(r.urn for r in recording.resources)
+
+
+def test_two_runs_record_the_same(tmp_path: Path) -> None:
+    program = write_program(tmp_path, LABEL_PROGRAM + COMPONENT_PROGRAM.replace("import pulumi\n", ""))
+    first = run(program)
+    second = run(program)
+    assert first == second
+    assert len(first.resources) == 4
+
+
+def test_a_run_error_becomes_a_gate_error(tmp_path: Path) -> None:
+    program = write_program(tmp_path, 'import pulumi\nraise pulumi.RunError("stacks/x.yaml: bad value")\n')
+    with pytest.raises(ProgramError) as caught:
+        run(program)
+    assert isinstance(caught.value, GateError)
+    assert str(caught.value) == "stacks/x.yaml: bad value"
+
+
+def test_a_program_bug_is_not_disguised_as_a_gate_error(tmp_path: Path) -> None:
+    program = write_program(tmp_path, "raise ZeroDivisionError('bug in the program')\n")
+    with pytest.raises(ZeroDivisionError, match="bug in the program"):
+        run(program)
+
+
+def test_a_failed_run_does_not_affect_the_next(tmp_path: Path) -> None:
+    (tmp_path / "failing").mkdir()
+    (tmp_path / "ok").mkdir()
+    # Fails after a registration is under way, so the run has pending work when it stops.
+    failing = write_program(tmp_path / "failing", LABEL_PROGRAM + "raise pulumi.RunError('no')\n")
+    ok = write_program(tmp_path / "ok", LABEL_PROGRAM)
+    expected = run(ok)
+    with pytest.raises(ProgramError):
+        run(failing)
+    assert run(ok) == expected
+
+
+def test_the_environment_does_not_reach_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI has GITHUB_TOKEN set; the provider SDK would read it into its inputs.
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_from_the_environment")
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"demo:token": "from-env"}))
+    path_before = list(sys.path)
+    recording = run(write_program(tmp_path, COMPONENT_PROGRAM))
+
+    provider = only(recording, "pulumi:providers:github")
+    assert "token" not in provider.inputs
+    assert "ghp_from_the_environment" not in repr(recording)
+    assert os.environ["GITHUB_TOKEN"] == "ghp_from_the_environment"  # restored afterwards
+    assert sys.path == path_before
+
+
+def test_a_run_leaves_the_callers_runtime_alone(tmp_path: Path) -> None:
+    root_before = sdk_settings.get_root_resource()
+    stack_before = sdk_settings.get_stack()
+    run(write_program(tmp_path, LABEL_PROGRAM))
+    assert sdk_settings.get_root_resource() is root_before
+    assert sdk_settings.get_stack() == stack_before
+
+
+def test_stable_ids_are_numeric_and_distinct() -> None:
+    assert stable_id("team", "backend") == stable_id("team", "backend")
+    assert stable_id("team", "backend") != stable_id("team", "qa")
+    assert 0 < int(stable_id("user", "octocat")) < 2**32

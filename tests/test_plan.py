@@ -1,0 +1,251 @@
+"""The offline plan of the real program and stacks, and reading stack files (gate/stackfile.py)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gate.engine import stable_id
+from gate.errors import GateError, PolicyError
+from gate.plan import build_plan, load_plan, render_plan, root_hash, summarize, write_plan
+from gate.stackfile import read_stack_config, to_engine_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "staging", "prod")
+
+BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
+ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
+DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+FILE = "github:index/repositoryFile:RepositoryFile"
+LABEL = "github:index/issueLabel:IssueLabel"
+GATE = "delivery-gate:github:RepositoryGate"
+PROVIDER = "pulumi:providers:github"
+
+
+@functools.cache
+def plan_of(stack: str) -> dict[str, Any]:
+    return build_plan(PROJECT_DIR, stack)
+
+
+def of_type(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r for r in plan["resources"] if r["type"] == type_]
+
+
+def project_copy(tmp_path: Path, stack: str, stack_file: str) -> Path:
+    """A copy of this project whose only stack file is `stack_file`."""
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    for package in ("gate", "components"):
+        (project / package).symlink_to(PROJECT_DIR / package)
+    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(stack_file, encoding="utf-8")
+    return project
+
+
+DEV_STACK = """\
+config:
+  github:owner: acme
+  delivery-gate:environment: dev
+  delivery-gate:repositories:
+    - name: aos
+"""
+
+
+# -- the real stacks ---------------------------------------------------------------------------
+
+
+def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
+    plan = plan_of("dev")
+    protections = {r["inputs"]["pattern"]: r for r in of_type(plan, BRANCH_PROTECTION)}
+    assert sorted(protections) == ["main", "release/*"]
+    required = plan["outputs"]["requiredChecks"]["acme/aos"]
+    for pattern, protection in protections.items():
+        (checks,) = protection["inputs"]["requiredStatusChecks"]
+        assert checks["contexts"] == required[pattern]
+        assert checks["strict"] is True
+        assert protection["options"]["protect"] is True
+        assert protection["parent"] == f"urn:pulumi:dev::delivery-gate::{GATE}::acme-aos"
+    assert {"unit-tests-python", "security-scan", "e2e-parity"} <= set(required["main"])
+    assert {r["inputs"]["file"] for r in of_type(plan, FILE)} == {
+        ".github/CODEOWNERS",
+        ".github/pull_request_template.md",
+    }
+    assert len(of_type(plan, LABEL)) >= 1
+    assert plan["outputs"]["ownsMergeGate"] is True
+
+
+def test_prod_protects_its_production_environment() -> None:
+    plan = plan_of("prod")
+    (environment,) = of_type(plan, ENVIRONMENT)
+    assert environment["inputs"]["environment"] == "production"
+    assert environment["options"]["protect"] is True
+    # Reviewers are looked up by slug; the plan answers with a stable id.
+    (reviewers,) = environment["inputs"]["reviewers"]
+    assert reviewers["teams"] == [int(stable_id("team", "release-managers"))]
+    assert all(r["options"]["protect"] for r in of_type(plan, DEPLOYMENT_POLICY))
+    # The merge gate belongs to another stack: prod must not fight dev over it.
+    assert of_type(plan, BRANCH_PROTECTION) == []
+    assert plan["outputs"]["requiredChecks"] == {}
+
+
+def test_staging_declares_only_its_environment_unprotected() -> None:
+    plan = plan_of("staging")
+    (environment,) = of_type(plan, ENVIRONMENT)
+    assert environment["inputs"]["environment"] == "staging"
+    assert environment["options"]["protect"] is False
+    assert {r["type"] for r in plan["resources"]} == {GATE, ENVIRONMENT, DEPLOYMENT_POLICY, PROVIDER}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_structure(stack: str) -> None:
+    plan = plan_of(stack)
+    urns = [r["urn"] for r in plan["resources"]]
+    assert urns == sorted(urns)
+    assert len(set(urns)) == len(urns)
+    stack_urn = f"urn:pulumi:{stack}::delivery-gate::pulumi:pulumi:Stack::delivery-gate-{stack}"
+    for resource in plan["resources"]:
+        assert resource["parent"] in {stack_urn, *urns}, resource["urn"]
+        assert resource["custom"] is (resource["type"] != GATE)
+        provider = resource["options"]["provider"]
+        assert provider is None or provider in urns
+    assert plan["project"] == "delivery-gate"
+    assert plan["stack"] == stack
+    assert plan["root_hash"] == root_hash(plan)
+
+
+def test_components_carry_their_outputs() -> None:
+    (gate,) = of_type(plan_of("dev"), GATE)
+    assert gate["outputs"] == {"environment": "dev", "protectedBranches": ["main", "release/*"]}
+
+
+def test_the_plan_is_byte_identical_across_runs_and_processes(tmp_path: Path) -> None:
+    first = render_plan(build_plan(PROJECT_DIR, "dev"))
+    second = render_plan(build_plan(PROJECT_DIR, "dev"))
+    assert first == second
+    completed = subprocess.run(
+        [sys.executable, "-m", "gate", "plan", "--stack", "dev", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "dev" / "plan.json").read_bytes() == first
+
+
+def test_the_root_hash_follows_the_content(tmp_path: Path) -> None:
+    changed = project_copy(tmp_path, "dev", DEV_STACK + "      languages: [python]\n")
+    plan = build_plan(changed, "dev")
+    assert plan["root_hash"] != plan_of("dev")["root_hash"]
+    assert "unit-tests-javascript" not in plan["outputs"]["requiredChecks"]["acme/aos"]["main"]
+    # The same content in another directory gives the same hash: the path is not part of the plan.
+    same = project_copy(tmp_path / "again", "dev", DEV_STACK)
+    assert build_plan(same, "dev")["root_hash"] == plan_of("dev")["root_hash"]
+
+
+def test_render_is_canonical_json() -> None:
+    plan = plan_of("dev")
+    text = render_plan(plan).decode("utf-8")
+    assert text.endswith("}\n")
+    assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert "§" in text  # CODEOWNERS text is kept as UTF-8, not \u-escaped
+
+
+def test_write_and_load_plan(tmp_path: Path) -> None:
+    path = write_plan(plan_of("staging"), tmp_path)
+    assert path == tmp_path / "staging" / "plan.json"
+    assert load_plan(path) == plan_of("staging")
+    assert [p.name for p in path.parent.iterdir()] == ["plan.json"]  # no temporary file left
+
+
+def test_summary_lists_types_checks_and_hash() -> None:
+    dev = summarize(plan_of("dev"))
+    assert re.search(rf"^  {re.escape(BRANCH_PROTECTION)} +2$", dev, re.MULTILINE)
+    assert "acme/aos" in dev
+    assert "main (10): unit-tests-python" in dev
+    assert plan_of("dev")["root_hash"] in dev
+    assert "merge gate declared by another stack" in summarize(plan_of("prod"))
+
+
+def test_a_secret_token_stays_secret_in_the_plan(tmp_path: Path) -> None:
+    stack_file = DEV_STACK.replace(
+        "github:owner: acme\n", "github:owner: acme\n  github:token:\n    secure: v1:AAAAciphertext\n"
+    )
+    plan = build_plan(project_copy(tmp_path, "dev", stack_file), "dev")
+    (provider,) = of_type(plan, PROVIDER)
+    assert provider["inputs"]["token"] == "[secret]"
+    assert "ciphertext" not in render_plan(plan).decode("utf-8")
+
+
+def test_a_bad_stack_config_is_a_gate_error_naming_the_path(tmp_path: Path) -> None:
+    project = project_copy(tmp_path, "dev", DEV_STACK + "      languages: [cobol]\n")
+    with pytest.raises(GateError, match=r"stacks/Pulumi\.dev\.yaml") as caught:
+        build_plan(project, "dev")
+    assert "delivery-gate:repositories[0].languages[0]" in str(caught.value)
+
+
+# -- stack files -------------------------------------------------------------------------------
+
+
+def test_stack_config_values_and_secrets(tmp_path: Path) -> None:
+    project = project_copy(
+        tmp_path,
+        "dev",
+        DEV_STACK
+        + "  demo:password:\n    secure: v1:xyz\n"
+        + "  demo:nested:\n    inner:\n      secure: v1:abc\n    plain: 1\n",
+    )
+    config = read_stack_config(project, "dev")
+    assert config.source == "stacks/Pulumi.dev.yaml"
+    assert config.values["github:owner"] == "acme"
+    assert config.values["delivery-gate:repositories"] == [{"name": "aos"}]
+    assert config.values["demo:password"] == "[secret]"
+    assert config.values["demo:nested"] == {"inner": "[secret]", "plain": 1}
+    assert config.secret_keys == frozenset({"demo:password", "demo:nested"})
+
+
+def test_a_plain_text_token_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    project = project_copy(tmp_path, "dev", DEV_STACK + "  github:token: ghp_plaintext123\n")
+    with pytest.raises(PolicyError) as caught:
+        read_stack_config(project, "dev")
+    (problem,) = caught.value.problems
+    assert problem.path == "github:token"
+    assert problem.value == "<redacted>"
+    assert "pulumi config set --secret github:token" in problem.allowed
+    assert "ghp_plaintext123" not in str(caught.value)
+
+
+def test_a_missing_stack_names_the_file_and_the_stacks_that_exist() -> None:
+    with pytest.raises(GateError) as caught:
+        read_stack_config(PROJECT_DIR, "qa")
+    message = str(caught.value)
+    assert "stacks/Pulumi.qa.yaml" in message
+    assert "dev, prod, staging" in message
+
+
+def test_a_stack_name_cannot_leave_the_stacks_directory() -> None:
+    with pytest.raises(GateError, match="invalid stack name"):
+        read_stack_config(PROJECT_DIR, "../dev")
+
+
+def test_a_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    project = project_copy(
+        tmp_path, "dev", "config:\n  github:owner: acme\n  delivery-gate:environment: [dev\n"
+    )
+    with pytest.raises(GateError, match=r"^stacks/Pulumi\.dev\.yaml: invalid YAML at line \d+, column \d+: "):
+        read_stack_config(project, "dev")
+
+
+def test_engine_config_is_strings_and_json() -> None:
+    assert to_engine_config(
+        {"a:s": "text", "a:n": 3, "a:b": True, "a:l": [{"y": 1, "x": 2}], "a:j": "[not json"}
+    ) == {"a:s": "text", "a:n": "3", "a:b": "true", "a:l": '[{"x": 2, "y": 1}]', "a:j": "[not json"}
