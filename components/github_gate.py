@@ -196,6 +196,7 @@ class RepositoryGate(pulumi.ComponentResource):
 
 
 def _slug(text: str) -> str:
-    """A resource-name-safe form of a path or pattern: '.github/CODEOWNERS' -> 'github-codeowners'."""
-    out = "".join(c if c.isalnum() else "-" for c in text.lower())
-    return "-".join(part for part in out.split("-") if part) or "root"
+    """A resource-name-safe form of a path or pattern: '.github/CODEOWNERS' -> 'github-codeowners',
+    'release/*' -> 'release-all' (a wildcard stays visible so 'release' and 'release/*' differ)."""
+    out = "".join(c if c.isalnum() else "-" for c in text.lower().replace("*", "-all-"))
+    return "-".join(part for part in out.split("-") if part)

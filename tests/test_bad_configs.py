@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gate import cli
+from tests.conftest import ProjectFactory
 
-ROOT = Path(__file__).resolve().parents[1]
 GOOD_REPOS = "  delivery-gate:repositories:\n    - name: aos\n"
 HEADER = "config:\n  github:owner: acme\n"
 
@@ -213,12 +213,9 @@ CASES: dict[str, tuple[str, str, str, str]] = {
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(make_project: ProjectFactory) -> Path:
     """A copy of the project whose dev stack file each case replaces."""
-    for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    (tmp_path / "stacks").mkdir()
-    return tmp_path
+    return make_project({})
 
 
 def run_plan(project: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
