@@ -1,0 +1,24 @@
+"""The benchmark still runs (it is not a timed test: it asserts the table, never the figures)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_plan_scale_benchmark_prints_a_row_per_size() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "plan_scale.py"), "--sizes", "1,2"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["1", "2"]
+    # 1 repository in the dev stack: provider, component, 2 protections, 2 files, 5 labels,
+    # the dev environment and its one deployment branch policy; each further repository adds 12.
+    assert [int(row[1]) for row in rows] == [13, 25]
+    assert "warning" not in out
