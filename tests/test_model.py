@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gate.errors import PolicyError
 from gate.loader import load_policy
 from gate.model import GatePolicy
 from gate.types import CheckCategory, Language, MergeGateMode, duration_seconds
-
-POLICY_DIR = Path(__file__).resolve().parents[2] / "shared" / "policy"
-M9 = (POLICY_DIR / "deployment-gate-policy-m9.md").read_text()
-DP = (POLICY_DIR / "delivery-policy.md").read_text()
+from tests.support.shared import shared_dir
 
 
 def minimal(**extra: object) -> GatePolicy:
@@ -23,6 +18,9 @@ def minimal(**extra: object) -> GatePolicy:
 
 
 def test_policy_texts_say_what_the_defaults_encode() -> None:
+    policy_dir = shared_dir() / "policy"
+    m9 = (policy_dir / "deployment-gate-policy-m9.md").read_text()
+    dp = (policy_dir / "delivery-policy.md").read_text()
     # The lines the defaults below cite; if the policy texts change, these fail first.
     for line in (
         "All merges to `main` (or `release/*`)",
@@ -41,7 +39,7 @@ def test_policy_texts_say_what_the_defaults_encode() -> None:
         "migration plan (alembic)",
         "SLO migration notes",
     ):
-        assert line in M9, line
+        assert line in m9, line
     for line in (
         "5% → 25% → 50% → 100%",
         "No environment may be skipped",
@@ -49,7 +47,7 @@ def test_policy_texts_say_what_the_defaults_encode() -> None:
         "**Security checks are never skippable**",
         "A rollback plan must be documented before deploying the fix",
     ):
-        assert line in DP, line
+        assert line in dp, line
 
 
 def test_check_catalogue_defaults_follow_m9_required_checks() -> None:

@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from tests.support.shared import shared_dir
+
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 SCHEMAS_ENV: Final = "DELIVERY_GATE_SCHEMAS"
 GITHUB_SCHEMA: Final = "pulumi-github-6.15.0.schema.json"
@@ -57,7 +59,7 @@ def schemas_dir() -> Path:
     """The directory holding the reference schemas, honouring ``$DELIVERY_GATE_SCHEMAS``."""
     raw = os.environ.get(SCHEMAS_ENV, "")
     if not raw:
-        return PROJECT_ROOT.parent / "shared" / "schemas"
+        return shared_dir() / "schemas"
     path = Path(raw).expanduser()
     return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
