@@ -17,6 +17,7 @@ from tests.support.pulumi_schema import (
     load_package_schema,
     schemas_dir,
 )
+from tests.support.shared import shared_dir
 
 BP = "github:index/branchProtection:BranchProtection"
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
@@ -84,7 +85,7 @@ def environment() -> dict[str, Any]:
 
 def test_default_location_is_the_shared_schemas_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SCHEMAS_ENV, raising=False)
-    assert schemas_dir() == Path(__file__).resolve().parents[2] / "shared" / "schemas"
+    assert schemas_dir() == shared_dir() / "schemas"
     assert (schemas_dir() / GITHUB_SCHEMA).is_file()
 
 
