@@ -95,6 +95,8 @@ def _compare(path: str, old: Any, new: Any) -> Iterator[Change]:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(old.keys() | new.keys()):
             yield from _compare(_join(path, key), old.get(key, ABSENT), new.get(key, ABSENT))
+    elif isinstance(old, list) and isinstance(new, list) and _scalars(old) and _scalars(new):
+        yield from _compare_sequences(path, old, new)
     elif isinstance(old, list) and isinstance(new, list):
         for index in range(max(len(old), len(new))):
             yield from _compare(
@@ -104,6 +106,25 @@ def _compare(path: str, old: Any, new: Any) -> Iterator[Change]:
             )
     else:
         yield Change(path, old, new)
+
+
+def _scalars(items: list[Any]) -> bool:
+    return all(not isinstance(item, dict | list) for item in items)
+
+
+def _compare_sequences(path: str, old: list[Any], new: list[Any]) -> Iterator[Change]:
+    # Lists of plain values (required checks, file patterns) are aligned like lines of text, so
+    # dropping one check reads as one removal, not as every later element being renamed.
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace" and i2 - i1 == j2 - j1:  # renamed in place: one change each
+            pairs = zip(range(i1, i2), range(j1, j2), strict=True)
+            yield from (Change(f"{path}[{j}]", old[i], new[j]) for i, j in pairs)
+            continue
+        if tag in ("delete", "replace"):
+            yield from (Change(f"{path}[{i}]", old[i], ABSENT) for i in range(i1, i2))
+        if tag in ("insert", "replace"):
+            yield from (Change(f"{path}[{j}]", ABSENT, new[j]) for j in range(j1, j2))
 
 
 def _join(path: str, key: str) -> str:

@@ -142,3 +142,10 @@ def test_invokes_count_as_changes() -> None:
     d = diff_plans(BEFORE, changed)
     assert d.has_changes
     assert "Invokes:" in render_diff(d)
+
+
+def test_dropping_a_required_check_reads_as_one_removal() -> None:
+    before = {"resources": [{"urn": "u", "type": "t", "inputs": {"contexts": ["a", "b", "c", "d"]}}]}
+    after = {"resources": [{"urn": "u", "type": "t", "inputs": {"contexts": ["a", "c", "d"]}}]}
+    (changed,) = diff_plans(before, after).changed
+    assert [(c.path, c.old, c.new) for c in changed.changes] == [("inputs.contexts[1]", "b", ABSENT)]
