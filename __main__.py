@@ -7,12 +7,14 @@ from components.github_gate import RepositoryGate
 from gate.errors import GateError
 from gate.github import repository_gate, required_checks_summary
 from gate.loader import load_stack_policy
+from gate.rules import enforce_rules
 
 
 def main() -> None:
     try:
         # Fails before any resource is declared; RunError prints the message without a traceback.
         policy = load_stack_policy()
+        enforce_rules(policy, pulumi.get_stack())
     except GateError as error:
         raise pulumi.RunError(str(error)) from None
 

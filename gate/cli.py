@@ -1,4 +1,4 @@
-"""`python -m gate plan|diff`: the offline plan for reviewers, forks and CI (no Pulumi CLI needed).
+"""`python -m gate plan|diff|files`: the offline plan for reviewers, forks and CI (no Pulumi CLI needed).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 a problem to fix (bad stack config, missing
 stack, unreadable plan, usage), reported as a message without a traceback.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
+from gate.files import committed_files, write_files
 from gate.plan import build_plan, load_plan, summarize, write_plan
 
 EXIT_OK = 0
@@ -43,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("before", type=Path)
     diff.add_argument("after", type=Path)
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
+
+    files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
+    files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
+    files.add_argument(
+        "--out", type=Path, required=True, help="directory to write <owner>-<repo>/<path> into"
+    )
     return parser
 
 
@@ -51,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan(args.stack, args.project_dir, args.out)
+        if args.command == "files":
+            return _files(args.plan, args.out)
         return _diff(args.before, args.after, exit_code=args.exit_code)
     except GateError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -62,6 +71,12 @@ def _plan(stack: str, project_dir: Path, out: Path | None) -> int:
     path = write_plan(plan, out if out is not None else project_dir / "build")
     print(summarize(plan))
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _files(plan: Path, out: Path) -> int:
+    written = write_files(committed_files(load_plan(plan)), out)
+    print(f"wrote {len(written)} file(s) under {out}")
     return EXIT_OK
 
 

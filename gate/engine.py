@@ -208,6 +208,23 @@ class RecordingMonitor(_mocks.MockMonitor):
         self._resources: dict[str, RegisteredResource] = {}
         self._outputs: dict[str, dict[str, Any]] = {}
         self._invokes: dict[str, Invocation] = {}
+        self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _note_thread_loop(self) -> None:
+        # MockMonitor gives each executor thread it runs on an event loop of its own (to
+        # deserialise resource references) and never closes it; left to the garbage collector at
+        # exit, its finaliser fails noisily. Remember it so the run can close it.
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+            with self._lock:
+                self._thread_loops.add(loop)
+
+    def close_thread_loops(self, keep: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            loops, self._thread_loops = self._thread_loops - {keep}, set()
+        for loop in loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The URNs `pulumi up` gives (the engine's generateURN): a child's type is prefixed with its
@@ -227,6 +244,7 @@ class RecordingMonitor(_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
         if request.type != STACK_TYPE:
             resource = RegisteredResource(
                 urn=response.urn,
@@ -252,7 +270,9 @@ class RecordingMonitor(_mocks.MockMonitor):
         key = json.dumps([invocation.token, invocation.args], sort_keys=True)
         with self._lock:
             self._invokes[key] = invocation
-        return super().Invoke(request)  # type: ignore[no-untyped-call]
+        response = super().Invoke(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
+        return response
 
     def recording(self) -> Recording:
         with self._lock:
@@ -371,6 +391,7 @@ def _run(
         _sync_await(_stack.run_in_stack(lambda: _run_path(program)))
     finally:
         _close_loop(loop)
+        monitor.close_thread_loops(keep=loop)
 
 
 def _run_path(program: Path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.types import MergeGateMode
+from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
     assert repo.owner is not None  # the loader fills owners from github:owner
     owns = policy.owns_merge_gate
     override = policy.protect_resources
-    files = (
+    files: tuple[CommittedFile, ...] = (
         CommittedFile(
             ".github/CODEOWNERS",
             render_codeowners(policy, repo, repo.owner),
@@ -172,6 +173,20 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
             "delivery-gate: pull-request template with the merge gate checklist (M9)",
         ),
     )
+    if policy.workflows.commit:
+        files += tuple(
+            CommittedFile(
+                path, content, f"delivery-gate: {path.rsplit('/', 1)[-1]} from the delivery policy (M9)"
+            )
+            for path, content in render_workflows(policy, repo).items()
+        )
+        files += (
+            CommittedFile(
+                K6_MAPPER_PATH,
+                k6_mapper_source(),
+                "delivery-gate: k6 summary to SLO suggestion, run by e2e-parity-check (M9 §4)",
+            ),
+        )
     return RepositoryGateSpec(
         owner=repo.owner,
         name=repo.name,

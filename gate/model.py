@@ -63,6 +63,13 @@ class Repository(GateModel):
         default=False,
         description="Whether the repository merges through a merge queue (checks must run on merge_group).",
     )
+    external_checks: tuple[CheckName, ...] = Field(
+        default=(),
+        description=(
+            "Required checks reported by something other than the gate's workflows (a GitHub App, "
+            "another CI); the liveness rule trusts these to be reported."
+        ),
+    )
 
     @property
     def protected_branches(self) -> tuple[str, str]:
@@ -438,6 +445,102 @@ def _default_labels() -> tuple[Label, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Gate workflows: the commands a gated repository runs. Defaults are the contract documented in
+# README.md ("What a gated repository provides"); a stack overrides only what differs.
+
+
+class Commands(GateModel):
+    python_install: str = Field(default="python -m pip install -r requirements.txt")
+    pytest: str = Field(default="python -m pytest", description="M9 §Required CI checks 1 (Python).")
+    flake8: str = Field(default="python -m flake8", description="M9 §Required CI checks 2 (Python).")
+    js_install: str = Field(default="npm ci")
+    npm_test: str = Field(default="npm test", description="M9 §Required CI checks 1 (JS).")
+    eslint: str = Field(default="npx eslint .", description="M9 §Required CI checks 2 (JS).")
+    produce_traces: str = Field(
+        default="python scripts/determinism.py produce --out build/traces",
+        description="M9 §3: Python produces the traces that the JS runtime replays.",
+    )
+    replay_traces_js: str = Field(
+        default="node scripts/determinism.mjs replay build/traces",
+        description="M9 §3: cross-language parity, Python → JS; fails on any divergence.",
+    )
+    canonicalize: str = Field(
+        default='python scripts/determinism.py canonicalize --in "$GOLDEN_DIR" --out "$OUT_DIR"',
+        description="M9 §3: canonical JSON of the golden fixtures; run twice and compared byte for byte.",
+    )
+    root_hash_python: str = Field(
+        default="python scripts/determinism.py root-hash build/traces",
+        description="M9 §3: prints the traces' root_hash as computed by the Python runtime.",
+    )
+    root_hash_js: str = Field(
+        default="node scripts/determinism.mjs root-hash build/traces",
+        description="M9 §3: prints the traces' root_hash as computed by the JS runtime.",
+    )
+    e2e_simulate: str = Field(default='python scripts/e2e.py simulate --target "$TARGET_URL" --out build/e2e')
+    e2e_run: str = Field(default='python scripts/e2e.py run --target "$TARGET_URL" --out build/e2e')
+    e2e_replay: str = Field(default="python scripts/e2e.py replay --out build/e2e")
+    e2e_diff: str = Field(
+        default="python scripts/e2e.py diff build/e2e",
+        description="M9 §4: succeeds only when the root hashes of run and replay match.",
+    )
+    target_url: str = Field(
+        default='scripts/target-url.sh "$TARGET_ENVIRONMENT"',
+        description="Prints the base URL of an environment (a deployed one, or pr-<N>).",
+    )
+    deploy: str = Field(
+        default='scripts/deploy.sh "$TARGET_ENVIRONMENT" "$IMAGE_TAG"',
+        description="Deploys an image tag to an environment; also used to roll back.",
+    )
+    current_image_tag: str = Field(
+        default='scripts/current-tag.sh "$TARGET_ENVIRONMENT"',
+        description="Prints the image tag running in an environment (the rollback target).",
+    )
+
+
+class K6(GateModel):
+    """M9 §Required CI checks 4: "k6 smoke with `--vus 10 --duration 1m`"."""
+
+    script: str = Field(default="tests/k6/smoke.js", description="The k6 smoke test in the repository.")
+    vus: int = Field(default=10, ge=1, le=1000)
+    duration: Duration = Field(default="1m")
+    headroom: float = Field(
+        default=0.2, ge=0, le=10, description="Headroom the SLO mapper adds to observed latencies."
+    )
+
+
+class WorkflowSettings(GateModel):
+    commit: bool = Field(default=True, description="Commit the gate workflows into each gated repository.")
+    runner: str = Field(default="ubuntu-24.04", description="runs-on for every job (pinned image).")
+    python_version: str = Field(default="3.11", pattern=r"^3\.[0-9]{1,2}$")
+    node_version: str = Field(default="20", pattern=r"^[0-9]{2}$")
+    timeout_minutes: int = Field(default=20, ge=1, le=360, description="Default job timeout.")
+    gate_repository: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$",
+        description="owner/name of this delivery-gate project; none: <owner>/delivery-gate.",
+    )
+    gate_ref: str = Field(
+        default="main", description="Ref of the delivery-gate project the workflows check out."
+    )
+    image_name: str | None = Field(
+        default=None, description="Container image the security scan builds; none: the repository name."
+    )
+    dockerfile: str = Field(default="Dockerfile")
+    infra_paths: tuple[str, ...] = Field(
+        default=("infra/**", "Pulumi.yaml", "Pulumi.*.yaml"),
+        min_length=1,
+        description="Paths that count as infrastructure for infra-preview.yml.",
+    )
+    infra_dir: str = Field(default="infra", description="The repository's Pulumi project directory.")
+    infra_stack: str = Field(default="dev", description="The stack infra-preview previews.")
+    golden_dir: str = Field(
+        default="tests/golden", description="M9 §3: the golden fixtures canonical JSON must equal."
+    )
+    commands: Commands = Field(default_factory=Commands)
+    k6: K6 = Field(default_factory=K6)
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole policy of one stack
 
 
@@ -459,6 +562,7 @@ class GatePolicy(GateModel):
     notifications: Notifications = Field(default_factory=Notifications)
     emergency: Emergency = Field(default_factory=Emergency)
     labels: tuple[Label, ...] = Field(default_factory=_default_labels)
+    workflows: WorkflowSettings = Field(default_factory=WorkflowSettings)
     protect_resources: bool | None = Field(
         default=None,
         description=(

@@ -78,6 +78,13 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
     assert {r["inputs"]["file"] for r in of_type(plan, FILE)} == {
         ".github/CODEOWNERS",
         ".github/pull_request_template.md",
+        ".github/workflows/ci.yml",
+        ".github/workflows/deploy.yml",
+        ".github/workflows/determinism-check.yml",
+        ".github/workflows/e2e-parity-check.yml",
+        ".github/workflows/infra-preview.yml",
+        ".github/workflows/security-scan.yml",
+        "tools/k6_slo_mapper.py",
     }
     assert len(of_type(plan, LABEL)) >= 1
     assert plan["outputs"]["ownsMergeGate"] is True
