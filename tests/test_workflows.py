@@ -1,0 +1,302 @@
+"""The gate workflows: valid (actionlint), secure (zizmor), shaped as the policy says, live, golden."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gate import cli
+from gate.files import committed_files
+from gate.github import required_checks
+from gate.loader import load_policy
+from gate.model import GatePolicy
+from gate.plan import load_plan
+from gate.rules import committed_workflows
+from gate.workflows import render_workflows
+from tests.conftest import ROOT, ProjectFactory
+from tests.support.workflow_tools import run_actionlint, run_zizmor
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "python-only-merge-queue": {
+        "repositories": [{"name": "tracer", "languages": ["python"], "mergeQueue": True}],
+    },
+    "javascript-only-custom": {
+        "repositories": [{"name": "web", "languages": ["javascript"], "defaultBranch": "trunk"}],
+        "workflows": {
+            "gateRepository": "acme/platform-gate",
+            "commands": {
+                "npmTest": 'npm test -- --grep "not slow"',
+                "deploy": "make deploy ENV=$TARGET_ENVIRONMENT",
+            },
+            "k6": {"script": "load/smoke.js", "headroom": 0.5},
+            "timeoutMinutes": 45,
+        },
+    },
+}
+
+
+def policy(**values: Any) -> GatePolicy:
+    base: dict[str, Any] = {"environment": "dev", "repositories": [{"name": "aos"}]}
+    return load_policy({**base, **values}, stack="dev", github_owner="acme")
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    gate_policy = policy(**VARIANTS[request.param])
+    out = tmp_path_factory.mktemp(request.param)
+    paths = []
+    for relative, text in render_workflows(gate_policy, gate_policy.repositories[0]).items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+def documents(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    return {path.name: yaml.safe_load(path.read_text()) for path in paths}
+
+
+def all_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
+# -- real validators ---------------------------------------------------------------------------
+
+
+def test_actionlint_finds_no_errors(rendered: list[Path]) -> None:
+    assert run_actionlint(rendered) == []
+
+
+def test_zizmor_finds_nothing_at_medium_or_above(rendered: list[Path]) -> None:
+    assert run_zizmor(rendered, "medium") == []
+
+
+# -- secure by default --------------------------------------------------------------------------
+
+PINNED = re.compile(
+    r"^\s+(?:- )?uses: (?:[\w.-]+/[\w./-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+|\./\.github/workflows/[\w.-]+)$"
+)
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version(rendered: list[Path]) -> None:
+    for path in rendered:
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                assert PINNED.match(line), f"{path.name}: {line}"
+
+
+def test_least_privilege_permissions_and_timeouts(rendered: list[Path]) -> None:
+    for name, document in documents(rendered).items():
+        assert document["permissions"] == {}, name
+        for job_id, job in document["jobs"].items():
+            assert "permissions" in job, f"{name}:{job_id}"
+            assert "write-all" not in str(job["permissions"])
+            if "uses" not in job:  # reusable-workflow calls take the callee's timeouts
+                assert job["timeout-minutes"] >= 1, f"{name}:{job_id}"
+
+
+def test_checkouts_never_persist_credentials(rendered: list[Path]) -> None:
+    for name, document in documents(rendered).items():
+        checkouts = [s for s in all_steps(document) if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert checkouts, name
+        assert all(s["with"]["persist-credentials"] is False for s in checkouts), name
+
+
+def test_no_expression_is_interpolated_into_a_script(rendered: list[Path]) -> None:
+    # Untrusted event data (titles, branch names) reaches scripts only through env:.
+    for name, document in documents(rendered).items():
+        for step in all_steps(document):
+            assert "${{" not in step.get("run", ""), f"{name}: {step.get('name')}"
+            assert "${{" not in step.get("with", {}).get("script", ""), f"{name}: {step.get('name')}"
+
+
+def test_pull_request_workflows_cancel_superseded_runs(rendered: list[Path]) -> None:
+    for name, document in documents(rendered).items():
+        if "pull_request" in document["on"]:
+            assert document["concurrency"]["cancel-in-progress"] is True, name
+
+
+# -- what the policy asks for ------------------------------------------------------------------
+
+
+def test_jobs_are_named_after_the_required_checks() -> None:
+    gate_policy = policy()
+    repo = gate_policy.repositories[0]
+    reported = {
+        job["name"]
+        for file, document in committed_workflows(gate_policy, repo).items()
+        if file != "deploy.yml"
+        for job in document["jobs"].values()
+    }
+    assert reported == set(required_checks(gate_policy, repo))
+
+
+def test_languages_decide_the_ci_jobs() -> None:
+    gate_policy = policy(**VARIANTS["python-only-merge-queue"])
+    ci = committed_workflows(gate_policy, gate_policy.repositories[0])["ci.yml"]
+    assert sorted(job["name"] for job in ci["jobs"].values()) == ["static-checks-python", "unit-tests-python"]
+    assert "merge_group" in ci["on"]
+
+
+def test_determinism_workflow_runs_parity_canonical_json_and_root_hash() -> None:
+    gate_policy = policy()
+    document = committed_workflows(gate_policy, gate_policy.repositories[0])["determinism-check.yml"]
+    scripts = {
+        job["name"]: "\n".join(s.get("run", "") for s in job["steps"]) for job in document["jobs"].values()
+    }
+    parity = scripts["determinism-cross-language-parity"]
+    assert "determinism.py produce" in parity and "determinism.mjs replay" in parity
+    canonical = scripts["determinism-canonical-json"]
+    assert "diff -r build/canonical-1 build/canonical-2" in canonical
+    assert 'diff -r "$GOLDEN_DIR" build/canonical-1' in canonical
+    assert '[ "$python_hash" != "$js_hash" ]' in scripts["determinism-root-hash"]
+
+
+def test_e2e_parity_uses_a_disposable_stack_k6_smoke_and_always_tears_down() -> None:
+    gate_policy = policy()
+    document = committed_workflows(gate_policy, gate_policy.repositories[0])["e2e-parity-check.yml"]
+    inputs = document["on"]["workflow_call"]["inputs"]
+    assert inputs["run_k6"] == {
+        "description": inputs["run_k6"]["description"],
+        "type": "boolean",
+        "default": False,
+    }
+    (job,) = document["jobs"].values()
+    steps = {step["name"]: step for step in job["steps"]}
+    assert "ephemeral up" in steps["Create the disposable staging environment"]["run"]
+    assert [n for n in steps if n in ("Simulate", "Run", "Replay", "Diff (root hashes must match)")] == [
+        "Simulate",
+        "Run",
+        "Replay",
+        "Diff (root hashes must match)",
+    ]
+    assert "--vus 10 --duration 1m --summary-export" in steps["k6 smoke"]["run"]
+    # run_k6: true on pull requests, the input's value (false by default) after merge.
+    assert steps["k6 smoke"]["if"] == "${{ github.event_name == 'pull_request' || inputs.run_k6 }}"
+    assert "tools/k6_slo_mapper.py build/k6-summary.json" in steps["SLO suggestion"]["run"]
+    assert '--markdown "$GITHUB_STEP_SUMMARY"' in steps["SLO suggestion"]["run"]
+    teardown = steps["Tear down the disposable environment"]
+    assert teardown["if"].startswith("${{ always() &&")
+    assert "ephemeral down" in teardown["run"]
+
+
+def test_security_scan_fails_on_critical_and_uploads_sarif() -> None:
+    gate_policy = policy()
+    document = committed_workflows(gate_policy, gate_policy.repositories[0])["security-scan.yml"]
+    (job,) = document["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "security-events": "write"}
+    gate_step = job["steps"][-1]
+    assert gate_step["with"]["severity"] == "CRITICAL"
+    assert gate_step["with"]["exit-code"] == "1"
+    categories = {s["with"].get("category") for s in job["steps"] if "upload-sarif" in str(s.get("uses"))}
+    assert categories == {"trivy-image", "trivy-fs"}
+
+
+def test_infra_preview_always_reports_and_works_for_forks() -> None:
+    gate_policy = policy()
+    document = committed_workflows(gate_policy, gate_policy.repositories[0])["infra-preview.yml"]
+    assert "paths" not in document["on"]["pull_request"]
+    (job,) = document["jobs"].values()
+    assert "if" not in job
+    steps = {step["name"]: step for step in job["steps"]}
+    assert "python -m gate diff" in steps["Offline plan and diff against the base"]["run"]
+    assert "secrets." not in str(steps["Offline plan and diff against the base"])
+    preview = steps["pulumi preview --diff (PR comment)"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    assert preview["with"]["comment-on-pr"] is True
+
+
+def test_deploy_goes_stack_by_stack_with_parity_and_rollback() -> None:
+    gate_policy = policy()
+    jobs = committed_workflows(gate_policy, gate_policy.repositories[0])["deploy.yml"]["jobs"]
+    assert list(jobs) == [
+        f"{kind}-{env}"
+        for env in ("dev", "staging", "production")
+        for kind in ("deploy", "parity", "rollback")
+    ]
+    assert jobs["deploy-staging"]["needs"] == ["parity-dev"]
+    assert jobs["deploy-production"]["needs"] == ["parity-staging"]
+    assert jobs["deploy-production"]["environment"] == {"name": "production"}
+    parity = jobs["parity-production"]
+    assert parity["uses"] == "./.github/workflows/e2e-parity-check.yml"
+    assert parity["with"] == {"run_k6": False, "target_environment": "production"}
+    rollback = jobs["rollback-production"]
+    assert "needs.parity-production.result == 'failure'" in rollback["if"]
+    steps = {step["name"]: step for step in rollback["steps"]}
+    assert steps["Roll back to the previous image tag"]["env"]["IMAGE_TAG"] == (
+        "${{ needs.deploy-production.outputs.previous_tag }}"
+    )
+    assert "['parity-mismatch', 'high-priority']" in steps["Open a high-priority issue"]["with"]["script"]
+    assert {"Notify #oncall", "Notify #platform"} <= set(steps)
+
+
+# -- liveness, enforced by the plan --------------------------------------------------------------
+
+STACK_HEAD = "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
+CUSTOM_CHECK = (
+    "  delivery-gate:checks:\n"
+    "    - {name: unit-tests-python, category: unit-tests, language: python, workflow: ci.yml,"
+    " tool: pytest, policy: M9 1}\n"
+    "    - {name: license-scan, category: security-scan, workflow: license.yml, tool: fossa, policy: M9 5}\n"
+)
+
+
+def plan_exit(make_project: ProjectFactory, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    project = make_project({"dev": text})
+    code = cli.main(
+        ["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(project / "build")]
+    )
+    return code, capsys.readouterr().err
+
+
+def test_a_required_check_no_workflow_reports_fails_the_plan(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = STACK_HEAD + "  delivery-gate:repositories:\n    - name: aos\n" + CUSTOM_CHECK
+    code, err = plan_exit(make_project, text, capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    assert "[GATE-M9-03] acme/aos: branch 'main' requires check 'license-scan'" in err
+    assert "[GATE-M9-03] acme/aos: branch 'release/*' requires check 'license-scan'" in err
+    assert "externalChecks" in err
+
+
+def test_an_external_check_is_trusted(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repos = "  delivery-gate:repositories:\n    - {name: aos, externalChecks: [license-scan]}\n"
+    code, err = plan_exit(make_project, STACK_HEAD + repos + CUSTOM_CHECK, capsys)
+    assert code == 0, err
+
+
+def test_not_committing_workflows_needs_every_check_declared_external(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        STACK_HEAD
+        + "  delivery-gate:repositories:\n    - name: aos\n  delivery-gate:workflows:\n    commit: false\n"
+    )
+    code, err = plan_exit(make_project, text, capsys)
+    assert code == 2
+    assert "requires check 'e2e-parity'" in err
+
+
+# -- golden ------------------------------------------------------------------------------------
+
+
+def test_golden_workflow_files_match_the_golden_plan() -> None:
+    # tests/golden/files is what `make golden` extracts from the golden dev plan, for review.
+    expected = {
+        path: content
+        for path, content in committed_files(load_plan(ROOT / "tests/golden/dev/plan.json")).items()
+        if "/tools/" not in path
+    }
+    root = ROOT / "tests/golden/files"
+    on_disk = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+    assert on_disk == expected, "tests/golden/files is stale: run `make golden`"
