@@ -66,10 +66,23 @@ def setup_node(settings: WorkflowSettings) -> Step:
     return {"name": "Set up Node.js", **uses(actions.SETUP_NODE, **version)}
 
 
+# Why each job may hold a permission; rendered as a comment beside the grant.
+PERMISSION_REASONS = {
+    ("contents", "read"): "check out the repository",
+    ("security-events", "write"): "upload the scan's SARIF findings",
+    ("pull-requests", "write"): "comment the preview on the pull request",
+    ("issues", "write"): "open the parity-mismatch issue",
+}
+
+
+def permissions(**grants: str) -> dict[str, Commented]:
+    return {scope: Commented(level, PERMISSION_REASONS[scope, level]) for scope, level in grants.items()}
+
+
 def job(check_or_name: Check | str, settings: WorkflowSettings, steps: list[Step], **extra: Any) -> Job:
     name = check_or_name if isinstance(check_or_name, str) else check_or_name.name
     body: Job = {"name": name, "runs-on": settings.runner, "timeout-minutes": settings.timeout_minutes}
-    body["permissions"] = extra.pop("permissions", {"contents": "read"})
+    body["permissions"] = permissions(**extra.pop("permissions", {"contents": "read"}))
     body.update(extra)
     body["steps"] = steps
     return body
@@ -496,7 +509,7 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
         jobs[parity_id] = {
             "name": f"parity {env.name}",
             "needs": [deploy_id],
-            "permissions": {"contents": "read"},
+            "permissions": permissions(contents="read"),
             # M9 §Post-merge 1: e2e-parity-check with run_k6=false after every deploy.
             "uses": f"./{WORKFLOW_DIR}/e2e-parity-check.yml",
             "with": {"run_k6": False, "target_environment": env.name},
