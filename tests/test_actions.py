@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 
 from gate import actions
-from gate.actions import ALL, CHECKOUT, Action
+from gate.actions import ALL, CHECKOUT, SETUP_K6, Action
 
 SHA = re.compile(r"[0-9a-f]{40}")
 TAG = re.compile(r"v\d+\.\d+\.\d+")
@@ -65,6 +66,57 @@ def test_the_gate_workflows_actions_are_all_pinned() -> None:
 def test_malformed_pins_are_rejected(sha: str, version: str) -> None:
     with pytest.raises(ValueError, match="actions/checkout"):
         Action("actions/checkout", sha, version)
+
+
+# GitHub removed Node 20 from the hosted runners on 2026-09-16: every pin must declare a runtime the
+# runners still have. Each known gap is listed with its reason; the entry must go when the pin moves
+# to a node24 release (the test then fails until it does).
+NODE20_BLOCKED = {
+    SETUP_K6: "no public source pins a commit of grafana/setup-k6-action's node24 release (PR #66)",
+}
+
+
+@pytest.mark.parametrize("action", ALL, ids=lambda action: action.repo)
+def test_no_pin_declares_node20_unless_recorded_as_blocked(action: Action) -> None:
+    # GitHub runners no longer ship Node 20 (September 2026). The one known exception is
+    # recorded in NODE20_BLOCKED with its reason; it still runs because runners force Node 24.
+    if action in NODE20_BLOCKED:
+        assert action.runtime == "node20"
+    else:
+        assert action.runtime in {"node24", "composite", "docker"}, action
+
+
+def test_the_recorded_runtimes() -> None:
+    # The data, spelled out: what each pinned tag's action.yml declares as `runs.using`.
+    assert {action.repo: action.runtime for action in ALL} == {
+        "actions/checkout": "node24",
+        "actions/setup-python": "node24",
+        "actions/setup-node": "node24",
+        "actions/upload-artifact": "node24",
+        "actions/download-artifact": "node24",
+        "actions/github-script": "node24",
+        "aquasecurity/trivy-action": "composite",
+        "github/codeql-action/upload-sarif": "node24",
+        "docker/setup-buildx-action": "node24",
+        "docker/build-push-action": "node24",
+        "grafana/setup-k6-action": "node20",  # blocked, see NODE20_BLOCKED
+        "pulumi/actions": "node24",
+        "slackapi/slack-github-action": "node24",
+        "aws-actions/configure-aws-credentials": "node24",
+    }
+
+
+def test_blocked_node20_pins_say_so_in_their_comment() -> None:
+    source = Path(actions.__file__).read_text(encoding="utf-8")
+    for action in NODE20_BLOCKED:
+        assert action.runtime == "node20", action
+        before = source[: source.index(action.sha)]
+        assert "node20 — blocked:" in before[before.rindex("\n\n") :], action
+
+
+def test_an_unknown_runtime_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"runs\.using"):
+        Action("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2", "node22")  # type: ignore[arg-type]
 
 
 def test_actions_are_frozen() -> None:
