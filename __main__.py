@@ -35,6 +35,8 @@ def main() -> None:
     pulumi.export("environment", policy.environment)
     pulumi.export("ownsMergeGate", policy.owns_merge_gate)
     pulumi.export("requiredChecks", required_checks_summary(policy))
+    latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
+    pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})
 
 
 main()

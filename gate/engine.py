@@ -55,6 +55,11 @@ ORGANIZATION = "organization"
 _HIDDEN_ENV_PREFIXES = ("PULUMI_CONFIG", "PULUMI_K8S_", "GITHUB_", "AWS_", "KUBECONFIG")
 
 
+def get_root_directory() -> str:
+    """The project directory (where Pulumi.yaml is) of the running program."""
+    return str(_settings.get_root_directory())
+
+
 def all_config() -> dict[str, Any]:
     """Every `namespace:key` config value the engine handed to this program."""
     return {**_config.get_config_env(), **_config.CONFIG.get()}
@@ -336,7 +341,8 @@ def run_program(
         except BaseException as error:  # handed to the calling thread below
             result[0] = error
 
-    program = program.resolve()
+    # Absolute but not resolved: the project directory is where Pulumi.yaml is, even through symlinks.
+    program = Path(os.path.abspath(program))
     with _process_state(program.parent):
         worker = threading.Thread(target=target, name=f"gate-plan-{stack}", daemon=True)
         worker.start()

@@ -10,14 +10,16 @@ import json
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from gate.engine import all_config
+from gate.engine import all_config, get_root_directory
 from gate.errors import FieldProblem, PolicyError, Problem
 from gate.model import GatePolicy
+from gate.slo import with_suggested_p95
 
 NAMESPACE = "delivery-gate"
 
@@ -185,8 +187,9 @@ def _find_model(annotation: Any) -> type[BaseModel] | None:
 def load_stack_policy() -> GatePolicy:
     """Load the running stack's policy from the config the Pulumi engine (or the offline plan) set."""
     config = all_config()
-    return load_policy(
-        namespace_values(config),
-        stack=pulumi.get_stack(),
-        github_owner=namespace_values(config, "github").get("owner"),
+    stack = pulumi.get_stack()
+    policy = load_policy(
+        namespace_values(config), stack=stack, github_owner=namespace_values(config, "github").get("owner")
     )
+    # Paths in the stack config are relative to the project directory (where Pulumi.yaml is).
+    return with_suggested_p95(policy, Path(get_root_directory()), stack_file(stack))
