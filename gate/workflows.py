@@ -116,46 +116,27 @@ def workflow(name: str, on: Mapping[str, Any], jobs: Mapping[str, Job], **extra:
 # -- ci.yml: M9 §Required CI checks 1-2 -------------------------------------------------------
 
 
-def _python_job(check: Check, settings: WorkflowSettings, command: str, title: str) -> Job:
-    return job(
-        check,
-        settings,
-        [
-            checkout(),
-            setup_python(settings),
-            run("Install", settings.commands.python_install),
-            run(title, command),
-        ],
-    )
-
-
-def _node_job(check: Check, settings: WorkflowSettings, command: str, title: str) -> Job:
-    return job(
-        check,
-        settings,
-        [
-            checkout(),
-            setup_node(settings),
-            run("Install", settings.commands.js_install),
-            run(title, command),
-        ],
-    )
+def _tool_job(check: Check, settings: WorkflowSettings, *, javascript: bool, command: str, title: str) -> Job:
+    """Check out, set up one runtime, install the dependencies, run one tool."""
+    setup = setup_node(settings) if javascript else setup_python(settings)
+    install = settings.commands.js_install if javascript else settings.commands.python_install
+    return job(check, settings, [checkout(), setup, run("Install", install), run(title, command)])
 
 
 def unit_tests_python(check: Check, s: WorkflowSettings) -> Job:
-    return _python_job(check, s, s.commands.pytest, "pytest")
+    return _tool_job(check, s, javascript=False, command=s.commands.pytest, title="pytest")
 
 
 def static_checks_python(check: Check, s: WorkflowSettings) -> Job:
-    return _python_job(check, s, s.commands.flake8, "flake8")
+    return _tool_job(check, s, javascript=False, command=s.commands.flake8, title="flake8")
 
 
 def unit_tests_javascript(check: Check, s: WorkflowSettings) -> Job:
-    return _node_job(check, s, s.commands.npm_test, "npm test")
+    return _tool_job(check, s, javascript=True, command=s.commands.npm_test, title="npm test")
 
 
 def static_checks_javascript(check: Check, s: WorkflowSettings) -> Job:
-    return _node_job(check, s, s.commands.eslint, "eslint")
+    return _tool_job(check, s, javascript=True, command=s.commands.eslint, title="eslint")
 
 
 # -- determinism-check.yml: M9 §Required CI checks 3 -------------------------------------------
