@@ -22,7 +22,12 @@ class _CrdLoader(yaml.CSafeLoader):
     """The CRDs hold a bare `=` list item, which YAML 1.1 reads as the 'value' tag."""
 
 
-_CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+def _value_tag(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+_CrdLoader.add_constructor("tag:yaml.org,2002:value", _value_tag)
 
 
 @functools.cache
