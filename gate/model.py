@@ -7,7 +7,8 @@ item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds on
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from datetime import date
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -541,6 +542,79 @@ class WorkflowSettings(GateModel):
 
 
 # ---------------------------------------------------------------------------------------------
+# Runtime safety net: the application under the gate, its monitoring, and its feature flags
+
+
+class Application(GateModel):
+    """The service the gate deploys, as Kubernetes and Prometheus see it."""
+
+    name: EnvironmentName = Field(
+        default="aos", description="App name: Deployment/Rollout, Service, `job` label."
+    )
+    image: str | None = Field(
+        default=None, description="Image reference to deploy; set per stack (promotion pins a digest)."
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="HTTP port, also serving /metrics.")
+    health_path: str = Field(default="/healthz", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    replicas: int = Field(default=3, ge=1, le=100)
+    requests_metric: MetricName = Field(
+        default="http_requests_total", description="Counter of HTTP requests with a `code` label."
+    )
+    latency_histogram: MetricName = Field(
+        default="http_request_duration_seconds", description="Histogram of request latency in seconds."
+    )
+
+
+class SecretKey(GateModel):
+    name: EnvironmentName = Field(description="Kubernetes Secret name.")
+    key: str = Field(pattern=r"^[A-Za-z0-9._-]{1,253}$", description="Key inside the Secret.")
+
+
+class Monitoring(GateModel):
+    """DP §Pre-Deployment: "alerting with runbooks"; §Post-Deployment: "burn rate monitored"."""
+
+    namespace: EnvironmentName = Field(default="monitoring", description="Where Prometheus runs.")
+    prometheus_url: str = Field(
+        default="http://prometheus-operated.monitoring.svc:9090",
+        pattern=r"^https?://[^\s]+$",
+        description="Prometheus the rollout analysis queries.",
+    )
+    runbook_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[^\s]+[^/]$",
+        description="Base URL of the runbooks; none: docs/runbooks in the delivery-gate repository.",
+    )
+    availability_slo: float = Field(
+        default=0.999, ge=0.9, lt=1, description="Availability objective the burn-rate alerts protect."
+    )
+    slack_webhook: SecretKey = Field(
+        default_factory=lambda: SecretKey(name="alertmanager-slack", key="webhook-url"),
+        description="Secret holding the Slack webhook URL (never in plain text).",
+    )
+
+
+FlagKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+
+
+class FeatureFlag(GateModel):
+    """DP §Pre-Deployment: "Feature flags configured for new features"; each flag has an owner,
+    an expiry date and the issue that tracks its removal."""
+
+    key: FlagKey = Field(description="flagd flag key.")
+    owner: Slug = Field(description="Team or person who removes the flag.")
+    expires: date = Field(description="After this date the plan fails until the flag is removed.")
+    issue: str = Field(pattern=r"^https://[^\s]+$", description="Link to the issue tracking the flag.")
+    description: str = Field(default="", max_length=200)
+    environments: dict[EnvironmentName, bool] = Field(
+        default_factory=dict,
+        description="On/off per environment; an environment not listed is off (a new flag is off).",
+    )
+
+    def enabled_in(self, environment: str) -> bool:
+        return self.environments.get(environment, False)
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole policy of one stack
 
 
@@ -563,6 +637,9 @@ class GatePolicy(GateModel):
     emergency: Emergency = Field(default_factory=Emergency)
     labels: tuple[Label, ...] = Field(default_factory=_default_labels)
     workflows: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    application: Application = Field(default_factory=Application)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    flags: tuple[FeatureFlag, ...] = Field(default=(), description="Feature flags and their states.")
     protect_resources: bool | None = Field(
         default=None,
         description=(
@@ -581,6 +658,7 @@ class GatePolicy(GateModel):
             "repositories", "name", [f"{r.owner or ''}/{r.name}".lower() for r in self.repositories]
         )
         _require_unique("labels", "name", [label.name.lower() for label in self.labels])
+        _require_unique("flags", "key", [flag.key for flag in self.flags])
         return self
 
     @model_validator(mode="after")

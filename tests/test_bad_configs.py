@@ -29,7 +29,7 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         stack("  delivery-gate:repos: []\n"),
         "delivery-gate:repos",
         "[]",
-        "allowed: checks",
+        "unknown key; allowed: application, checks",
     ),
     "missing-environment": (
         stack("", environment=None),
