@@ -4,20 +4,18 @@ import pulumi
 import pulumi_github as github
 
 from components.github_gate import RepositoryGate
+from components.kubernetes import EphemeralEnvironment
+from gate import ephemeral
+from gate.clock import iso
 from gate.errors import GateError
+from gate.flags import flag_configmap_data
 from gate.github import repository_gate, required_checks_summary
 from gate.loader import load_stack_policy
+from gate.model import GatePolicy
 from gate.rules import enforce_rules
 
 
-def main() -> None:
-    try:
-        # Fails before any resource is declared; RunError prints the message without a traceback.
-        policy = load_stack_policy()
-        enforce_rules(policy, pulumi.get_stack())
-    except GateError as error:
-        raise pulumi.RunError(str(error)) from None
-
+def declare_repository_gates(policy: GatePolicy) -> None:
     github_token = pulumi.Config("github").get_secret("token")  # else the provider reads GITHUB_TOKEN
     providers: dict[str, github.Provider] = {}
     for repo in policy.repositories:
@@ -31,10 +29,32 @@ def main() -> None:
             spec,
             opts=pulumi.ResourceOptions(providers={"github": providers[spec.owner]}),
         )
-
-    pulumi.export("environment", policy.environment)
     pulumi.export("ownsMergeGate", policy.owns_merge_gate)
     pulumi.export("requiredChecks", required_checks_summary(policy))
+
+
+def declare_ephemeral_environment(policy: GatePolicy) -> None:
+    assert policy.ephemeral is not None
+    manifests = ephemeral.manifests(policy, flag_configmap_data(policy))
+    environment = EphemeralEnvironment(policy.ephemeral.stack, manifests)
+    pulumi.export("namespace", environment.namespace)
+    pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
+
+
+def main() -> None:
+    try:
+        # Fails before any resource is declared; RunError prints the message without a traceback.
+        policy = load_stack_policy()
+        enforce_rules(policy, pulumi.get_stack())
+    except GateError as error:
+        raise pulumi.RunError(str(error)) from None
+
+    if policy.ephemeral is not None:
+        # A pr-<N> stack holds only its disposable environment: no GitHub settings.
+        declare_ephemeral_environment(policy)
+    else:
+        declare_repository_gates(policy)
+    pulumi.export("environment", policy.environment)
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
     pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})
 

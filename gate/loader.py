@@ -69,6 +69,19 @@ def load_policy(
         problems += _problems(error.errors(include_url=False))
     if problems:
         raise PolicyError(source, problems)
+    if policy.ephemeral is not None:
+        if policy.stack != stack:
+            raise PolicyError(
+                source,
+                [
+                    Problem(
+                        f"{NAMESPACE}:ephemeral.pullRequest",
+                        policy.ephemeral.pull_request,
+                        f"an ephemeral stack is named pr-<pullRequest>; allowed: {stack.removeprefix('pr-')}",
+                    )
+                ],
+            )
+        return policy
     expected = policy.environment_spec.stack
     if expected != stack:
         raise PolicyError(

@@ -7,7 +7,7 @@ item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds on
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
@@ -30,6 +30,7 @@ from gate.types import (
     RepositoryName,
     SlackChannel,
     Slug,
+    duration_seconds,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -614,6 +615,48 @@ class FeatureFlag(GateModel):
         return self.environments.get(environment, False)
 
 
+class Quota(GateModel):
+    cpu: str = Field(
+        default="4", pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="requests.cpu and limits.cpu."
+    )
+    memory: str = Field(default="8Gi", pattern=r"^[0-9]+(Ki|Mi|Gi)$", description="requests/limits.memory.")
+    pods: int = Field(default=30, ge=1, le=500)
+
+
+class Ephemeral(GateModel):
+    """A disposable staging environment for one pull request (M9 §Required CI checks 4), stack pr-<N>."""
+
+    pull_request: int = Field(ge=1, description="The pull request number; the stack is pr-<number>.")
+    repository: RepositoryName = Field(description="The gated repository the pull request belongs to.")
+    created_at: datetime = Field(description="When the stack was created (UTC); the TTL counts from here.")
+    ttl: Duration = Field(
+        default="72h", description="How long the environment may live; the janitor reaps it after."
+    )
+    quota: Quota = Field(default_factory=Quota)
+    ingress_namespace: EnvironmentName = Field(
+        default="ingress-nginx", description="Namespace of the ingress controller allowed in."
+    )
+    redis_image: str = Field(
+        default="redis:7.4-alpine", description="Redis for rate limiting, as in staging."
+    )
+
+    @model_validator(mode="after")
+    def _aware(self) -> Self:
+        if self.created_at.tzinfo is None:
+            raise FieldProblem(
+                "createdAt", self.created_at.isoformat(), "allowed: a UTC time such as 2026-11-22T10:00:00Z"
+            )
+        return self
+
+    @property
+    def stack(self) -> str:
+        return f"pr-{self.pull_request}"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=duration_seconds(self.ttl))
+
+
 # ---------------------------------------------------------------------------------------------
 # The whole policy of one stack
 
@@ -640,6 +683,10 @@ class GatePolicy(GateModel):
     application: Application = Field(default_factory=Application)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     flags: tuple[FeatureFlag, ...] = Field(default=(), description="Feature flags and their states.")
+    ephemeral: Ephemeral | None = Field(
+        default=None,
+        description="Set only in pr-<N> stacks (stacks/ephemeral.yaml): a disposable environment.",
+    )
     protect_resources: bool | None = Field(
         default=None,
         description=(
@@ -659,6 +706,16 @@ class GatePolicy(GateModel):
         )
         _require_unique("labels", "name", [label.name.lower() for label in self.labels])
         _require_unique("flags", "key", [flag.key for flag in self.flags])
+        return self
+
+    @model_validator(mode="after")
+    def _ephemeral_repository_is_gated(self) -> Self:
+        if self.ephemeral is not None:
+            names = [r.name for r in self.repositories]
+            if self.ephemeral.repository not in names:
+                raise FieldProblem(
+                    "ephemeral.repository", self.ephemeral.repository, f"allowed: one of {', '.join(names)}"
+                )
         return self
 
     @model_validator(mode="after")
@@ -716,11 +773,16 @@ class GatePolicy(GateModel):
     def owns_merge_gate(self) -> bool:
         """Whether this stack declares the repository-wide gate (see MergeGate.owner_environment)."""
         owner = self.merge_gate.owner_environment or self.environments[0].name
-        return self.environment == owner
+        return self.environment == owner and self.ephemeral is None
 
     @property
     def is_production(self) -> bool:
-        return self.environment == self.environments[-1].name
+        return self.environment == self.environments[-1].name and self.ephemeral is None
+
+    @property
+    def stack(self) -> str:
+        """The stack that applies this policy: pr-<N> for ephemeral ones, else the environment's."""
+        return self.ephemeral.stack if self.ephemeral is not None else self.environment_spec.stack
 
 
 def _require_unique(field: str, key: str, values: list[str]) -> None:

@@ -11,10 +11,12 @@ from typing import Any
 import yaml
 
 from gate.errors import RuleViolation
+from gate.flags import enforce_flag_rules, today_for_rules
 from gate.github import branch_gates
 from gate.liveness import RULE_ID, check_liveness
 from gate.loader import stack_file
 from gate.model import GatePolicy, Repository
+from gate.stackfile import EPHEMERAL_TEMPLATE
 from gate.workflows import WORKFLOW_DIR, render_workflows
 
 
@@ -31,11 +33,13 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
 
 
 def enforce_rules(policy: GatePolicy, stack: str) -> None:
-    """GATE-M9-03 (liveness): every required check on every protected branch is reported.
-
-    Only the stack that declares the merge gate enforces it: the other stacks declare no branch
-    protection that could wait forever.
+    """The flag rules (GATE-DP-05..08), then liveness (GATE-M9-03): every required check on every
+    protected branch is reported. Only the stack that declares the merge gate checks liveness: the
+    other stacks declare no branch protection that could wait forever.
     """
+    source = EPHEMERAL_TEMPLATE if policy.ephemeral is not None else stack_file(stack)
+    # GATE-DP-05..08: every stack checks the flags it deploys.
+    enforce_flag_rules(policy, source, today_for_rules())
     if not policy.owns_merge_gate:
         return
     violations = []

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gate import clock
 from gate.engine import SECRET_PLACEHOLDER
 from gate.errors import GateError, PolicyError, Problem
 from gate.loader import stack_file
@@ -23,6 +25,9 @@ _SECRET_ONLY_KEYS = {
     "github:token": "a secret: pulumi config set --secret github:token, or GITHUB_TOKEN in the environment",
 }
 
+
+EPHEMERAL_TEMPLATE = "stacks/ephemeral.yaml"
+_EPHEMERAL_STACK = re.compile(r"pr-([1-9][0-9]{0,8})")
 
 # Pulumi's stack name rule.
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -48,9 +53,15 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
         raise StackFileError(f"invalid stack name {stack!r}; allowed: letters, digits, '-', '_' and '.'")
     source = stack_file(stack)
     path = project_dir / source
-    if not path.is_file():
+    ephemeral = _EPHEMERAL_STACK.fullmatch(stack)
+    if not path.is_file() and ephemeral and (project_dir / EPHEMERAL_TEMPLATE).is_file():
+        # pr-<N> stacks have no file of their own: they are made from the template.
+        source = f"{EPHEMERAL_TEMPLATE} ({stack})"
+        document = _parse_text(render_ephemeral_template(project_dir, int(ephemeral.group(1))), source)
+    elif not path.is_file():
         raise StackFileError(_missing_message(project_dir, source, path))
-    document = _parse(path, source)
+    else:
+        document = _parse(path, source)
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{source}: `config` must be a map of `namespace:key` to values")
@@ -78,14 +89,46 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
 def to_engine_config(values: dict[str, Any]) -> dict[str, str]:
     """Config as the Pulumi engine passes it to a program: strings as-is, anything else as JSON."""
     return {
-        key: value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        key: value
+        if isinstance(value, str)
+        else _scalar_text(value) or json.dumps(value, sort_keys=True, default=_iso)
         for key, value in values.items()
     }
 
 
+def _iso(value: Any) -> str:
+    # YAML reads unquoted timestamps and dates (createdAt, a flag's expires) as objects; the Pulumi
+    # CLI hands them to programs as ISO-8601 text, and so does the plan.
+    if isinstance(value, datetime | date):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot pass {type(value).__name__} as config")
+
+
+def _scalar_text(value: Any) -> str | None:
+    return _iso(value) if isinstance(value, datetime | date) else None
+
+
+def render_ephemeral_template(
+    project_dir: Path, pull_request: int, created_at: datetime | None = None
+) -> str:
+    """stacks/ephemeral.yaml with ${PR_NUMBER} and ${CREATED_AT} filled in."""
+    text = (project_dir / EPHEMERAL_TEMPLATE).read_text(encoding="utf-8")
+    return text.replace("${PR_NUMBER}", str(pull_request)).replace(
+        "${CREATED_AT}", clock.iso(created_at or clock.now())
+    )
+
+
 def _parse(path: Path, source: str) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise StackFileError(f"{source}: cannot read the stack file: {error}") from None
+    return _parse_text(text, source)
+
+
+def _parse_text(text: str, source: str) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         raise StackFileError(f"{source}: invalid YAML{_where(error)}") from None
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:

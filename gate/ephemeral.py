@@ -1,0 +1,321 @@
+"""The disposable per-PR staging environment as Kubernetes manifests: pure, from the policy.
+
+M9 §Required CI checks 4: the e2e parity check runs "against a disposable staging environment".
+Everything lives in one namespace named after the pull request; only that namespace carries the
+expiry label the janitor reads (`python -m gate ephemeral reap`), so nothing else can be reaped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gate.clock import iso
+from gate.model import Ephemeral, GatePolicy
+
+Manifest = dict[str, Any]
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
+EPHEMERAL_LABEL = "delivery-gate.io/ephemeral"
+EXPIRES_LABEL = "delivery-gate.io/expires-at"
+REPOSITORY_LABEL = "delivery-gate.io/repository"
+PULL_REQUEST_LABEL = "delivery-gate.io/pull-request"
+DEPLOYER = "ci-deployer"
+REDIS = "redis"
+
+
+def namespace_name(policy: GatePolicy) -> str:
+    ephemeral = _ephemeral(policy)
+    return f"{ephemeral.repository.lower()}-pr-{ephemeral.pull_request}"[:63].strip("-.")
+
+
+def expires_label(ephemeral: Ephemeral) -> str:
+    # Label values cannot hold ':'; a compact UTC form that still sorts and parses.
+    return iso(ephemeral.expires_at).replace("-", "").replace(":", "")
+
+
+def _ephemeral(policy: GatePolicy) -> Ephemeral:
+    if policy.ephemeral is None:
+        raise ValueError("not an ephemeral stack")
+    return policy.ephemeral
+
+
+def _meta(name: str, namespace: str, **labels: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **labels}}
+
+
+def namespace(policy: GatePolicy) -> Manifest:
+    ephemeral = _ephemeral(policy)
+    owner = policy.repositories[0].owner or ""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace_name(policy),
+            "labels": {
+                **MANAGED_BY,
+                EPHEMERAL_LABEL: "true",
+                REPOSITORY_LABEL: f"{owner}.{ephemeral.repository}"[:63],
+                PULL_REQUEST_LABEL: str(ephemeral.pull_request),
+                EXPIRES_LABEL: expires_label(ephemeral),
+                # Pod Security Admission: only pods meeting the `restricted` profile are admitted.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+            },
+            "annotations": {"delivery-gate.io/expires-at": iso(ephemeral.expires_at)},
+        },
+    }
+
+
+def quota(policy: GatePolicy, ns: str) -> list[Manifest]:
+    q = _ephemeral(policy).quota
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": _meta("quota", ns),
+            "spec": {
+                "hard": {
+                    "requests.cpu": q.cpu,
+                    "limits.cpu": q.cpu,
+                    "requests.memory": q.memory,
+                    "limits.memory": q.memory,
+                    "pods": str(q.pods),
+                    # Disposable: nothing that outlives the namespace or is reachable from outside.
+                    "persistentvolumeclaims": "0",
+                    "services.loadbalancers": "0",
+                    "services.nodeports": "0",
+                }
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": _meta("limits", ns),
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "500m", "memory": "512Mi"},
+                        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                        "max": {"cpu": "2", "memory": "2Gi"},
+                    }
+                ]
+            },
+        },
+    ]
+
+
+def network_policies(policy: GatePolicy, ns: str) -> list[Manifest]:
+    ephemeral, app = _ephemeral(policy), policy.application
+
+    def netpol(name: str, spec: dict[str, Any]) -> Manifest:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(name, ns),
+            "spec": spec,
+        }
+
+    def from_namespace(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    app_pods = {"matchLabels": {"app.kubernetes.io/name": app.name}}
+    app_port = [{"protocol": "TCP", "port": app.port}]
+    return [
+        # Default deny, both directions; everything below is an explicit allow.
+        netpol("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        netpol(
+            "allow-dns",
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                **from_namespace("kube-system"),
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        ),
+        netpol(
+            "allow-same-namespace",
+            {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": {}}]}],
+                "egress": [{"to": [{"podSelector": {}}]}],
+            },
+        ),
+        netpol(
+            "allow-ingress-controller",
+            {
+                "podSelector": app_pods,
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [from_namespace(ephemeral.ingress_namespace)], "ports": app_port}],
+            },
+        ),
+        netpol(
+            "allow-monitoring",
+            {
+                "podSelector": app_pods,
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [from_namespace(policy.monitoring.namespace)], "ports": app_port}],
+            },
+        ),
+    ]
+
+
+def deployer_rbac(ns: str) -> list[Manifest]:
+    """A ServiceAccount for the CI deployer, allowed only in this namespace (a Role, no ClusterRole)."""
+    rules = [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["services", "configmaps"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch"],
+        },
+        {"apiGroups": [""], "resources": ["pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
+    ]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(DEPLOYER, ns),
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(DEPLOYER, ns),
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(DEPLOYER, ns),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": DEPLOYER},
+            "subjects": [{"kind": "ServiceAccount", "name": DEPLOYER, "namespace": ns}],
+        },
+    ]
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """What Pod Security `restricted` requires of every container."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _deployment(
+    name: str, ns: str, container: dict[str, Any], *, replicas: int, volumes: list[Any]
+) -> Manifest:
+    labels = {"app.kubernetes.io/name": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, ns, **labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": {**MANAGED_BY, **labels}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{**container, "securityContext": restricted_container_security()}],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def _service(name: str, ns: str, port: int) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, ns, **{"app.kubernetes.io/name": name}),
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "http" if name != REDIS else "redis", "port": port, "targetPort": port}],
+        },
+    }
+
+
+def workloads(policy: GatePolicy, ns: str, flags_configmap: str | None) -> list[Manifest]:
+    """The application under test (image from config), its Service, and Redis for rate limiting."""
+    app, ephemeral = policy.application, _ephemeral(policy)
+    probe = {"httpGet": {"path": app.health_path, "port": app.port}, "periodSeconds": 10}
+    env = [{"name": "REDIS_URL", "value": f"redis://{REDIS}:6379"}]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    if flags_configmap:
+        mounts.append({"name": "flags", "mountPath": "/etc/flagd", "readOnly": True})
+        volumes.append({"name": "flags", "configMap": {"name": flags_configmap}})
+        env.append({"name": "FLAGD_OFFLINE_FLAG_SOURCE_PATH", "value": "/etc/flagd/flags.flagd.json"})
+    app_container = {
+        "name": app.name,
+        "image": app.image or f"{app.name}:unset",
+        "ports": [{"name": "http", "containerPort": app.port}],
+        "env": env,
+        "readinessProbe": probe,
+        "livenessProbe": {**probe, "initialDelaySeconds": 10},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        "volumeMounts": mounts,
+    }
+    redis_container = {
+        "name": REDIS,
+        "image": ephemeral.redis_image,
+        "args": ["--save", "", "--appendonly", "no"],  # disposable: no persistence
+        "ports": [{"name": "redis", "containerPort": 6379}],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "250m", "memory": "256Mi"},
+        },
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+    }
+    redis = _deployment(REDIS, ns, redis_container, replicas=1, volumes=[{"name": "data", "emptyDir": {}}])
+    # The redis image runs as uid 999; restricted needs a non-root uid stated when the image's is numeric.
+    redis["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 999
+    return [
+        _deployment(app.name, ns, app_container, replicas=1, volumes=volumes),
+        _service(app.name, ns, app.port),
+        redis,
+        _service(REDIS, ns, 6379),
+    ]
+
+
+def flags_configmap(policy: GatePolicy, ns: str, data: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("feature-flags", ns), "data": data}
+
+
+def manifests(policy: GatePolicy, flag_data: dict[str, str] | None = None) -> list[Manifest]:
+    """Everything the ephemeral stack declares, namespace first."""
+    ns = namespace_name(policy)
+    flag_manifests = [flags_configmap(policy, ns, flag_data)] if flag_data is not None else []
+    return [
+        namespace(policy),
+        *quota(policy, ns),
+        *network_policies(policy, ns),
+        *deployer_rbac(ns),
+        *flag_manifests,
+        *workloads(policy, ns, "feature-flags" if flag_manifests else None),
+    ]
