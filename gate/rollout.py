@@ -1,0 +1,353 @@
+"""Progressive delivery as Argo Rollouts documents: pure, from the policy.
+
+DP §Deployment Process: "Progressive rollout plan defined (e.g., 5% → 25% → 50% → 100%)",
+"Health checks defined and monitored at each stage", "Automatic rollback triggers configured" and
+"No manual steps in the deployment pipeline (fully automated)". DP §Rollback Criteria: "Automatic
+rollback if any of: Error rate increases > {{MAX_ERROR_RATE_INCREASE}} above baseline; p99 latency
+exceeds target; Health check failures". M9 §Post-merge 2: rollback when "`aos_replay_mismatch_total`
+increases above threshold in 5m".
+
+How Argo judges one measurement (argo-rollouts `utils/evaluate/evaluate.go`,
+`metricproviders/prometheus/prometheus.go`, docs `features/analysis.md` "Handling Metric Results"):
+- the Prometheus provider passes an instant vector to the conditions as `result`, a list of floats:
+  `[]` when the query matched no series, `[NaN]` for 0/0 (no traffic in the window);
+- the conditions are `expr` expressions with `len`, `isNaN` and `isInf` available; `&&`/`||`
+  short-circuit, so `len(result) > 0 && ... result[0]` never indexes an empty list;
+- with both conditions set, the failure condition wins, and neither holding is Inconclusive.
+
+Here every success condition requires a value (`len(result) > 0 && !isNaN(result[0])`) and every
+failure condition is its exact complement, so an empty or NaN result is a *failed* measurement,
+never a successful or inconclusive one: DP §Principles 3 "Promotion decisions based on data, not
+hope", and Inconclusive would pause for a human ("No manual steps"). A failed metric fails the
+AnalysisRun, which aborts the Rollout: traffic returns to the stable ReplicaSet.
+
+Queries select the canary and the stable pods by pod name, `<app>-<pod-template-hash>-<suffix>`
+(Argo names a ReplicaSet `<rollout>-<hash>`), and by namespace; Prometheus Operator scrapes add the
+`namespace` and `pod` labels by default and kubelet's prober metrics carry them natively, so no
+relabelling is needed. The hashes and the namespace are AnalysisRun arguments the Rollout fills.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from gate.model import GatePolicy
+
+Manifest = dict[str, Any]
+
+API_VERSION = "argoproj.io/v1alpha1"
+NAME_LABEL = "app.kubernetes.io/name"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
+
+# AnalysisTemplate arguments, filled by the Rollout for each AnalysisRun.
+CANARY_HASH = "canary-hash"
+STABLE_HASH = "stable-hash"
+NAMESPACE = "namespace"
+NAMESPACE_FIELD = "metadata.namespace"  # the Rollout's own namespace
+
+# Not in the policy: how often the analysis measures and over which window the rates are taken.
+# One measurement a minute over overlapping 5-minute windows; the first after one interval, so a
+# canary that has just become available has been scraped at least twice.
+INTERVAL = "1m"
+INITIAL_DELAY = "1m"
+RATE_WINDOW = "5m"
+
+# Not in the policy: the container's resources, sized like the ephemeral namespace's LimitRange
+# defaults. Limits are set because a ResourceQuota on limits.* admits only pods that set them.
+RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One rollback criterion: a Prometheus query whose single value must stay <= threshold."""
+
+    name: str
+    query: str
+    threshold: float
+    failure_limit: int
+    source: str  # the policy line it implements
+
+
+def template_name(policy: GatePolicy) -> str:
+    return f"{policy.application.name}-rollback-criteria"
+
+
+def canary_service_name(policy: GatePolicy) -> str:
+    return f"{policy.application.name}-canary"
+
+
+def stable_service_name(policy: GatePolicy) -> str:
+    return f"{policy.application.name}-stable"
+
+
+def image(policy: GatePolicy) -> str:
+    """The image to deploy. A stack that does not set `application.image` gets `<app>:unset`, a tag
+    that does not exist: the canary never becomes available, the progress deadline aborts the update
+    and the stable version keeps serving. Each stack must set the image (promotion pins a digest)."""
+    return policy.application.image or f"{policy.application.name}:unset"
+
+
+def number(value: float) -> str:
+    """A threshold as the shortest decimal that round-trips, without exponent or float noise
+    (800.0 -> "800", 0.01 -> "0.01", 1e-05 -> "0.00001")."""
+    if not math.isfinite(value):
+        raise ValueError(f"a threshold must be finite, not {value!r}")
+    text = format(Decimal(repr(float(value))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def success_condition(threshold: float) -> str:
+    """Success needs a value, and a value at or below the threshold; [] and [NaN] are not success."""
+    return f"len(result) > 0 && !isNaN(result[0]) && result[0] <= {number(threshold)}"
+
+
+def failure_condition(threshold: float) -> str:
+    """The exact complement of success_condition: [] and [NaN] fail, as does a value above it."""
+    return f"len(result) == 0 || isNaN(result[0]) || result[0] > {number(threshold)}"
+
+
+def _pods(policy: GatePolicy, hash_arg: str) -> str:
+    """Label matchers for one ReplicaSet's pods: `<app>-<hash>-<suffix>` in the Rollout's namespace."""
+    app = policy.application.name
+    return f'namespace="{{{{args.{NAMESPACE}}}}}",pod=~"{app}-{{{{args.{hash_arg}}}}}-[a-z0-9]+"'
+
+
+def _error_ratio(policy: GatePolicy, hash_arg: str) -> str:
+    # A labelled counter has no 5xx series until the first 5xx, so the numerator alone falls back to
+    # 0; the denominator has no fallback, so no requests at all still gives [] or NaN (a failure).
+    metric, pods = policy.application.requests_metric, _pods(policy, hash_arg)
+    errors = f'sum(rate({metric}{{{pods},code=~"5.."}}[{RATE_WINDOW}]))'
+    total = f"sum(rate({metric}{{{pods}}}[{RATE_WINDOW}]))"
+    return f"(({errors} or vector(0)) / {total})"
+
+
+def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
+    """The policy's rollback criteria as Prometheus queries, each compared with its threshold."""
+    app, thresholds = policy.application, policy.thresholds
+    canary = _pods(policy, CANARY_HASH)
+    mismatch = thresholds.replay_mismatch
+    probes = f'{canary},container="{app.name}",probe_type=~"Liveness|Readiness"'
+    failed_probes = f'sum(increase(prober_probe_total{{{probes},result="failed"}}[{RATE_WINDOW}]))'
+    all_probes = f"sum(increase(prober_probe_total{{{probes}}}[{RATE_WINDOW}]))"
+    return (
+        Criterion(
+            name="error-rate-increase",
+            # Canary 5xx ratio minus the stable (baseline) 5xx ratio over the same window.
+            query=f"{_error_ratio(policy, CANARY_HASH)} - {_error_ratio(policy, STABLE_HASH)}",
+            threshold=thresholds.max_error_rate_increase,
+            # Statistical signal: one outlying minute is tolerated, a second one aborts.
+            failure_limit=1,
+            source=(
+                'DP §Rollback Criteria: "Error rate increases > {{MAX_ERROR_RATE_INCREASE}} above baseline"'
+            ),
+        ),
+        Criterion(
+            name="p99-latency",
+            query=(
+                f"1000 * histogram_quantile(0.99, sum by (le) "
+                f"(rate({app.latency_histogram}_bucket{{{canary}}}[{RATE_WINDOW}])))"
+            ),
+            threshold=thresholds.latency.p99_target_ms,
+            failure_limit=1,
+            source='DP §Rollback Criteria: "p99 latency exceeds target"',
+        ),
+        Criterion(
+            name="replay-mismatch",
+            # The counter must be exported from process start (an unlabelled counter is, at 0):
+            # a canary that does not report it has no evidence of parity and fails.
+            query=f"sum(increase({mismatch.metric}{{{canary}}}[{mismatch.window}]))",
+            threshold=mismatch.increase_above,
+            # M9 §Thresholds: "Parity failure: immediate rollback".
+            failure_limit=0,
+            source='M9 §Post-merge 2: "`aos_replay_mismatch_total` increases above threshold in 5m"',
+        ),
+        Criterion(
+            name="health-checks",
+            # The share of the canary's liveness and readiness probes (on health_path) that failed,
+            # from kubelet's prober metrics. Failed probes have no series until the first failure, so
+            # only they fall back to 0; no probe results at all gives [] or NaN (a failure).
+            query=f"({failed_probes} or vector(0)) / {all_probes}",
+            threshold=0,
+            failure_limit=0,
+            source='DP §Rollback Criteria: "Health check failures"',
+        ),
+    )
+
+
+def _metric(policy: GatePolicy, criterion: Criterion) -> dict[str, Any]:
+    return {
+        "name": criterion.name,
+        # No `count`: a background analysis measures until the Rollout finishes its steps, so the
+        # criteria guard every stage, not only the first few minutes (docs: "Background Analysis").
+        "interval": INTERVAL,
+        "initialDelay": INITIAL_DELAY,
+        "successCondition": success_condition(criterion.threshold),
+        "failureCondition": failure_condition(criterion.threshold),
+        # Failed measurements beyond failureLimit fail the run and abort the Rollout. Provider errors
+        # (Prometheus unreachable) beyond consecutiveErrorLimit (default 4) in a row put the run in
+        # Error, which aborts as well. The conditions are complements, so nothing is Inconclusive.
+        "failureLimit": criterion.failure_limit,
+        "provider": {"prometheus": {"address": policy.monitoring.prometheus_url, "query": criterion.query}},
+    }
+
+
+def analysis_template(policy: GatePolicy) -> Manifest:
+    """The AnalysisTemplate `<app>-rollback-criteria`: one metric per rollback criterion."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": template_name(policy), "labels": _labels(policy)},
+        "spec": {
+            "args": [{"name": CANARY_HASH}, {"name": STABLE_HASH}, {"name": NAMESPACE}],
+            "metrics": [_metric(policy, criterion) for criterion in rollback_criteria(policy)],
+        },
+    }
+
+
+def steps(policy: GatePolicy) -> list[dict[str, Any]]:
+    """setWeight N and a bake-time pause for every stage before the last (100).
+
+    After its last step a canary Rollout promotes the new ReplicaSet to stable, which is the 100%
+    stage. An explicit `setWeight: 100` would only add a step with no stable traffic left, where the
+    error-rate comparison with the baseline has nothing to compare with.
+    """
+    rollout = policy.rollout
+    out: list[dict[str, Any]] = []
+    for weight in rollout.stages[:-1]:
+        out.append({"setWeight": weight})
+        out.append({"pause": {"duration": rollout.bake_time}})
+    return out
+
+
+def _labels(policy: GatePolicy) -> dict[str, str]:
+    return {NAME_LABEL: policy.application.name, **MANAGED_BY}
+
+
+def restricted_security_context() -> dict[str, Any]:
+    """Pod Security Standards `restricted` for a container."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _container(policy: GatePolicy) -> dict[str, Any]:
+    app = policy.application
+
+    def probe(**timing: int) -> dict[str, Any]:
+        # DP §Deployment Process: "Health checks defined and monitored at each stage".
+        return {"httpGet": {"path": app.health_path, "port": "http"}, "timeoutSeconds": 2, **timing}
+
+    return {
+        "name": app.name,
+        "image": image(policy),
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": app.port, "protocol": "TCP"}],
+        # Liveness and readiness start once startup succeeds, so their failures (which the
+        # health-checks criterion counts) are failures of a running canary, not a slow start.
+        "startupProbe": probe(periodSeconds=5, failureThreshold=30),
+        "readinessProbe": probe(periodSeconds=5, failureThreshold=3),
+        "livenessProbe": probe(periodSeconds=10, failureThreshold=3),
+        "resources": {kind: dict(values) for kind, values in RESOURCES.items()},
+        "securityContext": restricted_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def rollout(policy: GatePolicy) -> Manifest:
+    """The Rollout named after the application: a canary through the policy's stages, aborted by
+    the background analysis (AnalysisTemplate `<app>-rollback-criteria`)."""
+    app = policy.application
+    selector = {NAME_LABEL: app.name}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Rollout",
+        "metadata": {"name": app.name, "labels": _labels(policy)},
+        "spec": {
+            "replicas": app.replicas,
+            # DP §Principles 2: "Reversible — Every deployment must be rollback-capable".
+            "revisionHistoryLimit": 5,
+            # A canary that never becomes available (bad image, failing probes) is aborted, not
+            # left waiting: DP §Deployment Process "No manual steps in the deployment pipeline".
+            "progressDeadlineSeconds": 600,
+            "progressDeadlineAbort": True,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": _labels(policy)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [_container(policy)],
+                    # readOnlyRootFilesystem: the only writable path.
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+            "strategy": {
+                "canary": {
+                    # Argo adds the pod-template hash to these Services' selectors; traffic uses
+                    # the `<app>` Service, which selects both (see services()).
+                    "canaryService": canary_service_name(policy),
+                    "stableService": stable_service_name(policy),
+                    # Keep full stable capacity while the canary comes up; an abort then shifts
+                    # nothing but the canary's share. Without traffic routing Argo approximates the
+                    # weights with replica counts, and scaleDownDelaySeconds is rejected (it needs
+                    # traffic routing), as abortScaleDownDelaySeconds does not apply ("N/A").
+                    "maxSurge": "25%",
+                    "maxUnavailable": 0,
+                    "analysis": {
+                        "templates": [{"templateName": template_name(policy)}],
+                        # Start at the first pause, once the first setWeight has made the canary
+                        # available; run in the background through every later stage.
+                        "startingStep": 1,
+                        "args": [
+                            {"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}},
+                            {"name": STABLE_HASH, "valueFrom": {"podTemplateHashValue": "Stable"}},
+                            {"name": NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": NAMESPACE_FIELD}}},
+                        ],
+                    },
+                    # DP §Deployment Process: "Progressive rollout plan defined".
+                    "steps": steps(policy),
+                },
+            },
+        },
+    }
+
+
+def _service(policy: GatePolicy, name: str) -> Manifest:
+    app = policy.application
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": _labels(policy)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {NAME_LABEL: app.name},
+            "ports": [{"name": "http", "port": app.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def services(policy: GatePolicy) -> list[Manifest]:
+    """The Services the Rollout needs, all selecting the application's pods.
+
+    `<app>-canary` and `<app>-stable` are the Rollout's canaryService and stableService: Argo adds
+    `rollouts-pod-template-hash` to their selectors at run time, so each reaches one ReplicaSet.
+    `<app>` is the Service clients and ingresses use: without traffic routing, it is the one that
+    selects both ReplicaSets, so the canary's share of the replicas is its share of the traffic.
+    """
+    return [
+        _service(policy, policy.application.name),
+        _service(policy, canary_service_name(policy)),
+        _service(policy, stable_service_name(policy)),
+    ]
