@@ -4,8 +4,8 @@ import pulumi
 import pulumi_github as github
 
 from components.github_gate import RepositoryGate
-from components.kubernetes import EphemeralEnvironment
-from gate import ephemeral
+from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
+from gate import ephemeral, runtime
 from gate.clock import iso
 from gate.errors import GateError
 from gate.flags import flag_configmap_data
@@ -33,6 +33,14 @@ def declare_repository_gates(policy: GatePolicy) -> None:
     pulumi.export("requiredChecks", required_checks_summary(policy))
 
 
+def declare_runtime_safety_net(policy: GatePolicy) -> None:
+    # Everything in production is protected (see gate/github.py for the same rule on GitHub).
+    protect = policy.protect_resources if policy.protect_resources is not None else policy.is_production
+    net = RuntimeSafetyNet(f"runtime-{policy.environment}", runtime.manifests(policy), protect)
+    pulumi.export("namespace", net.namespace)
+    pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
+
+
 def declare_ephemeral_environment(policy: GatePolicy) -> None:
     assert policy.ephemeral is not None
     manifests = ephemeral.manifests(policy, flag_configmap_data(policy))
@@ -54,6 +62,7 @@ def main() -> None:
         declare_ephemeral_environment(policy)
     else:
         declare_repository_gates(policy)
+        declare_runtime_safety_net(policy)
     pulumi.export("environment", policy.environment)
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
     pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})

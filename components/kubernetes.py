@@ -28,6 +28,37 @@ def _snake(key: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
 
 
+def declare_manifest(
+    name: str,
+    manifest: dict[str, Any],
+    *,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+    protect: bool = False,
+) -> pulumi.CustomResource:
+    """One manifest as a typed resource (core kinds) or a CustomResource (CRDs such as Rollout)."""
+    physical = manifest["metadata"]["name"]
+    resource_name = f"{name}-{manifest['kind'].lower()}-{physical}"
+    # Physical names are explicit, so a replacement must delete the old object first.
+    opts = pulumi.ResourceOptions(
+        parent=parent, delete_before_replace=True, depends_on=list(depends_on), protect=protect
+    )
+    cls = _CLASSES.get((manifest["apiVersion"], manifest["kind"]))
+    if cls is None:
+        body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            opts=opts,
+            **body,
+        )
+    kwargs = {_snake(k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+    resource: pulumi.CustomResource = cls(resource_name, **kwargs, opts=opts)
+    return resource
+
+
 class EphemeralEnvironment(pulumi.ComponentResource):
     """The per-PR namespace and everything in it (gate/ephemeral.py)."""
 
@@ -38,19 +69,29 @@ class EphemeralEnvironment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("delivery-gate:kubernetes:EphemeralEnvironment", name, None, opts)
         namespace_manifest, *rest = args
-        namespace = self._declare(name, namespace_manifest, depends_on=[])
+        namespace = declare_manifest(name, namespace_manifest, parent=self)
         for manifest in rest:
-            self._declare(name, manifest, depends_on=[namespace])
-        self.namespace = namespace.metadata.apply(lambda meta: meta["name"])
+            declare_manifest(name, manifest, parent=self, depends_on=[namespace])
+        self.namespace = pulumi.Output.from_input(namespace_manifest["metadata"]["name"])
         self.register_outputs({"namespace": self.namespace})
 
-    def _declare(self, name: str, manifest: dict[str, Any], depends_on: list[pulumi.Resource]) -> Any:
-        cls = _CLASSES[manifest["apiVersion"], manifest["kind"]]
-        kwargs = {_snake(k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-        physical = manifest["metadata"]["name"]
-        return cls(
-            f"{name}-{manifest['kind'].lower()}-{physical}",
-            **kwargs,
-            # Physical names are explicit, so a replacement must delete the old object first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=depends_on),
-        )
+
+class RuntimeSafetyNet(pulumi.ComponentResource):
+    """An environment's alerts, flags and progressive rollout (gate/runtime.py)."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[dict[str, Any]],
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("delivery-gate:kubernetes:RuntimeSafetyNet", name, None, opts)
+        namespace_manifest, *rest = args
+        namespace = declare_manifest(name, namespace_manifest, parent=self, protect=protect)
+        for manifest in rest:
+            declare_manifest(name, manifest, parent=self, depends_on=[namespace], protect=protect)
+        self.namespace = pulumi.Output.from_input(namespace_manifest["metadata"]["name"])
+        self.register_outputs({"namespace": self.namespace})

@@ -10,16 +10,15 @@ from tests.conftest import ROOT
 
 def test_plan_scale_benchmark_prints_a_row_per_size() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "plan_scale.py"), "--sizes", "1,2"],
+        [sys.executable, str(ROOT / "bench" / "plan_scale.py"), "--sizes", "1,2,3"],
         check=True,
         capture_output=True,
         text=True,
         timeout=300,
     ).stdout
     rows = [line.split() for line in out.splitlines()[2:]]
-    assert [row[0] for row in rows] == ["1", "2"]
-    # Repositories share one provider; everything else is per repository.
-    one, two = (int(row[1]) for row in rows)
-    assert one > 1
-    assert two == 1 + 2 * (one - 1)
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    # Each further repository adds the same resources (provider and runtime are per stack).
+    one, two, three = (int(row[1]) for row in rows)
+    assert two - one == three - two > 1
     assert "warning" not in out

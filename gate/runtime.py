@@ -1,0 +1,65 @@
+"""What an environment stack deploys to its cluster: pure, from the policy.
+
+Every environment gets its alerts (a PrometheusRule and the Alertmanager routing) and its flag
+configuration; the environments production is promoted through (staging) and production itself get
+the progressive rollout with automatic rollback (DP §Deployment Process). Ephemeral pr-<N> stacks
+use gate/ephemeral.py instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gate import alerts, flags, rollout
+from gate.model import GatePolicy
+
+Manifest = dict[str, Any]
+MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
+
+
+def app_namespace(policy: GatePolicy) -> str:
+    return policy.application.name
+
+
+def uses_progressive_rollout(policy: GatePolicy) -> bool:
+    """Staging (what production promotes from) and production roll out progressively."""
+    production = policy.environments[-1]
+    return policy.environment in (production.name, production.promotes_from)
+
+
+def namespace(policy: GatePolicy) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": app_namespace(policy),
+            "labels": {
+                **MANAGED_BY,
+                "delivery-gate.io/environment": policy.environment,
+                # Pod Security Admission `restricted`, as in the ephemeral environments.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def _in_namespace(manifest: Manifest, ns: str) -> Manifest:
+    # A renderer that names its namespace keeps it: the alerts live where Prometheus and
+    # Alertmanager run (the Operator routes by the alerts' namespace label).
+    if "namespace" in manifest["metadata"]:
+        return manifest
+    return {**manifest, "metadata": {**manifest["metadata"], "namespace": ns}}
+
+
+def manifests(policy: GatePolicy) -> list[Manifest]:
+    """The namespace first, then everything in it."""
+    ns = app_namespace(policy)
+    inside: list[Manifest] = [
+        alerts.prometheus_rule(policy),
+        alerts.alertmanager_config(policy),
+        flags.feature_flag_resource(policy),
+    ]
+    if uses_progressive_rollout(policy):
+        inside += [*rollout.services(policy), rollout.analysis_template(policy), rollout.rollout(policy)]
+    return [namespace(policy), *(_in_namespace(m, ns) for m in inside)]

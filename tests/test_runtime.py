@@ -1,0 +1,90 @@
+"""The runtime safety net as the stacks declare it: per-environment pieces, valid, protected in prod."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from gate.plan import build_plan
+from tests.conftest import ROOT
+from tests.support.crds import crd_problems
+
+STACKS = ("dev", "staging", "prod")
+
+
+@functools.cache
+def plan_of(stack: str) -> dict[str, Any]:
+    return build_plan(ROOT, stack)
+
+
+def kubernetes_objects(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recorded kubernetes resources as the manifests the provider will apply."""
+    objects = []
+    for resource in plan["resources"]:
+        if not resource["type"].startswith("kubernetes:"):
+            continue
+        _, group_version, kind = resource["type"].split(":")
+        api_version = group_version.removeprefix("core/")
+        inputs = {k: v for k, v in resource["inputs"].items() if k not in ("apiVersion", "kind")}
+        objects.append({"apiVersion": api_version, "kind": kind, **inputs, "_resource": resource})
+    return objects
+
+
+def kinds(stack: str) -> set[str]:
+    return {o["kind"] for o in kubernetes_objects(plan_of(stack))}
+
+
+def test_every_environment_has_its_alerts_routing_and_flags() -> None:
+    for stack in STACKS:
+        assert {"Namespace", "PrometheusRule", "AlertmanagerConfig", "FeatureFlag"} <= kinds(stack), stack
+
+
+def test_staging_and_production_roll_out_progressively_dev_does_not() -> None:
+    assert {"Rollout", "AnalysisTemplate"} <= kinds("staging")
+    assert {"Rollout", "AnalysisTemplate"} <= kinds("prod")
+    assert not {"Rollout", "AnalysisTemplate"} & kinds("dev")
+    assert plan_of("prod")["outputs"]["progressiveRollout"] is True
+    assert plan_of("dev")["outputs"]["progressiveRollout"] is False
+
+
+def test_the_rollout_follows_the_policy_stages_with_analysis() -> None:
+    (rollout,) = [o for o in kubernetes_objects(plan_of("prod")) if o["kind"] == "Rollout"]
+    canary = rollout["spec"]["strategy"]["canary"]
+    weights = [step["setWeight"] for step in canary["steps"] if "setWeight" in step]
+    assert weights == [5, 25, 50]  # then promotion to 100 %
+    assert canary["analysis"]["templates"] == [{"templateName": "aos-rollback-criteria"}]
+
+
+def test_production_protects_its_runtime_resources_others_do_not() -> None:
+    for stack, protected in (("dev", False), ("staging", False), ("prod", True)):
+        for obj in kubernetes_objects(plan_of(stack)):
+            assert obj["_resource"]["options"]["protect"] is protected, (stack, obj["kind"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_custom_resources_conform_to_their_crds(stack: str) -> None:
+    custom = [o for o in kubernetes_objects(plan_of(stack)) if "." in o["apiVersion"].split("/")[0]]
+    assert custom
+    for obj in custom:
+        manifest = {k: v for k, v in obj.items() if k != "_resource"}
+        assert crd_problems(manifest) == [], obj["kind"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_core_objects_are_valid_kubernetes(stack: str) -> None:
+    core = [o for o in kubernetes_objects(plan_of(stack)) if "." not in o["apiVersion"].split("/")[0]]
+    assert core
+    for obj in core:
+        manifest = {k: v for k, v in obj.items() if k != "_resource"}
+        kubernetes_validate.validate(manifest, "1.33.0", strict=True)
+
+
+def test_the_slack_webhook_is_only_ever_a_secret_reference() -> None:
+    for stack in STACKS:
+        (config,) = [o for o in kubernetes_objects(plan_of(stack)) if o["kind"] == "AlertmanagerConfig"]
+        text = str(config["spec"])
+        assert "hooks.slack.com" not in text
+        assert "alertmanager-slack" in text
