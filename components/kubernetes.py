@@ -16,6 +16,7 @@ _CLASSES: dict[tuple[str, str], Any] = {
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
     ("v1", "Service"): k8s.core.v1.Service,
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
@@ -86,12 +87,20 @@ class RuntimeSafetyNet(pulumi.ComponentResource):
         name: str,
         args: Sequence[dict[str, Any]],
         protect: bool,
+        slack_webhook: tuple[dict[str, Any], str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`slack_webhook`: (Secret manifest without data, key, URL) when the stack holds the URL."""
         super().__init__("delivery-gate:kubernetes:RuntimeSafetyNet", name, None, opts)
         namespace_manifest, *rest = args
         namespace = declare_manifest(name, namespace_manifest, parent=self, protect=protect)
         for manifest in rest:
             declare_manifest(name, manifest, parent=self, depends_on=[namespace], protect=protect)
+        if slack_webhook is not None:
+            secret, key, url = slack_webhook
+            # string_data from a Pulumi secret: encrypted in state, "[secret]" in previews and plans.
+            declare_manifest(
+                name, {**secret, "stringData": {key: pulumi.Output.secret(url)}}, parent=self, protect=protect
+            )
         self.namespace = pulumi.Output.from_input(namespace_manifest["metadata"]["name"])
         self.register_outputs({"namespace": self.namespace})

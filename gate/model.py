@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from gate.errors import FieldProblem
 from gate.types import (
@@ -683,6 +683,14 @@ class GatePolicy(GateModel):
     application: Application = Field(default_factory=Application)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     flags: tuple[FeatureFlag, ...] = Field(default=(), description="Feature flags and their states.")
+    slack_webhook_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Slack incoming-webhook URL for Alertmanager, as a stack secret (pulumi config set "
+            "--secret delivery-gate:slackWebhookUrl ...); none: the Secret monitoring.slackWebhook "
+            "is managed elsewhere."
+        ),
+    )
     ephemeral: Ephemeral | None = Field(
         default=None,
         description="Set only in pr-<N> stacks (stacks/ephemeral.yaml): a disposable environment.",

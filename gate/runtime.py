@@ -63,3 +63,15 @@ def manifests(policy: GatePolicy) -> list[Manifest]:
     if uses_progressive_rollout(policy):
         inside += [*rollout.services(policy), rollout.analysis_template(policy), rollout.rollout(policy)]
     return [namespace(policy), *(_in_namespace(m, ns) for m in inside)]
+
+
+def slack_webhook_secret(policy: GatePolicy) -> Manifest:
+    """The Secret the AlertmanagerConfig reads the webhook from, without its data (a Pulumi secret
+    fills it in the component, so the URL never appears in a manifest or the plan)."""
+    ref = policy.monitoring.slack_webhook
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": ref.name, "namespace": policy.monitoring.namespace, "labels": dict(MANAGED_BY)},
+        "type": "Opaque",
+    }

@@ -23,6 +23,9 @@ from gate.loader import stack_file
 # Keys whose plain-text value would be a leaked credential in a committed stack file.
 _SECRET_ONLY_KEYS = {
     "github:token": "a secret: pulumi config set --secret github:token, or GITHUB_TOKEN in the environment",
+    "delivery-gate:slackWebhookUrl": (
+        "a secret: pulumi config set --secret delivery-gate:slackWebhookUrl <url>"
+    ),
 }
 
 

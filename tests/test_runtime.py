@@ -8,8 +8,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from gate import cli
 from gate.plan import build_plan
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ProjectFactory
 from tests.support.crds import crd_problems
 
 STACKS = ("dev", "staging", "prod")
@@ -88,3 +89,41 @@ def test_the_slack_webhook_is_only_ever_a_secret_reference() -> None:
         text = str(config["spec"])
         assert "hooks.slack.com" not in text
         assert "alertmanager-slack" in text
+
+
+WEBHOOK_STACK = (
+    "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
+    "  delivery-gate:repositories:\n    - name: aos\n"
+)
+
+
+def test_a_secret_webhook_becomes_a_kubernetes_secret_hidden_in_the_plan(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(
+        {"dev": WEBHOOK_STACK + "  delivery-gate:slackWebhookUrl:\n    secure: v1:abc==\n"}
+    )
+    plan = build_plan(project, "dev")
+    (secret,) = [r for r in plan["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
+    assert secret["inputs"]["metadata"]["name"] == "alertmanager-slack"
+    assert secret["inputs"]["metadata"]["namespace"] == "monitoring"
+    assert secret["inputs"]["stringData"] == "[secret]"  # the SDK marks all of stringData secret
+    assert "v1:abc" not in str(plan)
+
+
+def test_a_plain_text_webhook_is_refused_without_echoing_it(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "https://hooks.slack.com/services/T000/B000/XXXX"
+    project = make_project({"dev": WEBHOOK_STACK + f"  delivery-gate:slackWebhookUrl: {url}\n"})
+    code = cli.main(
+        ["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(project / "build")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "delivery-gate:slackWebhookUrl: got '<redacted>'" in err
+    assert url not in err
+
+
+def test_without_a_webhook_no_secret_is_declared() -> None:
+    assert not [r for r in plan_of("dev")["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
