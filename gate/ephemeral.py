@@ -11,6 +11,7 @@ from typing import Any
 
 from gate.clock import iso
 from gate.model import Ephemeral, GatePolicy
+from gate.rollout import restricted_security_context
 
 Manifest = dict[str, Any]
 
@@ -210,17 +211,6 @@ def deployer_rbac(ns: str) -> list[Manifest]:
     ]
 
 
-def restricted_container_security() -> dict[str, Any]:
-    """What Pod Security `restricted` requires of every container."""
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def _deployment(
     name: str, ns: str, container: dict[str, Any], *, replicas: int, volumes: list[Any]
 ) -> Manifest:
@@ -237,7 +227,7 @@ def _deployment(
                 "spec": {
                     "automountServiceAccountToken": False,
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{**container, "securityContext": restricted_container_security()}],
+                    "containers": [{**container, "securityContext": restricted_security_context()}],
                     "volumes": volumes,
                 },
             },
