@@ -26,7 +26,8 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
         return {}
     prefix = f"{WORKFLOW_DIR}/"
     return {
-        path.removeprefix(prefix): yaml.safe_load(text)
+        # libyaml's loader: the same YAML 1.1 reading as safe_load, several times faster.
+        path.removeprefix(prefix): yaml.load(text, Loader=yaml.CSafeLoader)
         for path, text in render_workflows(policy, repo).items()
         if path.startswith(prefix)
     }
