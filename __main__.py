@@ -50,6 +50,8 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
     manifests = ephemeral.manifests(policy, flag_configmap_data(policy))
     environment = EphemeralEnvironment(policy.ephemeral.stack, manifests)
     pulumi.export("namespace", environment.namespace)
+    # The janitor (gate ephemeral reap) reads these from the stack's state, wherever it runs.
+    pulumi.export("createdAt", iso(policy.ephemeral.created_at))
     pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
 
 

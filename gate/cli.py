@@ -1,4 +1,5 @@
-"""`python -m gate plan|diff|files`: the offline plan for reviewers, forks and CI (no Pulumi CLI needed).
+"""`python -m gate plan|diff|files|ephemeral`: the offline plan for reviewers, forks and CI (no
+Pulumi CLI needed), and the lifecycle of ephemeral pr-<N> stacks (which does need it).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 a problem to fix (bad stack config, missing
 stack, unreadable plan, usage), reported as a message without a traceback.
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gate import clock, lifecycle
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
@@ -45,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("after", type=Path)
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
 
+    ephemeral = commands.add_parser("ephemeral", help="create, destroy or reap pr-<N> stacks (Pulumi CLI)")
+    verbs = ephemeral.add_subparsers(dest="verb", required=True)
+    for verb, text in (("up", "create or update pr-<N>"), ("down", "destroy and remove pr-<N>")):
+        command = verbs.add_parser(verb, help=text)
+        command.add_argument("--pr", type=int, required=True, help="pull request number")
+        command.add_argument("--repository", required=verb == "up", help="owner/name the PR belongs to")
+    reap = verbs.add_parser("reap", help="destroy every pr-<N> stack past its expiry")
+    reap.add_argument("--dry-run", action="store_true", help="only say what would be reaped")
+    for command in (*verbs.choices.values(),):
+        command.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+
     files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
     files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
     files.add_argument(
@@ -53,9 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, workspace: lifecycle.Workspace | None = None) -> int:
+    """`workspace` replaces the Pulumi Automation API (tests)."""
     args = build_parser().parse_args(argv)  # usage errors: argparse exits 2
     try:
+        if args.command == "ephemeral":
+            return _ephemeral(args, workspace or _automation(args.project_dir))
         if args.command == "plan":
             return _plan(args.stack, args.project_dir, args.out)
         if args.command == "files":
@@ -71,6 +87,28 @@ def _plan(stack: str, project_dir: Path, out: Path | None) -> int:
     path = write_plan(plan, out if out is not None else project_dir / "build")
     print(summarize(plan))
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _automation(project_dir: Path) -> lifecycle.Workspace:
+    try:
+        return lifecycle.AutomationWorkspace(project_dir)
+    except Exception as error:  # any failure here means: no usable Pulumi CLI or backend
+        raise lifecycle.LifecycleError(
+            f"the Pulumi Automation API is not usable here (it needs the Pulumi CLI): {error}"
+        ) from None
+
+
+def _ephemeral(args: argparse.Namespace, workspace: lifecycle.Workspace) -> int:
+    if args.verb == "up":
+        outputs = lifecycle.up(workspace, args.project_dir, args.pr, args.repository)
+        print(f"pr-{args.pr}: namespace {outputs.get('namespace')}, expires {outputs.get('expiresAt')}")
+    elif args.verb == "down":
+        removed = lifecycle.down(workspace, args.pr)
+        print(f"pr-{args.pr}: {'destroyed and removed' if removed else 'no such stack'}")
+    else:
+        reaped = lifecycle.reap(workspace, clock.now(exact=True), dry_run=args.dry_run)
+        print(f"{len(reaped)} stack(s) {'to reap' if args.dry_run else 'reaped'}")
     return EXIT_OK
 
 

@@ -12,12 +12,15 @@ from datetime import UTC, datetime
 NOW_ENV = "DELIVERY_GATE_NOW"
 
 
-def now() -> datetime:
+def now(*, exact: bool = False) -> datetime:
+    """The pinned time, else the start of today (UTC) — or, with `exact`, this second: what a real
+    stack records as its creation time."""
     pinned = os.environ.get(NOW_ENV)
     if pinned:
-        value = datetime.fromisoformat(pinned)
+        value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    current = datetime.now(UTC).replace(microsecond=0)
+    return current if exact else current.replace(hour=0, minute=0, second=0)
 
 
 def iso(moment: datetime) -> str:
