@@ -25,12 +25,13 @@ from decimal import Decimal
 from typing import Any
 
 from gate import yamltext
+from gate.kube import MANAGED_BY
 from gate.model import GatePolicy
 from gate.types import duration_seconds
+from gate.types import number as number  # noqa: PLC0414 - explicit re-export (mypy)
 
 Document = dict[str, Any]
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
 COMPONENT_LABEL = "app.kubernetes.io/component"
 ENVIRONMENT_LABEL = "delivery-gate.io/environment"
 
@@ -75,15 +76,6 @@ ERROR_RATIO_WINDOWS = ("5m", "30m", "1h", "6h", "3d")  # every window a burn-rat
 
 # ---------------------------------------------------------------------------------------------
 # Formatting
-
-
-def number(value: float | Decimal) -> str:
-    """A threshold as PromQL text without float noise: 300.0 -> '300', 0.01 -> '0.01'."""
-    decimal = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
-    if not decimal.is_finite():
-        raise ValueError(f"a threshold must be finite, got {value!r}")
-    text = format(decimal.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
 
 
 def error_budget(policy: GatePolicy) -> Decimal:

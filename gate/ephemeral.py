@@ -10,12 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from gate.clock import iso
+from gate.kube import MANAGED_BY, Manifest, restricted_security_context
 from gate.model import Ephemeral, GatePolicy
-from gate.rollout import restricted_security_context
 
-Manifest = dict[str, Any]
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
 EPHEMERAL_LABEL = "delivery-gate.io/ephemeral"
 EXPIRES_LABEL = "delivery-gate.io/expires-at"
 REPOSITORY_LABEL = "delivery-gate.io/repository"

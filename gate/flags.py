@@ -20,6 +20,7 @@ from typing import Any
 
 from gate import clock
 from gate.errors import GateError, RuleViolation
+from gate.kube import MANAGED_BY
 from gate.loader import NAMESPACE, stack_file
 from gate.model import FeatureFlag, GatePolicy
 
@@ -92,7 +93,7 @@ def feature_flag_resource(policy: GatePolicy, environment: str | None = None) ->
         "kind": FEATURE_FLAG_KIND,
         "metadata": {
             "name": f"{app}-flags",
-            "labels": {"app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "delivery-gate"},
+            "labels": {"app.kubernetes.io/name": app, **MANAGED_BY},
         },
         "spec": {"flagSpec": {"flags": _flags(policy, _environment(policy, environment))}},
     }

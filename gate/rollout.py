@@ -29,18 +29,15 @@ relabelling is needed. The hashes and the namespace are AnalysisRun arguments th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
+from gate.kube import MANAGED_BY, Manifest, restricted_security_context
 from gate.model import GatePolicy
-
-Manifest = dict[str, Any]
+from gate.types import number as number  # noqa: PLC0414 - explicit re-export (mypy)
 
 API_VERSION = "argoproj.io/v1alpha1"
 NAME_LABEL = "app.kubernetes.io/name"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
 
 # AnalysisTemplate arguments, filled by the Rollout for each AnalysisRun.
 CANARY_HASH = "canary-hash"
@@ -91,17 +88,6 @@ def image(policy: GatePolicy) -> str:
     that does not exist: the canary never becomes available, the progress deadline aborts the update
     and the stable version keeps serving. Each stack must set the image (promotion pins a digest)."""
     return policy.application.image or f"{policy.application.name}:unset"
-
-
-def number(value: float) -> str:
-    """A threshold as the shortest decimal that round-trips, without exponent or float noise
-    (800.0 -> "800", 0.01 -> "0.01", 1e-05 -> "0.00001")."""
-    if not math.isfinite(value):
-        raise ValueError(f"a threshold must be finite, not {value!r}")
-    text = format(Decimal(repr(float(value))), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def success_condition(threshold: float) -> str:
@@ -229,17 +215,6 @@ def steps(policy: GatePolicy) -> list[dict[str, Any]]:
 
 def _labels(policy: GatePolicy) -> dict[str, str]:
     return {NAME_LABEL: policy.application.name, **MANAGED_BY}
-
-
-def restricted_security_context() -> dict[str, Any]:
-    """Pod Security Standards `restricted` for a container."""
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 def _container(policy: GatePolicy) -> dict[str, Any]:

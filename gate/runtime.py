@@ -8,13 +8,9 @@ use gate/ephemeral.py instead.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gate import alerts, flags, rollout
+from gate.kube import MANAGED_BY, Manifest
 from gate.model import GatePolicy
-
-Manifest = dict[str, Any]
-MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
 
 
 def app_namespace(policy: GatePolicy) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -129,3 +130,12 @@ def duration_seconds(value: str) -> int:
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Percent = Annotated[int, Field(ge=1, le=100)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+def number(value: float | Decimal) -> str:
+    """A threshold as PromQL/expr text without float noise: 300.0 -> '300', 1e-05 -> '0.00001'."""
+    decimal = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    if not decimal.is_finite():
+        raise ValueError(f"a threshold must be finite, got {value!r}")
+    text = format(decimal.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
