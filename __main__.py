@@ -34,13 +34,13 @@ def declare_repository_gates(policy: GatePolicy) -> None:
 
 
 def declare_runtime_safety_net(policy: GatePolicy) -> None:
-    # Everything in production is protected (see gate/github.py for the same rule on GitHub).
-    protect = policy.protect_resources if policy.protect_resources is not None else policy.is_production
     slack = None
     if policy.slack_webhook_url is not None:
         key = policy.monitoring.slack_webhook.key
         slack = (runtime.slack_webhook_secret(policy), key, policy.slack_webhook_url.get_secret_value())
-    net = RuntimeSafetyNet(f"runtime-{policy.environment}", runtime.manifests(policy), protect, slack)
+    net = RuntimeSafetyNet(
+        f"runtime-{policy.environment}", runtime.manifests(policy), policy.protects_everything, slack
+    )
     pulumi.export("namespace", net.namespace)
     pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
 

@@ -60,6 +60,17 @@ def declare_manifest(
     return resource
 
 
+def declare_in_namespace(
+    name: str, manifests: Sequence[dict[str, Any]], *, parent: pulumi.Resource, protect: bool
+) -> pulumi.Output[str]:
+    """The namespace (the first manifest), then everything else once it exists; its name."""
+    namespace_manifest, *rest = manifests
+    namespace = declare_manifest(name, namespace_manifest, parent=parent, protect=protect)
+    for manifest in rest:
+        declare_manifest(name, manifest, parent=parent, depends_on=[namespace], protect=protect)
+    return pulumi.Output.from_input(namespace_manifest["metadata"]["name"])
+
+
 class EphemeralEnvironment(pulumi.ComponentResource):
     """The per-PR namespace and everything in it (gate/ephemeral.py)."""
 
@@ -69,11 +80,7 @@ class EphemeralEnvironment(pulumi.ComponentResource):
         self, name: str, args: Sequence[dict[str, Any]], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("delivery-gate:kubernetes:EphemeralEnvironment", name, None, opts)
-        namespace_manifest, *rest = args
-        namespace = declare_manifest(name, namespace_manifest, parent=self)
-        for manifest in rest:
-            declare_manifest(name, manifest, parent=self, depends_on=[namespace])
-        self.namespace = pulumi.Output.from_input(namespace_manifest["metadata"]["name"])
+        self.namespace = declare_in_namespace(name, args, parent=self, protect=False)
         self.register_outputs({"namespace": self.namespace})
 
 
@@ -92,15 +99,11 @@ class RuntimeSafetyNet(pulumi.ComponentResource):
     ) -> None:
         """`slack_webhook`: (Secret manifest without data, key, URL) when the stack holds the URL."""
         super().__init__("delivery-gate:kubernetes:RuntimeSafetyNet", name, None, opts)
-        namespace_manifest, *rest = args
-        namespace = declare_manifest(name, namespace_manifest, parent=self, protect=protect)
-        for manifest in rest:
-            declare_manifest(name, manifest, parent=self, depends_on=[namespace], protect=protect)
+        self.namespace = declare_in_namespace(name, args, parent=self, protect=protect)
         if slack_webhook is not None:
             secret, key, url = slack_webhook
             # string_data from a Pulumi secret: encrypted in state, "[secret]" in previews and plans.
             declare_manifest(
                 name, {**secret, "stringData": {key: pulumi.Output.secret(url)}}, parent=self, protect=protect
             )
-        self.namespace = pulumi.Output.from_input(namespace_manifest["metadata"]["name"])
         self.register_outputs({"namespace": self.namespace})

@@ -203,7 +203,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         # The merge gate is protected wherever it is declared: deleting it silently disables every
         # check. Everything else is protected in production. protectResources overrides both.
         protect_merge_gate=override if override is not None else True,
-        protect_environment=override if override is not None else policy.is_production,
+        protect_environment=policy.protects_everything,
     )
 
 

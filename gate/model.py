@@ -788,6 +788,12 @@ class GatePolicy(GateModel):
         return self.environment == self.environments[-1].name and self.ephemeral is None
 
     @property
+    def protects_everything(self) -> bool:
+        """Whether every declared resource is protected from deletion: in production, unless
+        protectResources says otherwise (the merge gate has its own rule, see gate/github.py)."""
+        return self.protect_resources if self.protect_resources is not None else self.is_production
+
+    @property
     def stack(self) -> str:
         """The stack that applies this policy: pr-<N> for ephemeral ones, else the environment's."""
         return self.ephemeral.stack if self.ephemeral is not None else self.environment_spec.stack
