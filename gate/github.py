@@ -59,10 +59,6 @@ class RepositoryGateSpec:
     protect_merge_gate: bool
     protect_environment: bool
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
 
 def required_checks(policy: GatePolicy, repo: Repository) -> tuple[str, ...]:
     """Checks required on the repository's protected branches, in catalogue order.
@@ -212,6 +208,6 @@ def required_checks_summary(policy: GatePolicy) -> dict[str, dict[str, tuple[str
     if not policy.owns_merge_gate:
         return {}
     return {
-        f"{repo.owner}/{repo.name}": {b.pattern: b.required_checks for b in branch_gates(policy, repo)}
+        repo.full_name: {b.pattern: b.required_checks for b in branch_gates(policy, repo)}
         for repo in policy.repositories
     }

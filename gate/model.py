@@ -77,8 +77,10 @@ class Repository(GateModel):
     def protected_branches(self) -> tuple[str, str]:
         return (self.default_branch, self.release_branch_pattern)
 
-    def full_name(self, fallback_owner: str) -> str:
-        return f"{self.owner or fallback_owner}/{self.name}"
+    @property
+    def full_name(self) -> str:
+        """owner/name; the loader fills a missing owner from github:owner."""
+        return f"{self.owner}/{self.name}"
 
 
 # ---------------------------------------------------------------------------------------------

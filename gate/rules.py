@@ -47,7 +47,7 @@ def enforce_rules(policy: GatePolicy, stack: str) -> None:
     for repo in policy.repositories:
         required = {gate.pattern: gate.required_checks for gate in branch_gates(policy, repo)}
         violations += check_liveness(
-            f"{repo.owner}/{repo.name}",
+            repo.full_name,
             required,
             committed_workflows(policy, repo),
             external=repo.external_checks,
