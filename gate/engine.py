@@ -178,14 +178,50 @@ def stable_id(kind: str, key: str) -> str:
     return str(int.from_bytes(digest[:4], "big"))
 
 
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+
+class MissingStackOutputs(GateError):
+    """A stack reference the offline plan has no evidence file for."""
+
+
 class PlanMocks(_mocks.Mocks):
-    """Deterministic answers: ids from names, outputs echo inputs, lookups derive ids from slugs."""
+    """Deterministic answers: ids from names, outputs echo inputs, lookups derive ids from slugs.
+
+    `stack_outputs` (short stack name -> that stack's outputs) answers stack references: the offline
+    plan reads them from local evidence files instead of the backend.
+    """
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.stack_outputs = dict(stack_outputs or {})
+
+    def _outputs_of(self, reference: str) -> dict[str, Any]:
+        # References are "<organization>/<project>/<stack>"; evidence files are named by stack.
+        stack = reference.rsplit("/", 1)[-1]
+        if stack not in self.stack_outputs:
+            raise MissingStackOutputs(
+                f"no outputs of stack {reference!r} offline: pass --evidence {stack}=FILE "
+                f"(`pulumi stack output --json --stack {stack}`, or that stack's plan.json)"
+            )
+        return dict(self.stack_outputs[stack])
 
     def new_resource(self, args: _mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        return f"{args.name}-id", args.inputs
+        if args.typ == STACK_REFERENCE_TYPE:
+            name = str(args.inputs["name"])
+            return name, {"name": name, "outputs": self._outputs_of(name), "secretOutputNames": []}
+        outputs = args.inputs
+        if args.typ.startswith("aws:") and "arn" not in outputs:
+            # An AWS ARN is computed by the provider, as unknown in the plan as in a first preview.
+            outputs = {**outputs, "arn": UNKNOWN}
+        return f"{args.name}-id", outputs
 
     def call(self, args: _mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         # No check failures: MockMonitor.Invoke iterates the second item, so it must be a list.
+        if args.token == READ_STACK_OUTPUTS:
+            # What the engine's builtin provider answers (and StackReference reads).
+            name = str(args.args["name"])
+            return {"name": name, "outputs": self._outputs_of(name), "secretOutputNames": []}, []
         return _lookup(args.token, args.args), []
 
 
@@ -264,6 +300,23 @@ class RecordingMonitor(_mocks.MockMonitor):
                 self._resources[resource.urn] = resource
         return response
 
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        # A read (such as a StackReference) declares nothing, but the plan shows what it reads.
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        self._note_thread_loop()
+        resource = RegisteredResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=True,
+            inputs=plain_struct(request.properties),
+            options={"read": request.id, "provider": _provider_urn(request.provider)},
+        )
+        with self._lock:
+            self._resources[resource.urn] = resource
+        return response
+
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
         outputs = plain_struct(request.outputs)
         with self._lock:
@@ -313,6 +366,7 @@ def run_program(
     stack: str,
     config: Mapping[str, str],
     secret_keys: Iterable[str] = (),
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Recording:
     """Run a Pulumi program file to completion under the recording mock engine.
 
@@ -323,7 +377,7 @@ def run_program(
     event loop, so the runtime's ContextVar settings, root stack and config of one run never reach
     the caller or the next run. Process-wide state (os.environ, sys.path) is restored afterwards.
     """
-    monitor = RecordingMonitor(PlanMocks())
+    monitor = RecordingMonitor(PlanMocks(stack_outputs))
     context = contextvars.copy_context()
     result: list[BaseException | None] = [None]
 

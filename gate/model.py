@@ -7,6 +7,7 @@ item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds on
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal, Self
 
@@ -660,6 +661,173 @@ class Ephemeral(GateModel):
 
 
 # ---------------------------------------------------------------------------------------------
+# Promotion with evidence (DP §Environment Progression: "Promotion between environments requires
+# evidence of health at the current stage"; Principles 3: "Evidence-based promotion")
+
+PinnedImage = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}$",
+        description="An image pinned by digest: <registry>/<name>@sha256:<64 hex digits>.",
+    ),
+]
+ImageDigest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+# M9 §Required CI checks 4: the e2e parity check compares the root_hash of run and replay.
+RootHash = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
+HttpsUrl = Annotated[str, Field(pattern=r"^https://[^\s]+$")]
+
+
+def _aware(path: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise FieldProblem(path, value.isoformat(), "allowed: a UTC time such as 2026-11-22T10:00:00Z")
+
+
+class Validation(GateModel):
+    """This environment's own evidence for the image it runs: the e2e parity check passed against
+    it here (M9 §Post-merge 1). The stack exports it as `releaseEvidence` for the next environment."""
+
+    image: PinnedImage = Field(description="The image the parity check ran against.")
+    parity_root_hash: RootHash = Field(description="The root hash run and replay agreed on.")
+    validated_at: datetime = Field(description="When the parity check passed (UTC).")
+    run: HttpsUrl | None = Field(default=None, description="Link to the workflow run that validated it.")
+
+    @model_validator(mode="after")
+    def _utc(self) -> Self:
+        _aware("validatedAt", self.validated_at)
+        return self
+
+
+class PromotedFrom(GateModel):
+    """The upstream evidence `gate promote` read, kept in the stack file for review. The program reads
+    the upstream stack again at every `pulumi up`; this record is what the reviewer approved."""
+
+    stack: EnvironmentName = Field(description="The stack the release was promoted from.")
+    image_digest: ImageDigest
+    parity_root_hash: RootHash
+    validated_at: datetime
+    flags: dict[FlagKey, bool] = Field(default_factory=dict, description="Flag states validated upstream.")
+
+
+class EmergencyRelease(GateModel):
+    """DP §Emergency / Hotfix Deployments: an incident may skip the upstream validation, never security."""
+
+    incident_id: str = Field(description="The incident id; must match emergency.incidentIdPattern.")
+    rollback_plan: HttpsUrl = Field(
+        description="DP: 'A rollback plan must be documented before deploying the fix': its link."
+    )
+    security_scan: HttpsUrl = Field(
+        description=(
+            "DP: 'Security checks are never skippable': the passing security-scan run of this image."
+        )
+    )
+
+
+class Release(GateModel):
+    """What this environment runs, written by `python -m gate promote` (a reviewable diff)."""
+
+    image: PinnedImage = Field(description="The image to deploy, pinned by digest.")
+    promoted_from: PromotedFrom | None = Field(
+        default=None, description="The upstream evidence the promotion rests on."
+    )
+    emergency: EmergencyRelease | None = Field(
+        default=None, description="Set only for an emergency deployment that skips upstream validation."
+    )
+
+    @property
+    def image_digest(self) -> str:
+        return self.image.rsplit("@", 1)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS: the registry, deploy identities, notifications, alarms and flag delivery behind the gate
+
+AwsAccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="A 12-digit AWS account id.")]
+AwsRegion = Annotated[
+    str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", description="An AWS region.")
+]
+ImageRepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=200)]
+
+
+class ImageRetention(GateModel):
+    """ECR lifecycle policy: old images go, but never the ones an environment may roll back to."""
+
+    keep_last: int = Field(
+        default=50, ge=5, le=1000, description="Tagged images kept per repository (rollback targets)."
+    )
+    untagged_days: int = Field(default=7, ge=1, le=365, description="Days before an untagged image expires.")
+
+
+class LoadBalancer(GateModel):
+    """The Application Load Balancer in front of the service in this environment: the dimensions of
+    the CloudWatch alarms that implement the rollback criteria on the AWS side."""
+
+    load_balancer: str = Field(
+        pattern=r"^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$",
+        description="The LoadBalancer dimension, e.g. app/aos-prod/50dc6c495c0c9188.",
+    )
+    target_group: str = Field(
+        pattern=r"^targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$",
+        description="The TargetGroup dimension, e.g. targetgroup/aos-prod/943f017f100becff.",
+    )
+    min_requests_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Below this traffic the error rate is not judged (a quiet minute never rolls back).",
+    )
+
+
+class Chatbot(GateModel):
+    """AWS Chatbot delivers the SNS topics to Slack. The workspace is authorised once in the console."""
+
+    slack_team_id: str = Field(pattern=r"^[A-Z0-9]{9,11}$", description="Slack workspace (team) id.")
+    oncall_channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{8,11}$", description="Channel id of #oncall.")
+    platform_channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{8,11}$", description="Channel id of #platform.")
+    sre_channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{8,11}$", description="Channel id of the SRE channel.")
+
+
+class AwsSettings(GateModel):
+    """The AWS side of the gate for this stack's environment (DESIGN: 'AWS' row)."""
+
+    account_id: AwsAccountId = Field(
+        description="The account this environment lives in; the provider refuses any other."
+    )
+    region: AwsRegion = Field(default="eu-west-1", description="The region of every AWS resource here.")
+    registry_environment: EnvironmentName | None = Field(
+        default=None,
+        description=(
+            "The environment whose stack declares the ECR repositories. Images are built once and "
+            "promoted by digest, so one registry serves every environment; none: the first one."
+        ),
+    )
+    services: tuple[ImageRepositoryName, ...] | None = Field(
+        default=None,
+        description="ECR repositories, one per service; none: one per gated repository (its image name).",
+    )
+    image_retention: ImageRetention = Field(default_factory=ImageRetention)
+    oidc_provider_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+        description=(
+            "The account's existing GitHub OIDC provider (there can be only one per account); "
+            "none: this stack declares it."
+        ),
+    )
+    eks_cluster_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$",
+        description="The EKS cluster the deploy role may describe (for a kubeconfig); none: no EKS access.",
+    )
+    load_balancer: LoadBalancer = Field(description="Where the rollback alarms read their metrics.")
+    chatbot: Chatbot | None = Field(
+        default=None, description="Slack delivery of the SNS topics; none: subscribe to the topics elsewhere."
+    )
+    managed_prometheus: bool = Field(
+        default=False,
+        description="Declare an Amazon Managed Prometheus workspace with the gate's rules and routing.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole policy of one stack
 
 
@@ -693,6 +861,16 @@ class GatePolicy(GateModel):
             "is managed elsewhere."
         ),
     )
+    release: Release | None = Field(
+        default=None,
+        description="What this environment runs (image digest and its evidence); see `gate promote`.",
+    )
+    validation: Validation | None = Field(
+        default=None, description="This environment's evidence for its image, exported to the next one."
+    )
+    aws: AwsSettings | None = Field(
+        default=None, description="The AWS side of the gate; none: this stack declares no AWS resources."
+    )
     ephemeral: Ephemeral | None = Field(
         default=None,
         description="Set only in pr-<N> stacks (stacks/ephemeral.yaml): a disposable environment.",
@@ -725,6 +903,41 @@ class GatePolicy(GateModel):
             if self.ephemeral.repository not in names:
                 raise FieldProblem(
                     "ephemeral.repository", self.ephemeral.repository, f"allowed: one of {', '.join(names)}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _release_is_promoted(self) -> Self:
+        if self.ephemeral is not None or self.environment not in [e.name for e in self.environments]:
+            return self  # pr-<N> stacks deploy the PR's own image; an unknown environment is reported below
+        upstream = self.upstream_environment
+        if self.application.image is not None and (upstream is not None or self.release is not None):
+            raise FieldProblem(
+                "application.image",
+                self.application.image,
+                "a promoted environment deploys only `release.image`, written with evidence by "
+                "`python -m gate promote`; remove application.image",
+            )
+        release = self.release
+        if release is None:
+            return self
+        if upstream is None and (release.promoted_from or release.emergency):
+            field = "release.promotedFrom" if release.promoted_from else "release.emergency"
+            first = f"{self.environment} is the first environment: there is nothing to promote from"
+            raise FieldProblem(field, "set", first)
+        if upstream is not None and release.promoted_from and release.promoted_from.stack != upstream.stack:
+            raise FieldProblem(
+                "release.promotedFrom.stack",
+                release.promoted_from.stack,
+                f"{self.environment} promotes from {upstream.name}; allowed: {upstream.stack!r}",
+            )
+        if release.emergency is not None:
+            pattern = self.emergency.incident_id_pattern
+            if re.fullmatch(pattern, release.emergency.incident_id) is None:
+                raise FieldProblem(
+                    "release.emergency.incidentId",
+                    release.emergency.incident_id,
+                    f"allowed: an incident id matching emergency.incidentIdPattern {pattern}",
                 )
         return self
 
@@ -771,6 +984,9 @@ class GatePolicy(GateModel):
         owner = self.merge_gate.owner_environment
         if owner is not None and owner not in names:
             raise FieldProblem("mergeGate.ownerEnvironment", owner, f"allowed: one of {', '.join(names)}")
+        registry = self.aws.registry_environment if self.aws is not None else None
+        if registry is not None and registry not in names:
+            raise FieldProblem("aws.registryEnvironment", registry, f"allowed: one of {', '.join(names)}")
         return self
 
     # -- derived values ----------------------------------------------------------------------
@@ -794,6 +1010,24 @@ class GatePolicy(GateModel):
         """Whether every declared resource is protected from deletion: in production, unless
         protectResources says otherwise (the merge gate has its own rule, see gate/github.py)."""
         return self.protect_resources if self.protect_resources is not None else self.is_production
+
+    @property
+    def upstream_environment(self) -> Environment | None:
+        """The environment this one promotes from; none for the first of the chain."""
+        source = self.environment_spec.promotes_from
+        return next((e for e in self.environments if e.name == source), None)
+
+    @property
+    def deployed_image(self) -> str | None:
+        """The image this stack deploys: the release's digest, or (dev, pr-<N>) application.image."""
+        return self.release.image if self.release is not None else self.application.image
+
+    @property
+    def owns_registry(self) -> bool:
+        """Whether this stack declares the ECR repositories every environment deploys from."""
+        if self.aws is None or self.ephemeral is not None:
+            return False
+        return self.environment == (self.aws.registry_environment or self.environments[0].name)
 
     @property
     def stack(self) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,19 @@ def read_project(project_dir: Path) -> Project:
     return Project(name=document["name"], program=program)
 
 
-def build_plan(project_dir: Path, stack: str) -> dict[str, Any]:
-    """Run the project's program for `stack` and return its plan document (with root_hash)."""
+def build_plan(
+    project_dir: Path,
+    stack: str,
+    evidence: Mapping[str, Path] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run the project's program for `stack` and return its plan document (with root_hash).
+
+    The plan's stack references read other stacks' outputs from `evidence` (stack name -> a file
+    holding them) or `stack_outputs` (stack name -> the outputs themselves), never from a backend.
+    """
+    outputs = {name: read_stack_outputs_file(path) for name, path in (evidence or {}).items()}
+    outputs.update({name: dict(values) for name, values in (stack_outputs or {}).items()})
     project = read_project(project_dir)
     config = read_stack_config(project_dir, stack)
     recording = run_program(
@@ -62,10 +74,24 @@ def build_plan(project_dir: Path, stack: str) -> dict[str, Any]:
         stack=stack,
         config=to_engine_config(config.values),
         secret_keys=config.secret_keys,
+        stack_outputs=outputs,
     )
     plan = plan_document(project.name, stack, recording)
     plan["root_hash"] = root_hash(plan)
     return plan
+
+
+def read_stack_outputs_file(path: Path) -> dict[str, Any]:
+    """A stack's outputs from `pulumi stack output --json` or from that stack's plan.json."""
+    document = _read_json(path, "evidence file")
+    if not isinstance(document, dict):
+        raise PlanFileError(f"{path}: expected a JSON object of stack outputs")
+    if "resources" in document and "root_hash" in document:  # a plan written by `gate plan`
+        outputs = document.get("outputs")
+        if not isinstance(outputs, dict):
+            raise PlanFileError(f"{path}: a plan without an `outputs` object")
+        return outputs
+    return document
 
 
 def plan_document(project: str, stack: str, recording: Recording) -> dict[str, Any]:
@@ -126,18 +152,22 @@ def write_plan(plan: dict[str, Any], out_dir: Path) -> Path:
 
 def load_plan(path: Path) -> dict[str, Any]:
     """A plan file written by write_plan, or a PlanFileError saying why it is not one."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanFileError(f"{path}: no such plan file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PlanFileError(f"{path}: cannot read the plan file: {error}") from None
-    except json.JSONDecodeError as error:
-        raise PlanFileError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    document = _read_json(path, "plan file")
     problem = _shape_problem(document)
     if problem:
         raise PlanFileError(f"{path}: not a delivery-gate plan: {problem}")
     return dict(document)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanFileError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PlanFileError(f"{path}: cannot read the {what}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise PlanFileError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
 
 
 def _shape_problem(document: Any) -> str | None:
@@ -161,9 +191,26 @@ def summarize(plan: dict[str, Any]) -> str:
     width = max((len(t) for t in counts), default=0)
     lines += [f"  {kind:<{width}}  {counts[kind]}" for kind in sorted(counts)]
     lines.append("required checks:")
-    lines += _required_checks_lines(plan.get("outputs", {}).get("requiredChecks"))
+    outputs = plan.get("outputs", {})
+    lines += _required_checks_lines(outputs.get("requiredChecks"))
+    lines += _promotion_lines(outputs)
     lines.append(f"root hash: {plan['root_hash']}")
     return "\n".join(lines)
+
+
+def _promotion_lines(outputs: dict[str, Any]) -> list[str]:
+    lines = []
+    if "promotesFrom" in outputs:
+        lines.append(f"promotes from: {outputs['promotesFrom']}")
+    if "validationStatus" in outputs:
+        lines.append(f"validation here: {outputs['validationStatus']}")
+    follow_up = outputs.get("emergencyFollowUp")
+    if isinstance(follow_up, dict):
+        lines.append(f"EMERGENCY deployment for {follow_up.get('incidentId')}; skipped validation:")
+        lines += [f"  - {item}" for item in follow_up.get("skippedValidation", [])]
+        lines.append("  follow-up to backfill:")
+        lines += [f"  - {item}" for item in follow_up.get("backfill", [])]
+    return lines
 
 
 def _required_checks_lines(required: Any) -> list[str]:

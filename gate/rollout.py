@@ -87,7 +87,7 @@ def image(policy: GatePolicy) -> str:
     """The image to deploy. A stack that does not set `application.image` gets `<app>:unset`, a tag
     that does not exist: the canary never becomes available, the progress deadline aborts the update
     and the stable version keeps serving. Each stack must set the image (promotion pins a digest)."""
-    return policy.application.image or f"{policy.application.name}:unset"
+    return policy.deployed_image or f"{policy.application.name}:unset"
 
 
 def success_condition(threshold: float) -> str:

@@ -12,6 +12,7 @@ from gate import cli, ephemeral
 from gate.loader import load_policy
 from gate.plan import build_plan
 from tests.conftest import ROOT, ProjectFactory
+from tests.support.stacks import stack_plan
 
 NOW = "2026-11-22T10:00:00Z"
 KUBERNETES_VERSION = "1.33.0"
@@ -77,7 +78,7 @@ def test_only_the_ephemeral_namespace_carries_the_expiry_label() -> None:
     assert labels[ephemeral.PULL_REQUEST_LABEL] == "42"
     assert labels[ephemeral.REPOSITORY_LABEL] == "acme.aos"
     others = [r for r in plan_pr(42)["resources"] if r is not namespace]
-    for plan in (*others, *(r for s in ("dev", "staging", "prod") for r in build_plan(ROOT, s)["resources"])):
+    for plan in (*others, *(r for s in ("dev", "staging", "prod") for r in stack_plan(s)["resources"])):
         assert ephemeral.EXPIRES_LABEL not in str(plan["inputs"]), plan["urn"]
 
 

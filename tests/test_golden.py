@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from gate.diff import diff_plans, render_diff
-from gate.plan import build_plan, plan_path, render_plan, write_plan
+from gate.plan import plan_path, render_plan, write_plan
+from tests.support.stacks import stack_plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = PROJECT_DIR / "tests" / "golden"
@@ -20,7 +21,7 @@ STACKS = ("dev", "staging", "prod")
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_golden_plan_is_current(stack: str, tmp_path: Path) -> None:
-    plan = build_plan(PROJECT_DIR, stack)
+    plan = stack_plan(stack)
     golden = plan_path(GOLDEN_DIR, stack)
     if golden.is_file() and golden.read_bytes() == render_plan(plan):
         return

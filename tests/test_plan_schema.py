@@ -11,6 +11,7 @@ import pytest
 from gate.plan import build_plan
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.pulumi_schema import load_package_schema
+from tests.support.stacks import stack_plan
 
 VARIANTS = {
     # Rulesets mode declares repository rulesets with required reviewers and deployments.
@@ -39,7 +40,7 @@ def github_problems(plan: dict[str, Any]) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_stack_plans_conform_to_the_github_schema(stack: str) -> None:
-    checked, problems = github_problems(build_plan(ROOT, stack))
+    checked, problems = github_problems(stack_plan(stack))
     assert checked >= 3
     assert problems == []
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import kubernetes_validate
@@ -10,15 +9,15 @@ import pytest
 
 from gate import cli
 from gate.plan import build_plan
-from tests.conftest import ROOT, ProjectFactory
+from tests.conftest import ProjectFactory
 from tests.support.crds import crd_problems
+from tests.support.stacks import stack_plan
 
 STACKS = ("dev", "staging", "prod")
 
 
-@functools.cache
 def plan_of(stack: str) -> dict[str, Any]:
-    return build_plan(ROOT, stack)
+    return stack_plan(stack)
 
 
 def kubernetes_objects(plan: dict[str, Any]) -> list[dict[str, Any]]:

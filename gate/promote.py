@@ -1,0 +1,154 @@
+"""`python -m gate promote --from staging --to prod`: write what the upstream stack validated into
+the downstream stack file as `delivery-gate:release`, a reviewable diff. Nothing is deployed: the
+reviewed change is applied with `pulumi up`, where the program checks the evidence again
+(gate/promotion.py), because the upstream stack may have moved on since the promotion was written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gate.clock import iso
+from gate.errors import GateError
+from gate.loader import NAMESPACE, load_policy, namespace_values
+from gate.model import GatePolicy
+from gate.promotion import RULE_ID, ReleaseEvidence, read_evidence, unvalidated
+from gate.stackfile import read_stack_config
+
+RELEASE_KEY = f"{NAMESPACE}:release"
+
+
+class PromotionRefused(GateError):
+    """A promotion that would put unvalidated values into a stack file."""
+
+
+@dataclass(frozen=True)
+class Emergency:
+    """DP §Emergency / Hotfix Deployments: the fields an emergency release must carry."""
+
+    incident_id: str
+    rollback_plan: str
+    security_scan: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Promoted:
+    path: Path
+    before: str
+    after: str
+
+    @property
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"a/{self.path.name}",
+                tofile=f"b/{self.path.name}",
+            )
+        )
+
+
+def promote(
+    project_dir: Path,
+    from_stack: str,
+    to_stack: str,
+    upstream_outputs: Mapping[str, Any] | None,
+    emergency: Emergency | None = None,
+) -> Promoted:
+    """The new text of the downstream stack file, checked by the same rules `pulumi up` applies."""
+    config = read_stack_config(project_dir, to_stack)
+    current = _policy(config.values, to_stack, config.source)
+    upstream = current.upstream_environment
+    if upstream is None:
+        raise PromotionRefused(
+            f"--to {to_stack}: {current.environment} is the first environment; nothing promotes into it"
+        )
+    if upstream.stack != from_stack:
+        raise PromotionRefused(
+            f"--from {from_stack}: {to_stack} ({current.environment}) promotes from {upstream.stack}; "
+            f"allowed: --from {upstream.stack} (no environment may be skipped)"
+        )
+    evidence, why_none = read_evidence(upstream_outputs, from_stack)
+    release = _release(evidence, emergency)
+    if release is None:
+        raise PromotionRefused(f"[{RULE_ID}] nothing to promote: {why_none}")
+    promoted = _policy({**config.values, RELEASE_KEY: release}, to_stack, config.source)
+    missing = unvalidated(promoted, evidence, why_none)
+    if missing and emergency is None:
+        lines = "\n".join(f"  - [{RULE_ID}] {m}" for m in missing)
+        raise PromotionRefused(f"{config.source}: the promotion would deploy unvalidated values:\n{lines}")
+    path = project_dir / config.source
+    before = path.read_text(encoding="utf-8")
+    return Promoted(path=path, before=before, after=replace_config_block(before, RELEASE_KEY, release))
+
+
+def _policy(values: Mapping[str, Any], stack: str, source: str) -> GatePolicy:
+    return load_policy(
+        namespace_values(values),
+        stack=stack,
+        github_owner=namespace_values(values, "github").get("owner"),
+        source=source,
+    )
+
+
+def _release(evidence: ReleaseEvidence | None, emergency: Emergency | None) -> dict[str, Any] | None:
+    if emergency is not None:
+        image = emergency.image
+    elif evidence is not None:
+        image = evidence.image
+    else:
+        return None
+    release: dict[str, Any] = {"image": image}
+    if evidence is not None and evidence.image_digest == image.rsplit("@", 1)[-1]:
+        release["promotedFrom"] = {
+            "stack": evidence.stack,
+            "imageDigest": evidence.image_digest,
+            "parityRootHash": evidence.parity_root_hash,
+            "validatedAt": iso(evidence.validated_at),
+            "flags": dict(sorted(evidence.flags.items())),
+        }
+    if emergency is not None:
+        release["emergency"] = {
+            "incidentId": emergency.incident_id,
+            "rollbackPlan": emergency.rollback_plan,
+            "securityScan": emergency.security_scan,
+        }
+    return release
+
+
+_TOP_LEVEL_KEY = re.compile(r"^  (?! )(?P<key>[^:#\s][^:\s]*:[^:\s]+):")
+
+
+def replace_config_block(text: str, key: str, value: Any) -> str:
+    """`text` (a stack file) with `config: key:` set to `value`; every other line stays as it is."""
+    comment = "  # Written by `python -m gate promote`; `pulumi up` checks it against the evidence again.\n"
+    rendered = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=200)
+    block = comment + "".join(f"  {line}\n" for line in rendered.splitlines())
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _key_of(line) == key), None)
+    if start is None:
+        if not text.endswith("\n"):
+            text += "\n"
+        return text + block
+    end = start + 1  # the block runs over deeper-indented lines (blank lines inside it included)
+    while end < len(lines) and (lines[end].startswith("    ") or not lines[end].strip()):
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1  # a blank line after the block separates it from what follows: keep it
+    if start > 0 and lines[start - 1] == comment:
+        start -= 1  # our own comment is rewritten with the block
+    return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def _key_of(line: str) -> str | None:
+    match = _TOP_LEVEL_KEY.match(line)
+    return match.group("key") if match else None
