@@ -22,13 +22,17 @@ from gate.types import (
     EnvironmentName,
     GateModel,
     GitHubOwner,
+    HttpsUrl,
+    ImageDigest,
     LabelColor,
     Language,
     MergeGateMode,
     MetricName,
     NonNegativeFloat,
     Percent,
+    PinnedImage,
     RepositoryName,
+    RootHash,
     SlackChannel,
     Slug,
     duration_seconds,
@@ -664,18 +668,6 @@ class Ephemeral(GateModel):
 # Promotion with evidence (DP §Environment Progression: "Promotion between environments requires
 # evidence of health at the current stage"; Principles 3: "Evidence-based promotion")
 
-PinnedImage = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}$",
-        description="An image pinned by digest: <registry>/<name>@sha256:<64 hex digits>.",
-    ),
-]
-ImageDigest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
-# M9 §Required CI checks 4: the e2e parity check compares the root_hash of run and replay.
-RootHash = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
-HttpsUrl = Annotated[str, Field(pattern=r"^https://[^\s]+$")]
-
 
 def _aware(path: str, value: datetime) -> None:
     if value.tzinfo is None:
@@ -948,6 +940,16 @@ class GatePolicy(GateModel):
             if name not in known:
                 raise FieldProblem(
                     f"mergeGate.requiredChecks[{index}]", name, f"allowed: one of {', '.join(known)}"
+                )
+        if self.merge_gate.required_checks is not None:
+            # DP §Emergency: "Security checks are never skippable" - not even by leaving them out.
+            security = [c.name for c in self.checks if c.category == CheckCategory.SECURITY_SCAN]
+            left_out = [name for name in security if name not in self.merge_gate.required_checks]
+            if left_out:
+                raise FieldProblem(
+                    "mergeGate.requiredChecks",
+                    list(self.merge_gate.required_checks),
+                    f"must include {', '.join(left_out)}: security checks are never skippable",
                 )
         return self
 

@@ -18,8 +18,8 @@ from pydantic import Field, ValidationError
 
 from gate.clock import iso
 from gate.errors import RuleViolation
-from gate.model import GatePolicy, ImageDigest, PinnedImage, RootHash
-from gate.types import EnvironmentName, GateModel
+from gate.model import GatePolicy
+from gate.types import EnvironmentName, GateModel, ImageDigest, PinnedImage, RootHash
 
 EVIDENCE_OUTPUT = "releaseEvidence"
 RULE_ID = "GATE-DP-09"  # the deployed image and flag states rest on upstream evidence

@@ -107,6 +107,22 @@ MetricName = Annotated[
     str, _matching(r"[a-zA-Z_:][a-zA-Z0-9_:]*", "a Prometheus metric name such as 'redis_connected'")
 ]
 
+PinnedImage = Annotated[
+    str,
+    _matching(
+        r"[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}",
+        "an image pinned by digest: <registry>/<name>@sha256:<64 lower-case hex digits>",
+    ),
+]
+ImageDigest = Annotated[
+    str, _matching(r"sha256:[0-9a-f]{64}", "an image digest: sha256:<64 lower-case hex digits>")
+]
+# M9 §Required CI checks 4: the e2e parity check compares the root_hash of run and replay.
+RootHash = Annotated[
+    str, _matching(r"(sha256:)?[0-9a-f]{64}", "a root hash: 64 lower-case hex digits, optionally sha256:")
+]
+HttpsUrl = Annotated[str, _matching(r"https://\S+", "an https:// link")]
+
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

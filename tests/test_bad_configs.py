@@ -91,6 +91,18 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "'snyk'",
         "one of determinism-canonical-json",
     ),
+    "required-checks-without-security": (
+        stack("  delivery-gate:mergeGate:\n    requiredChecks: [unit-tests-python]\n"),
+        "delivery-gate:mergeGate.requiredChecks",
+        "['unit-tests-python']",
+        "must include security-scan: security checks are never skippable",
+    ),
+    "release-not-pinned-by-digest": (
+        stack("  delivery-gate:release:\n    image: ghcr.io/acme/aos:latest\n"),
+        "delivery-gate:release.image",
+        "'ghcr.io/acme/aos:latest'",
+        "allowed: an image pinned by digest",
+    ),
     "stages-not-increasing": (
         stack("  delivery-gate:rollout:\n    stages: [5, 50, 25, 100]\n"),
         "delivery-gate:rollout.stages",
