@@ -1,5 +1,6 @@
-"""`python -m gate plan|diff|files|promote|ephemeral`: the offline plan for reviewers, forks and CI (no
-Pulumi CLI needed), and the lifecycle of ephemeral pr-<N> stacks (which does need it).
+"""`python -m gate`: the offline plan for reviewers, forks and CI (plan, diff, files: no Pulumi CLI
+needed), promotion (promote, record-validation: edits stack files) and the lifecycle of ephemeral
+pr-<N> stacks (ephemeral: needs the Pulumi CLI).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 a problem to fix (bad stack config, missing
 stack, unreadable plan, usage), reported as a message without a traceback.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gate import clock, lifecycle
@@ -17,7 +18,7 @@ from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
 from gate.plan import build_plan, load_plan, read_stack_outputs_file, summarize, write_plan
-from gate.promote import Emergency, PromotionRefused, promote
+from gate.promote import Emergency, PromotionRefused, promote, record_validation
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -91,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     emergency.add_argument("--security-scan", metavar="URL", help="link to the passing security-scan run")
     promote.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
 
+    record = commands.add_parser(
+        "record-validation", help="record that the e2e parity check passed against a stack's image"
+    )
+    record.add_argument("--stack", required=True)
+    record.add_argument("--image", required=True, help="the image the check ran against, pinned by digest")
+    record.add_argument("--parity-root-hash", required=True, help="the root hash run and replay agreed on")
+    record.add_argument("--run", default=None, help="link to the workflow run")
+    record.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+
     files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
     files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
     files.add_argument(
@@ -102,16 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, workspace: lifecycle.Workspace | None = None) -> int:
     """`workspace` replaces the Pulumi Automation API (tests)."""
     args = build_parser().parse_args(argv)  # usage errors: argparse exits 2
+    commands: dict[str, Callable[[], int]] = {
+        "ephemeral": lambda: _ephemeral(args, workspace or _automation(args.project_dir)),
+        "plan": lambda: _plan(args.stack, args.project_dir, args.out, dict(args.evidence)),
+        "promote": lambda: _promote(args, workspace),
+        "record-validation": lambda: _record_validation(args),
+        "files": lambda: _files(args.plan, args.out),
+        "diff": lambda: _diff(args.before, args.after, exit_code=args.exit_code),
+    }
     try:
-        if args.command == "ephemeral":
-            return _ephemeral(args, workspace or _automation(args.project_dir))
-        if args.command == "plan":
-            return _plan(args.stack, args.project_dir, args.out, dict(args.evidence))
-        if args.command == "promote":
-            return _promote(args, workspace)
-        if args.command == "files":
-            return _files(args.plan, args.out)
-        return _diff(args.before, args.after, exit_code=args.exit_code)
+        return commands[args.command]()
     except GateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_PROBLEM
@@ -164,6 +174,21 @@ def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None) ->
     if not args.dry_run and result.diff:
         result.path.write_text(result.after, encoding="utf-8")
         print(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")
+    return EXIT_OK
+
+
+def _record_validation(args: argparse.Namespace) -> int:
+    result = record_validation(
+        args.project_dir,
+        args.stack,
+        args.image,
+        args.parity_root_hash,
+        validated_at=clock.now(exact=True),
+        run=args.run,
+    )
+    sys.stdout.write(result.diff)
+    result.path.write_text(result.after, encoding="utf-8")
+    print(f"wrote {result.path}: `pulumi up --stack {args.stack}` exports it as releaseEvidence")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from gate.promotion import RULE_ID, ReleaseEvidence, read_evidence, unvalidated
 from gate.stackfile import read_stack_config
 
 RELEASE_KEY = f"{NAMESPACE}:release"
+VALIDATION_KEY = f"{NAMESPACE}:validation"
+RELEASE_COMMENT = "Written by `python -m gate promote`; `pulumi up` checks it against the evidence again."
 
 
 class PromotionRefused(GateError):
@@ -88,7 +91,41 @@ def promote(
         raise PromotionRefused(f"{config.source}: the promotion would deploy unvalidated values:\n{lines}")
     path = project_dir / config.source
     before = path.read_text(encoding="utf-8")
-    return Promoted(path=path, before=before, after=replace_config_block(before, RELEASE_KEY, release))
+    after = replace_config_block(before, RELEASE_KEY, release, RELEASE_COMMENT)
+    return Promoted(path=path, before=before, after=after)
+
+
+def record_validation(
+    project_dir: Path,
+    stack: str,
+    image: str,
+    parity_root_hash: str,
+    *,
+    validated_at: datetime,
+    run: str | None,
+) -> Promoted:
+    """The stack file with `delivery-gate:validation` set: the e2e parity check passed against `image`
+    in this environment, so the stack exports it as releaseEvidence for the next one."""
+    config = read_stack_config(project_dir, stack)
+    validation: dict[str, Any] = {
+        "image": image,
+        "parityRootHash": parity_root_hash,
+        "validatedAt": iso(validated_at),
+    }
+    if run:
+        validation["run"] = run
+    policy = _policy({**config.values, VALIDATION_KEY: validation}, stack, config.source)
+    if policy.deployed_image != image:
+        raise PromotionRefused(
+            f"--image {image}: {stack} runs {policy.deployed_image or 'no image'}; "
+            "a validation is recorded only for the image the stack runs"
+        )
+    path = project_dir / config.source
+    before = path.read_text(encoding="utf-8")
+    comment = "Recorded by `python -m gate record-validation` after the e2e parity check passed here."
+    return Promoted(
+        path=path, before=before, after=replace_config_block(before, VALIDATION_KEY, validation, comment)
+    )
 
 
 def _policy(values: Mapping[str, Any], stack: str, source: str) -> GatePolicy:
@@ -128,9 +165,10 @@ def _release(evidence: ReleaseEvidence | None, emergency: Emergency | None) -> d
 _TOP_LEVEL_KEY = re.compile(r"^  (?! )(?P<key>[^:#\s][^:\s]*:[^:\s]+):")
 
 
-def replace_config_block(text: str, key: str, value: Any) -> str:
-    """`text` (a stack file) with `config: key:` set to `value`; every other line stays as it is."""
-    comment = "  # Written by `python -m gate promote`; `pulumi up` checks it against the evidence again.\n"
+def replace_config_block(text: str, key: str, value: Any, why: str) -> str:
+    """`text` (a stack file) with `config: key:` set to `value` under a `# why` comment; every other
+    line stays as it is."""
+    comment = f"  # {why}\n"
     rendered = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=200)
     block = comment + "".join(f"  {line}\n" for line in rendered.splitlines())
     lines = text.splitlines(keepends=True)
