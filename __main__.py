@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_github as github
 
+from components.aws import AwsFoundation
 from components.github_gate import RepositoryGate
 from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
@@ -44,6 +45,25 @@ def declare_runtime_safety_net(policy: GatePolicy) -> None:
     )
     pulumi.export("namespace", net.namespace)
     pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
+
+
+def declare_aws_foundation(policy: GatePolicy) -> None:
+    if policy.aws is None:
+        return
+    foundation = AwsFoundation(f"aws-{policy.environment}", policy)
+    # What the deploy workflow and operators need: ids and ARNs, not whole resources.
+    pulumi.export("awsDeployRoleArn", foundation.deploy_role_arn)
+    pulumi.export("awsTopicArns", foundation.topic_arns)
+    pulumi.export("awsRepositoryUrls", foundation.repository_urls)
+    pulumi.export("awsAlarmNames", foundation.alarm_names)
+    pulumi.export(
+        "awsAppConfig",
+        {
+            "applicationId": foundation.appconfig_application_id,
+            "environmentId": foundation.appconfig_environment_id,
+            "configurationProfileId": foundation.appconfig_profile_id,
+        },
+    )
 
 
 def declare_ephemeral_environment(policy: GatePolicy) -> None:
@@ -94,6 +114,7 @@ def main() -> None:
         assert outcome is not None
         declare_repository_gates(policy)
         declare_runtime_safety_net(policy)
+        declare_aws_foundation(policy)
         export_promotion(policy, outcome)
     pulumi.export("environment", policy.environment)
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one

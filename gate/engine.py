@@ -178,6 +178,14 @@ def stable_id(kind: str, key: str) -> str:
     return str(int.from_bytes(digest[:4], "big"))
 
 
+# Attributes AWS assigns on create that the program passes on to other resources (besides `arn`):
+# unknown in the plan, as in a first preview, rather than silently missing from their consumers.
+_AWS_COMPUTED = {
+    "aws:appconfig/environment:Environment": ("environmentId",),
+    "aws:appconfig/configurationProfile:ConfigurationProfile": ("configurationProfileId",),
+    "aws:appconfig/hostedConfigurationVersion:HostedConfigurationVersion": ("versionNumber",),
+}
+
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
@@ -211,9 +219,9 @@ class PlanMocks(_mocks.Mocks):
             name = str(args.inputs["name"])
             return name, {"name": name, "outputs": self._outputs_of(name), "secretOutputNames": []}
         outputs = args.inputs
-        if args.typ.startswith("aws:") and "arn" not in outputs:
-            # An AWS ARN is computed by the provider, as unknown in the plan as in a first preview.
-            outputs = {**outputs, "arn": UNKNOWN}
+        if args.typ.startswith("aws:"):
+            computed = ("arn", *_AWS_COMPUTED.get(args.typ, ()))
+            outputs = {**dict.fromkeys(computed, UNKNOWN), **outputs}
         return f"{args.name}-id", outputs
 
     def call(self, args: _mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:

@@ -190,9 +190,10 @@ def summarize(plan: dict[str, Any]) -> str:
     counts = Counter(resource["type"] for resource in resources)
     width = max((len(t) for t in counts), default=0)
     lines += [f"  {kind:<{width}}  {counts[kind]}" for kind in sorted(counts)]
-    lines.append("required checks:")
     outputs = plan.get("outputs", {})
-    lines += _required_checks_lines(outputs.get("requiredChecks"))
+    if "requiredChecks" in outputs:  # a delivery-gate stack (the bootstrap project has none)
+        lines.append("required checks:")
+        lines += _required_checks_lines(outputs["requiredChecks"])
     lines += _promotion_lines(outputs)
     lines.append(f"root hash: {plan['root_hash']}")
     return "\n".join(lines)

@@ -124,7 +124,7 @@ def test_plan_structure(stack: str) -> None:
     stack_urn = f"urn:pulumi:{stack}::delivery-gate::pulumi:pulumi:Stack::delivery-gate-{stack}"
     for resource in plan["resources"]:
         assert resource["parent"] in {stack_urn, *urns}, resource["urn"]
-        assert resource["custom"] is (resource["type"] not in (GATE, RUNTIME))
+        assert resource["custom"] is (not resource["type"].startswith("delivery-gate:"))
         provider = resource["options"]["provider"]
         assert provider is None or provider in urns
     assert plan["project"] == "delivery-gate"

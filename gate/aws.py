@@ -1,0 +1,823 @@
+"""The AWS side of the gate, rendered from the policy: pure, no Pulumi resources.
+
+What one environment stack declares on AWS (components/aws.py turns these into resources):
+- the registry the images are built into once and promoted from by digest (ECR, one stack owns it);
+- the GitHub OIDC deploy role of the environment: trusted only by the gated repositories' jobs that
+  run in the GitHub environment of the same name, with least-privilege permissions;
+- SNS topics for the three notification channels (M9 §Post-merge 2, §Thresholds), Chatbot to Slack;
+- CloudWatch alarms for the rollback criteria (DP §Rollback Criteria) on the service's ALB;
+- AppConfig feature flags (DP §Pre-Deployment) deployed progressively with those alarms as monitors;
+- optionally Amazon Managed Prometheus with the same rules and routing as the cluster (gate/alerts.py);
+- in the separate bootstrap project, the S3 state backend and the KMS key for Pulumi secrets.
+
+Every ARN that AWS derives from a name is computed here (`arn:<partition>:<service>:<region>:<account>:
+...`), so trust policies, alarm actions and outputs are known, reviewable strings in a preview and
+in the offline plan. Documents are plain dicts; `policy_json` is their one JSON form.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationError
+
+from gate import alerts, yamltext
+from gate.errors import PolicyError, Problem
+from gate.model import AwsAccountId, AwsRegion, AwsSettings, GatePolicy, ImageRetention
+from gate.types import GateModel, duration_seconds, number
+
+Document = dict[str, Any]
+
+IAM_VERSION = "2012-10-17"
+MANAGED_BY = "delivery-gate"
+NAME_PREFIX = "delivery-gate"
+
+# GitHub Actions OIDC: the issuer, and the audience aws-actions/configure-aws-credentials requests.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
+PROMETHEUS_SERVICE = "aps.amazonaws.com"
+CHATBOT_SERVICE = "chatbot.amazonaws.com"
+APPCONFIG_SERVICE = "appconfig.amazonaws.com"
+
+# The notification channels (policy.notifications), named like the Alertmanager receivers.
+CHANNELS = (alerts.ONCALL, alerts.PLATFORM, alerts.SRE)
+
+ALB_NAMESPACE = "AWS/ApplicationELB"
+ALARM_PERIOD_SECONDS = 60
+# Missing data never breaches: no traffic, a scaled-to-zero target group or a metric gap must not
+# roll a healthy release back (DP §Rollback Criteria lists what does).
+NOT_BREACHING = "notBreaching"
+
+FEATURE_FLAGS_PROFILE_TYPE = "AWS.AppConfig.FeatureFlags"
+FEATURE_FLAGS_PROFILE_NAME = "feature-flags"
+HOSTED_LOCATION = "hosted"
+APPCONFIG_MAX_MINUTES = 1440  # the API's limit for deployment duration and final bake time
+
+KEY_DELETION_WINDOW_DAYS = 30  # the longest AWS allows: a scheduled deletion can still be cancelled
+DEPLOY_SESSION_SECONDS = 3600  # a deploy job's credentials live one hour, no more
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and ARNs
+
+
+def aws_settings(policy: GatePolicy) -> AwsSettings:
+    if policy.aws is None:
+        raise ValueError(f"stack {policy.stack} sets no delivery-gate:aws; nothing to declare on AWS")
+    return policy.aws
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region: aws, aws-cn, aws-us-gov, aws-iso or aws-iso-b."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if "-isob-" in region:
+        return "aws-iso-b"
+    if "-iso-" in region:
+        return "aws-iso"
+    return "aws"
+
+
+def dns_suffix(region: str) -> str:
+    return {"aws-cn": "amazonaws.com.cn", "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov"}.get(
+        partition(region), "amazonaws.com"
+    )
+
+
+def arn(settings: AwsSettings, service: str, resource: str, *, regional: bool = True) -> str:
+    region = settings.region if regional else ""
+    return f"arn:{partition(settings.region)}:{service}:{region}:{settings.account_id}:{resource}"
+
+
+def account_root_arn(account_id: str, region: str) -> str:
+    return f"arn:{partition(region)}:iam::{account_id}:root"
+
+
+def aws_managed_policy_arn(settings: AwsSettings, name: str) -> str:
+    return f"arn:{partition(settings.region)}:iam::aws:policy/{name}"
+
+
+def resource_name(policy: GatePolicy, role: str) -> str:
+    """A physical name: delivery-gate-<environment>-<role>."""
+    return f"{NAME_PREFIX}-{policy.environment}-{role}"
+
+
+def key_alias(policy: GatePolicy) -> str:
+    return f"alias/{NAME_PREFIX}-{policy.environment}"
+
+
+def tags(policy: GatePolicy) -> dict[str, str]:
+    """The provider's default tags: every resource says which environment it serves and who owns it."""
+    return {"environment": policy.environment, "managed-by": MANAGED_BY}
+
+
+def oidc_provider_arn(policy: GatePolicy) -> str:
+    """The account's GitHub OIDC provider: the configured one, else the one this stack declares."""
+    settings = aws_settings(policy)
+    if settings.oidc_provider_arn is not None:
+        return settings.oidc_provider_arn
+    return arn(settings, "iam", f"oidc-provider/{GITHUB_OIDC_HOST}", regional=False)
+
+
+def role_arn(settings: AwsSettings, role_name: str) -> str:
+    return arn(settings, "iam", f"role/{role_name}", regional=False)
+
+
+def deploy_role_name(policy: GatePolicy) -> str:
+    return f"{NAME_PREFIX}-deploy-{policy.environment}"
+
+
+def deploy_role_arn(policy: GatePolicy) -> str:
+    return role_arn(aws_settings(policy), deploy_role_name(policy))
+
+
+def topic_name(policy: GatePolicy, channel: str) -> str:
+    return resource_name(policy, channel)
+
+
+def topic_arn(policy: GatePolicy, channel: str) -> str:
+    return arn(aws_settings(policy), "sns", topic_name(policy, channel))
+
+
+def alarm_arn(policy: GatePolicy, alarm_name: str) -> str:
+    return arn(aws_settings(policy), "cloudwatch", f"alarm:{alarm_name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry (ECR)
+
+_ECR_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+
+
+def image_repositories(policy: GatePolicy) -> tuple[str, ...]:
+    """One ECR repository per service: aws.services, else each gated repository's image name."""
+    settings = aws_settings(policy)
+    if settings.services is not None:
+        return tuple(sorted(set(settings.services)))
+    names = {(policy.workflows.image_name or repo.name).lower() for repo in policy.repositories}
+    for name in sorted(names):
+        if _ECR_NAME.fullmatch(name) is None:
+            raise ValueError(
+                f"stack {policy.stack}: the image name {name!r} is not a valid ECR repository name "
+                "(lower-case letters and digits separated by '.', '_', '-' or '/'); "
+                "set delivery-gate:aws.services"
+            )
+    return tuple(sorted(names))
+
+
+def repository_arn(settings: AwsSettings, name: str) -> str:
+    return arn(settings, "ecr", f"repository/{name}")
+
+
+def repository_url(settings: AwsSettings, name: str) -> str:
+    return f"{settings.account_id}.dkr.ecr.{settings.region}.{dns_suffix(settings.region)}/{name}"
+
+
+def ecr_lifecycle_policy(retention: ImageRetention) -> Document:
+    """Expire untagged images after `untaggedDays`; keep the newest `keepLast` tagged images.
+
+    ECR reserves an image for the first rule (lowest rulePriority) whose tag selection matches it:
+    untagged images belong to rule 1 and can only expire by age. Rule 2 selects tagged images only
+    (`tagPatternList: ["*"]`), so the count is of tagged images: a rule with `tagStatus: "any"`
+    would also count the untagged ones and keep fewer rollback targets (and ECR would require it
+    to be the rule with the highest rulePriority).
+    """
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"Untagged images expire after {retention.untagged_days} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": retention.untagged_days,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                # DP principle "Reversible": the newest tagged images are the rollback targets.
+                "description": f"Keep the newest {retention.keep_last} tagged images (rollback targets)",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": ["*"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": retention.keep_last,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM: the deploy role and the service roles
+
+
+def github_subjects(policy: GatePolicy) -> list[str]:
+    """The exact OIDC `sub` of a gated repository's job that runs in this GitHub environment.
+
+    The deploy workflows run every job that touches an environment with `environment: <name>`, and
+    GitHub then issues `repo:<owner>/<repo>:environment:<name>` (its default subject format).
+    """
+    return sorted({f"repo:{repo.full_name}:environment:{policy.environment}" for repo in policy.repositories})
+
+
+def _statement(sid: str, actions: list[str], resources: list[str] | str, **extra: Any) -> Document:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def deploy_trust_policy(policy: GatePolicy) -> Document:
+    """Only the gated repositories' jobs in this environment may assume the deploy role: exact
+    subjects with StringEquals, never a pattern (DP §Environment Progression: a dev job cannot
+    deploy to production, nor can a fork or another repository)."""
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            {
+                "Sid": "GitHubActionsInThisEnvironment",
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc_provider_arn(policy)},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": github_subjects(policy),
+                    }
+                },
+            }
+        ],
+    }
+
+
+ECR_PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:DescribeImageScanFindings",
+    "ecr:DescribeImages",
+    "ecr:GetDownloadUrlForLayer",
+]
+ECR_PUSH_ACTIONS = [
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
+
+
+def builds_images(policy: GatePolicy) -> bool:
+    """Images are built once, in the first environment of the chain, and promoted by digest:
+    later environments can only deploy what already exists (DP §Environment Progression)."""
+    return policy.environment == policy.environments[0].name
+
+
+def deploy_image_policy(policy: GatePolicy) -> Document:
+    """ECR (and EKS) rights of the deploy role; every ARN known before deployment."""
+    settings = aws_settings(policy)
+    repositories = [repository_arn(settings, name) for name in image_repositories(policy)]
+    statements = [
+        # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+        _statement("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
+        _statement("PullAndInspectImages", ECR_PULL_ACTIONS, repositories),
+    ]
+    if builds_images(policy):
+        statements.append(_statement("PushImagesBuiltHere", ECR_PUSH_ACTIONS, repositories))
+    if settings.eks_cluster_name is not None:
+        cluster = arn(settings, "eks", f"cluster/{settings.eks_cluster_name}")
+        statements.append(_statement("KubeconfigForTheCluster", ["eks:DescribeCluster"], [cluster]))
+    return {"Version": IAM_VERSION, "Statement": statements}
+
+
+@dataclass(frozen=True)
+class AppConfigArns:
+    """The ARNs of this environment's AppConfig resources (AWS assigns their ids)."""
+
+    application: str
+    environment: str
+    configuration_profile: str
+    deployment_strategy: str
+
+
+def deploy_flag_policy(arns: AppConfigArns) -> Document:
+    """AppConfig rights of the deploy role, scoped to this environment's flags: start, watch and stop
+    a flag deployment (the emergency path stops a bad one), publish a new flag version."""
+    deployments = f"{arns.environment}/deployment/*"  # deployment numbers are assigned per deployment
+    versions = f"{arns.configuration_profile}/hostedconfigurationversion/*"
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            _statement(
+                "StartFlagDeployments",
+                ["appconfig:StartDeployment"],
+                [arns.application, arns.environment, arns.configuration_profile, arns.deployment_strategy],
+            ),
+            _statement(
+                "WatchAndStopFlagDeployments",
+                ["appconfig:GetDeployment", "appconfig:StopDeployment"],
+                [deployments],
+            ),
+            _statement(
+                "PublishFlagVersions",
+                ["appconfig:CreateHostedConfigurationVersion"],
+                [arns.configuration_profile, versions],
+            ),
+        ],
+    }
+
+
+def service_trust_policy(service: str) -> Document:
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"},
+        ],
+    }
+
+
+def alarm_reader_policy() -> Document:
+    """What AppConfig needs to watch its monitors. DescribeAlarms takes no narrower resource in the
+    way AppConfig calls it (AWS's own example role grants it on "*"); it reveals alarm states only."""
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [_statement("ReadAlarmStates", ["cloudwatch:DescribeAlarms"], "*")],
+    }
+
+
+CHATBOT_READ_ACTIONS = [
+    "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricWidgetImage",
+]
+
+
+def chatbot_policy() -> Document:
+    """Notifications only: Chatbot renders alarm messages and graphs; it runs no commands."""
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [_statement("RenderAlarmNotifications", CHATBOT_READ_ACTIONS, "*")],
+    }
+
+
+def chatbot_guardrails(policy: GatePolicy) -> list[str]:
+    """The most a Slack user can do through the channel, whatever the role allows: read CloudWatch."""
+    return [aws_managed_policy_arn(aws_settings(policy), "CloudWatchReadOnlyAccess")]
+
+
+# ---------------------------------------------------------------------------------------------
+# KMS and SNS
+
+
+def alarm_publishers(policy: GatePolicy) -> list[str]:
+    """The AWS services that publish alarms to the topics."""
+    services = [CLOUDWATCH_SERVICE]
+    if aws_settings(policy).managed_prometheus:
+        services.append(PROMETHEUS_SERVICE)
+    return services
+
+
+def account_key_policy(account_id: str, region: str) -> Document:
+    """The account administers the key through IAM (AWS's default key policy): without this
+    statement no one could ever change or schedule the deletion of the key again."""
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root_arn(account_id, region)},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def key_policy(policy: GatePolicy) -> Document:
+    """The environment's key: SNS topics, ECR images, the AMP workspace.
+
+    CloudWatch (and AMP) must encrypt what they publish to an encrypted topic, and the AWS-managed
+    alias/aws/sns key does not let them: hence a customer-managed key that does. The topic policies
+    (aws:SourceAccount) decide who may publish; this statement only lets them encrypt.
+    """
+    settings = aws_settings(policy)
+    document = account_key_policy(settings.account_id, settings.region)
+    document["Statement"].append(
+        {
+            "Sid": "AlarmPublishersEncryptTopicMessages",
+            "Effect": "Allow",
+            "Principal": {"Service": alarm_publishers(policy)},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        }
+    )
+    return document
+
+
+def topic_policy(policy: GatePolicy, channel: str) -> Document:
+    """Alarms of this account, and nothing else, publish to the topic."""
+    settings = aws_settings(policy)
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            {
+                "Sid": "AlarmsOfThisAccountPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": alarm_publishers(policy)},
+                "Action": "sns:Publish",
+                "Resource": topic_arn(policy, channel),
+                "Condition": {"StringEquals": {"aws:SourceAccount": settings.account_id}},
+            }
+        ],
+    }
+
+
+def policy_json(document: Document) -> str:
+    """The one JSON form of every policy and document: sorted keys, compact, stable."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# CloudWatch: the rollback criteria (DP §Rollback Criteria) on the service's load balancer
+
+ERROR_RATE, P99_LATENCY, UNHEALTHY_HOSTS = "error-rate", "p99-latency", "unhealthy-hosts"
+ROLLBACK = "rollback"
+
+
+def _minutes(duration: str) -> int:
+    return max(1, math.ceil(duration_seconds(duration) / 60))
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One query of a metric-math alarm: a metric (`metric_name` + `stat`) or an expression."""
+
+    id: str
+    metric_name: str | None = None
+    stat: str | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = False
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """A CloudWatch metric alarm on the ALB dimensions, in the provider's terms."""
+
+    criterion: str
+    name: str
+    description: str
+    threshold: float
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    dimensions: dict[str, str]
+    namespace: str = ALB_NAMESPACE
+    period: int = ALARM_PERIOD_SECONDS
+    comparison_operator: str = "GreaterThanThreshold"
+    treat_missing_data: str = NOT_BREACHING
+    metric_name: str | None = None
+    statistic: str | None = None
+    extended_statistic: str | None = None
+    evaluate_low_sample_count_percentiles: str | None = None
+    queries: tuple[MetricQuery, ...] = ()
+
+
+def alb_dimensions(policy: GatePolicy) -> dict[str, str]:
+    balancer = aws_settings(policy).load_balancer
+    return {"LoadBalancer": balancer.load_balancer, "TargetGroup": balancer.target_group}
+
+
+def error_rate_expression(min_requests: int) -> str:
+    """5xx ratio, judged only with enough traffic: a quiet minute (or none at all) reads 0.
+    FILL: the 5xx count has no datapoint in a minute without errors."""
+    return f"IF(requests >= {min_requests}, FILL(errors, 0) / requests, 0)"
+
+
+def rollback_alarms(policy: GatePolicy) -> tuple[MetricAlarm, ...]:
+    """The metric alarms, one per rollback criterion CloudWatch can judge.
+
+    Evaluation follows the Prometheus alerts (gate/alerts.py): a rollback criterion must hold for
+    ROLLBACK_FOR (2 of 2 one-minute datapoints), a failing health check for HEALTH_FOR.
+    """
+    balancer = aws_settings(policy).load_balancer
+    dimensions = alb_dimensions(policy)
+    hold = _minutes(alerts.ROLLBACK_FOR)
+    health_hold = _minutes(alerts.HEALTH_FOR)
+    increase = policy.thresholds.max_error_rate_increase
+    p99_ms = policy.thresholds.latency.p99_target_ms
+    dp = alerts.DP
+    return (
+        MetricAlarm(
+            criterion=ERROR_RATE,
+            name=resource_name(policy, ERROR_RATE),
+            # CloudWatch alarms cannot compare with a time-shifted baseline, so the baseline is taken
+            # as 0: any 5xx ratio above the increase rolls back. The Prometheus alert
+            # ErrorRateIncrease keeps the true comparison with the previous hour.
+            description=(
+                f"{dp} §Rollback Criteria: error rate increases > {number(increase)} above baseline "
+                f"(baseline taken as 0; judged at >= {balancer.min_requests_per_minute} requests/min)"
+            ),
+            threshold=increase,
+            evaluation_periods=hold,
+            datapoints_to_alarm=hold,
+            dimensions=dimensions,
+            queries=(
+                MetricQuery(id="errors", metric_name="HTTPCode_Target_5XX_Count", stat="Sum"),
+                MetricQuery(id="requests", metric_name="RequestCount", stat="Sum"),
+                MetricQuery(
+                    id="ratio",
+                    expression=error_rate_expression(balancer.min_requests_per_minute),
+                    label="5xx ratio",
+                    return_data=True,
+                ),
+            ),
+        ),
+        MetricAlarm(
+            criterion=P99_LATENCY,
+            name=resource_name(policy, P99_LATENCY),
+            description=f"{dp} §Rollback Criteria: p99 latency exceeds {number(p99_ms)} ms",
+            threshold=p99_ms / 1000,
+            evaluation_periods=hold,
+            datapoints_to_alarm=hold,
+            dimensions=dimensions,
+            metric_name="TargetResponseTime",  # seconds
+            extended_statistic="p99",
+            # Judged at any traffic, like the Prometheus alert; "ignore" would leave a service with
+            # fewer than 1000 requests a minute without a latency criterion at all.
+            evaluate_low_sample_count_percentiles="evaluate",
+        ),
+        MetricAlarm(
+            criterion=UNHEALTHY_HOSTS,
+            name=resource_name(policy, UNHEALTHY_HOSTS),
+            description=f"{dp} §Rollback Criteria: health check failures (a target unhealthy all minute)",
+            threshold=0,
+            evaluation_periods=health_hold,
+            datapoints_to_alarm=health_hold,
+            dimensions=dimensions,
+            metric_name="UnHealthyHostCount",
+            # Minimum: unhealthy for the whole minute, not one failed probe during a deploy.
+            statistic="Minimum",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CompositeAlarm:
+    name: str
+    description: str
+    rule: str
+    channels: tuple[str, ...]  # topics notified on ALARM and on OK
+
+
+def rollback_composite(policy: GatePolicy) -> CompositeAlarm:
+    """DP §Rollback Criteria "Critical alert triggered": any criterion alarms. M9 §Post-merge 2:
+    a rollback notifies #oncall and #platform (as the Alertmanager routes do)."""
+    rule = " OR ".join(f'ALARM("{alarm.name}")' for alarm in rollback_alarms(policy))
+    return CompositeAlarm(
+        name=resource_name(policy, ROLLBACK),
+        description=f"{alerts.DP} §Rollback Criteria: a rollback criterion alarms in {policy.environment}",
+        rule=rule,
+        channels=(alerts.ONCALL, alerts.PLATFORM),
+    )
+
+
+def alarm_names(policy: GatePolicy) -> dict[str, str]:
+    """criterion -> alarm name, the composite included."""
+    names = {alarm.criterion: alarm.name for alarm in rollback_alarms(policy)}
+    return {**names, ROLLBACK: rollback_composite(policy).name}
+
+
+# ---------------------------------------------------------------------------------------------
+# AppConfig: feature flags delivered progressively, rolled back by the alarms
+
+
+def flag_document(policy: GatePolicy) -> Document:
+    """The AWS.AppConfig.FeatureFlags document of this environment; a flag not listed for it is off
+    (DP §Evaluation Criteria, Feature flags: new features flagged, and new flags off)."""
+    flags = sorted(policy.flags, key=lambda flag: flag.key)
+    definitions: Document = {}
+    for flag in flags:
+        definition: Document = {"name": flag.key}
+        if flag.description:
+            definition["description"] = flag.description
+        definitions[flag.key] = definition
+    return {
+        "version": "1",
+        "flags": definitions,
+        "values": {flag.key: {"enabled": flag.enabled_in(policy.environment)} for flag in flags},
+    }
+
+
+def flag_document_json(policy: GatePolicy) -> str:
+    return policy_json(flag_document(policy))
+
+
+@dataclass(frozen=True)
+class DeploymentStrategy:
+    name: str
+    description: str
+    growth_type: str
+    growth_factor: float
+    deployment_duration_in_minutes: int
+    final_bake_time_in_minutes: int
+    replicate_to: str = "NONE"
+
+
+def exponential_steps(growth_factor: int) -> list[int]:
+    """The percentages AppConfig's EXPONENTIAL growth reaches: G*2^N, capped at 100."""
+    steps, share = [], growth_factor
+    while share < 100:
+        steps.append(share)
+        share *= 2
+    return [*steps, 100]
+
+
+def deployment_strategy(policy: GatePolicy) -> DeploymentStrategy:
+    """DP §Deployment Process "Progressive rollout plan defined (e.g., 5% → 25% → 50% → 100%)".
+
+    AppConfig cannot follow a list of stages; the closest is EXPONENTIAL growth from the first stage
+    (5 → 10 → 20 → 40 → 80 → 100 by default): it starts as small as the canary and at least doubles.
+    The deployment takes as long as the canary takes to reach 100 % (a bake time per step before the
+    last: 3 x 10m), then bakes once more at 100 % while the alarms may still roll it back.
+    """
+    rollout = policy.rollout
+    bake = math.ceil(duration_seconds(rollout.bake_time) / 60)
+    duration = bake * (len(rollout.stages) - 1)
+    for what, minutes in (("deployment duration", duration), ("final bake time", bake)):
+        if minutes > APPCONFIG_MAX_MINUTES:
+            raise ValueError(
+                f"stack {policy.stack}: delivery-gate:rollout.bakeTime {rollout.bake_time!r} gives "
+                f"an AppConfig {what} of {minutes} minutes; AppConfig allows at most {APPCONFIG_MAX_MINUTES}"
+            )
+    first = rollout.stages[0]
+    steps = " -> ".join(f"{share}%" for share in exponential_steps(first))
+    return DeploymentStrategy(
+        name=resource_name(policy, "flags"),
+        description=f"Flags reach {steps} in {duration} min, then bake {bake} min under the rollback alarms",
+        growth_type="EXPONENTIAL",
+        growth_factor=first,
+        deployment_duration_in_minutes=duration,
+        final_bake_time_in_minutes=bake,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Amazon Managed Prometheus: the same rules and routing as the cluster, delivered through SNS
+
+
+def prometheus_rules_yaml(policy: GatePolicy) -> str:
+    """The rule groups of gate/alerts.py as a Prometheus rules file (what AMP stores)."""
+    return alerts.rules_yaml(policy)
+
+
+def prometheus_alertmanager_document(policy: GatePolicy) -> Document:
+    """gate/alerts.py's routing tree, with each receiver delivering to its channel's SNS topic."""
+    document = alerts.alertmanager_document(policy)
+    region = aws_settings(policy).region
+    receivers = [
+        {
+            "name": receiver["name"],
+            "sns_configs": [
+                {
+                    "topic_arn": topic_arn(policy, receiver["name"]),
+                    "sigv4": {"region": region},
+                    "send_resolved": True,
+                    "subject": alerts.SLACK_TITLE,
+                    "message": alerts.SLACK_TEXT,
+                }
+            ],
+        }
+        for receiver in document["receivers"]
+    ]
+    return {**document, "receivers": receivers}
+
+
+def prometheus_alertmanager_yaml(policy: GatePolicy) -> str:
+    """The inner alertmanager.yml (`amtool check-config`)."""
+    return yamltext.dump(prometheus_alertmanager_document(policy))
+
+
+def prometheus_alertmanager_definition(policy: GatePolicy) -> str:
+    """What AMP's alert manager definition holds: the config under `alertmanager_config`."""
+    return yamltext.dump({"alertmanager_config": prometheus_alertmanager_yaml(policy)})
+
+
+# ---------------------------------------------------------------------------------------------
+# The state backend (bootstrap/): where every stack's state and secrets key live
+
+BOOTSTRAP_NAMESPACE = "delivery-gate-bootstrap"
+
+_BUCKET = re.compile(r"(?!xn--)(?!sthree-)(?!.*-s3alias$)(?!.*--ol-s3$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_ALIAS = re.compile(r"alias/(?!aws/)[A-Za-z0-9/_-]{1,250}")
+
+_ALLOWED = {
+    "accountId": "12 digits, the AWS account id",
+    "region": "an AWS region such as eu-west-1",
+    "bucketName": (
+        "an S3 bucket name: 3-63 lower-case letters, digits and inner hyphens (no dots: they break "
+        "TLS for virtual-hosted URLs)"
+    ),
+    "secretsKeyAlias": "a KMS alias such as alias/pulumi-secrets (not under alias/aws/)",
+}
+
+
+def _full_match(regex: re.Pattern[str], field: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if regex.fullmatch(value) is None:
+            raise ValueError(f"allowed: {_ALLOWED[field]}")
+        return value
+
+    return AfterValidator(check)
+
+
+BucketName = Annotated[str, _full_match(_BUCKET, "bucketName")]
+KmsAlias = Annotated[str, _full_match(_ALIAS, "secretsKeyAlias")]
+
+
+class StateBackendSettings(GateModel):
+    """The bootstrap stack's config: `delivery-gate-bootstrap:<key>` in bootstrap/stacks/."""
+
+    account_id: AwsAccountId = Field(
+        description="The account holding the state; the provider refuses others."
+    )
+    region: AwsRegion = Field(default="eu-west-1", description="Region of the bucket and the keys.")
+    bucket_name: BucketName = Field(description="The S3 bucket holding every stack's state.")
+    secrets_key_alias: KmsAlias = Field(
+        default="alias/pulumi-secrets", description="Alias of the KMS key that encrypts stack secrets."
+    )
+
+    @property
+    def state_key_alias(self) -> str:
+        return f"alias/{self.bucket_name}"
+
+
+def load_state_backend(values: Mapping[str, Any], *, source: str) -> StateBackendSettings:
+    """Validate the bootstrap stack's values (namespace stripped), or a PolicyError naming `source`
+    (the stack file), the dotted key, the bad value and what is allowed."""
+    known = {field.alias or name for name, field in StateBackendSettings.model_fields.items()}
+    problems = [
+        Problem(
+            f"{BOOTSTRAP_NAMESPACE}:{key}", values[key], f"unknown key; allowed: {', '.join(sorted(known))}"
+        )
+        for key in sorted(values)
+        if key not in known
+    ]
+    settings = None
+    try:
+        settings = StateBackendSettings.model_validate({k: v for k, v in values.items() if k in known})
+    except ValidationError as error:
+        problems += [_state_problem(e) for e in error.errors(include_url=False)]
+    if problems or settings is None:
+        raise PolicyError(source, problems)
+    return settings
+
+
+def _state_problem(error: Any) -> Problem:
+    field = str(error["loc"][0])
+    path = f"{BOOTSTRAP_NAMESPACE}:{field}"
+    if error["type"] == "missing":
+        return Problem(path, None, "required")
+    return Problem(path, error["input"], f"allowed: {_ALLOWED.get(field, error['msg'])}")
+
+
+def bucket_arn(settings: StateBackendSettings) -> str:
+    return f"arn:{partition(settings.region)}:s3:::{settings.bucket_name}"
+
+
+def tls_only_bucket_policy(settings: StateBackendSettings) -> Document:
+    """State holds every resource's inputs: it is never sent over plain HTTP."""
+    bucket = bucket_arn(settings)
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyPlainHttp",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket, f"{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def login_url(settings: StateBackendSettings) -> str:
+    """`pulumi login <this>`: the S3 backend, in the bucket's region."""
+    return f"s3://{settings.bucket_name}?region={settings.region}&awssdk=v2"
+
+
+def secrets_provider(settings: StateBackendSettings) -> str:
+    """`pulumi stack init --secrets-provider <this>`: stack secrets encrypted with the KMS key."""
+    return f"awskms://{settings.secrets_key_alias}?region={settings.region}"
