@@ -172,6 +172,15 @@ class RepositoryGate(pulumi.ComponentResource):
             ),
             opts=opts,
         )
+        for variable, value in self._spec.environment_variables:
+            github.ActionsEnvironmentVariable(
+                f"{self._name}-env-{env.name}-var-{_slug(variable)}",
+                repository=self._spec.name,
+                environment=resource.environment,
+                variable_name=variable,
+                value=value,
+                opts=pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
+            )
         for pattern in env.deployment_branches:
             github.RepositoryEnvironmentDeploymentPolicy(
                 f"{self._name}-env-{env.name}-branch-{_slug(pattern)}",

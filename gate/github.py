@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gate.aws import deploy_role_arn
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.types import MergeGateMode
-from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
+from gate.workflows import (
+    AWS_REGION_VARIABLE,
+    AWS_ROLE_VARIABLE,
+    K6_MAPPER_PATH,
+    k6_mapper_source,
+    render_workflows,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class RepositoryGateSpec:
     labels: tuple[Label, ...]
     # The deployment environment this stack deploys to (each stack owns its own environment).
     environment: Environment
+    # GitHub Actions variables of that environment: what its deploy jobs read (name, value).
+    environment_variables: tuple[tuple[str, str], ...]
     protect_merge_gate: bool
     protect_environment: bool
 
@@ -196,11 +205,20 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         files=files if owns else (),
         labels=policy.labels if owns else (),
         environment=policy.environment_spec,
+        environment_variables=environment_variables(policy),
         # The merge gate is protected wherever it is declared: deleting it silently disables every
         # check. Everything else is protected in production. protectResources overrides both.
         protect_merge_gate=override if override is not None else True,
         protect_environment=policy.protects_everything,
     )
+
+
+def environment_variables(policy: GatePolicy) -> tuple[tuple[str, str], ...]:
+    """The deploy role of this environment, for the deploy workflow's OIDC login: each stack owns
+    its GitHub environment, so the role (and account) can differ per environment."""
+    if policy.aws is None:
+        return ()
+    return ((AWS_ROLE_VARIABLE, deploy_role_arn(policy)), (AWS_REGION_VARIABLE, policy.aws.region))
 
 
 def required_checks_summary(policy: GatePolicy) -> dict[str, dict[str, tuple[str, ...]]]:

@@ -72,7 +72,30 @@ PERMISSION_REASONS = {
     ("security-events", "write"): "upload the scan's SARIF findings",
     ("pull-requests", "write"): "comment the preview on the pull request",
     ("issues", "write"): "open the parity-mismatch issue",
+    ("id-token", "write"): "trade the job's OIDC token for this environment's AWS deploy role",
 }
+
+# GitHub environment variables each environment stack sets (gate/github.py): the deploy role that
+# trusts exactly `repo:<owner>/<repo>:environment:<env>`, and its region.
+AWS_ROLE_VARIABLE = "AWS_DEPLOY_ROLE_ARN"
+AWS_REGION_VARIABLE = "AWS_REGION"
+
+
+def aws_login(policy: GatePolicy) -> list[Step]:
+    """Short-lived AWS credentials for a deploy job, through GitHub OIDC: no stored keys."""
+    if policy.aws is None:
+        return []
+    login = {
+        "role-to-assume": f"${{{{ vars.{AWS_ROLE_VARIABLE} }}}}",
+        "aws-region": f"${{{{ vars.{AWS_REGION_VARIABLE} }}}}",
+    }
+    return [
+        {"name": "Assume the environment's deploy role", **uses(actions.CONFIGURE_AWS_CREDENTIALS, **login)}
+    ]
+
+
+def deploy_permissions(policy: GatePolicy, **grants: str) -> dict[str, str]:
+    return {"contents": "read", **grants, **({"id-token": "write"} if policy.aws is not None else {})}
 
 
 def permissions(**grants: str) -> dict[str, Commented]:
@@ -466,6 +489,7 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
         target = {"TARGET_ENVIRONMENT": env.name}
         deploy_steps = [
             checkout(),
+            *aws_login(policy),  # the scripts below reach the cluster with the environment's role
             {
                 "id": "previous",
                 **run(
@@ -481,6 +505,7 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
             s,
             deploy_steps,
             environment={"name": env.name},
+            permissions=deploy_permissions(policy),
             outputs={"previous_tag": "${{ steps.previous.outputs.tag }}"},
         )
         if previous:
@@ -545,6 +570,7 @@ def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id
     ]
     steps: list[Step] = [
         checkout(),
+        *aws_login(policy),
         # M9 §Post-merge 2: revert to the previous image tag.
         run(
             "Roll back to the previous image tag",
@@ -572,7 +598,7 @@ def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id
             s,
             steps,
             environment={"name": environment},
-            permissions={"contents": "read", "issues": "write"},
+            permissions=deploy_permissions(policy, issues="write"),
         ),
     }
 

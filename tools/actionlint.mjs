@@ -18,11 +18,14 @@ const NEWER_RUNNER_LABELS = new Set([
   "macos-13-xlarge", "macos-14-xlarge", "macos-15-xlarge",
 ]);
 const NEWER_PERMISSION_SCOPES = new Set(["attestations", "models", "artifact-metadata"]);
+// Expression contexts added since: `vars` (configuration variables, January 2023).
+const NEWER_CONTEXTS = new Set(["vars"]);
 
 function knownToGitHub(result) {
-  const name = /^(?:label|unknown permission scope) "([^"]+)"/.exec(result.message)?.[1];
+  const name = /^(?:label|unknown permission scope|undefined variable) "([^"]+)"/.exec(result.message)?.[1];
   if (result.kind === "runner-label") return NEWER_RUNNER_LABELS.has(name);
   if (result.kind === "permissions") return NEWER_PERMISSION_SCOPES.has(name);
+  if (result.kind === "expression") return NEWER_CONTEXTS.has(name);
   return false;
 }
 
