@@ -24,12 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from gate import alerts, yamltext
-from gate.errors import PolicyError, Problem
-from gate.model import AwsAccountId, AwsRegion, AwsSettings, GatePolicy, ImageRetention
-from gate.types import GateModel, duration_seconds, number
+from gate.errors import PolicyError
+from gate.model import AwsSettings, GatePolicy, ImageRetention
+from gate.types import AwsAccountId, AwsRegion, GateModel, duration_seconds, matching, number
+from gate.validation import aliases, unknown_keys
+from gate.validation import problems as validation_problems
 
 Document = dict[str, Any]
 
@@ -718,31 +720,21 @@ def prometheus_alertmanager_definition(policy: GatePolicy) -> str:
 
 BOOTSTRAP_NAMESPACE = "delivery-gate-bootstrap"
 
-_BUCKET = re.compile(r"(?!xn--)(?!sthree-)(?!.*-s3alias$)(?!.*--ol-s3$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
-_ALIAS = re.compile(r"alias/(?!aws/)[A-Za-z0-9/_-]{1,250}")
-
-_ALLOWED = {
-    "accountId": "12 digits, the AWS account id",
-    "region": "an AWS region such as eu-west-1",
-    "bucketName": (
+BucketName = Annotated[
+    str,
+    matching(
+        r"(?!xn--)(?!sthree-)(?!.*-s3alias$)(?!.*--ol-s3$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]",
         "an S3 bucket name: 3-63 lower-case letters, digits and inner hyphens (no dots: they break "
-        "TLS for virtual-hosted URLs)"
+        "TLS for virtual-hosted URLs)",
     ),
-    "secretsKeyAlias": "a KMS alias such as alias/pulumi-secrets (not under alias/aws/)",
-}
-
-
-def _full_match(regex: re.Pattern[str], field: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if regex.fullmatch(value) is None:
-            raise ValueError(f"allowed: {_ALLOWED[field]}")
-        return value
-
-    return AfterValidator(check)
-
-
-BucketName = Annotated[str, _full_match(_BUCKET, "bucketName")]
-KmsAlias = Annotated[str, _full_match(_ALIAS, "secretsKeyAlias")]
+]
+KmsAlias = Annotated[
+    str,
+    matching(
+        r"alias/(?!aws/)[A-Za-z0-9/_-]{1,250}",
+        "a KMS alias such as alias/pulumi-secrets (not under alias/aws/)",
+    ),
+]
 
 
 class StateBackendSettings(GateModel):
@@ -765,30 +757,18 @@ class StateBackendSettings(GateModel):
 def load_state_backend(values: Mapping[str, Any], *, source: str) -> StateBackendSettings:
     """Validate the bootstrap stack's values (namespace stripped), or a PolicyError naming `source`
     (the stack file), the dotted key, the bad value and what is allowed."""
-    known = {field.alias or name for name, field in StateBackendSettings.model_fields.items()}
-    problems = [
-        Problem(
-            f"{BOOTSTRAP_NAMESPACE}:{key}", values[key], f"unknown key; allowed: {', '.join(sorted(known))}"
-        )
-        for key in sorted(values)
-        if key not in known
-    ]
+    problems = unknown_keys(values, StateBackendSettings, BOOTSTRAP_NAMESPACE)
+    known = aliases(StateBackendSettings)
     settings = None
     try:
         settings = StateBackendSettings.model_validate({k: v for k, v in values.items() if k in known})
     except ValidationError as error:
-        problems += [_state_problem(e) for e in error.errors(include_url=False)]
+        problems += validation_problems(
+            error.errors(include_url=False), StateBackendSettings, BOOTSTRAP_NAMESPACE
+        )
     if problems or settings is None:
         raise PolicyError(source, problems)
     return settings
-
-
-def _state_problem(error: Any) -> Problem:
-    field = str(error["loc"][0])
-    path = f"{BOOTSTRAP_NAMESPACE}:{field}"
-    if error["type"] == "missing":
-        return Problem(path, None, "required")
-    return Problem(path, error["input"], f"allowed: {_ALLOWED.get(field, error['msg'])}")
 
 
 def bucket_arn(settings: StateBackendSettings) -> str:

@@ -7,19 +7,19 @@ reports every problem at once: stack file, dotted path, bad value, what is allow
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from gate.engine import all_config, get_root_directory
-from gate.errors import FieldProblem, PolicyError, Problem
+from gate.errors import PolicyError, Problem
 from gate.model import GatePolicy
 from gate.slo import with_suggested_p95
+from gate.validation import aliases, unknown_keys
+from gate.validation import problems as validation_problems
 
 NAMESPACE = "delivery-gate"
 
@@ -48,25 +48,13 @@ def load_policy(
     structured config); both give the same policy.
     """
     source = source or stack_file(stack)
-    problems: list[Problem] = []
-    allowed_keys = _aliases(GatePolicy)
-    raw: dict[str, Any] = {}
-    for key in sorted(values):
-        if key not in allowed_keys:
-            problems.append(
-                Problem(
-                    f"{NAMESPACE}:{key}",
-                    values[key],
-                    f"unknown key; allowed: {', '.join(sorted(allowed_keys))}",
-                )
-            )
-            continue
-        raw[key] = _decode(values[key])
+    problems = unknown_keys(values, GatePolicy, NAMESPACE)
+    raw = {key: _decode(value) for key, value in sorted(values.items()) if key in aliases(GatePolicy)}
     problems += _fill_repository_owners(raw, github_owner)
     try:
         policy = GatePolicy.model_validate(raw)
     except ValidationError as error:
-        problems += _problems(error.errors(include_url=False))
+        problems += validation_problems(error.errors(include_url=False), GatePolicy, NAMESPACE)
     if problems:
         raise PolicyError(source, problems)
     if policy.ephemeral is not None:
@@ -130,71 +118,6 @@ def _fill_repository_owners(raw: dict[str, Any], github_owner: str | None) -> li
         filled.append(repo)
     raw["repositories"] = filled
     return problems
-
-
-def _problems(errors: list[Any]) -> list[Problem]:
-    # pydantic also reports a list as too short when its only items failed: say only the cause.
-    def has_deeper(loc: tuple[Any, ...]) -> bool:
-        return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
-
-    return [_problem(e) for e in errors if not (e["type"] == "too_short" and has_deeper(tuple(e["loc"])))]
-
-
-def _problem(error: Any) -> Problem:
-    loc = tuple(error["loc"])
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, FieldProblem):
-        inner = cause.problem
-        return Problem(_path(loc, inner.path), inner.value, inner.allowed)
-    if error["type"] == "extra_forbidden":
-        allowed = ", ".join(sorted(_aliases(_model_at(loc[:-1]))))
-        return Problem(_path(loc), error["input"], f"unknown key; allowed: {allowed}")
-    if error["type"] == "missing":
-        return Problem(_path(loc), None, "required")
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if not message.startswith("allowed"):
-        message = f"allowed: {message[0].lower()}{message[1:]}"
-    return Problem(_path(loc), error["input"], message)
-
-
-def _path(loc: tuple[Any, ...], tail: str = "") -> str:
-    text = NAMESPACE + ":"
-    for i, part in enumerate(loc):
-        text += f"[{part}]" if isinstance(part, int) else (part if i == 0 else f".{part}")
-    if tail:
-        text += tail if not loc or tail.startswith("[") else f".{tail}"
-    return text
-
-
-def _aliases(model: type[BaseModel]) -> set[str]:
-    return {field.alias or name for name, field in model.model_fields.items()}
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
-    """The model class found by following field names in `loc` from GatePolicy."""
-    model: type[BaseModel] = GatePolicy
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
-        if field is None:
-            break
-        found = _find_model(field.annotation)
-        if found is None:
-            break
-        model = found
-    return model
-
-
-def _find_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
-        for arg in typing.get_args(annotation):
-            found = _find_model(arg)
-            if found is not None:
-                return found
-    return None
 
 
 def load_stack_policy() -> GatePolicy:

@@ -15,6 +15,8 @@ from pydantic import Field, SecretStr, model_validator
 
 from gate.errors import FieldProblem
 from gate.types import (
+    AwsAccountId,
+    AwsRegion,
     BranchPattern,
     CheckCategory,
     CheckName,
@@ -648,11 +650,8 @@ class Ephemeral(GateModel):
     )
 
     @model_validator(mode="after")
-    def _aware(self) -> Self:
-        if self.created_at.tzinfo is None:
-            raise FieldProblem(
-                "createdAt", self.created_at.isoformat(), "allowed: a UTC time such as 2026-11-22T10:00:00Z"
-            )
+    def _utc(self) -> Self:
+        _require_utc("createdAt", self.created_at)
         return self
 
     @property
@@ -669,11 +668,6 @@ class Ephemeral(GateModel):
 # evidence of health at the current stage"; Principles 3: "Evidence-based promotion")
 
 
-def _aware(path: str, value: datetime) -> None:
-    if value.tzinfo is None:
-        raise FieldProblem(path, value.isoformat(), "allowed: a UTC time such as 2026-11-22T10:00:00Z")
-
-
 class Validation(GateModel):
     """This environment's own evidence for the image it runs: the e2e parity check passed against
     it here (M9 §Post-merge 1). The stack exports it as `releaseEvidence` for the next environment."""
@@ -685,7 +679,7 @@ class Validation(GateModel):
 
     @model_validator(mode="after")
     def _utc(self) -> Self:
-        _aware("validatedAt", self.validated_at)
+        _require_utc("validatedAt", self.validated_at)
         return self
 
 
@@ -733,10 +727,6 @@ class Release(GateModel):
 # ---------------------------------------------------------------------------------------------
 # AWS: the registry, deploy identities, notifications, alarms and flag delivery behind the gate
 
-AwsAccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="A 12-digit AWS account id.")]
-AwsRegion = Annotated[
-    str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", description="An AWS region.")
-]
 ImageRepositoryName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$", max_length=200)]
 
 
@@ -1035,6 +1025,11 @@ class GatePolicy(GateModel):
     def stack(self) -> str:
         """The stack that applies this policy: pr-<N> for ephemeral ones, else the environment's."""
         return self.ephemeral.stack if self.ephemeral is not None else self.environment_spec.stack
+
+
+def _require_utc(path: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise FieldProblem(path, value.isoformat(), "allowed: a UTC time such as 2026-11-22T10:00:00Z")
 
 
 def _require_unique(field: str, key: str, values: list[str]) -> None:

@@ -42,7 +42,7 @@ class MergeGateMode(StrEnum):
     RULESETS = "rulesets"
 
 
-def _matching(regex: str, allowed: str) -> AfterValidator:
+def matching(regex: str, allowed: str) -> AfterValidator:
     """A validator with Python regex semantics and an error that says what is allowed in words."""
     compiled = re.compile(regex)
 
@@ -56,72 +56,77 @@ def _matching(regex: str, allowed: str) -> AfterValidator:
 
 GitHubOwner = Annotated[
     str,
-    _matching(
+    matching(
         r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}",
         "a GitHub user or organisation: 1-39 letters, digits or single inner hyphens",
     ),
 ]
 RepositoryName = Annotated[
     str,
-    _matching(
+    matching(
         r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}",
         "a GitHub repository name: 1-100 letters, digits, '.', '-' or '_' (not '.' or '..')",
     ),
 ]
 Slug = Annotated[
     str,
-    _matching(
+    matching(
         r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9])?",
         "a team slug or user login: letters, digits, '.', '-', '_', starting and ending alphanumeric",
     ),
 ]
 CheckName = Annotated[
     str,
-    _matching(
+    matching(
         r"[A-Za-z0-9][A-Za-z0-9 ._()/:-]{0,254}",
         "a status check name: up to 255 letters, digits, spaces and ._()/:- on one line",
     ),
 ]
 BranchPattern = Annotated[
     str,
-    _matching(
+    matching(
         r"(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/*?\[\]-]{1,255}(?<!/)",
         "a branch name or fnmatch pattern such as 'main' or 'release/*' (no '..', '//' or edge '/')",
     ),
 ]
 EnvironmentName = Annotated[
     str,
-    _matching(
+    matching(
         r"[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?",
         "a lower-case name: letters, digits and inner hyphens, at most 32 characters",
     ),
 ]
 SlackChannel = Annotated[
     str,
-    _matching(r"#[a-z0-9][a-z0-9._-]{0,79}", "a Slack channel such as '#oncall'"),
+    matching(r"#[a-z0-9][a-z0-9._-]{0,79}", "a Slack channel such as '#oncall'"),
 ]
 LabelColor = Annotated[
-    str, _matching(r"[0-9a-fA-F]{6}", "six hexadecimal digits without '#', such as 'b60205'")
+    str, matching(r"[0-9a-fA-F]{6}", "six hexadecimal digits without '#', such as 'b60205'")
 ]
 MetricName = Annotated[
-    str, _matching(r"[a-zA-Z_:][a-zA-Z0-9_:]*", "a Prometheus metric name such as 'redis_connected'")
+    str, matching(r"[a-zA-Z_:][a-zA-Z0-9_:]*", "a Prometheus metric name such as 'redis_connected'")
 ]
 
 PinnedImage = Annotated[
     str,
-    _matching(
+    matching(
         r"[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}",
         "an image pinned by digest: <registry>/<name>@sha256:<64 lower-case hex digits>",
     ),
 ]
 ImageDigest = Annotated[
-    str, _matching(r"sha256:[0-9a-f]{64}", "an image digest: sha256:<64 lower-case hex digits>")
+    str, matching(r"sha256:[0-9a-f]{64}", "an image digest: sha256:<64 lower-case hex digits>")
 ]
 # M9 §Required CI checks 4: the e2e parity check compares the root_hash of run and replay.
 RootHash = Annotated[
-    str, _matching(r"(sha256:)?[0-9a-f]{64}", "a root hash: 64 lower-case hex digits, optionally sha256:")
+    str, matching(r"(sha256:)?[0-9a-f]{64}", "a root hash: 64 lower-case hex digits, optionally sha256:")
 ]
-HttpsUrl = Annotated[str, _matching(r"https://\S+", "an https:// link")]
+HttpsUrl = Annotated[str, matching(r"https://\S+", "an https:// link")]
+
+AwsAccountId = Annotated[str, matching(r"[0-9]{12}", "12 digits, the AWS account id")]
+AwsRegion = Annotated[
+    str, matching(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]", "an AWS region such as eu-west-1")
+]
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
