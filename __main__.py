@@ -1,5 +1,7 @@
 """Delivery Gate: load this stack's policy, declare the gate, export what consumers need."""
 
+from typing import Any
+
 import pulumi
 import pulumi_github as github
 
@@ -76,22 +78,24 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
     pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
 
 
-def check_promotion(policy: GatePolicy) -> promotion.Promotion:
-    """GATE-DP-09/10: the release rests on the upstream stack's evidence (or the emergency path)."""
-    upstream = policy.upstream_environment
-    outputs = read_stack_outputs(upstream.stack) if upstream and policy.release else None
+def check_promotion(policy: GatePolicy) -> dict[str, Any] | None:
+    """GATE-DP-09/10: the release rests on the upstream stack's evidence, or on the emergency path
+    (whose follow-up this returns)."""
+    source = promotion.evidence_source(policy)
+    outputs = read_stack_outputs(source) if source is not None else None
     return promotion.enforce_promotion(policy, outputs, stack_file(policy.stack))
 
 
-def export_promotion(policy: GatePolicy, outcome: promotion.Promotion) -> None:
-    if outcome.upstream_stack is not None:
-        pulumi.export("promotesFrom", outcome.upstream_stack)
-    if policy.release is not None and outcome.upstream_stack is not None:
+def export_promotion(policy: GatePolicy, emergency_follow_up: dict[str, Any] | None) -> None:
+    if policy.upstream_environment is not None:
+        pulumi.export("promotesFrom", policy.upstream_environment.stack)
+    source = promotion.evidence_source(policy)
+    if source is not None:
         # The evidence this deployment rests on, kept in this stack's state for the audit trail.
-        upstream = reference_stack(outcome.upstream_stack)
+        upstream = reference_stack(source)
         pulumi.export("promotedOn", upstream.get_output(promotion.EVIDENCE_OUTPUT))
-    if outcome.follow_up is not None:
-        pulumi.export("emergencyFollowUp", outcome.follow_up)
+    if emergency_follow_up is not None:
+        pulumi.export("emergencyFollowUp", emergency_follow_up)
     pulumi.export("validationStatus", promotion.validation_status(policy))
     evidence = promotion.release_evidence(policy)
     if evidence is not None:
@@ -103,7 +107,7 @@ def main() -> None:
         # Fails before any resource is declared; RunError prints the message without a traceback.
         policy = load_stack_policy()
         enforce_rules(policy, pulumi.get_stack())
-        outcome = check_promotion(policy) if policy.ephemeral is None else None
+        follow_up = check_promotion(policy) if policy.ephemeral is None else None
     except GateError as error:
         raise pulumi.RunError(str(error)) from None
 
@@ -111,11 +115,10 @@ def main() -> None:
         # A pr-<N> stack holds only its disposable environment: no GitHub settings.
         declare_ephemeral_environment(policy)
     else:
-        assert outcome is not None
         declare_repository_gates(policy)
         declare_runtime_safety_net(policy)
         declare_aws_foundation(policy)
-        export_promotion(policy, outcome)
+        export_promotion(policy, follow_up)
     pulumi.export("environment", policy.environment)
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
     pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})

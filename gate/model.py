@@ -38,6 +38,7 @@ from gate.types import (
     SlackChannel,
     Slug,
     duration_seconds,
+    image_digest,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -721,7 +722,7 @@ class Release(GateModel):
 
     @property
     def image_digest(self) -> str:
-        return self.image.rsplit("@", 1)[1]
+        return image_digest(self.image)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from gate.loader import NAMESPACE, load_policy, namespace_values
 from gate.model import GatePolicy
 from gate.promotion import RULE_ID, ReleaseEvidence, read_evidence, unvalidated
 from gate.stackfile import read_stack_config
+from gate.types import image_digest
 
 RELEASE_KEY = f"{NAMESPACE}:release"
 VALIDATION_KEY = f"{NAMESPACE}:validation"
@@ -145,7 +146,7 @@ def _release(evidence: ReleaseEvidence | None, emergency: Emergency | None) -> d
     else:
         return None
     release: dict[str, Any] = {"image": image}
-    if evidence is not None and evidence.image_digest == image.rsplit("@", 1)[-1]:
+    if evidence is not None and evidence.image_digest == image_digest(image):
         release["promotedFrom"] = {
             "stack": evidence.stack,
             "imageDigest": evidence.image_digest,

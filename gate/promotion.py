@@ -10,7 +10,6 @@ declaring any resource, an image digest or a flag state that evidence does not c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from pydantic import Field, ValidationError
 from gate.clock import iso
 from gate.errors import RuleViolation
 from gate.model import GatePolicy
-from gate.types import EnvironmentName, GateModel, ImageDigest, PinnedImage, RootHash
+from gate.types import EnvironmentName, GateModel, ImageDigest, PinnedImage, RootHash, image_digest
 
 EVIDENCE_OUTPUT = "releaseEvidence"
 RULE_ID = "GATE-DP-09"  # the deployed image and flag states rest on upstream evidence
@@ -45,16 +44,23 @@ def flag_states(policy: GatePolicy) -> dict[str, bool]:
     return {flag.key: flag.enabled_in(policy.environment) for flag in flags}
 
 
+def evidence_source(policy: GatePolicy) -> str | None:
+    """The stack whose evidence this one must read: the upstream one, when a release is deployed
+    here (the first environment, or one deploying nothing, rests on no evidence)."""
+    upstream = policy.upstream_environment
+    return upstream.stack if upstream is not None and policy.release is not None else None
+
+
 def release_evidence(policy: GatePolicy) -> dict[str, Any] | None:
     """This stack's export for the next environment; none until its validation covers its image."""
     validation, image = policy.validation, policy.deployed_image
     if validation is None or image is None or validation.image != image:
-        return None
+        return None  # validation_status says which of these it is
     evidence = ReleaseEvidence(
         environment=policy.environment,
         stack=policy.stack,
         image=image,
-        image_digest=image.rsplit("@", 1)[1],
+        image_digest=image_digest(image),
         flags=flag_states(policy),
         parity_root_hash=validation.parity_root_hash,
         validated_at=validation.validated_at,
@@ -78,16 +84,6 @@ def validation_status(policy: GatePolicy) -> str:
     if validation.image != image:
         return f"not validated yet: the recorded parity result is for {validation.image}"
     return f"validated at {iso(validation.validated_at)} (parity root hash {validation.parity_root_hash})"
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """The outcome of the promotion rule for one stack."""
-
-    upstream_stack: str | None
-    validated: bool  # the image and flag states are covered by upstream evidence
-    missing: tuple[str, ...] = ()  # what upstream has not validated (only on the emergency path)
-    follow_up: dict[str, Any] | None = field(default=None)
 
 
 def read_evidence(outputs: Mapping[str, Any] | None, upstream: str) -> tuple[ReleaseEvidence | None, str]:
@@ -132,31 +128,24 @@ def unvalidated(policy: GatePolicy, evidence: ReleaseEvidence | None, why_none: 
 
 def enforce_promotion(
     policy: GatePolicy, upstream_outputs: Mapping[str, Any] | None, source: str
-) -> Promotion:
+) -> dict[str, Any] | None:
     """GATE-DP-09 and -10, before any resource is declared: a RuleViolation unless the release rests
-    on upstream evidence or takes the emergency path (which records its follow-up)."""
-    upstream = policy.upstream_environment
-    if policy.release is None or upstream is None:
-        # The first environment, or one that deploys no release: nothing to promote.
-        upstream_stack = upstream.stack if upstream else None
-        return Promotion(upstream_stack=upstream_stack, validated=policy.release is not None)
+    on upstream evidence or takes the emergency path, whose follow-up this returns."""
+    upstream, release = policy.upstream_environment, policy.release
+    if evidence_source(policy) is None or upstream is None or release is None:
+        return None  # nothing promoted into this stack
     evidence, why_none = read_evidence(upstream_outputs, upstream.stack)
     missing = unvalidated(policy, evidence, why_none)
     if not missing:
-        return Promotion(upstream_stack=upstream.stack, validated=True)
-    if policy.release.emergency is None:
+        return None
+    if release.emergency is None:
         hint = (
             f"hint: deploy and validate it in {upstream.name} first, then run "
             f"`python -m gate promote --from {upstream.stack} --to {policy.stack}`; during an incident, "
             "set release.emergency (incidentId, rollbackPlan, securityScan)"
         )
         raise RuleViolation(source, [f"[{RULE_ID}] {m}" for m in missing] + [hint])
-    return Promotion(
-        upstream_stack=upstream.stack,
-        validated=False,
-        missing=tuple(missing),
-        follow_up=emergency_follow_up(policy, missing),
-    )
+    return emergency_follow_up(policy, missing)
 
 
 def emergency_follow_up(policy: GatePolicy, missing: list[str]) -> dict[str, Any]:

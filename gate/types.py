@@ -117,6 +117,13 @@ PinnedImage = Annotated[
 ImageDigest = Annotated[
     str, matching(r"sha256:[0-9a-f]{64}", "an image digest: sha256:<64 lower-case hex digits>")
 ]
+
+
+def image_digest(image: str) -> str:
+    """'<registry>/<name>@sha256:<hex>' -> 'sha256:<hex>' (the part promotion compares)."""
+    return image.rsplit("@", 1)[-1]
+
+
 # M9 §Required CI checks 4: the e2e parity check compares the root_hash of run and replay.
 RootHash = Annotated[
     str, matching(r"(sha256:)?[0-9a-f]{64}", "a root hash: 64 lower-case hex digits, optionally sha256:")
