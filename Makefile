@@ -45,8 +45,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# System tools some tests run; without them those tests skip locally (and fail under CI).
+SYSTEM_TOOLS := shellcheck promtool amtool node
+
 ## Linters, type checks and the whole test suite.
 test: lint typecheck $(NODE_STAMP)
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "will skip the tests that need:$$missing"; \
+		echo "install them with: sudo apt-get install -y shellcheck prometheus prometheus-alertmanager nodejs npm"; \
+	fi
 	$(PY) -m pytest
 
 ## Refresh the golden plans after an intended change; review them with `git diff`.

@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         command = verbs.add_parser(verb, help=text)
         command.add_argument("--pr", type=int, required=True, help="pull request number")
         command.add_argument("--repository", required=verb == "up", help="owner/name the PR belongs to")
+        if verb == "up":
+            command.add_argument(
+                "--image", default=None, help="the PR's own image, pinned by digest (default: the template's)"
+            )
     reap = verbs.add_parser("reap", help="destroy every pr-<N> stack past its expiry")
     reap.add_argument("--dry-run", action="store_true", help="only say what would be reaped")
     for command in (*verbs.choices.values(),):
@@ -153,7 +157,7 @@ def _automation(project_dir: Path) -> lifecycle.Workspace:
 
 def _ephemeral(args: argparse.Namespace, workspace: lifecycle.Workspace) -> int:
     if args.verb == "up":
-        outputs = lifecycle.up(workspace, args.project_dir, args.pr, args.repository)
+        outputs = lifecycle.up(workspace, args.project_dir, args.pr, args.repository, args.image)
         print(f"pr-{args.pr}: namespace {outputs.get('namespace')}, expires {outputs.get('expiresAt')}")
     elif args.verb == "down":
         removed = lifecycle.down(workspace, args.pr)

@@ -57,7 +57,26 @@ def _template_repository(project_dir: Path) -> str:
     return f"{config['github:owner']}/{config['delivery-gate:ephemeral']['repository']}"
 
 
-def up(workspace: Workspace, project_dir: Path, pull_request: int, repository: str) -> dict[str, Any]:
+_PINNED_IMAGE = re.compile(r"[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}")
+
+
+def with_image(text: str, image: str) -> str:
+    """The rendered stack config with the pull request's own image (built and pushed by its e2e
+    job, pinned by digest) in place of the template's."""
+    if not _PINNED_IMAGE.fullmatch(image):
+        raise LifecycleError(
+            f"--image: got {image[:200]!r}; allowed: an image pinned by digest: "
+            "<registry>/<name>@sha256:<64 lower-case hex digits>"
+        )
+    document = yaml.safe_load(text)
+    application = document["config"].setdefault("delivery-gate:application", {})
+    application["image"] = image
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def up(
+    workspace: Workspace, project_dir: Path, pull_request: int, repository: str, image: str | None = None
+) -> dict[str, Any]:
     """Create or update pr-<N>. The config file is written from the template for this run only;
     an existing stack keeps its creation time, so updates never extend its life."""
     stack = ephemeral_stack(pull_request)
@@ -71,6 +90,8 @@ def up(workspace: Workspace, project_dir: Path, pull_request: int, repository: s
         recorded = workspace.outputs(stack).get("createdAt")
         created_at = datetime.fromisoformat(recorded.replace("Z", "+00:00")) if recorded else None
     text = render_ephemeral_template(project_dir, pull_request, created_at or clock.now(exact=True))
+    if image is not None:
+        text = with_image(text, image)
     config_path = project_dir / stack_file(stack)
     config_path.write_text(text, encoding="utf-8")
     try:

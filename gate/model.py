@@ -477,8 +477,12 @@ class Commands(GateModel):
         description="M9 §3: cross-language parity, Python → JS; fails on any divergence.",
     )
     canonicalize: str = Field(
-        default='python scripts/determinism.py canonicalize --in "$GOLDEN_DIR" --out "$OUT_DIR"',
-        description="M9 §3: canonical JSON of the golden fixtures; run twice and compared byte for byte.",
+        default='python scripts/determinism.py canonicalize --in "$IN_DIR" --out "$OUT_DIR"',
+        description=(
+            "M9 §3: canonical JSON of every file under $IN_DIR into $OUT_DIR (both set by the step): "
+            "run twice on what `produce_traces` emits and once on the golden fixtures, compared byte "
+            "for byte."
+        ),
     )
     root_hash_python: str = Field(
         default="python scripts/determinism.py root-hash build/traces",
@@ -500,12 +504,18 @@ class Commands(GateModel):
         description="Prints the base URL of an environment (a deployed one, or pr-<N>).",
     )
     deploy: str = Field(
-        default='scripts/deploy.sh "$TARGET_ENVIRONMENT" "$IMAGE_TAG"',
-        description="Deploys an image tag to an environment; also used to roll back.",
+        default='scripts/deploy.sh "$TARGET_ENVIRONMENT" "$IMAGE"',
+        description=(
+            "Deploys $IMAGE, always pinned by digest (<registry>/<name>@sha256:...), to an environment; "
+            "also used to roll back to the recorded previous image."
+        ),
     )
-    current_image_tag: str = Field(
-        default='scripts/current-tag.sh "$TARGET_ENVIRONMENT"',
-        description="Prints the image tag running in an environment (the rollback target).",
+    current_image: str = Field(
+        default='scripts/current-image.sh "$TARGET_ENVIRONMENT"',
+        description=(
+            "Prints the digest-pinned image running in an environment (the rollback target), or nothing "
+            "before the first deploy; fails only when it cannot tell."
+        ),
     )
 
 
@@ -535,7 +545,17 @@ class WorkflowSettings(GateModel):
         default="main", description="Ref of the delivery-gate project the workflows check out."
     )
     image_name: str | None = Field(
-        default=None, description="Container image the security scan builds; none: the repository name."
+        default=None,
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+        description="Name of the repository's container image; none: the repository name, lower-cased.",
+    )
+    registry: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+        description=(
+            "Registry (and namespace) the pipeline pushes each commit's image to, once, and deploys from "
+            "by digest; none: ghcr.io/<owner>, logged in with the job's GITHUB_TOKEN."
+        ),
     )
     dockerfile: str = Field(default="Dockerfile")
     infra_paths: tuple[str, ...] = Field(

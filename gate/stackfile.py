@@ -54,7 +54,7 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
     if not _STACK_NAME.fullmatch(stack):
         # Also keeps the name from reaching outside stacks/ and build/ (it names a file and a dir).
         raise StackFileError(f"invalid stack name {stack!r}; allowed: letters, digits, '-', '_' and '.'")
-    source = stack_file(stack)
+    source = _stack_config_source(project_dir, stack)
     path = project_dir / source
     ephemeral = _EPHEMERAL_STACK.fullmatch(stack)
     if not path.is_file() and ephemeral and (project_dir / EPHEMERAL_TEMPLATE).is_file():
@@ -87,6 +87,19 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
     if problems:
         raise PolicyError(source, problems)
     return StackConfig(source=source, values=values, secret_keys=frozenset(secret_keys))
+
+
+def _stack_config_source(project_dir: Path, stack: str) -> str:
+    """Where Pulumi looks for the stack's config: `stackConfigDir` of Pulumi.yaml (this project:
+    stacks/), else beside Pulumi.yaml, the standard layout a gated repository's infra/ uses."""
+    try:
+        project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return stack_file(stack)  # read_project reports a broken Pulumi.yaml
+    directory = project.get("stackConfigDir") if isinstance(project, dict) else None
+    if directory is None:
+        return f"Pulumi.{stack}.yaml"
+    return f"{str(directory).strip('/')}/Pulumi.{stack}.yaml"
 
 
 def to_engine_config(values: dict[str, Any]) -> dict[str, str]:

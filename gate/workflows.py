@@ -73,6 +73,7 @@ PERMISSION_REASONS = {
     ("pull-requests", "write"): "comment the preview on the pull request",
     ("issues", "write"): "open the parity-mismatch issue",
     ("id-token", "write"): "trade the job's OIDC token for this environment's AWS deploy role",
+    ("packages", "write"): "push the image built from this commit (deployed by digest)",
 }
 
 # GitHub environment variables each environment stack sets (gate/github.py): the deploy role that
@@ -121,6 +122,9 @@ def pr_triggers(repo: Repository) -> dict[str, Any]:
         triggers["merge_group"] = {"types": ["checks_requested"]}
     return triggers
 
+
+# A pull request from this repository, not a fork: only those get secrets and a writable token.
+SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 
 PR_CONCURRENCY = {
     # A new push supersedes the run for the previous head of the same PR.
@@ -188,16 +192,40 @@ def cross_language_parity(check: Check, s: WorkflowSettings) -> Job:
     )
 
 
+# Where produce_traces writes (its default command's --out); canonicalised from there.
+TRACES_DIR = "build/traces"
+
+_COMPARE_CANONICAL = """\
+set -euo pipefail
+if ! find build/canonical-1 -type f -name '*.json' -print -quit | grep -q .; then
+  echo "::error::produce emitted no JSON traces to compare with the golden fixtures"
+  exit 1
+fi
+# Stable: canonicalising the same traces twice gives the same bytes.
+if ! diff -r build/canonical-1 build/canonical-2; then
+  echo "::error::canonical JSON is not stable: two canonicalisations of the same traces differ"
+  exit 1
+fi
+# The committed fixtures are themselves canonical.
+if ! diff -r "$GOLDEN_DIR" build/canonical-golden; then
+  echo "::error::the golden fixtures in $GOLDEN_DIR are not canonical JSON"
+  exit 1
+fi
+# What produce emits today equals the fixtures: a trace-schema change must update them in the
+# same pull request (M9 §Exceptions: "golden fixture updates").
+if ! diff -r "$GOLDEN_DIR" build/canonical-1; then
+  echo "::error::the traces produce emits differ from the golden fixtures in $GOLDEN_DIR"
+  exit 1
+fi
+"""
+
+
 def canonical_json(check: Check, s: WorkflowSettings) -> Job:
-    script = (
-        "set -euo pipefail\n"
-        f"OUT_DIR=build/canonical-1 {s.commands.canonicalize}\n"
-        f"OUT_DIR=build/canonical-2 {s.commands.canonicalize}\n"
-        "# Stable: canonicalising twice gives the same bytes.\n"
-        "diff -r build/canonical-1 build/canonical-2\n"
-        "# Equal, byte for byte, to the committed golden fixtures.\n"
-        'diff -r "$GOLDEN_DIR" build/canonical-1\n'
-    )
+    # $IN_DIR and $OUT_DIR reach the command through the step's env: a `VAR=x cmd "$VAR"` prefix
+    # would expand "$VAR" before the assignment applies (unbound under `set -u`).
+    def canonicalise(name: str, source: str, out: str) -> Step:
+        return run(name, s.commands.canonicalize, IN_DIR=source, OUT_DIR=out)
+
     return job(
         check,
         s,
@@ -205,7 +233,15 @@ def canonical_json(check: Check, s: WorkflowSettings) -> Job:
             checkout(),
             setup_python(s),
             run("Install", s.commands.python_install),
-            run("Canonicalise twice and compare with the golden fixtures", script, GOLDEN_DIR=s.golden_dir),
+            run("Produce traces (Python)", s.commands.produce_traces),
+            canonicalise("Canonicalise the traces", TRACES_DIR, "build/canonical-1"),
+            canonicalise("Canonicalise them again", TRACES_DIR, "build/canonical-2"),
+            canonicalise("Canonicalise the golden fixtures", s.golden_dir, "build/canonical-golden"),
+            run(
+                "Compare: stable, canonical, equal to the golden fixtures",
+                _COMPARE_CANONICAL,
+                GOLDEN_DIR=s.golden_dir,
+            ),
         ],
     )
 
@@ -214,12 +250,19 @@ def root_hash(check: Check, s: WorkflowSettings) -> Job:
     c = s.commands
     script = (
         "set -euo pipefail\n"
-        f"python_hash=$({c.root_hash_python})\n"
-        f"js_hash=$({c.root_hash_js})\n"
-        'echo "| runtime | root_hash |" >> "$GITHUB_STEP_SUMMARY"\n'
-        'echo "| --- | --- |" >> "$GITHUB_STEP_SUMMARY"\n'
-        'echo "| Python | \\`$python_hash\\` |" >> "$GITHUB_STEP_SUMMARY"\n'
-        'echo "| JS | \\`$js_hash\\` |" >> "$GITHUB_STEP_SUMMARY"\n'
+        f'python_hash="$({c.root_hash_python})"\n'
+        f'js_hash="$({c.root_hash_js})"\n'
+        "{\n"
+        '  echo "| runtime | root_hash |"\n'
+        '  echo "| --- | --- |"\n'
+        '  echo "| Python | \\`$python_hash\\` |"\n'
+        '  echo "| JS | \\`$js_hash\\` |"\n'
+        '} >> "$GITHUB_STEP_SUMMARY"\n'
+        "# Two empty answers are equal, and prove nothing.\n"
+        'if [ -z "$python_hash" ] || [ -z "$js_hash" ]; then\n'
+        "  echo \"::error::a runtime printed no root_hash (Python: '$python_hash', JS: '$js_hash')\"\n"
+        "  exit 1\n"
+        "fi\n"
         'if [ "$python_hash" != "$js_hash" ]; then\n'
         '  echo "::error::root_hash differs across runtimes: Python $python_hash, JS $js_hash"\n'
         "  exit 1\n"
@@ -236,10 +279,63 @@ def root_hash(check: Check, s: WorkflowSettings) -> Job:
     )
 
 
-# -- e2e-parity-check.yml: M9 §Required CI checks 4, §Post-merge 1 -----------------------------
+# -- images: built once per commit, pushed, deployed by digest ----------------------------------
 
-_EPHEMERAL = "inputs.target_environment == '' || inputs.target_environment == null"
-_RUN_K6 = "github.event_name == 'pull_request' || inputs.run_k6"
+
+def image_repository(policy: GatePolicy, repo: Repository) -> str:
+    """<registry>/<name> of the repository's image (ghcr.io/<owner>/<repo> by default)."""
+    registry = policy.workflows.registry or f"ghcr.io/{(repo.owner or '').lower()}"
+    return f"{registry}/{policy.workflows.image_name or repo.name.lower()}"
+
+
+_REGISTRY_LOGIN = """\
+set -euo pipefail
+printf '%s' "$REGISTRY_TOKEN" | docker login "${IMAGE_REPOSITORY%%/*}" -u "$REGISTRY_USER" --password-stdin
+"""
+
+_PIN_DIGEST = """\
+set -euo pipefail
+case "$DIGEST" in
+  sha256:*) ;;
+  *) echo "::error::the build reported no image digest (got '$DIGEST')"; exit 1 ;;
+esac
+echo "ref=$IMAGE_REPOSITORY@$DIGEST" >> "$GITHUB_OUTPUT"
+"""
+
+
+def build_and_push(
+    policy: GatePolicy, repo: Repository, tag: str, condition: str | None = None
+) -> list[Step]:
+    """Log in, build and push the image once, and pin it by digest: steps `build` and `image`
+    (`steps.image.outputs.ref` is `<registry>/<name>@sha256:...`, what every deploy uses)."""
+    s = policy.workflows
+    repository = image_repository(policy, repo)
+    registry = {"IMAGE_REPOSITORY": repository}
+    steps: list[Step] = [
+        {"name": "Set up Buildx", **uses(actions.SETUP_BUILDX)},
+        run(
+            "Log in to the registry",
+            _REGISTRY_LOGIN,
+            REGISTRY_USER="${{ github.actor }}",
+            REGISTRY_TOKEN="${{ github.token }}",
+            **registry,
+        ),
+        {
+            "id": "build",
+            "name": "Build and push the image",
+            **uses(actions.BUILD_PUSH, context=".", file=s.dockerfile, push=True, tags=f"{repository}:{tag}"),
+        },
+        {
+            "id": "image",
+            **run(
+                "Pin the image by digest", _PIN_DIGEST, DIGEST="${{ steps.build.outputs.digest }}", **registry
+            ),
+        },
+    ]
+    return [when(condition, step) for step in steps] if condition else steps
+
+
+# -- e2e-parity-check.yml: M9 §Required CI checks 4, §Post-merge 1 -----------------------------
 
 
 def gate_checkout(s: WorkflowSettings, owner: str) -> Step:
@@ -259,49 +355,185 @@ def install_gate() -> Step:
     return run("Install delivery-gate", "python -m pip install -r .delivery-gate/requirements.txt")
 
 
-def e2e_parity(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
+def resolve_target_script(policy: GatePolicy, repo: Repository) -> str:
+    """The first step of e2e-parity: what to check, refused clearly when it cannot be told.
+
+    Modes: `ephemeral` (a pull request of this repository, or a merge group: a disposable pr-<N>
+    stack running the PR's own image), `deployed` (deploy.yml's call, or a dispatch: a deployed
+    environment), `fork` (a pull request from a fork: no secrets, so no environment; see below).
+    """
+    environments = [env.name for env in policy.environments]
+    allowed = ", ".join(environments)
+    return (
+        "set -euo pipefail\n"
+        'pr=""\n'
+        'case "$EVENT_NAME" in\n'
+        "  pull_request)\n"
+        '    pr="$PR_NUMBER"\n'
+        '    if [ "$HEAD_REPOSITORY" = "$REPOSITORY" ]; then mode=ephemeral; else mode=fork; fi ;;\n'
+        "  merge_group)\n"
+        "    # The queue's branch is gh-readonly-queue/<base>/pr-<N>-<sha>.\n"
+        '    pr="$(printf \'%s\\n\' "$MERGE_GROUP_REF" \\\n'
+        "      | sed -n 's|.*/pr-\\([0-9][0-9]*\\)-[0-9a-f]*$|\\1|p')\"\n"
+        "    mode=ephemeral ;;\n"
+        "  *)\n"
+        '    case "$REQUESTED_TARGET" in\n'
+        f"      {'|'.join(environments)}) mode=deployed ;;\n"
+        "      '')\n"
+        f'        echo "::error::target_environment is required for $EVENT_NAME; allowed: {allowed}"\n'
+        "        exit 1 ;;\n"
+        "      *)\n"
+        f"        echo \"::error::unknown target_environment '$REQUESTED_TARGET'; allowed: {allowed}\"\n"
+        "        exit 1 ;;\n"
+        "    esac ;;\n"
+        "esac\n"
+        'if [ "$mode" = deployed ]; then\n'
+        '  environment="$REQUESTED_TARGET"\n'
+        "else\n"
+        '  case "$pr" in\n'
+        "    '' | *[!0-9]*)\n"
+        '      echo "::error::cannot tell the pull request number of this $EVENT_NAME event"\n'
+        "      exit 1 ;;\n"
+        "  esac\n"
+        '  environment="pr-$pr"\n'
+        "fi\n"
+        '{ echo "mode=$mode"; echo "environment=$environment"; echo "pr=$pr"; } >> "$GITHUB_OUTPUT"\n'
+        'echo "e2e-parity: $mode check of $environment"\n'
+    )
+
+
+def fork_step(repo: Repository) -> Step:
+    """A fork's pull request has no secrets (and must never get them: its code is untrusted), so it
+    cannot deploy a disposable environment. With a merge queue the check is not lost: the queue runs
+    this workflow on `merge_group`, in this repository with its secrets, on the approved and merged
+    code, and the merge waits for that run. Without a merge queue the check fails, saying how to
+    proceed, rather than passing on a pull request nobody checked."""
+    if repo.merge_queue:
+        script = (
+            'echo "::notice::pull request from a fork: no secrets here, so e2e-parity runs in the merge '
+            'queue (merge_group), on the merged code, before anything reaches the branch"\n'
+        )
+    else:
+        script = (
+            'echo "::error::pull request from a fork: e2e-parity needs secrets a fork never gets. Enable '
+            "the merge queue for this repository (repositories[].mergeQueue: true), which runs the check "
+            'on the approved, merged code, or push the branch to this repository after review"\n'
+            "exit 1\n"
+        )
+    return when("${{ steps.target.outputs.mode == 'fork' }}", run("Pull request from a fork", script))
+
+
+_TARGET_URL = """\
+set -euo pipefail
+url="$({command})"
+if [ -z "$url" ]; then
+  echo "::error::no URL for environment '$TARGET_ENVIRONMENT'"
+  exit 1
+fi
+echo "url=$url" >> "$GITHUB_OUTPUT"
+"""
+
+_K6_SMOKE = """\
+set -euo pipefail
+# A threshold breach (exit 99) must not stop the job before the SLO suggestion and its failed
+# thresholds are written: the exit code is kept and acted on in the last step.
+status=0
+k6 run --vus {vus} --duration {duration} --summary-trend-stats '{trend_stats}' \\
+  --summary-export build/k6-summary.json "$K6_SCRIPT" || status=$?
+echo "exit_code=$status" >> "$GITHUB_OUTPUT"
+"""
+
+_K6_VERDICT = """\
+set -euo pipefail
+if [ "$K6_EXIT_CODE" = 99 ]; then
+  echo "::error::k6 thresholds breached (see the SLO suggestion's failed_thresholds)"
+  exit 1
+elif [ "$K6_EXIT_CODE" != 0 ]; then
+  echo "::error::k6 failed with exit code $K6_EXIT_CODE"
+  exit 1
+fi
+"""
+
+# p(99) too: the SLO mapper reports it, and k6 exports only avg/min/med/max/p(90)/p(95) by default.
+K6_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
+
+
+def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
+    s = policy.workflows
     c, k6 = s.commands, s.k6
-    ephemeral = f"${{{{ {_EPHEMERAL} }}}}"
-    run_k6 = f"${{{{ {_RUN_K6} }}}}"
-    target = {"TARGET_URL": "${{ steps.target.outputs.url }}"}
-    gate_cli = 'python -m gate ephemeral {verb} --repository "$REPOSITORY" --pr "$PR_NUMBER"'
+    mode = "steps.target.outputs.mode"
+    ephemeral = f"${{{{ {mode} == 'ephemeral' }}}}"
+    checked = f"{mode} != 'fork'"  # a target exists (ephemeral or deployed)
+    run_k6 = f"${{{{ {checked} && (github.event_name == 'pull_request' || inputs.run_k6) }}}}"
+    target = {"TARGET_ENVIRONMENT": "${{ steps.target.outputs.environment }}"}
+    url = {"TARGET_URL": "${{ steps.target_url.outputs.url }}", **target}
+    gate_cli = 'python -m gate ephemeral {verb} --repository "$REPOSITORY" --pr "$PR"'
     gate_env = {
         "REPOSITORY": "${{ github.repository }}",
-        "PR_NUMBER": "${{ github.event.pull_request.number }}",
+        "PR": "${{ steps.target.outputs.pr }}",
         "PULUMI_BACKEND_URL": "${{ secrets.PULUMI_BACKEND_URL }}",
         "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
     }
-    k6_script = (
-        f'k6 run --vus {k6.vus} --duration {k6.duration} --summary-export build/k6-summary.json "$K6_SCRIPT"'
-    )
     mapper = (
         f"python {K6_MAPPER_PATH} build/k6-summary.json --headroom {k6.headroom} "
         '--out build/slo-suggestion.json --markdown "$GITHUB_STEP_SUMMARY"'
     )
+    smoke = _K6_SMOKE.format(vus=k6.vus, duration=k6.duration, trend_stats=K6_TREND_STATS)
     steps: list[Step] = [
-        checkout(),
+        {
+            "id": "target",
+            **run(
+                "Resolve what to check",
+                resolve_target_script(policy, repo),
+                EVENT_NAME="${{ github.event_name }}",
+                REQUESTED_TARGET="${{ inputs.target_environment }}",
+                PR_NUMBER="${{ github.event.pull_request.number }}",
+                HEAD_REPOSITORY="${{ github.event.pull_request.head.repo.full_name }}",
+                REPOSITORY="${{ github.repository }}",
+                MERGE_GROUP_REF="${{ github.event.merge_group.head_ref }}",
+            ),
+        },
+        fork_step(repo),
+        when(f"${{{{ {checked} }}}}", checkout()),
+        # The disposable environment runs this pull request's own image, built and pushed once here.
+        *build_and_push(policy, repo, "pr-${{ steps.target.outputs.pr }}-${{ github.sha }}", ephemeral),
         when(ephemeral, gate_checkout(s, repo.owner or "")),
-        setup_python(s),
-        run("Install", c.python_install),
+        when(f"${{{{ {checked} }}}}", setup_python(s)),
+        when(f"${{{{ {checked} }}}}", run("Install", c.python_install)),
         when(ephemeral, install_gate()),
         when(ephemeral, {"name": "Install Pulumi CLI", **uses(actions.PULUMI)}),
         when(
             ephemeral,
             {
-                **run("Create the disposable staging environment", gate_cli.format(verb="up"), **gate_env),
+                **run(
+                    "Create the disposable staging environment",
+                    gate_cli.format(verb="up") + ' --image "$IMAGE"',
+                    IMAGE="${{ steps.image.outputs.ref }}",
+                    **gate_env,
+                ),
                 "working-directory": ".delivery-gate",
             },
         ),
-        {"id": "target", **run("Resolve the target", f'echo "url=$({c.target_url})" >> "$GITHUB_OUTPUT"')},
-        run("Simulate", c.e2e_simulate, **target),
-        run("Run", c.e2e_run, **target),
-        run("Replay", c.e2e_replay, **target),
-        run("Diff (root hashes must match)", c.e2e_diff, **target),
-        when(run_k6, {"name": "Set up k6", **uses(actions.SETUP_K6)}),
-        when(run_k6, run("k6 smoke", k6_script, K6_SCRIPT=k6.script, **target)),
-        when(run_k6, run("SLO suggestion", mapper)),
         when(
-            run_k6,
+            f"${{{{ {checked} }}}}",
+            {
+                "id": "target_url",
+                **run("Resolve the target URL", _TARGET_URL.format(command=c.target_url), **target),
+            },
+        ),
+        when(f"${{{{ {checked} }}}}", run("Simulate", c.e2e_simulate, **url)),
+        when(f"${{{{ {checked} }}}}", run("Run", c.e2e_run, **url)),
+        when(f"${{{{ {checked} }}}}", run("Replay", c.e2e_replay, **url)),
+        when(f"${{{{ {checked} }}}}", run("Diff (root hashes must match)", c.e2e_diff, **url)),
+        when(run_k6, {"name": "Set up k6", **uses(actions.SETUP_K6)}),
+        when(run_k6, {"id": "k6", **run("k6 smoke", smoke, K6_SCRIPT=k6.script, **url)}),
+        when(
+            # Also after a breach: the suggestion carries the failed thresholds.
+            "${{ !cancelled() && steps.k6.outcome == 'success' }}",
+            run("SLO suggestion", mapper),
+        ),
+        when(
+            "${{ !cancelled() && steps.k6.outcome == 'success' }}",
             {
                 "name": "Upload the SLO suggestion",
                 **uses(
@@ -313,8 +545,12 @@ def e2e_parity(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
             },
         ),
         when(
+            "${{ !cancelled() && steps.k6.outcome == 'success' }}",
+            run("k6 thresholds", _K6_VERDICT, K6_EXIT_CODE="${{ steps.k6.outputs.exit_code }}"),
+        ),
+        when(
             # Always torn down, whatever failed above.
-            f"${{{{ always() && ({_EPHEMERAL}) }}}}",
+            f"${{{{ always() && {mode} == 'ephemeral' }}}}",
             {
                 **run("Tear down the disposable environment", gate_cli.format(verb="down"), **gate_env),
                 "working-directory": ".delivery-gate",
@@ -326,12 +562,8 @@ def e2e_parity(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
         s,
         steps,
         **{"timeout-minutes": max(s.timeout_minutes, 30)},
-        env={
-            # pr-<N> on pull requests; the deployed environment when deploy.yml calls this workflow.
-            "TARGET_ENVIRONMENT": (
-                "${{ inputs.target_environment || format('pr-{0}', github.event.pull_request.number) }}"
-            )
-        },
+        # packages: write pushes the pull request's image (the disposable environment runs it).
+        permissions={"contents": "read", "packages": "write"},
     )
 
 
@@ -343,7 +575,7 @@ def e2e_triggers(repo: Repository) -> dict[str, Any]:
             "default": False,
         },
         "target_environment": {
-            "description": "A deployed environment to check; empty: a disposable pr-<N> stack.",
+            "description": "The deployed environment to check (dev, staging, production).",
             "type": "string",
             "default": "",
         },
@@ -351,12 +583,26 @@ def e2e_triggers(repo: Repository) -> dict[str, Any]:
     return {**pr_triggers(repo), "workflow_call": {"inputs": inputs}, "workflow_dispatch": {"inputs": inputs}}
 
 
+E2E_CONCURRENCY = {
+    # Never `github.workflow`: in a call from deploy.yml it is the CALLER's name, which made this
+    # group equal to deploy.yml's own and GitHub cancelled the call as a deadlock. Keyed by what is
+    # checked instead: one check per environment (or pull request) at a time.
+    "group": "e2e-parity-${{ inputs.target_environment || github.event.pull_request.number || github.ref }}",
+    # Only a superseded pull-request run is cancelled; a post-merge check is never cut short.
+    "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+}
+
+
 # -- security-scan.yml: M9 §Required CI checks 5, §Merge conditions 2 --------------------------
 
 
 def security_scan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
-    image = f"{s.image_name or repo.name}:${{{{ github.sha }}}}"
+    image = f"{s.image_name or repo.name.lower()}:${{{{ github.sha }}}}"
     trivy = actions.TRIVY
+    fs_scan = {"scan-type": "fs", "scan-ref": ".", "scanners": "vuln,secret,misconfig"}
+    # A fork's token cannot write code-scanning results; the scan and its verdict still run there.
+    can_upload = f"github.event_name != 'pull_request' || {SAME_REPOSITORY}"
+    verdict = {"severity": "CRITICAL", "exit-code": "1", "format": "table"}
     steps: list[Step] = [
         checkout(),
         {"name": "Set up Buildx", **uses(actions.SETUP_BUILDX)},
@@ -370,45 +616,72 @@ def security_scan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
         },
         {
             "name": "Scan files and configuration (SARIF)",
-            **uses(
-                trivy,
-                **{
-                    "scan-type": "fs",
-                    "scan-ref": ".",
-                    "scanners": "vuln,secret,misconfig",
-                    "format": "sarif",
-                    "output": "trivy-fs.sarif",
-                },
-            ),
+            **uses(trivy, **fs_scan, format="sarif", output="trivy-fs.sarif"),
         },
-        {
-            "name": "Upload image findings",
-            **uses(actions.UPLOAD_SARIF, **{"sarif_file": "trivy-image.sarif", "category": "trivy-image"}),
-            "if": "${{ !cancelled() }}",
-        },
-        {
-            "name": "Upload file findings",
-            **uses(actions.UPLOAD_SARIF, **{"sarif_file": "trivy-fs.sarif", "category": "trivy-fs"}),
-            "if": "${{ !cancelled() }}",
-        },
-        {
-            # M9: "No open critical severity issues in security scan": the gate fails here.
-            "name": "Fail on CRITICAL findings",
-            **uses(
-                trivy,
-                **{"image-ref": image, "severity": "CRITICAL", "exit-code": "1", "format": "table"},
-            ),
-        },
+        when(
+            f"${{{{ !cancelled() && ({can_upload}) }}}}",
+            {
+                "name": "Upload image findings",
+                **uses(
+                    actions.UPLOAD_SARIF, **{"sarif_file": "trivy-image.sarif", "category": "trivy-image"}
+                ),
+            },
+        ),
+        when(
+            f"${{{{ !cancelled() && ({can_upload}) }}}}",
+            {
+                "name": "Upload file findings",
+                **uses(actions.UPLOAD_SARIF, **{"sarif_file": "trivy-fs.sarif", "category": "trivy-fs"}),
+            },
+        ),
+        # M9: "No open critical severity issues in security scan": the gate fails here, on the image
+        # AND on the files (a committed secret or a critical misconfiguration), each reported.
+        {"name": "Fail on CRITICAL findings in the image", **uses(trivy, **{"image-ref": image, **verdict})},
+        when(
+            "${{ !cancelled() }}",
+            {
+                "name": "Fail on CRITICAL findings in files and configuration",
+                **uses(trivy, **fs_scan, **verdict),
+            },
+        ),
     ]
     return job(check, s, steps, permissions={"contents": "read", "security-events": "write"})
 
 
 # -- infra-preview.yml: M9 §Required CI checks 6 -----------------------------------------------
 
+_INFRA_PLAN = """\
+set -euo pipefail
+export PYTHONPATH=.delivery-gate
+python -m gate plan --project-dir "$INFRA_DIR" --stack "$STACK" --out build/head
+if [ -f ".base/$INFRA_DIR/Pulumi.yaml" ]; then
+  python -m gate plan --project-dir ".base/$INFRA_DIR" --stack "$STACK" --out build/base
+  python -m gate diff "build/base/$STACK/plan.json" "build/head/$STACK/plan.json" > build/plan-diff.txt
+else
+  # The pull request that introduces the infrastructure project: everything in it is new.
+  echo "new infrastructure project $INFRA_DIR: the whole plan is added" > build/plan-diff.txt
+  cat "build/head/$STACK/plan.json" >> build/plan-diff.txt
+fi
+{
+  echo "### Offline plan diff ($STACK)"
+  echo '```diff'
+  cat build/plan-diff.txt
+  echo '```'
+} >> "$GITHUB_STEP_SUMMARY"
+"""
+
+_INFRA_REQUIREMENTS = """\
+set -euo pipefail
+# The program's own dependencies (a standard Pulumi Python layout keeps them beside Pulumi.yaml).
+if [ -f "$INFRA_DIR/requirements.txt" ]; then
+  python -m pip install -r "$INFRA_DIR/requirements.txt"
+fi
+"""
+
 
 def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
     changed = "steps.changes.outputs.infra == 'true'"
-    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    same_repo = SAME_REPOSITORY
     pathspecs = " ".join(f"':(glob){p}'" for p in s.infra_paths)
     detect = (
         "set -euo pipefail\n"
@@ -420,18 +693,9 @@ def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
         '  echo "infra=true" >> "$GITHUB_OUTPUT"\n'
         "fi\n"
     )
-    plan = (
-        "set -euo pipefail\n"
-        "export PYTHONPATH=.delivery-gate\n"
-        'python -m gate plan --project-dir "$INFRA_DIR" --stack "$STACK" --out build/head\n'
-        'python -m gate plan --project-dir ".base/$INFRA_DIR" --stack "$STACK" --out build/base\n'
-        'python -m gate diff "build/base/$STACK/plan.json" "build/head/$STACK/plan.json" \\\n'
-        "  > build/plan-diff.txt\n"
-        "{ echo \"### Offline plan diff ($STACK)\"; echo '```diff'; cat build/plan-diff.txt; echo '```'; }"
-        ' >> "$GITHUB_STEP_SUMMARY"\n'
-    )
     base = "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}"
     if_changed = f"${{{{ {changed} }}}}"
+    infra = {"INFRA_DIR": s.infra_dir}
     steps: list[Step] = [
         checkout(**{"fetch-depth": 0}),
         {"id": "changes", **run("Did infrastructure change?", detect, BASE_SHA=base)},
@@ -440,9 +704,12 @@ def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
         when(if_changed, setup_python(s)),
         when(if_changed, install_gate()),
         when(
+            if_changed, run("Install the infrastructure program's requirements", _INFRA_REQUIREMENTS, **infra)
+        ),
+        when(
             # Works without secrets, so forks get a reviewable diff too.
             if_changed,
-            run("Offline plan and diff against the base", plan, INFRA_DIR=s.infra_dir, STACK=s.infra_stack),
+            run("Offline plan and diff against the base", _INFRA_PLAN, STACK=s.infra_stack, **infra),
         ),
         when(
             if_changed,
@@ -479,10 +746,52 @@ def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
 
 # -- deploy.yml: M9 §Post-merge, DP §Environment Progression -------------------------------------
 
+_RECORD_PREVIOUS = """\
+set -euo pipefail
+# The rollback target. A failure to tell fails here, not two steps later as an empty tag.
+previous="$({command})"
+if [ -z "$previous" ]; then
+  echo "::warning::first deploy to $TARGET_ENVIRONMENT: no running image, nothing to roll back to"
+fi
+echo "image=$previous" >> "$GITHUB_OUTPUT"
+"""
+
+_ROLLBACK = """\
+set -euo pipefail
+if [ -z "$IMAGE" ]; then
+  echo "::error::nothing to roll back to: $TARGET_ENVIRONMENT ran no image before this deploy" \
+    "(a first deploy); fix forward"
+  exit 1
+fi
+{command}
+"""
+
+
+def build_job(policy: GatePolicy, repo: Repository) -> Job:
+    """One image per commit: built and pushed once, scanned as shipped, deployed everywhere by digest."""
+    s = policy.workflows
+    scan = {"severity": "CRITICAL", "exit-code": "1", "format": "table"}
+    steps: list[Step] = [
+        checkout(),
+        *build_and_push(policy, repo, "${{ github.sha }}"),
+        {
+            # M9: no open critical issue in what is deployed; the pushed image itself is scanned.
+            "name": "Fail on CRITICAL findings in the pushed image",
+            **uses(actions.TRIVY, **{"image-ref": "${{ steps.image.outputs.ref }}", **scan}),
+        },
+    ]
+    return job(
+        "build image",
+        s,
+        steps,
+        permissions={"contents": "read", "packages": "write"},
+        outputs={"image": "${{ steps.image.outputs.ref }}"},
+    )
+
 
 def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     s, c = policy.workflows, policy.workflows.commands
-    jobs: dict[str, Job] = {}
+    jobs: dict[str, Job] = {"build": build_job(policy, repo)}
     previous: str | None = None
     for env in policy.environments:
         deploy_id, parity_id, rollback_id = f"deploy-{env.name}", f"parity-{env.name}", f"rollback-{env.name}"
@@ -493,12 +802,12 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
             {
                 "id": "previous",
                 **run(
-                    "Record the running image tag (the rollback target)",
-                    f'echo "tag=$({c.current_image_tag})" >> "$GITHUB_OUTPUT"',
+                    "Record the running image (the rollback target)",
+                    _RECORD_PREVIOUS.format(command=c.current_image),
                     **target,
                 ),
             },
-            run("Deploy", c.deploy, IMAGE_TAG="${{ github.sha }}", **target),
+            run("Deploy", c.deploy, IMAGE="${{ needs.build.outputs.image }}", **target),
         ]
         deploy_job = job(
             f"deploy {env.name}",
@@ -506,16 +815,21 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
             deploy_steps,
             environment={"name": env.name},
             permissions=deploy_permissions(policy),
-            outputs={"previous_tag": "${{ steps.previous.outputs.tag }}"},
+            outputs={
+                "previous_image": "${{ steps.previous.outputs.image }}",
+                # Whether anything may have changed in the environment: the deploy step ran.
+                "deploy_started": "${{ steps.previous.outcome == 'success' }}",
+            },
         )
-        if previous:
-            # DP: no environment is skipped — each deploy waits for the previous one's parity.
-            deploy_job = {"needs": [f"parity-{previous}"], **deploy_job}
+        # DP: no environment is skipped — each deploy waits for the previous one's parity.
+        deploy_job = {"needs": ["build", *([f"parity-{previous}"] if previous else [])], **deploy_job}
         jobs[deploy_id] = deploy_job
         jobs[parity_id] = {
             "name": f"parity {env.name}",
             "needs": [deploy_id],
-            "permissions": permissions(contents="read"),
+            # The called workflow's job declares packages: write (for pull-request images); a call
+            # may not grant less than its jobs ask for. Nothing is pushed in this call.
+            "permissions": permissions(contents="read", packages="write"),
             # M9 §Post-merge 1: e2e-parity-check with run_k6=false after every deploy.
             "uses": f"./{WORKFLOW_DIR}/e2e-parity-check.yml",
             "with": {"run_k6": False, "target_environment": env.name},
@@ -535,63 +849,80 @@ def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id
     s, c, n = policy.workflows, policy.workflows.commands, policy.notifications
     labels = ["parity-mismatch", "high-priority"]
     issue_script = (
-        "const { ENVIRONMENT, SHA, PREVIOUS_TAG, RUN_URL } = process.env;\n"
+        "const { ENVIRONMENT, SHA, PREVIOUS_IMAGE, ROLLBACK, RUN_URL } = process.env;\n"
+        "const rolledBack = ROLLBACK === 'success'\n"
+        "  ? `Rolled back to \\`${PREVIOUS_IMAGE}\\`.`\n"
+        "  : `The ROLLBACK FAILED (${ROLLBACK || 'not run'}): ${ENVIRONMENT} may still run the new image.`;\n"
         "await github.rest.issues.create({\n"
         "  owner: context.repo.owner,\n"
         "  repo: context.repo.repo,\n"
         "  title: `Parity mismatch after deploying ${SHA.slice(0, 12)} to ${ENVIRONMENT}`,\n"
-        "  body: `The e2e parity check failed after the deploy (${RUN_URL}).\\n` +\n"
-        "    `Rolled back to image tag \\`${PREVIOUS_TAG}\\`. Open an operator incident.`,\n"
+        "  body: `The e2e parity check did not pass after the deploy (${RUN_URL}).\\n` +\n"
+        "    `${rolledBack} Open an operator incident.`,\n"
         f"  labels: {labels!r},\n"
         "});\n"
     )
     message = (
-        "Parity mismatch in ${{ env.ENVIRONMENT }}: rolled back to ${{ env.PREVIOUS_TAG }}. "
-        "${{ env.RUN_URL }}"
+        "Parity mismatch in ${{ env.ENVIRONMENT }}: rollback to ${{ env.PREVIOUS_IMAGE }} "
+        "${{ env.ROLLBACK }}. ${{ env.RUN_URL }}"
     )
     facts = {
         "ENVIRONMENT": environment,
         "SHA": "${{ github.sha }}",
-        "PREVIOUS_TAG": f"${{{{ needs.{deploy_id}.outputs.previous_tag }}}}",
+        "PREVIOUS_IMAGE": f"${{{{ needs.{deploy_id}.outputs.previous_image }}}}",
+        "ROLLBACK": "${{ steps.rollback.outcome }}",
         "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
     }
     notify = [
-        {
-            "name": f"Notify {channel}",
-            **uses(
-                actions.SLACK,
-                method="chat.postMessage",
-                token="${{ secrets.SLACK_BOT_TOKEN }}",
-                payload=f'channel: "{channel}"\ntext: "{message}"\n',
-            ),
-            "env": facts,
-        }
+        when(
+            # Also, and above all, when the rollback failed.
+            "${{ always() }}",
+            {
+                "name": f"Notify {channel}",
+                **uses(
+                    actions.SLACK,
+                    method="chat.postMessage",
+                    token="${{ secrets.SLACK_BOT_TOKEN }}",
+                    # The action's default (errors: false) would let a failed notification pass silently.
+                    errors=True,
+                    payload=f'channel: "{channel}"\ntext: "{message}"\n',
+                ),
+                "env": facts,
+            },
+        )
         for channel in (n.oncall, n.platform)
     ]
     steps: list[Step] = [
         checkout(),
         *aws_login(policy),
-        # M9 §Post-merge 2: revert to the previous image tag.
-        run(
-            "Roll back to the previous image tag",
-            c.deploy,
-            TARGET_ENVIRONMENT=environment,
-            IMAGE_TAG=facts["PREVIOUS_TAG"],
-        ),
         {
-            "name": "Open a high-priority issue",
-            **uses(actions.GITHUB_SCRIPT, script=issue_script),
-            "env": facts,
+            # M9 §Post-merge 2: revert to the previous image, by digest.
+            "id": "rollback",
+            **run(
+                "Roll back to the previous image",
+                _ROLLBACK.format(command=c.deploy),
+                TARGET_ENVIRONMENT=environment,
+                IMAGE=facts["PREVIOUS_IMAGE"],
+            ),
         },
+        when(
+            "${{ always() }}",
+            {
+                "name": "Open a high-priority issue",
+                **uses(actions.GITHUB_SCRIPT, script=issue_script),
+                "env": facts,
+            },
+        ),
         *notify,
     ]
     return {
         "name": f"rollback {environment}",
         "needs": [deploy_id, parity_id],
-        # Parity failed after a successful deploy: rollback policies apply (M9 §Merge conditions).
+        # Something was deployed and parity is anything but a success (failed, cancelled, or never
+        # ran because the deploy step failed): rollback policies apply (M9 §Merge conditions).
         "if": (
-            f"${{{{ always() && needs.{deploy_id}.result == 'success' "
-            f"&& needs.{parity_id}.result == 'failure' }}}}"
+            f"${{{{ always() && needs.{deploy_id}.outputs.deploy_started == 'true' "
+            f"&& needs.{parity_id}.result != 'success' }}}}"
         ),
         **job(
             f"rollback {environment}",
@@ -605,21 +936,21 @@ def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id
 
 # -- assembling ---------------------------------------------------------------------------------
 
-JobBuilder = Callable[[Check, WorkflowSettings, Repository], Job]
+JobBuilder = Callable[[Check, GatePolicy, Repository], Job]
 
 # The jobs the gate knows how to run, by catalogue check name. A catalogue check without one here
 # must be reported by something else and declared in repositories[].externalChecks.
 BUILTIN_JOBS: Mapping[str, JobBuilder] = {
-    "unit-tests-python": lambda c, s, r: unit_tests_python(c, s),
-    "static-checks-python": lambda c, s, r: static_checks_python(c, s),
-    "unit-tests-javascript": lambda c, s, r: unit_tests_javascript(c, s),
-    "static-checks-javascript": lambda c, s, r: static_checks_javascript(c, s),
-    "determinism-cross-language-parity": lambda c, s, r: cross_language_parity(c, s),
-    "determinism-canonical-json": lambda c, s, r: canonical_json(c, s),
-    "determinism-root-hash": lambda c, s, r: root_hash(c, s),
+    "unit-tests-python": lambda c, p, r: unit_tests_python(c, p.workflows),
+    "static-checks-python": lambda c, p, r: static_checks_python(c, p.workflows),
+    "unit-tests-javascript": lambda c, p, r: unit_tests_javascript(c, p.workflows),
+    "static-checks-javascript": lambda c, p, r: static_checks_javascript(c, p.workflows),
+    "determinism-cross-language-parity": lambda c, p, r: cross_language_parity(c, p.workflows),
+    "determinism-canonical-json": lambda c, p, r: canonical_json(c, p.workflows),
+    "determinism-root-hash": lambda c, p, r: root_hash(c, p.workflows),
     "e2e-parity": e2e_parity,
-    "security-scan": security_scan,
-    "infra-plan": infra_plan,
+    "security-scan": lambda c, p, r: security_scan(c, p.workflows, r),
+    "infra-plan": lambda c, p, r: infra_plan(c, p.workflows, r),
 }
 
 _WORKFLOW_NAMES = {
@@ -630,21 +961,26 @@ _WORKFLOW_NAMES = {
     "infra-preview.yml": "infra-preview",
 }
 
+E2E_WORKFLOW = "e2e-parity-check.yml"
+
 
 def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
     """File name -> workflow document, for the repository's languages, in catalogue order."""
-    s = policy.workflows
     jobs_by_file: dict[str, dict[str, Job]] = {}
     for check in policy.checks:
         builder = BUILTIN_JOBS.get(check.name)
         if builder is None or (check.language is not None and check.language not in repo.languages):
             continue
-        jobs_by_file.setdefault(check.workflow, {})[check.name] = builder(check, s, repo)
+        jobs_by_file.setdefault(check.workflow, {})[check.name] = builder(check, policy, repo)
     documents: dict[str, dict[str, Any]] = {}
     for file, jobs in jobs_by_file.items():
-        on = e2e_triggers(repo) if file == "e2e-parity-check.yml" else pr_triggers(repo)
+        if file == E2E_WORKFLOW:
+            on: dict[str, Any] = e2e_triggers(repo)
+            concurrency: dict[str, Any] = E2E_CONCURRENCY
+        else:
+            on, concurrency = pr_triggers(repo), PR_CONCURRENCY
         documents[file] = workflow(
-            _WORKFLOW_NAMES.get(file, file.removesuffix(".yml")), on, jobs, concurrency=PR_CONCURRENCY
+            _WORKFLOW_NAMES.get(file, file.removesuffix(".yml")), on, jobs, concurrency=concurrency
         )
     documents["deploy.yml"] = deploy_workflow(policy, repo)
     return dict(sorted(documents.items()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,3 +162,52 @@ def run_zizmor(paths: Sequence[Path], min_severity: str = "medium", *, persona: 
     except json.JSONDecodeError as error:
         pytest.fail(f"zizmor printed no JSON ({error}):\n{_tail(result.stdout)}")
     return sorted(_describe(finding) for finding in findings if not finding.get("ignored"))
+
+
+# -- ShellCheck on every `run:` block -----------------------------------------------------------
+
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+# How the runner invokes each `shell:` (GitHub docs, "Workflow syntax: jobs.<id>.steps[*].shell").
+RUNNER_SHELLS = {None: "bash", "bash": "bash", "sh": "sh"}
+
+
+def shellcheck_command() -> list[str]:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        _missing("ShellCheck is not installed: apt-get install shellcheck (.ci/run installs it)")
+    return [shellcheck]
+
+
+def run_blocks(document: Any) -> list[tuple[str, str | None, str]]:
+    """(job/step, shell, script) of every `run:` step in a workflow document."""
+    blocks = []
+    defaults = (document.get("defaults") or {}).get("run", {}).get("shell")
+    for job_id, job in (document.get("jobs") or {}).items():
+        job_default = (job.get("defaults") or {}).get("run", {}).get("shell", defaults)
+        for index, step in enumerate(job.get("steps") or []):
+            if "run" in step:
+                where = f"{job_id}/{step.get('name') or step.get('id') or index}"
+                blocks.append((where, step.get("shell", job_default), str(step["run"])))
+    return blocks
+
+
+def run_shellcheck(script: str, shell: str | None, workdir: Path) -> list[str]:
+    """ShellCheck's findings for one `run:` block: everything at warning level and above, plus
+    SC2312 (a command substitution whose failure is masked, e.g. `echo "x=$(cmd)"`). `${{ }}`
+    expressions are replaced by a plain word first, as GitHub substitutes them before bash runs."""
+    if shell not in RUNNER_SHELLS:
+        return [f"unsupported shell {shell!r}: only bash and sh are checked"]
+    path = workdir / "run.sh"
+    path.write_text(_EXPRESSION.sub("EXPRESSION", script), encoding="utf-8")
+    dialect = ["--shell", RUNNER_SHELLS[shell]]
+    passes = (
+        ["--severity=warning"],
+        ["--enable=check-extra-masked-returns", "--include=SC2312"],
+    )
+    findings: list[str] = []
+    for options in passes:
+        result = _run([*shellcheck_command(), *dialect, *options, "--format=gcc", str(path)])
+        if result.returncode not in (0, 1):
+            pytest.fail(f"shellcheck failed (exit {result.returncode}):\n{_tail(result.stderr)}")
+        findings += [line.replace(str(path), "run") for line in result.stdout.splitlines() if line.strip()]
+    return findings
