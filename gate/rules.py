@@ -10,10 +10,13 @@ from typing import Any
 
 import yaml
 
+from gate.concurrency import RULE_ID as CONCURRENCY_RULE
+from gate.concurrency import check_call_concurrency
 from gate.errors import RuleViolation
 from gate.flags import enforce_flag_rules, today_for_rules
 from gate.github import branch_gates
-from gate.liveness import RULE_ID, check_liveness
+from gate.liveness import RULE_ID as LIVENESS_RULE
+from gate.liveness import check_liveness
 from gate.loader import stack_file
 from gate.model import GatePolicy, Repository
 from gate.stackfile import EPHEMERAL_TEMPLATE
@@ -34,28 +37,40 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
 
 
 def enforce_rules(policy: GatePolicy, stack: str) -> None:
-    """The flag rules (GATE-DP-05..08), then liveness (GATE-M9-03): every required check on every
-    protected branch is reported. Only the stack that declares the merge gate checks liveness: the
-    other stacks declare no branch protection that could wait forever.
+    """The flag rules (GATE-DP-05..08), then, per gated repository, liveness (GATE-M9-03: every
+    required check on every protected branch is reported) and call concurrency (GATE-M9-04: no
+    reusable-workflow call is cancelled as a deadlock). Only the stack that commits the workflows and
+    declares the merge gate checks them: the other stacks declare neither.
     """
     source = EPHEMERAL_TEMPLATE if policy.ephemeral is not None else stack_file(stack)
     # GATE-DP-05..08: every stack checks the flags it deploys.
     enforce_flag_rules(policy, source, today_for_rules())
     if not policy.owns_merge_gate:
         return
-    violations = []
+    lines: list[str] = []
+    hints: list[str] = []
     for repo in policy.repositories:
         required = {gate.pattern: gate.required_checks for gate in branch_gates(policy, repo)}
-        violations += check_liveness(
-            repo.full_name,
-            required,
-            committed_workflows(policy, repo),
-            external=repo.external_checks,
-            merge_queue=repo.merge_queue,
+        workflows = committed_workflows(policy, repo)
+        unreported = check_liveness(
+            repo.full_name, required, workflows, external=repo.external_checks, merge_queue=repo.merge_queue
         )
-    if violations:
-        hint = (
-            "a required check no workflow reports blocks every merge; rename the job, remove the "
-            "filter, or declare the check in repositories[].externalChecks"
-        )
-        raise RuleViolation(stack_file(stack), [f"[{RULE_ID}] {v}" for v in violations] + [f"hint: {hint}"])
+        lines += [f"[{LIVENESS_RULE}] {v}" for v in unreported]
+        deadlocks = check_call_concurrency(repo.full_name, workflows, repo.default_branch)
+        lines += [f"[{CONCURRENCY_RULE}] {v}" for v in deadlocks]
+        if unreported and _LIVENESS_HINT not in hints:
+            hints.append(_LIVENESS_HINT)
+        if deadlocks and _CONCURRENCY_HINT not in hints:
+            hints.append(_CONCURRENCY_HINT)
+    if lines:
+        raise RuleViolation(stack_file(stack), lines + [f"hint: {hint}" for hint in hints])
+
+
+_LIVENESS_HINT = (
+    "a required check no workflow reports blocks every merge; rename the job, remove the "
+    "filter, or declare the check in repositories[].externalChecks"
+)
+_CONCURRENCY_HINT = (
+    "key a called workflow's concurrency group by what it checks (its inputs), never by "
+    "github.workflow, which is the caller's name inside a call"
+)
