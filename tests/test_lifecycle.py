@@ -74,6 +74,26 @@ def test_up_refuses_another_repository(project: Path) -> None:
         lifecycle.up(FakeWorkspace(project), project, 42, "evil/fork")
 
 
+PR_IMAGE = "ghcr.io/acme/aos@sha256:" + "ab" * 32
+
+
+def test_up_deploys_the_pull_requests_own_image(project: Path) -> None:
+    workspace = FakeWorkspace(project)
+    lifecycle.up(workspace, project, 42, "acme/aos", PR_IMAGE)
+    assert workspace.configs["pr-42"]["delivery-gate:application"]["image"] == PR_IMAGE
+    assert workspace.configs["pr-42"]["delivery-gate:ephemeral"]["pullRequest"] == 42
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["ghcr.io/acme/aos:pr-42", "ghcr.io/acme/aos@sha256:abc", PR_IMAGE + "\n  delivery-gate:x: y", ""],
+)
+def test_up_refuses_an_image_not_pinned_by_digest(project: Path, image: str) -> None:
+    with pytest.raises(lifecycle.LifecycleError, match=r"--image: got .*allowed: an image pinned by digest"):
+        lifecycle.up(FakeWorkspace(project), project, 42, "acme/aos", image)
+    assert not (project / "stacks" / "Pulumi.pr-42.yaml").exists()
+
+
 def test_down_destroys_and_removes_only_that_stack(project: Path) -> None:
     workspace = FakeWorkspace(project, {"pr-42": {}, "pr-43": {}})
     assert lifecycle.down(workspace, 42) is True
@@ -113,6 +133,17 @@ def test_the_cli_drives_the_lifecycle(project: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["ephemeral", "down", "--pr", "7", *args], workspace) == 0
     assert cli.main(["ephemeral", "up", "--pr", "7", "--repository", "x/y", *args], workspace) == 2
     assert cli.main(["ephemeral", "up", "--pr", "0", "--repository", "acme/aos", *args], workspace) == 2
+    image = ["--image", PR_IMAGE]
+    assert (
+        cli.main(["ephemeral", "up", "--pr", "7", "--repository", "acme/aos", *image, *args], workspace) == 0
+    )
+    assert workspace.configs["pr-7"]["delivery-gate:application"]["image"] == PR_IMAGE
+    assert (
+        cli.main(
+            ["ephemeral", "up", "--pr", "7", "--repository", "acme/aos", "--image", "x:1", *args], workspace
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--repository: got 'x/y'" in err and "--pr: got 0" in err
     assert "Traceback" not in err

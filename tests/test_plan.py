@@ -232,6 +232,19 @@ def test_stack_config_values_and_secrets(tmp_path: Path) -> None:
     assert config.secret_keys == frozenset({"demo:password", "demo:nested"})
 
 
+def test_a_standard_pulumi_layout_keeps_stack_files_beside_pulumi_yaml(tmp_path: Path) -> None:
+    # A gated repository's infra/ (what infra-plan plans): no stackConfigDir, infra/Pulumi.dev.yaml.
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    (infra / "Pulumi.yaml").write_text("name: service-infra\nruntime: python\n")
+    (infra / "Pulumi.dev.yaml").write_text("config:\n  service-infra:size: 3\n")
+    config = read_stack_config(infra, "dev")
+    assert config.source == "Pulumi.dev.yaml"
+    assert config.values == {"service-infra:size": 3}
+    with pytest.raises(GateError, match=r"Pulumi\.prod\.yaml: no such stack file"):
+        read_stack_config(infra, "prod")
+
+
 def test_a_plain_text_token_is_refused_without_echoing_it(tmp_path: Path) -> None:
     project = project_copy(tmp_path, "dev", DEV_STACK + "  github:token: ghp_plaintext123\n")
     with pytest.raises(PolicyError) as caught:
