@@ -57,6 +57,7 @@ def _events(workflow: Workflow, default_branch: str) -> Iterator[tuple[str, dict
             branches = [str(b).replace("*", "x") for b in spec["branches"]] or branches
         for branch in branches:
             base: dict[str, Any] = {"workflow": name, "event_name": event, "repository": "owner/repo"}
+            payload: dict[str, Any]
             if event == "pull_request":
                 ref, payload = "refs/pull/1/merge", {"pull_request": {"number": 1}}
             elif event == "merge_group":

@@ -129,7 +129,8 @@ def test_pull_request_workflows_cancel_superseded_runs(rendered: list[Path]) -> 
     for name, document in documents(rendered).items():
         if "pull_request" in document["on"]:
             # e2e-parity is also called after merge, where it must never be cut short.
-            expected = "${{ github.event_name == 'pull_request' }}" if "workflow_call" in document["on"] else True
+            called = "workflow_call" in document["on"]
+            expected = "${{ github.event_name == 'pull_request' }}" if called else True
             assert document["concurrency"]["cancel-in-progress"] == expected, name
 
 

@@ -1,0 +1,1 @@
+"""The aos service's Pulumi program (Pulumi runs __main__.py)."""
