@@ -1,0 +1,583 @@
+"""The gate's workflows RUN against a sample gated repository, as GitHub would run them.
+
+Linted is not working: each scenario renders the workflows from a policy, commits them with the
+sample repository (tests/support/sample-repo), runs them with the execution harness
+(tests/support/actions_runner.py: bash with the runner's flags, expressions, needs, reusable calls,
+concurrency) and asserts the result of EVERY job, plus what reached the outside world through the
+stubs (images pushed, deployments, issues, Slack). A required check that can never pass, or a call
+GitHub would cancel, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
+from tests.conftest import ROOT
+from tests.support.actions_runner import Event, Harness, WorkflowRun
+from tests.support.sample_world import (
+    FAKE_GATE,
+    MUTATIONS,
+    STUBS,
+    World,
+    app_server,
+    commit_change,
+    make_sample_repo,
+    make_world,
+)
+from tests.test_workflows import policy
+
+OWNER, NAME, REPOSITORY = "acme", "aos", "acme/aos"
+PR = 7
+ENVIRONMENTS = ("dev", "staging", "production")
+SECRETS = {
+    "PULUMI_BACKEND_URL": "s3://state-bucket",
+    "PULUMI_CONFIG_PASSPHRASE": "passphrase-for-tests",
+    "SLACK_BOT_TOKEN": "xoxb-test-token",
+    "GITHUB_TOKEN": "ghs_test_token",
+}
+OLD_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "1"
+GONE_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "2"  # running, but no longer in the registry
+PR_WORKFLOWS = (
+    "ci.yml",
+    "determinism-check.yml",
+    "e2e-parity-check.yml",
+    "infra-preview.yml",
+    "security-scan.yml",
+)
+ALL_CHECKS_PASS = {
+    "unit-tests-python": "success",
+    "static-checks-python": "success",
+    "unit-tests-javascript": "success",
+    "static-checks-javascript": "success",
+    "determinism-cross-language-parity": "success",
+    "determinism-canonical-json": "success",
+    "determinism-root-hash": "success",
+    "e2e-parity": "success",
+    "security-scan": "success",
+    "infra-plan": "success",
+}
+
+
+def gate_checkout(tmp_path: Path) -> Path:
+    """This project as a workflow's checkout of acme/delivery-gate sees it (the real `gate` CLI),
+    for the jobs that run it offline (infra-plan); its requirements are already in the venv."""
+    checkout = tmp_path / "delivery-gate"
+    checkout.mkdir()
+    for name in ("gate", "components", "__main__.py", "Pulumi.yaml"):
+        (checkout / name).symlink_to(ROOT / name)
+    (checkout / "requirements.txt").write_text("# installed in the test venv\n")
+    return checkout
+
+
+@dataclass
+class Gated:
+    """A sample repository under the gate, the world its workflows reach, and a harness to run them."""
+
+    tmp: Path
+    repo: Path
+    base: str
+    head: str
+    world: World
+    policy_values: dict[str, Any] = field(default_factory=dict)
+    real_gate: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    _harness: Harness | None = None
+
+    def harness(self) -> Harness:
+        """One harness for the scenario (its runs number their work directories)."""
+        if self._harness is None:
+            # The real `gate` for jobs that run it offline (infra-plan); else the recording fake.
+            gate = gate_checkout(self.tmp) if self.real_gate else FAKE_GATE
+            self._harness = Harness(
+                repository=REPOSITORY,
+                workflows=self.repo / ".github" / "workflows",
+                checkouts={REPOSITORY: self.repo, f"{OWNER}/delivery-gate": gate},
+                world=self.world.root,
+                bin_dirs=[STUBS],
+                secrets=SECRETS,
+                env={"GATE_HARNESS_PYTHON": sys.executable, **self.env},
+                work=self.tmp / "runner",
+            )
+        return self._harness
+
+    def run(self, workflow: str, event: Event) -> WorkflowRun:
+        return self.harness().run(workflow, event)
+
+    def change(self, changes: Mapping[str, str | None], message: str = "change") -> None:
+        self.head = commit_change(self.repo, changes, message)
+
+
+def rendered_files(**values: Any) -> dict[str, str]:
+    gate_policy = policy(**values)
+    files = render_workflows(gate_policy, gate_policy.repositories[0])
+    return {**files, K6_MAPPER_PATH: k6_mapper_source()}
+
+
+# A short smoke run: the policy's 1m is for real environments; the k6 binary and thresholds are real.
+FAST_K6 = {"workflows": {"k6": {"vus": 2, "duration": "2s"}}}
+
+
+def make_gated(tmp_path: Path, **values: Any) -> Gated:
+    values = {**FAST_K6, **values}
+    repo, base, head = make_sample_repo(
+        tmp_path / NAME, owner=OWNER, name=NAME, files=rendered_files(**values)
+    )
+    return Gated(tmp_path, repo, base, head, make_world(tmp_path), values)
+
+
+@pytest.fixture
+def gated(tmp_path: Path) -> Gated:
+    return make_gated(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    with app_server() as url:
+        yield url
+
+
+def pull_request(gated: Gated, *, fork: bool = False) -> Event:
+    head_repo = "someone/aos" if fork else REPOSITORY
+    payload = {
+        "pull_request": {
+            "number": PR,
+            "head": {"sha": gated.head, "ref": "feature", "repo": {"full_name": head_repo}},
+            "base": {"sha": gated.base, "ref": "main", "repo": {"full_name": REPOSITORY}},
+        },
+        "repository": {"full_name": REPOSITORY},
+    }
+    return Event("pull_request", ref=f"refs/pull/{PR}/merge", sha=gated.head, payload=payload)
+
+
+def merge_group(gated: Gated) -> Event:
+    head_ref = f"refs/heads/gh-readonly-queue/main/pr-{PR}-{gated.base}"
+    payload = {"merge_group": {"head_ref": head_ref, "head_sha": gated.head, "base_sha": gated.base}}
+    return Event("merge_group", ref=head_ref, sha=gated.head, payload=payload)
+
+
+def push(gated: Gated) -> Event:
+    return Event("push", ref="refs/heads/main", sha=gated.head, payload={"ref": "refs/heads/main"})
+
+
+def results(run: WorkflowRun) -> dict[str, str]:
+    return {job.name: job.result for job in run.jobs.values()}
+
+
+def log(run: WorkflowRun, job: str) -> str:
+    return "".join(step.log for step in run.job(job).steps)
+
+
+def run_pull_request(
+    gated: Gated, workflows: tuple[str, ...] = PR_WORKFLOWS, **kwargs: Any
+) -> dict[str, str]:
+    combined: dict[str, str] = {}
+    for workflow in workflows:
+        combined.update(results(gated.run(workflow, pull_request(gated, **kwargs))))
+    return combined
+
+
+# -- pull requests ---------------------------------------------------------------------------------
+
+
+def test_a_pull_request_where_everything_passes(gated: Gated, app_url: str) -> None:
+    gated.world.set_default_url(app_url)
+    gated.change({"app/notes.md": "A harmless change.\n"})
+    runs = {workflow: gated.run(workflow, pull_request(gated)) for workflow in PR_WORKFLOWS}
+    assert {name: result for run in runs.values() for name, result in results(run).items()} == ALL_CHECKS_PASS
+    # The disposable environment ran this pull request's own image, pushed once, by digest.
+    (up,) = [c for c in gated.world.calls("gate") if c["argv"][:2] == ["ephemeral", "up"]]
+    image = up["argv"][up["argv"].index("--image") + 1]
+    assert (
+        image.startswith("ghcr.io/acme/aos@sha256:") and image.split("@")[1] in gated.world.pushed_digests()
+    )
+    assert gated.world.logins() == ["ghcr.io"]
+    # Torn down, and the SLO suggestion written with a real p99 (k6 exported it).
+    assert any(c["argv"][:2] == ["ephemeral", "down"] for c in gated.world.calls("gate"))
+    suggestion = json.loads(
+        (gated.world.root / "artifacts" / "slo-suggestion" / "slo-suggestion.json").read_text()
+    )
+    assert suggestion["observed"]["p99_ms"] is not None and suggestion["failed_thresholds"] == []
+    # Nothing changed under infra/: the job reported without planning.
+    assert runs["infra-preview.yml"].job("infra-plan").step("changes").outputs == {"infra": "false"}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_each_determinism_check_fails_for_its_own_reason(gated: Gated, mutation: str) -> None:
+    broken = MUTATIONS[mutation]
+    gated.change(dict(broken.changes()), mutation)
+    run = gated.run("determinism-check.yml", pull_request(gated))
+    expected = dict.fromkeys(results(run), "success")
+    if broken.breaks is not None:
+        expected[broken.breaks] = "failure"
+    assert results(run) == expected
+    if broken.breaks is not None:
+        failed = [step.name for step in run.job(broken.breaks).steps if step.outcome == "failure"]
+        assert failed == [FAILING_STEP[broken.breaks]]
+
+
+# The step of each determinism check that catches its breakage.
+FAILING_STEP = {
+    "determinism-cross-language-parity": "Replay traces (JS)",
+    "determinism-canonical-json": "Compare: stable, canonical, equal to the golden fixtures",
+    "determinism-root-hash": "Compare root_hash across runtimes",
+}
+
+
+CI_BREAKS = {
+    "unit-tests-python": {"tests/check_broken.py": "def test_it():\n    assert 1 == 2\n"},
+    "static-checks-python": {"app/long.py": "X = '" + "x" * 90 + "'\n"},
+    "unit-tests-javascript": {
+        "js/broken.test.mjs": "import { test } from 'node:test';\nimport assert from 'node:assert';\n"
+        "test('broken', () => assert.equal(1, 2));\n"
+    },
+    "static-checks-javascript": {"js/syntax.mjs": "export const x = ;\n"},
+}
+
+
+@pytest.mark.parametrize("check", sorted(CI_BREAKS))
+def test_each_ci_check_fails_for_its_own_reason(gated: Gated, check: str) -> None:
+    gated.change(CI_BREAKS[check], f"break {check}")
+    run = gated.run("ci.yml", pull_request(gated))
+    expected = dict.fromkeys(results(run), "success") | {check: "failure"}
+    assert results(run) == expected
+
+
+def test_an_e2e_diff_fails_the_check_and_the_environment_is_still_torn_down(gated: Gated) -> None:
+    with app_server(mode="mismatch") as url:
+        gated.world.set_default_url(url)
+        run = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(run) == {"e2e-parity": "failure"}
+    job = run.job("e2e-parity")
+    assert job.step("Diff (root hashes must match)").outcome == "failure"
+    assert job.step("Tear down the disposable environment").outcome == "success"
+    assert not (gated.world.root / "cluster" / f"aos-pr-{PR}").exists()
+
+
+def test_a_k6_breach_fails_the_check_after_writing_the_suggestion(tmp_path: Path) -> None:
+    gated = make_gated(tmp_path)
+    gated.env = {"P95_MS": "100"}  # the sample's smoke.js threshold; the slow server answers in ~300 ms
+    with app_server(mode="slow") as url:
+        gated.world.set_default_url(url)
+        run = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(run) == {"e2e-parity": "failure"}
+    job = run.job("e2e-parity")
+    assert job.step("k6 smoke").outputs == {"exit_code": "99"}
+    assert job.step("SLO suggestion").outcome == "success"
+    assert job.step("Upload the SLO suggestion").outcome == "success"
+    assert job.step("k6 thresholds").outcome == "failure"
+    suggestion = json.loads(
+        (gated.world.root / "artifacts" / "slo-suggestion" / "slo-suggestion.json").read_text()
+    )
+    assert {"metric": "http_req_duration", "threshold": "p(95)<100"} in suggestion["failed_thresholds"]
+    assert "failed_thresholds" in run.summary or "p(95)<100" in run.summary
+
+
+@pytest.mark.parametrize(
+    ("where", "verdict"), [("image", "in the image"), ("fs", "in files and configuration")]
+)
+def test_a_critical_finding_fails_the_security_scan(gated: Gated, where: str, verdict: str) -> None:
+    gated.world.set_findings(**{where: ["CRITICAL", "HIGH"]})
+    run = gated.run("security-scan.yml", pull_request(gated))
+    assert results(run) == {"security-scan": "failure"}
+    job = run.job("security-scan")
+    assert job.step(f"Fail on CRITICAL findings {verdict}").outcome == "failure"
+    # Both verdicts ran and the findings were uploaded either way.
+    other = "in files and configuration" if where == "image" else "in the image"
+    assert job.step(f"Fail on CRITICAL findings {other}").outcome == "success"
+    assert job.step("Upload image findings").outcome == "success"
+
+
+def test_a_high_finding_alone_does_not_fail_the_scan(gated: Gated) -> None:
+    gated.world.set_findings(image=["HIGH"], fs=["HIGH"])
+    assert results(gated.run("security-scan.yml", pull_request(gated))) == {"security-scan": "success"}
+
+
+# -- forks and the merge queue ---------------------------------------------------------------------
+
+
+def test_a_fork_pull_request_without_a_merge_queue_fails_e2e_clearly_and_gets_no_secrets(
+    gated: Gated,
+) -> None:
+    gated.change({"app/notes.md": "From a fork.\n"})
+    outcome = run_pull_request(gated, fork=True)
+    assert outcome == ALL_CHECKS_PASS | {"e2e-parity": "failure"}
+    run = gated.run("e2e-parity-check.yml", pull_request(gated, fork=True))
+    assert "::error::pull request from a fork" in log(run, "e2e-parity")
+    assert "mergeQueue: true" in log(run, "e2e-parity")
+    # No environment, no push, no login, no code-scanning upload with a read-only token.
+    assert gated.world.calls("gate") == [] and gated.world.logins() == []
+    scan = gated.run("security-scan.yml", pull_request(gated, fork=True)).job("security-scan")
+    assert scan.step("Upload image findings").outcome == "skipped"
+
+
+def test_with_a_merge_queue_a_fork_is_checked_on_the_merged_code_with_secrets(
+    tmp_path: Path, app_url: str
+) -> None:
+    gated = make_gated(tmp_path, repositories=[{"name": NAME, "mergeQueue": True}])
+    gated.world.set_default_url(app_url)
+    gated.change({"app/notes.md": "From a fork.\n"})
+    on_the_pr = gated.run("e2e-parity-check.yml", pull_request(gated, fork=True))
+    assert results(on_the_pr) == {"e2e-parity": "success"}
+    assert "runs in the merge queue" in log(on_the_pr, "e2e-parity")
+    assert gated.world.calls("gate") == []
+    # The queue runs the real check, in this repository, for pr-<N> taken from the queue branch.
+    in_the_queue = gated.run("e2e-parity-check.yml", merge_group(gated))
+    assert results(in_the_queue) == {"e2e-parity": "success"}
+    ups = [c["argv"] for c in gated.world.calls("gate") if c["argv"][:2] == ["ephemeral", "up"]]
+    assert len(ups) == 1 and ups[0][ups[0].index("--pr") + 1] == str(PR)
+
+
+# -- workflow_dispatch -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "",
+            "::error::target_environment is required for workflow_dispatch; "
+            "allowed: dev, staging, production",
+        ),
+        ("prod", "::error::unknown target_environment 'prod'; allowed: dev, staging, production"),
+    ],
+)
+def test_a_dispatch_without_a_valid_target_fails_in_the_first_step(
+    gated: Gated, target: str, message: str
+) -> None:
+    event = Event(
+        "workflow_dispatch", ref="refs/heads/main", sha=gated.head, inputs={"target_environment": target}
+    )
+    run = gated.run("e2e-parity-check.yml", event)
+    job = run.job("e2e-parity")
+    assert job.result == "failure"
+    assert job.steps[0].outcome == "failure" and message in job.steps[0].log
+    assert all(step.outcome == "skipped" for step in job.steps[1:])
+
+
+def test_a_dispatch_checks_a_deployed_environment(gated: Gated, app_url: str) -> None:
+    gated.world.set_url("staging", app_url)
+    event = Event(
+        "workflow_dispatch", ref="refs/heads/main", sha=gated.head, inputs={"target_environment": "staging"}
+    )
+    run = gated.run("e2e-parity-check.yml", event)
+    assert results(run) == {"e2e-parity": "success"}
+    assert gated.world.calls("gate") == []  # no disposable environment for a deployed one
+
+
+# -- infra-plan ----------------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@e"
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_infra_plan_plans_a_changed_standard_pulumi_project_with_the_real_gate(tmp_path: Path) -> None:
+    gated = make_gated(tmp_path)
+    gated.real_gate = True
+    gated.change({"infra/Pulumi.dev.yaml": "config:\n  aos-infra:replicas: 2\n"}, "two replicas")
+    run = gated.run("infra-preview.yml", pull_request(gated))
+    assert results(run) == {"infra-plan": "success"}, log(run, "infra-plan")
+    job = run.job("infra-plan")
+    assert job.step("changes").outputs == {"infra": "true"}
+    assert "Offline plan diff (dev)" in run.summary
+    assert job.step("pulumi preview --diff (PR comment)").outcome == "success"
+    assert [c["argv"][:1] for c in gated.world.calls("pulumi")] == [["preview"]]
+
+
+def test_infra_plan_passes_on_the_pull_request_that_introduces_infra(tmp_path: Path) -> None:
+    gated = make_gated(tmp_path)
+    gated.real_gate = True
+    infra = {
+        p.relative_to(gated.repo).as_posix(): p.read_text()
+        for p in (gated.repo / "infra").rglob("*")
+        if p.is_file()
+    }
+    _git(gated.repo, "rm", "-rq", "infra")
+    _git(gated.repo, "commit", "-qm", "no infrastructure yet")
+    gated.base = _git(gated.repo, "rev-parse", "HEAD")
+    gated.change(infra, "introduce infra/")
+    run = gated.run("infra-preview.yml", pull_request(gated))
+    assert results(run) == {"infra-plan": "success"}, log(run, "infra-plan")
+    assert "new infrastructure project infra" in run.summary
+
+
+# -- deploy.yml: dev → staging → production, parity, rollback ------------------------------------
+
+
+def deployed(gated: Gated, urls: Mapping[str, str], *, previous: bool = True, gone: str = "") -> None:
+    """Each environment reachable at its URL, running OLD_IMAGE (unless a first deploy); in `gone`
+    it runs GONE_IMAGE, no longer in the registry, so rolling back to it fails."""
+    for environment in ENVIRONMENTS:
+        gated.world.set_url(environment, urls.get(environment, urls["default"]))
+        if previous and environment == gone:
+            gated.world.set_deployed(environment, GONE_IMAGE, pushed=False)
+        elif previous:
+            gated.world.set_deployed(environment, OLD_IMAGE)
+
+
+def test_a_deploy_passes_dev_staging_production_with_one_image_by_digest(gated: Gated, app_url: str) -> None:
+    deployed(gated, {"default": app_url})
+    run = gated.run("deploy.yml", push(gated))
+    expected = {"build image": "success"}
+    for environment in ENVIRONMENTS:
+        expected |= {
+            f"deploy {environment}": "success",
+            f"parity {environment}": "success",
+            f"rollback {environment}": "skipped",
+        }
+    assert results(run) == expected
+    image = run.job("build").outputs["image"]
+    assert image.startswith("ghcr.io/acme/aos@sha256:")
+    assert {gated.world.deployed_image(e) for e in ENVIRONMENTS} == {image}
+    builds = [c for c in gated.world.calls("docker") if c["argv"][:2] == ["buildx", "build"]]
+    assert len(builds) == 1  # built once per commit
+    # Each parity call got its own concurrency group, none the caller's: no deadlock.
+    groups = [run.job(f"parity-{e}").called.concurrency_group for e in ENVIRONMENTS]  # type: ignore[union-attr]
+    assert groups == [f"e2e-parity-{e}" for e in ENVIRONMENTS]
+    assert run.concurrency_group == "deploy-refs/heads/main"
+
+
+def test_parity_failing_after_a_deploy_rolls_back_opens_an_issue_and_notifies(
+    gated: Gated, app_url: str
+) -> None:
+    with app_server(mode="mismatch") as wrong:
+        deployed(gated, {"default": app_url, "dev": wrong})
+        run = gated.run("deploy.yml", push(gated))
+    assert results(run) == {
+        "build image": "success",
+        "deploy dev": "success",
+        "parity dev": "failure",
+        "rollback dev": "success",
+        "deploy staging": "skipped",
+        "parity staging": "skipped",
+        "rollback staging": "skipped",
+        "deploy production": "skipped",
+        "parity production": "skipped",
+        "rollback production": "skipped",
+    }
+    assert gated.world.deployed_image("dev") == OLD_IMAGE  # the recorded previous digest
+    assert gated.world.deployed_image("staging") == OLD_IMAGE
+    (issue,) = github_calls(gated, "issues.create")
+    assert issue["args"]["labels"] == ["parity-mismatch", "high-priority"]
+    assert f"Rolled back to `{OLD_IMAGE}`" in issue["args"]["body"]
+    assert sorted(slack_channels(gated)) == ["#oncall", "#platform"]
+
+
+def test_a_failed_rollback_still_opens_the_issue_and_notifies(gated: Gated, app_url: str) -> None:
+    with app_server(mode="mismatch") as wrong:
+        deployed(gated, {"default": app_url, "dev": wrong}, gone="dev")
+        run = gated.run("deploy.yml", push(gated))
+    assert results(run)["rollback dev"] == "failure"
+    assert run.job("rollback-dev").step("rollback").outcome == "failure"
+    (issue,) = github_calls(gated, "issues.create")
+    assert "ROLLBACK FAILED (failure)" in issue["args"]["body"]
+    assert sorted(slack_channels(gated)) == ["#oncall", "#platform"]
+    assert all("rollback to" in text and "failure" in text for text in slack_texts(gated))
+
+
+def test_a_first_deploy_has_nothing_to_roll_back_to_and_says_so(gated: Gated, app_url: str) -> None:
+    with app_server(mode="mismatch") as wrong:
+        deployed(gated, {"default": app_url, "dev": wrong}, previous=False)
+        run = gated.run("deploy.yml", push(gated))
+    deploy = run.job("deploy-dev")
+    assert deploy.result == "success" and deploy.outputs["previous_image"] == ""
+    assert "::warning::first deploy to dev" in deploy.step("previous").log
+    rollback = run.job("rollback-dev")
+    assert rollback.result == "failure"
+    assert (
+        "::error::nothing to roll back to: dev ran no image before this deploy"
+        in rollback.step("rollback").log
+    )
+    assert len(github_calls(gated, "issues.create")) == 1 and len(slack_channels(gated)) == 2
+
+
+def test_a_deploy_that_fails_is_rolled_back_without_waiting_for_parity(gated: Gated, app_url: str) -> None:
+    deployed(gated, {"default": app_url})
+    gated.world.fault("rollout-aos-staging")
+    run = gated.run("deploy.yml", push(gated))
+    assert results(run)["deploy staging"] == "failure"
+    assert results(run)["parity staging"] == "skipped"
+    # The rollback ran (and failed too: the fault stops every rollout in that namespace), and said so.
+    assert results(run)["rollback staging"] == "failure"
+    assert results(run)["deploy production"] == "skipped"
+    assert len(github_calls(gated, "issues.create")) == 1
+
+
+def test_a_slack_failure_is_not_silent(gated: Gated, app_url: str) -> None:
+    with app_server(mode="mismatch") as wrong:
+        deployed(gated, {"default": app_url, "dev": wrong})
+        gated.world.fault("slack")
+        run = gated.run("deploy.yml", push(gated))
+    rollback = run.job("rollback-dev")
+    assert rollback.step("rollback").outcome == "success"
+    assert rollback.step("Notify #oncall").outcome == "failure"
+    assert rollback.step("Notify #platform").outcome == "failure"  # tried even after the first failed
+    assert rollback.result == "failure"
+
+
+def test_the_deadlock_the_gate_shipped_cancels_parity_and_the_rollback_still_runs(
+    gated: Gated, app_url: str
+) -> None:
+    # e2e-parity's concurrency group as rendered before GATE-M9-04: inside the call from deploy.yml,
+    # `github.workflow` is "deploy", so the group is the caller's own and GitHub cancels the call.
+    e2e = gated.repo / ".github" / "workflows" / "e2e-parity-check.yml"
+    text = e2e.read_text()
+    group = "e2e-parity-${{ inputs.target_environment || github.event.pull_request.number || github.ref }}"
+    assert group in text
+    e2e.write_text(
+        text.replace(group, "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}")
+    )
+    with app_server(mode="mismatch") as wrong:
+        deployed(gated, {"default": app_url, "dev": wrong})
+        run = gated.run("deploy.yml", push(gated))
+    parity = run.job("parity-dev")
+    assert parity.result == "cancelled"
+    assert "deadlock for concurrency group 'deploy-refs/heads/main'" in parity.reason
+    # The rollback no longer waits for `failure` only: a cancelled check is not a pass either.
+    assert run.job("rollback-dev").result == "success"
+    assert gated.world.deployed_image("dev") == OLD_IMAGE
+    assert run.job("deploy-staging").result == "skipped"
+
+
+def github_calls(gated: Gated, method: str) -> list[dict[str, Any]]:
+    path = gated.world.root / "github" / "calls.jsonl"
+    calls = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    return [call for call in calls if call["method"] == method]
+
+
+def slack_posts(gated: Gated) -> list[dict[str, Any]]:
+    path = gated.world.root / "slack.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def slack_channels(gated: Gated) -> list[str]:
+    return [
+        line.split('"')[1]
+        for post in slack_posts(gated)
+        for line in post["payload"].splitlines()
+        if line.startswith("channel:")
+    ]
+
+
+def slack_texts(gated: Gated) -> list[str]:
+    return [
+        line
+        for post in slack_posts(gated)
+        for line in post["payload"].splitlines()
+        if line.startswith("text:")
+    ]
