@@ -34,7 +34,7 @@ from tests.support.sample_world import (
     make_sample_repo,
     make_world,
 )
-from tests.test_workflows import policy
+from tests.test_workflows import VARIANTS, policy
 
 OWNER, NAME, REPOSITORY = "acme", "aos", "acme/aos"
 PR = 7
@@ -45,6 +45,7 @@ SECRETS = {
     "SLACK_BOT_TOKEN": "xoxb-test-token",
     "GITHUB_TOKEN": "ghs_test_token",
 }
+ROLE = "arn:aws:iam::123456789012:role/delivery-gate-deploy"
 OLD_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "1"
 GONE_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "2"  # running, but no longer in the registry
 PR_WORKFLOWS = (
@@ -91,6 +92,7 @@ class Gated:
     policy_values: dict[str, Any] = field(default_factory=dict)
     real_gate: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)  # the GitHub environments' variables
     _harness: Harness | None = None
 
     def harness(self) -> Harness:
@@ -105,6 +107,7 @@ class Gated:
                 world=self.world.root,
                 bin_dirs=[STUBS],
                 secrets=SECRETS,
+                vars=self.vars,
                 env={"GATE_HARNESS_PYTHON": sys.executable, **self.env},
                 work=self.tmp / "runner",
             )
@@ -279,7 +282,7 @@ def test_a_k6_breach_fails_the_check_after_writing_the_suggestion(tmp_path: Path
         (gated.world.root / "artifacts" / "slo-suggestion" / "slo-suggestion.json").read_text()
     )
     assert {"metric": "http_req_duration", "threshold": "p(95)<100"} in suggestion["failed_thresholds"]
-    assert "failed_thresholds" in run.summary or "p(95)<100" in run.summary
+    assert "- `http_req_duration`: `p(95)<100`" in run.summary  # the job summary says why
 
 
 @pytest.mark.parametrize(
@@ -291,6 +294,16 @@ def test_a_critical_finding_fails_the_security_scan(gated: Gated, where: str, ve
     assert results(run) == {"security-scan": "failure"}
     job = run.job("security-scan")
     assert job.step(f"Fail on CRITICAL findings {verdict}").outcome == "failure"
+    # The verdicts ask trivy for CRITICAL only, exit code 1, on the image and on the files.
+    verdicts = [
+        (call["argv"], call["env"]["TRIVY_SEVERITY"], call["env"]["TRIVY_EXIT_CODE"])
+        for call in gated.world.calls("trivy")
+        if "TRIVY_EXIT_CODE" in call.get("env", {})
+    ]
+    assert verdicts == [
+        (["image", f"aos:{gated.head}"], "CRITICAL", "1"),
+        (["fs", "."], "CRITICAL", "1"),
+    ]
     # Both verdicts ran and the findings were uploaded either way.
     other = "in files and configuration" if where == "image" else "in the image"
     assert job.step(f"Fail on CRITICAL findings {other}").outcome == "success"
@@ -446,10 +459,34 @@ def test_a_deploy_passes_dev_staging_production_with_one_image_by_digest(gated: 
     assert {gated.world.deployed_image(e) for e in ENVIRONMENTS} == {image}
     builds = [c for c in gated.world.calls("docker") if c["argv"][:2] == ["buildx", "build"]]
     assert len(builds) == 1  # built once per commit
+    assert f"ghcr.io/acme/aos:{gated.head}" in builds[0]["argv"] and "--push" in builds[0]["argv"]
+    # Deployed in order, by digest; the pushed image itself was scanned before any deploy.
+    set_image = [c["argv"] for c in gated.world.calls("kubectl") if c["argv"][2:4] == ["set", "image"]]
+    assert set_image == [
+        ["-n", f"aos-{e}", "set", "image", "deployment/aos", f"app={image}"] for e in ENVIRONMENTS
+    ]
+    (scan,) = [c for c in gated.world.calls("trivy") if c["argv"][0] == "image"]
+    assert scan["argv"] == ["image", image] and scan["env"]["TRIVY_SEVERITY"] == "CRITICAL"
     # Each parity call got its own concurrency group, none the caller's: no deadlock.
     groups = [run.job(f"parity-{e}").called.concurrency_group for e in ENVIRONMENTS]  # type: ignore[union-attr]
     assert groups == [f"e2e-parity-{e}" for e in ENVIRONMENTS]
     assert run.concurrency_group == "deploy-refs/heads/main"
+
+
+def test_with_aws_each_deploy_assumes_its_environments_role(tmp_path: Path, app_url: str) -> None:
+    gated = make_gated(tmp_path, **VARIANTS["aws-deploy-role"])
+    # Set by each environment stack on its GitHub environment (gate/github.py).
+    gated.vars = {"AWS_DEPLOY_ROLE_ARN": ROLE, "AWS_REGION": "eu-west-1"}
+    deployed(gated, {"default": app_url})
+    run = gated.run("deploy.yml", push(gated))
+    passed = ["build image", *(f"{kind} {e}" for e in ENVIRONMENTS for kind in ("deploy", "parity"))]
+    assert results(run) == dict.fromkeys(passed, "success") | {
+        f"rollback {e}": "skipped" for e in ENVIRONMENTS
+    }
+    logins = gated.world.calls("uses:aws-actions/configure-aws-credentials")
+    assert [(c["job"], c["with"]["role-to-assume"]) for c in logins] == [
+        (f"deploy-{e}", ROLE) for e in ENVIRONMENTS
+    ]
 
 
 def test_parity_failing_after_a_deploy_rolls_back_opens_an_issue_and_notifies(

@@ -2,7 +2,7 @@
 
 Each executable in this directory (docker, trivy, kubectl, gh, pulumi, aws, npx, python, python3)
 is a bash line that runs `_run`, which runs this file with a real Python 3 (standard library only).
-Every call appends one JSON line {"tool", "argv", "cwd"} to $GATE_HARNESS_WORLD/calls.jsonl, then
+Every call appends one JSON line {"tool", "argv", "cwd"} (and "env": the TRIVY_* settings) to $GATE_HARNESS_WORLD/calls.jsonl, then
 answers from the scenario state under that directory, the "world" (built by
 tests/support/sample_world.py):
 
@@ -682,6 +682,10 @@ def main(argv: Sequence[str]) -> int:
     if record_only and not os.environ.get("GATE_HARNESS_WORLD"):
         return 0  # python outside a scenario: nothing to record it in
     call: dict[str, object] = {"tool": tool, "argv": args, "cwd": os.getcwd()}
+    # trivy-action passes its inputs as TRIVY_* variables, not flags: record them with the call.
+    settings = {key: value for key, value in sorted(os.environ.items()) if key.startswith("TRIVY_")}
+    if settings:
+        call["env"] = settings
     try:
         root = world_root()
         try:
