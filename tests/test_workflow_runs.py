@@ -23,6 +23,7 @@ import pytest
 
 from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 from tests.conftest import ROOT
+from tests.support import run_workflow
 from tests.support.actions_runner import Event, Harness, WorkflowRun
 from tests.support.sample_world import (
     FAKE_GATE,
@@ -618,3 +619,15 @@ def slack_texts(gated: Gated) -> list[str]:
         for line in post["payload"].splitlines()
         if line.startswith("text:")
     ]
+
+
+def test_the_harness_runs_a_workflow_on_any_repository_from_the_command_line(
+    gated: Gated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What the README tells a team to run against its own repository's scripts.
+    gated.change(dict(MUTATIONS["make_root_hashes_empty"].changes()), "empty root hashes")
+    argv = ["--repo", str(gated.repo), "--workflow", "determinism-check.yml", "--base", gated.base]
+    assert run_workflow.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "determinism-root-hash: failure" in out and "determinism-canonical-json: success" in out
+    assert "::error::a runtime printed no root_hash" in out
