@@ -2,7 +2,8 @@
 
 Each executable in this directory (docker, trivy, kubectl, gh, pulumi, aws, npx, python, python3)
 is a bash line that runs `_run`, which runs this file with a real Python 3 (standard library only).
-Every call appends one JSON line {"tool", "argv", "cwd"} (and "env": the TRIVY_* settings) to $GATE_HARNESS_WORLD/calls.jsonl, then
+Every call appends one JSON line {"tool", "argv", "cwd"} (and "env": the TRIVY_* settings) to
+$GATE_HARNESS_WORLD/calls.jsonl, then
 answers from the scenario state under that directory, the "world" (built by
 tests/support/sample_world.py):
 
