@@ -9,10 +9,10 @@ from components.aws import AwsFoundation
 from components.github_gate import RepositoryGate
 from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
-from gate import ephemeral, promotion, runtime
+from gate import ephemeral, nonnegotiables, promotion, runtime
 from gate.clock import iso
 from gate.errors import GateError
-from gate.flags import flag_configmap_data
+from gate.flags import flag_configmap_data, today_for_rules
 from gate.github import repository_gate, required_checks_summary
 from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
@@ -120,6 +120,13 @@ def main() -> None:
         declare_aws_foundation(policy)
         export_promotion(policy, follow_up)
     pulumi.export("environment", policy.environment)
+    if policy.exceptions:
+        # Every waiver of a non-negotiable, and what it waives here: the audit trail of the plan.
+        verdict = nonnegotiables.judge(policy, today_for_rules())
+        pulumi.export(
+            "gateExceptions",
+            {"declared": nonnegotiables.exported(policy.exceptions), "waived": list(verdict.waived)},
+        )
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
     pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})
 

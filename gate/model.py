@@ -272,6 +272,30 @@ class Reviews(GateModel):
     schema_change: SchemaChangeRule = Field(default_factory=SchemaChangeRule)
 
 
+class GateException(GateModel):
+    """A declared, approved and expiring waiver of one non-negotiable (gate/nonnegotiables.py).
+
+    Printed in every plan summary and exported as `gateExceptions`; an expired one fails the plan.
+    """
+
+    rule: Literal["GATE-NN-02", "GATE-NN-03", "GATE-NN-04", "GATE-NN-05", "GATE-NN-06"] = Field(
+        # GATE-NN-01, the security scan, is never waivable (DP §Emergency: "security checks are
+        # never skippable"), so it is not in the list.
+        description="The non-negotiable waived; GATE-NN-01 (the security scan) can never be waived."
+    )
+    reason: str = Field(
+        min_length=10,
+        max_length=500,
+        pattern=r"^[^\r\n\x00-\x1f$]*$",
+        description="Why the stack needs less than the policy (one line, no `$`).",
+    )
+    approved_by: str = Field(
+        pattern=r"^@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]{1,100})?$",
+        description="Who approved it: a GitHub login or @org/team.",
+    )
+    expires: date = Field(description="The last day the exception holds; after it the plan fails.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Environments
 
@@ -883,6 +907,10 @@ class GatePolicy(GateModel):
         description=(
             "Protect declared resources from deletion; none: the merge gate always, the rest in production."
         ),
+    )
+    exceptions: tuple[GateException, ...] = Field(
+        default=(),
+        description="Approved, expiring waivers of the non-negotiables (gate/nonnegotiables.py).",
     )
 
     # -- cross-field rules -------------------------------------------------------------------

@@ -195,8 +195,21 @@ def summarize(plan: dict[str, Any]) -> str:
         lines.append("required checks:")
         lines += _required_checks_lines(outputs["requiredChecks"])
     lines += _promotion_lines(outputs)
+    lines += _exception_lines(outputs)
     lines.append(f"root hash: {plan['root_hash']}")
     return "\n".join(lines)
+
+
+def _exception_lines(outputs: dict[str, Any]) -> list[str]:
+    exceptions = outputs.get("gateExceptions")
+    if not isinstance(exceptions, dict):
+        return []
+    declared = exceptions.get("declared", [])
+    lines = [f"EXCEPTIONS to the policy's non-negotiables ({len(declared)}):"]
+    for e in declared:
+        lines.append(f"  - {e['rule']} until {e['expires']}, approved by {e['approvedBy']}: {e['reason']}")
+    lines += [f"  waived here: {line}" for line in exceptions.get("waived", [])]
+    return lines
 
 
 def _promotion_lines(outputs: dict[str, Any]) -> list[str]:

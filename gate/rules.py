@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from gate import nonnegotiables
 from gate.concurrency import RULE_ID as CONCURRENCY_RULE
 from gate.concurrency import check_call_concurrency
 from gate.errors import RuleViolation
@@ -37,19 +38,19 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
 
 
 def enforce_rules(policy: GatePolicy, stack: str) -> None:
-    """The flag rules (GATE-DP-05..08), then, per gated repository, liveness (GATE-M9-03: every
+    """The flag rules (GATE-DP-05..08); the non-negotiables on the computed gate (GATE-NN-01..06,
+    less what a valid exception waives); then, per gated repository, liveness (GATE-M9-03: every
     required check on every protected branch is reported) and call concurrency (GATE-M9-04: no
     reusable-workflow call is cancelled as a deadlock). Only the stack that commits the workflows and
-    declares the merge gate checks them: the other stacks declare neither.
+    declares the merge gate checks the last two: the other stacks declare neither.
     """
     source = EPHEMERAL_TEMPLATE if policy.ephemeral is not None else stack_file(stack)
+    today = today_for_rules()
     # GATE-DP-05..08: every stack checks the flags it deploys.
-    enforce_flag_rules(policy, source, today_for_rules())
-    if not policy.owns_merge_gate:
-        return
-    lines: list[str] = []
-    hints: list[str] = []
-    for repo in policy.repositories:
+    enforce_flag_rules(policy, source, today)
+    lines = list(nonnegotiables.judge(policy, today).violations)
+    hints = [_EXCEPTION_HINT] if lines else []
+    for repo in policy.repositories if policy.owns_merge_gate else ():
         required = {gate.pattern: gate.required_checks for gate in branch_gates(policy, repo)}
         workflows = committed_workflows(policy, repo)
         unreported = check_liveness(
@@ -63,9 +64,14 @@ def enforce_rules(policy: GatePolicy, stack: str) -> None:
         if deadlocks and _CONCURRENCY_HINT not in hints:
             hints.append(_CONCURRENCY_HINT)
     if lines:
-        raise RuleViolation(stack_file(stack), lines + [f"hint: {hint}" for hint in hints])
+        raise RuleViolation(source, lines + [f"hint: {hint}" for hint in hints])
 
 
+_EXCEPTION_HINT = (
+    "the policy's non-negotiables hold on what the gate finally declares; a stack that must have "
+    "less declares an exception: delivery-gate:exceptions: [{rule, reason, approvedBy, expires}] "
+    "(never for GATE-NN-01, the security scan)"
+)
 _LIVENESS_HINT = (
     "a required check no workflow reports blocks every merge; rename the job, remove the "
     "filter, or declare the check in repositories[].externalChecks"

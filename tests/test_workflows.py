@@ -13,7 +13,7 @@ from gate import cli
 from gate.files import committed_files
 from gate.github import required_checks
 from gate.loader import load_policy
-from gate.model import GatePolicy
+from gate.model import GatePolicy, _default_checks
 from gate.plan import load_plan
 from gate.rules import committed_workflows
 from gate.workflows import render_workflows
@@ -281,12 +281,25 @@ def test_deploy_goes_stack_by_stack_with_parity_and_rollback() -> None:
 # -- liveness, enforced by the plan --------------------------------------------------------------
 
 STACK_HEAD = "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
-CUSTOM_CHECK = (
-    "  delivery-gate:checks:\n"
-    "    - {name: unit-tests-python, category: unit-tests, language: python, workflow: ci.yml,"
-    " tool: pytest, policy: M9 1}\n"
-    "    - {name: license-scan, category: security-scan, workflow: license.yml, tool: fossa, policy: M9 5}\n"
-)
+# The whole default catalogue (the non-negotiables keep every M9 check required) plus one check
+# that no gate workflow reports.
+LICENSE_SCAN = {
+    "name": "license-scan",
+    "category": "security-scan",
+    "workflow": "license.yml",
+    "tool": "fossa",
+    "policy": "M9 5",
+}
+CUSTOM_CHECK = yaml.safe_dump(
+    {
+        "delivery-gate:checks": [
+            *(c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in _default_checks()),
+            LICENSE_SCAN,
+        ]
+    },
+    sort_keys=False,
+).replace("\n", "\n  ")
+CUSTOM_CHECK = "  " + CUSTOM_CHECK.rstrip() + "\n"
 
 
 def plan_exit(make_project: ProjectFactory, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -1,0 +1,277 @@
+"""The policy's non-negotiables, checked on the COMPUTED gate, and the exceptions that waive them.
+
+A gate that a reviewed one-line config change can switch off is worse than none: it is trusted. So
+these rules do not look at what a stack file says but at what the gate finally declares, per
+repository and protected branch, after every default, catalogue merge and language filter: a
+catalogue that drops a check, a check recategorised, `requiredChecks` without e2e-parity, admins
+exempted, production open to any branch — each is refused like any other rule violation, before
+anything is declared.
+
+A stack that really needs less declares an exception (`delivery-gate:exceptions`): which rule, why,
+who approved it and until when. It is printed in every plan summary and exported (`gateExceptions`),
+and an expired exception fails the plan. No exception can waive the security scan (GATE-NN-01, M9
+§Merge conditions 2 and the delivery policy's emergency path: "security checks are never
+skippable").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from gate.github import branch_gates
+from gate.model import Check, GateException, GatePolicy, Repository
+from gate.types import CheckCategory, Language
+from gate.workflows import BUILTIN_JOBS
+
+M9 = "deployment-gate-policy-m9.md"
+DP = "delivery-policy.md"
+
+
+@dataclass(frozen=True)
+class NonNegotiable:
+    id: str
+    title: str
+    policy: str
+    waivable: bool = True
+
+
+SECURITY_SCAN = NonNegotiable(
+    "GATE-NN-01",
+    "every protected branch requires the gate's security scan, reported by its own workflow",
+    f"{M9} §Required CI checks 5, §Merge conditions 2; {DP} §Emergency (never skippable)",
+    waivable=False,
+)
+REQUIRED_CHECKS = NonNegotiable(
+    "GATE-NN-02",
+    "every protected branch requires the unit, static, determinism and e2e-parity checks",
+    f"{M9} §Required CI checks: all must PASS",
+)
+ADMINS_INCLUDED = NonNegotiable(
+    "GATE-NN-03", "the gate applies to administrators too", f"{M9} §Overview (all merges)"
+)
+CODE_OWNER_REVIEW = NonNegotiable(
+    "GATE-NN-04",
+    "code owners review what they own: the schema paths and the gate's own files",
+    f"{M9} §Exceptions & manual approval",
+)
+PRODUCTION_PROTECTED = NonNegotiable(
+    "GATE-NN-05",
+    "production has reviewers, deploys only from the protected branches, and is reached only "
+    "through a pre-production stage",
+    f"{DP} §Environment Progression",
+)
+RESOURCES_PROTECTED = NonNegotiable(
+    "GATE-NN-06",
+    "the merge gate, and everything in production, is protected from deletion",
+    f"{M9} §Enforcement",
+)
+RULES = {
+    rule.id: rule
+    for rule in (
+        SECURITY_SCAN,
+        REQUIRED_CHECKS,
+        ADMINS_INCLUDED,
+        CODE_OWNER_REVIEW,
+        PRODUCTION_PROTECTED,
+        RESOURCES_PROTECTED,
+    )
+}
+WAIVABLE = tuple(rule.id for rule in RULES.values() if rule.waivable)
+
+# The M9 checks every repository must require (besides the security scan): per language, unit
+# tests and static checks; for all, the three determinism jobs and e2e parity.
+_PER_LANGUAGE = {
+    Language.PYTHON: ("unit-tests-python", "static-checks-python"),
+    Language.JAVASCRIPT: ("unit-tests-javascript", "static-checks-javascript"),
+}
+_ALWAYS = (
+    "determinism-cross-language-parity",
+    "determinism-canonical-json",
+    "determinism-root-hash",
+    "e2e-parity",
+)
+_BUILTIN_CATEGORY = {
+    "unit-tests-python": CheckCategory.UNIT_TESTS,
+    "unit-tests-javascript": CheckCategory.UNIT_TESTS,
+    "static-checks-python": CheckCategory.STATIC_CHECKS,
+    "static-checks-javascript": CheckCategory.STATIC_CHECKS,
+    "determinism-cross-language-parity": CheckCategory.DETERMINISM,
+    "determinism-canonical-json": CheckCategory.DETERMINISM,
+    "determinism-root-hash": CheckCategory.DETERMINISM,
+    "e2e-parity": CheckCategory.E2E_PARITY,
+    "security-scan": CheckCategory.SECURITY_SCAN,
+}
+_BUILTIN_WORKFLOW = {
+    "unit-tests-python": "ci.yml",
+    "unit-tests-javascript": "ci.yml",
+    "static-checks-python": "ci.yml",
+    "static-checks-javascript": "ci.yml",
+    "determinism-cross-language-parity": "determinism-check.yml",
+    "determinism-canonical-json": "determinism-check.yml",
+    "determinism-root-hash": "determinism-check.yml",
+    "e2e-parity": "e2e-parity-check.yml",
+    "security-scan": "security-scan.yml",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.message}"
+
+
+def required_by_policy(repo: Repository) -> tuple[str, ...]:
+    """The check names M9 requires of this repository, the security scan included."""
+    per_language = [name for language in repo.languages for name in _PER_LANGUAGE[language]]
+    return (*per_language, *_ALWAYS, "security-scan")
+
+
+def _reporter_problem(name: str, check: Check | None, repo: Repository, workflows: bool) -> str | None:
+    """Why `name` would not be reported by the gate's own job, or None when it is."""
+    if check is None:
+        return "is not in the check catalogue"
+    if check.category is not _BUILTIN_CATEGORY[name] or check.workflow != _BUILTIN_WORKFLOW[name]:
+        return (
+            f"is recategorised in the catalogue (category {check.category.value}, workflow "
+            f"{check.workflow}; the gate's job is {_BUILTIN_CATEGORY[name].value} in "
+            f"{_BUILTIN_WORKFLOW[name]})"
+        )
+    if name in repo.external_checks or not workflows or name not in BUILTIN_JOBS:
+        return "is left to an external reporter instead of the gate's own workflow"
+    return None
+
+
+def merge_gate_findings(policy: GatePolicy) -> list[Finding]:
+    """GATE-NN-01..04 on what the owner stack declares for each repository and branch."""
+    if not policy.owns_merge_gate:
+        return []
+    findings: list[Finding] = []
+    catalogue = {check.name: check for check in policy.checks}
+    for repo in policy.repositories:
+        for gate in branch_gates(policy, repo):
+            where = f"{repo.full_name} branch '{gate.pattern}'"
+            for name in required_by_policy(repo):
+                rule = SECURITY_SCAN if name == "security-scan" else REQUIRED_CHECKS
+                if name not in gate.required_checks:
+                    findings.append(Finding(rule.id, f"{where} does not require '{name}' ({rule.policy})"))
+                    continue
+                problem = _reporter_problem(name, catalogue.get(name), repo, policy.workflows.commit)
+                if problem:
+                    findings.append(Finding(rule.id, f"{where} requires '{name}', but it {problem}"))
+    if not policy.merge_gate.enforce_admins:
+        findings.append(
+            Finding(ADMINS_INCLUDED.id, "mergeGate.enforceAdmins is false: administrators bypass the gate")
+        )
+    if not policy.reviews.require_code_owner_review:
+        findings.append(
+            Finding(
+                CODE_OWNER_REVIEW.id,
+                "reviews.requireCodeOwnerReview is false: schema changes and the gate's own workflows "
+                "merge without their owners' review",
+            )
+        )
+    return findings
+
+
+def production_findings(policy: GatePolicy) -> list[Finding]:
+    """GATE-NN-05 on the production environment this stack declares (the last of the chain)."""
+    environment = policy.environment_spec
+    if environment.name != policy.environments[-1].name:
+        return []
+    findings = []
+    where = f"environment '{environment.name}'"
+    allowed = {branch for repo in policy.repositories for branch in repo.protected_branches}
+    extra = sorted(set(environment.deployment_branches) - allowed)
+    if extra:
+        findings.append(
+            Finding(
+                PRODUCTION_PROTECTED.id,
+                f"{where}.deploymentBranches: got {extra}; allowed: the protected branches "
+                f"{sorted(allowed)} (anything else deploys unreviewed code)",
+            )
+        )
+    if not environment.prevent_self_review:
+        message = f"{where}.preventSelfReview is false: whoever deploys may approve the deploy"
+        findings.append(Finding(PRODUCTION_PROTECTED.id, message))
+    first = policy.environments[0].name
+    if environment.promotes_from in (None, first):
+        findings.append(
+            Finding(
+                PRODUCTION_PROTECTED.id,
+                f"{where} promotes from '{environment.promotes_from}', the first environment: production "
+                "must be reached through a pre-production stage (e.g. dev -> staging -> production)",
+            )
+        )
+    return findings
+
+
+def protection_findings(policy: GatePolicy) -> list[Finding]:
+    """GATE-NN-06: protectResources: false unprotects the merge gate (owner stack) and production."""
+    if policy.protect_resources is not False:
+        return []
+    if not (policy.owns_merge_gate or policy.is_production):
+        return []
+    what = "the merge gate" if policy.owns_merge_gate else "production"
+    return [
+        Finding(
+            RESOURCES_PROTECTED.id,
+            f"protectResources is false: {what} could be deleted by a `pulumi destroy` or a refactoring",
+        )
+    ]
+
+
+def findings(policy: GatePolicy) -> list[Finding]:
+    return sorted({*merge_gate_findings(policy), *production_findings(policy), *protection_findings(policy)})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    violations: tuple[str, ...]  # what fails the plan
+    waived: tuple[str, ...]  # what an exception waives, for the plan summary
+
+
+def judge(policy: GatePolicy, today: date) -> Verdict:
+    """Violations not covered by a valid exception, expired exceptions, and what is waived."""
+    active: dict[str, GateException] = {}
+    violations: list[str] = []
+    for exception in policy.exceptions:
+        if exception.expires < today:
+            violations.append(
+                f"[{exception.rule}] the exception approved by {exception.approved_by} expired on "
+                f"{exception.expires.isoformat()}: renew it (a new expiry and approval) or comply"
+            )
+        else:
+            active[exception.rule] = exception
+    waived = []
+    for finding in findings(policy):
+        waiver = active.get(finding.rule)
+        if waiver is None:
+            violations.append(str(finding))
+        else:
+            waived.append(f"{finding} — waived: {describe(waiver)}")
+    return Verdict(tuple(violations), tuple(waived))
+
+
+def describe(exception: GateException) -> str:
+    return (
+        f"{exception.rule} until {exception.expires.isoformat()}, approved by {exception.approved_by}: "
+        f"{exception.reason}"
+    )
+
+
+def exported(exceptions: Iterable[GateException]) -> list[dict[str, str]]:
+    """The `gateExceptions` stack output: every declared exception, for audits."""
+    return [
+        {
+            "rule": e.rule,
+            "reason": e.reason,
+            "approvedBy": e.approved_by,
+            "expires": e.expires.isoformat(),
+        }
+        for e in exceptions
+    ]
