@@ -18,7 +18,7 @@ from gate.rules import enforce_rules
 from tests.conftest import ProjectFactory
 
 BASE: dict[str, Any] = {"environment": "dev", "repositories": [{"name": "aos"}]}
-PROD_CHAIN = [
+PROD_CHAIN: list[dict[str, Any]] = [
     {"name": "dev", "stack": "dev", "deploymentBranches": ["*"]},
     {"name": "staging", "stack": "staging", "promotesFrom": "dev"},
     {"name": "production", "stack": "prod", "promotesFrom": "staging", "reviewers": {"teams": ["rm"]}},
