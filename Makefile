@@ -55,6 +55,7 @@ test: lint typecheck $(NODE_STAMP)
 		echo "will skip the tests that need:$$missing"; \
 		echo "install them with: sudo apt-get install -y shellcheck prometheus prometheus-alertmanager nodejs npm"; \
 	fi
+	$(PY) -m gate check
 	$(PY) -m pytest
 
 ## Refresh the golden plans after an intended change; review them with `git diff`.

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gate import clock, lifecycle
+from gate import clock, consistency, lifecycle
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument(
         "--out", type=Path, required=True, help="directory to write <owner>-<repo>/<path> into"
     )
+
+    consistency = commands.add_parser(
+        "check", help="check that every stack agrees on the chain, the merge-gate owner and the repositories"
+    )
+    consistency.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
     return parser
 
 
@@ -123,12 +128,24 @@ def main(argv: Sequence[str] | None = None, workspace: lifecycle.Workspace | Non
         "record-validation": lambda: _record_validation(args),
         "files": lambda: _files(args.plan, args.out),
         "diff": lambda: _diff(args.before, args.after, exit_code=args.exit_code),
+        "check": lambda: _check(args.project_dir),
     }
     try:
         return commands[args.command]()
     except GateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _check(project_dir: Path) -> int:
+    result = consistency.check_project(project_dir)
+    if result.problems:
+        print(f"error: the stacks are inconsistent ({len(result.problems)} problem(s))", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(f"{len(result.stacks)} stacks agree: {', '.join(result.stacks)}")
+    return EXIT_OK
 
 
 def _evidence_argument(text: str) -> tuple[str, Path]:

@@ -1,0 +1,93 @@
+"""Cross-stack consistency (`python -m gate check`): the stacks of one project agree with each other.
+
+Each stack is validated on its own when it is planned; what no single stack can see is whether the
+others tell the same story. DP §Environment Progression ("no environment may be skipped") holds
+only if every stack agrees on the chain, every environment of the chain has its stack, exactly one
+stack owns the merge gate, and every repository that stack gates is in every environment stack
+(which declares the repository's GitHub deployment environment and its deploy role).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gate.errors import GateError
+from gate.loader import load_policy, namespace_values
+from gate.model import GatePolicy
+from gate.stackfile import EPHEMERAL_TEMPLATE, read_stack_config
+
+RULE_ID = "GATE-DP-11"
+
+
+@dataclass(frozen=True)
+class Consistency:
+    stacks: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def _chain(policy: GatePolicy) -> str:
+    return " -> ".join(f"{e.name} (stack {e.stack})" for e in policy.environments)
+
+
+def stack_names(project_dir: Path) -> list[str]:
+    """The environment stacks with a committed file (pr-<N> stacks are made from the template)."""
+    directory = project_dir / Path(EPHEMERAL_TEMPLATE).parent
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in directory.glob("Pulumi.*.yaml")
+    )
+
+
+def load_stacks(project_dir: Path) -> dict[str, GatePolicy]:
+    """Every environment stack's policy; the first invalid stack raises its own worded GateError."""
+    policies = {}
+    for stack in stack_names(project_dir):
+        config = read_stack_config(project_dir, stack)
+        owner = namespace_values(config.values, "github").get("owner")
+        policies[stack] = load_policy(
+            namespace_values(config.values), stack=stack, github_owner=owner, source=config.source
+        )
+    return policies
+
+
+def check(policies: dict[str, GatePolicy]) -> Consistency:
+    problems: list[str] = []
+    if not policies:
+        return Consistency((), (f"[{RULE_ID}] no stack files found",))
+    reference_stack, reference = next(iter(policies.items()))
+    for stack, policy in policies.items():
+        if _chain(policy) != _chain(reference):
+            problems.append(
+                f"[{RULE_ID}] stack {stack}: its chain {_chain(policy)} differs from stack "
+                f"{reference_stack}'s {_chain(reference)}"
+            )
+    for environment in reference.environments:
+        if environment.stack not in policies:
+            problems.append(
+                f"[{RULE_ID}] environment '{environment.name}' is deployed by stack '{environment.stack}', "
+                f"which has no stack file: the chain would skip it"
+            )
+    owners = [stack for stack, policy in policies.items() if policy.owns_merge_gate]
+    if len(owners) != 1:
+        problems.append(
+            f"[{RULE_ID}] exactly one stack must own the merge gate; got {owners or 'none'} "
+            "(mergeGate.ownerEnvironment must agree across stacks)"
+        )
+    for owner in owners:
+        gated = {repo.full_name for repo in policies[owner].repositories}
+        for stack, policy in policies.items():
+            missing = sorted(gated - {repo.full_name for repo in policy.repositories})
+            if missing:
+                problems.append(
+                    f"[{RULE_ID}] stack {stack} does not list {missing}, gated by stack {owner}: their "
+                    f"'{policy.environment}' deployment environment would not exist"
+                )
+    order = {e.stack: index for index, e in enumerate(reference.environments)}
+    return Consistency(tuple(sorted(policies, key=lambda s: (order.get(s, len(order)), s))), tuple(problems))
+
+
+def check_project(project_dir: Path) -> Consistency:
+    try:
+        return check(load_stacks(project_dir))
+    except GateError as error:
+        return Consistency((), (str(error),))
