@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_github as github
 
-from gate.github import BranchGate, RepositoryGateSpec
+from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, RepositoryGateSpec
 from gate.types import MergeGateMode
 
 
@@ -112,7 +112,11 @@ class RepositoryGate(pulumi.ComponentResource):
             ),
             required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
-                    github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(context=check)
+                    # Pinned to the GitHub Actions app: a commit status of the same name posted
+                    # with any token does not satisfy the rule.
+                    github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
+                        context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                    )
                     for check in branch.required_checks
                 ],
                 strict_required_status_checks_policy=gate.strict,

@@ -6,6 +6,7 @@ makes no decisions of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gate.aws import deploy_role_arn
@@ -15,9 +16,16 @@ from gate.workflows import (
     AWS_REGION_VARIABLE,
     AWS_ROLE_VARIABLE,
     K6_MAPPER_PATH,
+    WORKFLOW_DIR,
     k6_mapper_source,
     render_workflows,
 )
+
+CODEOWNERS_PATH = ".github/CODEOWNERS"
+PR_TEMPLATE_PATH = ".github/pull_request_template.md"
+# GitHub Actions' app id: in rulesets, a required check must come from this app, so a token with
+# `statuses: write` cannot satisfy it by posting a commit status named like the check.
+GITHUB_ACTIONS_APP_ID = 15368
 
 
 @dataclass(frozen=True)
@@ -106,18 +114,32 @@ def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]
     )
 
 
-def render_codeowners(policy: GatePolicy, repo: Repository, owner: str) -> str:
-    """CODEOWNERS routing trace-schema paths to the backend and QA teams (M9 §Exceptions)."""
+def gate_owned_paths(gate_files: Sequence[str]) -> tuple[str, ...]:
+    """What the platform team code-owns: CODEOWNERS, every workflow, and the gate's other files."""
+    others = {path for path in gate_files if not path.startswith(f"{WORKFLOW_DIR}/")}
+    return tuple(sorted({CODEOWNERS_PATH, f"{WORKFLOW_DIR}/", *others}))
+
+
+def render_codeowners(
+    policy: GatePolicy, repo: Repository, owner: str, gate_files: Sequence[str] = ()
+) -> str:
+    """CODEOWNERS: trace-schema paths to backend and QA (M9 §Exceptions); every file the gate
+    commits, this one included, to the platform team, so that a pull request cannot weaken its own
+    gate (rewrite security-scan.yml to `exit 0`) on an ordinary approval: code-owner review is
+    required on every protected branch (GATE-NN-04)."""
     rule = policy.reviews.schema_change
     teams = f"@{owner}/{rule.backend_team} @{owner}/{rule.qa_team}"
+    platform = f"@{owner}/{policy.merge_gate.platform_team}"
     lines = [
         "# Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`.",
         "# M9 §Exceptions & manual approval: trace-schema changes need backend and QA review.",
     ]
     lines += [f"/{pattern} {teams}" for pattern in rule.paths]
-    # The gate itself: changes to CODEOWNERS need the same owners, so the routing cannot be removed
-    # by the change it should review.
-    lines.append(f"/.github/CODEOWNERS {teams}")
+    lines.append("# The gate's own files (M9 §Enforcement): changes need the platform team's review.")
+    # Later lines win in CODEOWNERS, so these come last: a schema pattern cannot take them over.
+    # The whole workflows directory, not only the gate's files: a new workflow with a job named
+    # like a required check would report it too.
+    lines += [f"/{path} {platform}" for path in gate_owned_paths(gate_files)]
     return "\n".join(lines) + "\n"
 
 
@@ -149,8 +171,9 @@ def render_pr_template(policy: GatePolicy, repo: Repository) -> str:
     return "\n".join(lines).replace("{owner}", repo.owner or "") + "\n"
 
 
-def schema_reviewers(policy: GatePolicy) -> tuple[SchemaReviewer, ...]:
-    """Rulesets mode: one backend, one QA and the product owner must approve schema paths."""
+def schema_reviewers(policy: GatePolicy, gate_files: Sequence[str] = ()) -> tuple[SchemaReviewer, ...]:
+    """Rulesets mode: one backend, one QA and the product owner must approve schema paths, and the
+    platform team the gate's own files."""
     rule = policy.reviews.schema_change
     patterns = rule.paths
     # Two approvals, one per team, meet M9's "2 reviewers (one backend, one QA)"; a higher
@@ -159,6 +182,11 @@ def schema_reviewers(policy: GatePolicy) -> tuple[SchemaReviewer, ...]:
         SchemaReviewer(rule.backend_team, patterns, 1),
         SchemaReviewer(rule.qa_team, patterns, 1),
         SchemaReviewer(rule.product_owner_team, patterns, 1),
+        SchemaReviewer(
+            policy.merge_gate.platform_team,
+            tuple(path + "**" if path.endswith("/") else path for path in gate_owned_paths(gate_files)),
+            1,
+        ),
     )
 
 
@@ -168,12 +196,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
     override = policy.protect_resources
     files: tuple[CommittedFile, ...] = (
         CommittedFile(
-            ".github/CODEOWNERS",
-            render_codeowners(policy, repo, repo.owner),
-            "delivery-gate: route trace-schema changes to backend and QA (M9)",
-        ),
-        CommittedFile(
-            ".github/pull_request_template.md",
+            PR_TEMPLATE_PATH,
             render_pr_template(policy, repo),
             "delivery-gate: pull-request template with the merge gate checklist (M9)",
         ),
@@ -192,6 +215,13 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
                 "delivery-gate: k6 summary to SLO suggestion, run by e2e-parity-check (M9 §4)",
             ),
         )
+    gate_files = tuple(file.path for file in files)
+    codeowners = CommittedFile(
+        CODEOWNERS_PATH,
+        render_codeowners(policy, repo, repo.owner, gate_files),
+        "delivery-gate: route trace-schema changes to backend and QA, gate files to platform (M9)",
+    )
+    files = (codeowners, *files)
     return RepositoryGateSpec(
         owner=repo.owner,
         name=repo.name,
@@ -201,7 +231,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         merge_gate=policy.merge_gate,
         reviews=policy.reviews,
         branches=branch_gates(policy, repo) if owns else (),
-        schema_reviewers=schema_reviewers(policy) if owns else (),
+        schema_reviewers=schema_reviewers(policy, gate_files) if owns else (),
         files=files if owns else (),
         labels=policy.labels if owns else (),
         environment=policy.environment_spec,

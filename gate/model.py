@@ -220,6 +220,15 @@ class MergeGate(GateModel):
     conversation_resolution: bool = Field(
         default=True, description="All review conversations must be resolved before merging."
     )
+    platform_team: Slug = Field(
+        # M9 §Enforcement: the gate is only as strong as its own files; a PR that rewrites
+        # security-scan.yml to `exit 0` must not merge on an ordinary approval.
+        default="platform",
+        description=(
+            "Team slug that code-owns the files the gate commits (workflows, tools, CODEOWNERS, PR "
+            "template); its review is required for any change to them."
+        ),
+    )
     owner_environment: EnvironmentName | None = Field(
         default=None,
         description=(

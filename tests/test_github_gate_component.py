@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
 FILE = "github:index/repositoryFile:RepositoryFile"
 LABEL = "github:index/issueLabel:IssueLabel"
-TEAM_IDS = {"backend": 11, "qa": 12, "product-owners": 13, "release-managers": 14}
+TEAM_IDS = {"backend": 11, "qa": 12, "product-owners": 13, "release-managers": 14, "platform": 15}
 
 
 @dataclass
@@ -106,13 +107,26 @@ def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schem
         assert ruleset["enforcement"] == "active" and ruleset["target"] == "branch"
         assert ruleset["bypassActors"] == []
         rules = ruleset["rules"]
-        assert len(rules["requiredStatusChecks"]["requiredChecks"]) == 10
+        required = rules["requiredStatusChecks"]["requiredChecks"]
+        assert len(required) == 10
+        # Only GitHub Actions can report them: a commit status with the same name does not count.
+        assert {check["integrationId"] for check in required} == {15368}
         assert rules["requiredStatusChecks"]["strictRequiredStatusChecksPolicy"] is True
         assert rules["nonFastForward"] and rules["deletion"] and rules["requiredLinearHistory"]
         reviewers = {r["reviewer"]["id"]: r for r in rules["pullRequest"]["requiredReviewers"]}
         # M9 §Exceptions: one backend, one QA and the product owner approve schema paths.
-        assert set(reviewers) == {TEAM_IDS["backend"], TEAM_IDS["qa"], TEAM_IDS["product-owners"]}
-        assert all(r["filePatterns"] == ["schemas/trace/**", "tests/golden/**"] for r in reviewers.values())
+        schema = {TEAM_IDS["backend"], TEAM_IDS["qa"], TEAM_IDS["product-owners"]}
+        assert set(reviewers) == schema | {TEAM_IDS["platform"]}
+        assert all(
+            reviewers[team]["filePatterns"] == ["schemas/trace/**", "tests/golden/**"] for team in schema
+        )
+        # The platform team approves every change to the gate's own files.
+        assert reviewers[TEAM_IDS["platform"]]["filePatterns"] == [
+            ".github/CODEOWNERS",
+            ".github/pull_request_template.md",
+            ".github/workflows/**",
+            "tools/k6_slo_mapper.py",
+        ]
     assert "requiredDeployments" not in rulesets["~DEFAULT_BRANCH"]["rules"]
     release_rules = rulesets["refs/heads/release/*"]["rules"]
     assert release_rules["requiredDeployments"] == {"requiredDeploymentEnvironments": ["staging"]}
@@ -128,6 +142,41 @@ def test_codeowners_and_pr_template_are_committed_to_the_default_branch() -> Non
     template = files[".github/pull_request_template.md"]["content"]
     assert "- [ ] migration plan (alembic)" in template and "`e2e-parity`" in template
     assert "@acme/product-owners" in template
+
+
+def codeowners_of(codeowners: str, path: str) -> str:
+    """The owners GitHub applies to `path`: the LAST matching rule (anchored patterns as used here)."""
+    owners = ""
+    for line in codeowners.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        pattern, *teams = line.split()
+        regex = re.escape(pattern.lstrip("/")).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+        if re.fullmatch(regex + ("" if pattern.endswith("/") else "(/.*)?"), path) or (
+            pattern.endswith("/") and path.startswith(pattern.lstrip("/"))
+        ):
+            owners = " ".join(teams)
+    return owners
+
+
+@pytest.mark.parametrize(
+    ("path", "owners"),
+    [
+        # A pull request cannot weaken its own gate on an ordinary approval (M9 §Enforcement).
+        (".github/workflows/security-scan.yml", "@acme/platform"),
+        (".github/workflows/a-new-workflow-reporting-security-scan.yml", "@acme/platform"),
+        (".github/CODEOWNERS", "@acme/platform"),
+        (".github/pull_request_template.md", "@acme/platform"),
+        ("tools/k6_slo_mapper.py", "@acme/platform"),
+        ("schemas/trace/v2.json", "@acme/backend @acme/qa"),
+        ("tests/golden/seed-1.json", "@acme/backend @acme/qa"),
+        ("app/server.py", ""),
+    ],
+)
+def test_codeowners_give_the_gates_files_to_the_platform_team(path: str, owners: str) -> None:
+    mocks, _ = declare(policy())
+    files = {f.inputs["file"]: f.inputs for f in mocks.of_type(FILE)}
+    assert codeowners_of(files[".github/CODEOWNERS"]["content"], path) == owners
 
 
 def test_labels_the_automation_uses() -> None:
