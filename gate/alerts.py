@@ -12,7 +12,9 @@ Which policy line each alert implements is said where it is built. Conventions e
   `runbook_url` (docs/runbooks/<alertname>.md), `policy` (the policy line);
 - `severity: critical` only for the rollback criteria: delivery-policy.md §Rollback Criteria rolls back
   automatically on "Critical alert triggered", so nothing that a rollback cannot fix is critical;
-- every metric an alert reads has an `absent()` companion, so a vanished series cannot silence it.
+- every metric an alert reads has an `absent()` companion, so a vanished series cannot silence it;
+- every selector matches `namespace="<the application's namespace>"` (gate/promql.py builds them), so
+  another environment's series cannot fire this one's alerts (see `_scope`).
 
 Output is deterministic: fixed group and rule order, insertion-ordered keys, thresholds written from
 their decimal text (0.001, not 0.0010000000000000009).
@@ -24,8 +26,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gate import yamltext
-from gate.kube import MANAGED_BY
+from gate import promql, yamltext
+from gate.kube import MANAGED_BY, app_namespace
 from gate.model import GatePolicy
 from gate.types import duration_seconds
 from gate.types import number as number  # noqa: PLC0414 - explicit re-export (mypy)
@@ -52,6 +54,9 @@ ROLLBACK_FOR = "2m"  # rollback criteria: one bad evaluation is noise, two minut
 TICKET_FOR = "10m"  # p95 ticket: a deploy's warm-up spike opens no ticket
 HEALTH_FOR = "1m"
 ABSENT_FOR = "10m"  # longer than a rollout's pod churn, short enough to notice within a bake step
+# The labels the error-ratio recording rules keep: `namespace` too, so that the alerts reading the
+# recorded series can select their environment's namespace (`_scope`).
+RECORD_BY = "job, namespace"
 
 RELEASE_GROUP, ERROR_RATIO_GROUP, REDIS_GROUP, ABSENT_GROUP = "release", "error-ratio", "redis", "absent"
 
@@ -112,8 +117,23 @@ def runbook_url(policy: GatePolicy, alert: str) -> str:
 # Expressions
 
 
-def _job(policy: GatePolicy) -> str:
-    return f'job="{policy.application.name}"'
+def _scope(policy: GatePolicy) -> tuple[promql.Matcher, ...]:
+    """The matchers every selector carries: the application's namespace.
+
+    A pull request's disposable environment (`aos-pr-42`, gate/ephemeral.py) runs the same
+    application, with the same `job` and metric names and staging's policy, and may share staging's
+    cluster and Prometheus. A selector without the namespace would let an unreviewed pull request's
+    failures fire staging's critical alerts, which roll staging back (DP §Rollback Criteria), and let
+    its series hide staging's absent ones.
+    """
+    return (promql.eq("namespace", app_namespace(policy)),)
+
+
+def _series(policy: GatePolicy, metric: str, *matchers: promql.Matcher, job: bool = True) -> str:
+    """A selector of this environment's series of `metric`: its `job` (when the metric has one per
+    application), its namespace, then `matchers`."""
+    own = (promql.eq("job", policy.application.name),) if job else ()
+    return promql.selector(metric, *own, *_scope(policy), *matchers)
 
 
 def _requests_base(policy: GatePolicy) -> str:
@@ -128,22 +148,23 @@ def error_ratio_record(policy: GatePolicy, window: str) -> str:
 
 def _recorded(policy: GatePolicy, window: str) -> str:
     # The recorded series carry the environment label, so two environments' rules loaded into one
-    # Prometheus never write the same series.
-    return f'{error_ratio_record(policy, window)}{{{_job(policy)},environment="{policy.environment}"}}'
+    # Prometheus never write the same series; and their namespace (kept by the recording rule).
+    environment = promql.eq("environment", policy.environment)
+    return _series(policy, error_ratio_record(policy, window), environment)
 
 
 def _error_ratio_expr(policy: GatePolicy, window: str) -> str:
-    metric, job = policy.application.requests_metric, _job(policy)
-    total = f"sum by (job) (rate({metric}{{{job}}}[{window}]))"
+    metric = policy.application.requests_metric
+    total = f"sum by ({RECORD_BY}) (rate({_series(policy, metric)}[{window}]))"
     # `or ... * 0`: with no 5xx series at all the ratio is 0, not missing; a missing ratio would
     # hide the first errors after a clean baseline from ErrorRateIncrease and the burn rates.
-    errors = f'sum by (job) (rate({metric}{{{job},code=~"5.."}}[{window}]))'
+    errors = f"sum by ({RECORD_BY}) (rate({_series(policy, metric, promql.regex('code', '5..'))}[{window}]))"
     return f"(\n  {errors}\n  or\n  {total} * 0\n)\n/\n{total}"
 
 
 def _latency_quantile_ms(policy: GatePolicy, quantile: str) -> str:
     app = policy.application
-    buckets = f"rate({app.latency_histogram}_bucket{{{_job(policy)}}}[{RATE_WINDOW}])"
+    buckets = f"rate({_series(policy, f'{app.latency_histogram}_bucket')}[{RATE_WINDOW}])"
     return f"histogram_quantile({quantile}, sum by (job, le) ({buckets})) * 1000"
 
 
@@ -200,7 +221,8 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "ReplayMismatch",
-            f"sum(increase({mismatch.metric}[{mismatch.window}])) > {number(mismatch.increase_above)}",
+            f"sum(increase({_series(policy, mismatch.metric, job=False)}[{mismatch.window}])) "
+            f"> {number(mismatch.increase_above)}",
             hold=None,
             severity=CRITICAL,
             team=ONCALL,
@@ -219,7 +241,7 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "HealthCheckFailing",
-            f"up{{{_job(policy)}}} == 0",
+            f"{_series(policy, 'up')} == 0",
             hold=HEALTH_FOR,
             severity=CRITICAL,
             team=ONCALL,
@@ -345,7 +367,7 @@ def _redis_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "RedisDisconnected",
-            f"{redis.metric} == 0",
+            f"{_series(policy, redis.metric, job=False)} == 0",
             hold=redis.disconnected_for,
             severity=WARNING,
             team=SRE,
@@ -362,19 +384,26 @@ def _redis_rules(policy: GatePolicy) -> list[Document]:
 
 def _absent_rules(policy: GatePolicy) -> list[Document]:
     app, env = policy.application, policy.environment
-    job = _job(policy)
     # DP §Post-Deployment: "Telemetry verified: ... metrics ... flowing correctly after deployment".
     # An alert over a series that is gone is silent, not green: one companion per metric read.
     companions = (
-        ("ReplayMismatchMetricAbsent", policy.thresholds.replay_mismatch.metric, "ReplayMismatch"),
-        ("RedisMetricAbsent", policy.thresholds.redis.metric, "RedisDisconnected"),
+        (
+            "ReplayMismatchMetricAbsent",
+            _series(policy, policy.thresholds.replay_mismatch.metric, job=False),
+            "ReplayMismatch",
+        ),
+        (
+            "RedisMetricAbsent",
+            _series(policy, policy.thresholds.redis.metric, job=False),
+            "RedisDisconnected",
+        ),
         (
             "LatencyMetricAbsent",
-            f"{app.latency_histogram}_bucket{{{job}}}",
+            _series(policy, f"{app.latency_histogram}_bucket"),
             "LatencyP95OverTarget, LatencyP99OverTarget",
         ),
-        ("RequestsMetricAbsent", f"{app.requests_metric}{{{job}}}", "ErrorRateIncrease, ErrorBudgetBurn"),
-        ("ScrapeTargetAbsent", f"up{{{job}}}", "HealthCheckFailing"),
+        ("RequestsMetricAbsent", _series(policy, app.requests_metric), "ErrorRateIncrease, ErrorBudgetBurn"),
+        ("ScrapeTargetAbsent", _series(policy, "up"), "HealthCheckFailing"),
     )
     return [
         _alert(

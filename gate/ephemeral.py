@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gate import network
 from gate.clock import iso
-from gate.kube import MANAGED_BY, Manifest, restricted_security_context
+from gate.kube import MANAGED_BY, Manifest, app_namespace, restricted_security_context
 from gate.model import Ephemeral, GatePolicy
 
 EPHEMERAL_LABEL = "delivery-gate.io/ephemeral"
@@ -22,8 +23,8 @@ REDIS = "redis"
 
 
 def namespace_name(policy: GatePolicy) -> str:
-    ephemeral = _ephemeral(policy)
-    return f"{ephemeral.repository.lower()}-pr-{ephemeral.pull_request}"[:63].strip("-.")
+    _ephemeral(policy)
+    return app_namespace(policy)
 
 
 def expires_label(ephemeral: Ephemeral) -> str:
@@ -106,68 +107,17 @@ def quota(policy: GatePolicy, ns: str) -> list[Manifest]:
 
 
 def network_policies(policy: GatePolicy, ns: str) -> list[Manifest]:
-    ephemeral, app = _ephemeral(policy), policy.application
-
-    def netpol(name: str, spec: dict[str, Any]) -> Manifest:
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": _meta(name, ns),
-            "spec": spec,
-        }
-
-    def from_namespace(name: str) -> dict[str, Any]:
-        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
-
-    app_pods = {"matchLabels": {"app.kubernetes.io/name": app.name}}
-    app_port = [{"protocol": "TCP", "port": app.port}]
-    return [
-        # Default deny, both directions; everything below is an explicit allow.
-        netpol("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-        netpol(
-            "allow-dns",
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                **from_namespace("kube-system"),
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
-        ),
-        netpol(
-            "allow-same-namespace",
-            {
-                "podSelector": {},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [{"podSelector": {}}]}],
-                "egress": [{"to": [{"podSelector": {}}]}],
-            },
-        ),
-        netpol(
-            "allow-ingress-controller",
-            {
-                "podSelector": app_pods,
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [from_namespace(ephemeral.ingress_namespace)], "ports": app_port}],
-            },
-        ),
-        netpol(
-            "allow-monitoring",
-            {
-                "podSelector": app_pods,
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [from_namespace(policy.monitoring.namespace)], "ports": app_port}],
-            },
-        ),
-    ]
+    """Default deny with the allows every application namespace gets (gate/network.py), and no
+    egress outside the cluster: a pull request's code is not reviewed yet (it could exfiltrate),
+    and the parity check runs against the namespace alone."""
+    app = policy.application
+    return network.network_policies(
+        ns,
+        app=app.name,
+        app_port=app.port,
+        ingress_namespace=_ephemeral(policy).ingress_namespace,
+        monitoring_namespace=policy.monitoring.namespace,
+    )
 
 
 def deployer_rbac(ns: str) -> list[Manifest]:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gate.model import GatePolicy
 
 Manifest = dict[str, Any]
 
 # On every object the gate declares, so `kubectl get -l` finds them and nothing else.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
+
+
+def app_namespace(policy: GatePolicy) -> str:
+    """The namespace the application runs in: `<app>` in an environment stack (gate/runtime.py),
+    `<repository>-pr-<N>` in a pull request's disposable stack (gate/ephemeral.py).
+
+    The alerts and the rollout analysis select only this namespace's series, and the network
+    policies are declared in it.
+    """
+    ephemeral = policy.ephemeral
+    if ephemeral is not None:
+        return f"{ephemeral.repository.lower()}-pr-{ephemeral.pull_request}"[:63].strip("-.")
+    return policy.application.name
 
 
 def restricted_security_context() -> dict[str, Any]:

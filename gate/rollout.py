@@ -25,6 +25,8 @@ Queries select the canary and the stable pods by pod name, `<app>-<pod-template-
 (Argo names a ReplicaSet `<rollout>-<hash>`), and by namespace; Prometheus Operator scrapes add the
 `namespace` and `pod` labels by default and kubelet's prober metrics carry them natively, so no
 relabelling is needed. The hashes and the namespace are AnalysisRun arguments the Rollout fills.
+Every selector carries the namespace matcher (built by gate/promql.py), so a pull request's
+disposable environment (`aos-pr-42`, same app and pod names) can never fail or pass staging's canary.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gate import promql
 from gate.kube import MANAGED_BY, Manifest, restricted_security_context
 from gate.model import GatePolicy
 from gate.types import number as number  # noqa: PLC0414 - explicit re-export (mypy)
@@ -100,18 +103,25 @@ def failure_condition(threshold: float) -> str:
     return f"len(result) == 0 || isNaN(result[0]) || result[0] > {number(threshold)}"
 
 
-def _pods(policy: GatePolicy, hash_arg: str) -> str:
+def _arg(name: str) -> str:
+    return f"{{{{args.{name}}}}}"
+
+
+def _pods(policy: GatePolicy, hash_arg: str) -> tuple[promql.Matcher, ...]:
     """Label matchers for one ReplicaSet's pods: `<app>-<hash>-<suffix>` in the Rollout's namespace."""
     app = policy.application.name
-    return f'namespace="{{{{args.{NAMESPACE}}}}}",pod=~"{app}-{{{{args.{hash_arg}}}}}-[a-z0-9]+"'
+    return (
+        promql.eq("namespace", _arg(NAMESPACE)),
+        promql.regex("pod", f"{app}-{_arg(hash_arg)}-[a-z0-9]+"),
+    )
 
 
 def _error_ratio(policy: GatePolicy, hash_arg: str) -> str:
     # A labelled counter has no 5xx series until the first 5xx, so the numerator alone falls back to
     # 0; the denominator has no fallback, so no requests at all still gives [] or NaN (a failure).
     metric, pods = policy.application.requests_metric, _pods(policy, hash_arg)
-    errors = f'sum(rate({metric}{{{pods},code=~"5.."}}[{RATE_WINDOW}]))'
-    total = f"sum(rate({metric}{{{pods}}}[{RATE_WINDOW}]))"
+    errors = f"sum(rate({promql.selector(metric, *pods, promql.regex('code', '5..'))}[{RATE_WINDOW}]))"
+    total = f"sum(rate({promql.selector(metric, *pods)}[{RATE_WINDOW}]))"
     return f"(({errors} or vector(0)) / {total})"
 
 
@@ -120,9 +130,10 @@ def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
     app, thresholds = policy.application, policy.thresholds
     canary = _pods(policy, CANARY_HASH)
     mismatch = thresholds.replay_mismatch
-    probes = f'{canary},container="{app.name}",probe_type=~"Liveness|Readiness"'
-    failed_probes = f'sum(increase(prober_probe_total{{{probes},result="failed"}}[{RATE_WINDOW}]))'
-    all_probes = f"sum(increase(prober_probe_total{{{probes}}}[{RATE_WINDOW}]))"
+    probes = (*canary, promql.eq("container", app.name), promql.regex("probe_type", "Liveness|Readiness"))
+    failed = promql.selector("prober_probe_total", *probes, promql.eq("result", "failed"))
+    failed_probes = f"sum(increase({failed}[{RATE_WINDOW}]))"
+    all_probes = f"sum(increase({promql.selector('prober_probe_total', *probes)}[{RATE_WINDOW}]))"
     return (
         Criterion(
             name="error-rate-increase",
@@ -139,7 +150,7 @@ def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
             name="p99-latency",
             query=(
                 f"1000 * histogram_quantile(0.99, sum by (le) "
-                f"(rate({app.latency_histogram}_bucket{{{canary}}}[{RATE_WINDOW}])))"
+                f"(rate({promql.selector(f'{app.latency_histogram}_bucket', *canary)}[{RATE_WINDOW}])))"
             ),
             threshold=thresholds.latency.p99_target_ms,
             failure_limit=1,
@@ -149,7 +160,7 @@ def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
             name="replay-mismatch",
             # The counter must be exported from process start (an unlabelled counter is, at 0):
             # a canary that does not report it has no evidence of parity and fails.
-            query=f"sum(increase({mismatch.metric}{{{canary}}}[{mismatch.window}]))",
+            query=f"sum(increase({promql.selector(mismatch.metric, *canary)}[{mismatch.window}]))",
             threshold=mismatch.increase_above,
             # M9 §Thresholds: "Parity failure: immediate rollback".
             failure_limit=0,

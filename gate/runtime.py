@@ -8,13 +8,17 @@ use gate/ephemeral.py instead.
 
 from __future__ import annotations
 
-from gate import alerts, flags, rollout
+from gate import alerts, flags, network, rollout
 from gate.kube import MANAGED_BY, Manifest
+from gate.kube import app_namespace as app_namespace  # noqa: PLC0414 - explicit re-export (mypy)
 from gate.model import GatePolicy
 
-
-def app_namespace(policy: GatePolicy) -> str:
-    return policy.application.name
+# Not in the policy yet (ephemeral stacks have `ephemeral.ingressNamespace`): the namespace of the
+# ingress controller that may reach the application, the same default as the ephemeral stacks'.
+INGRESS_NAMESPACE = "ingress-nginx"
+# Not in the policy yet: the TCP ports the application may reach outside the cluster on. HTTPS only
+# (external APIs, and with `aws` the AWS endpoints); never the instance metadata endpoints.
+EXTERNAL_EGRESS_PORTS = (443,)
 
 
 def uses_progressive_rollout(policy: GatePolicy) -> bool:
@@ -40,6 +44,20 @@ def namespace(policy: GatePolicy) -> Manifest:
     }
 
 
+def network_policies(policy: GatePolicy) -> list[Manifest]:
+    """Default deny with explicit allows in the application's namespace, as in the ephemeral
+    environments (gate/network.py), plus HTTPS egress that cannot reach the metadata endpoints."""
+    app = policy.application
+    return network.network_policies(
+        app_namespace(policy),
+        app=app.name,
+        app_port=app.port,
+        ingress_namespace=INGRESS_NAMESPACE,
+        monitoring_namespace=policy.monitoring.namespace,
+        external_egress_ports=EXTERNAL_EGRESS_PORTS,
+    )
+
+
 def _in_namespace(manifest: Manifest, ns: str) -> Manifest:
     # A renderer that names its namespace keeps it: the alerts live where Prometheus and
     # Alertmanager run (the Operator routes by the alerts' namespace label).
@@ -52,6 +70,7 @@ def manifests(policy: GatePolicy) -> list[Manifest]:
     """The namespace first, then everything in it."""
     ns = app_namespace(policy)
     inside: list[Manifest] = [
+        *network_policies(policy),
         alerts.prometheus_rule(policy),
         alerts.alertmanager_config(policy),
         flags.feature_flag_resource(policy),

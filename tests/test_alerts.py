@@ -11,6 +11,7 @@ Each tool is also shown to fail on a wrong expectation, so a green run means som
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from tests.support.crds import crd_problems
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOKS = ROOT / "docs" / "runbooks"
 APP = "aos"
-JOB = {"job": APP}
+# The application's series as Prometheus scrapes them: every selector matches the namespace too.
+NAMESPACE = {"namespace": APP}
+JOB = {"job": APP, **NAMESPACE}
 
 VARIANT_THRESHOLDS = {
     "replayMismatch": {"increaseAbove": 2},
@@ -238,14 +241,15 @@ def test_every_metric_an_alert_reads_has_an_absent_companion(
 
 
 def test_thresholds_come_from_the_policy(policy: GatePolicy, variant: GatePolicy) -> None:
-    assert rule(policy, "ReplayMismatch")["expr"] == "sum(increase(aos_replay_mismatch_total[5m])) > 0"
-    assert rule(variant, "ReplayMismatch")["expr"] == "sum(increase(aos_replay_mismatch_total[5m])) > 2"
+    mismatch = 'sum(increase(aos_replay_mismatch_total{namespace="aos"}[5m]))'
+    assert rule(policy, "ReplayMismatch")["expr"] == f"{mismatch} > 0"
+    assert rule(variant, "ReplayMismatch")["expr"] == f"{mismatch} > 2"
     assert rule(policy, "RedisDisconnected")["for"] == "60s"
     assert rule(variant, "RedisDisconnected")["for"] == "120s"
-    assert rule(policy, "RedisDisconnected")["expr"] == "redis_connected == 0"
+    assert rule(policy, "RedisDisconnected")["expr"] == 'redis_connected{namespace="aos"} == 0'
     assert rule(policy, "LatencyP95OverTarget")["expr"] == (
         "histogram_quantile(0.95, sum by (job, le) "
-        '(rate(http_request_duration_seconds_bucket{job="aos"}[5m]))) * 1000 > 300'
+        '(rate(http_request_duration_seconds_bucket{job="aos",namespace="aos"}[5m]))) * 1000 > 300'
     )
     assert rule(variant, "LatencyP95OverTarget")["expr"].endswith(" * 1000 > 250")
     assert rule(variant, "LatencyP99OverTarget")["expr"].endswith(" * 1000 > 600")
@@ -266,11 +270,11 @@ def test_other_metric_and_app_names_follow_the_policy() -> None:
         thresholds={"redis": {"metric": "rl_redis_up"}, "replayMismatch": {"window": "10m"}},
     )
     exprs = "\n".join(r["expr"] for r in all_rules(policy))
-    assert 'rate(latency_seconds_bucket{job="api"}[5m])' in exprs
-    assert 'requests_total{job="api",code=~"5.."}' in exprs
+    assert 'rate(latency_seconds_bucket{job="api",namespace="api"}[5m])' in exprs
+    assert 'requests_total{job="api",namespace="api",code=~"5.."}' in exprs
     assert "job:requests:error_ratio_rate5m" in exprs
-    assert "rl_redis_up == 0" in exprs and "absent(rl_redis_up)" in exprs
-    assert "increase(aos_replay_mismatch_total[10m])" in exprs
+    assert 'rl_redis_up{namespace="api"} == 0' in exprs and 'absent(rl_redis_up{namespace="api"})' in exprs
+    assert 'increase(aos_replay_mismatch_total{namespace="api"}[10m])' in exprs
     assert "http_requests_total" not in exprs and '"aos"' not in exprs
 
 
@@ -405,7 +409,7 @@ def redis_tests(policy: GatePolicy) -> list[dict[str, Any]]:
     move the boundary."""
     hold = duration_seconds(policy.thresholds.redis.disconnected_for)
     metric = policy.thresholds.redis.metric
-    labels = {"job": APP, "instance": "10.0.0.1:8080"}
+    labels = {**JOB, "instance": "10.0.0.1:8080"}
     firing = fires(policy, "RedisDisconnected", labels)
     start = 10  # the first 0 sample
     blip_end = start + hold - 2  # a single 1 here, then 0 again
@@ -454,8 +458,8 @@ def redis_tests(policy: GatePolicy) -> list[dict[str, Any]]:
 def health_tests(policy: GatePolicy) -> list[dict[str, Any]]:
     """DP §Rollback Criteria "Health check failures": up == 0 for 1m."""
     hold = duration_seconds(alerts.HEALTH_FOR)
-    labels = {"job": APP, "instance": "10.0.0.1:8080"}
-    healthy = {"job": APP, "instance": "10.0.0.2:8080"}
+    labels = {**JOB, "instance": "10.0.0.1:8080"}
+    healthy = {**JOB, "instance": "10.0.0.2:8080"}
     start = 10
     return [
         {
@@ -607,8 +611,8 @@ def burn_tests(policy: GatePolicy) -> list[dict[str, Any]]:
 
 
 ABSENT = {  # alertname -> labels absent() gives its output (the selector's equality matchers)
-    "ReplayMismatchMetricAbsent": {},
-    "RedisMetricAbsent": {},
+    "ReplayMismatchMetricAbsent": NAMESPACE,
+    "RedisMetricAbsent": NAMESPACE,
     "LatencyMetricAbsent": JOB,
     "RequestsMetricAbsent": JOB,
     "ScrapeTargetAbsent": JOB,
@@ -682,7 +686,7 @@ def test_promtool_fails_a_wrong_expectation(policy: GatePolicy, tmp_path: Path) 
     """Redis at 0 for 59 s expected to fire: promtool must say no."""
     tests = suite(policy)
     hold = duration_seconds(policy.thresholds.redis.disconnected_for)
-    labels = {"job": APP, "instance": "10.0.0.1:8080"}
+    labels = {**JOB, "instance": "10.0.0.1:8080"}
     tests.fine[0]["alert_rule_test"] = [
         check("RedisDisconnected", 10 + hold - 1, fires(policy, "RedisDisconnected", labels))
     ]
@@ -703,6 +707,84 @@ def test_moving_a_threshold_moves_the_boundary(
         assert name in text, name
     result = run_suite(policy, suite(variant), tmp_path / "default-rules")
     assert result.returncode != 0, prom_tools.output(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoped to the environment's namespace: a pull request's disposable environment (gate/ephemeral.py)
+# runs the same application, job and metrics with staging's policy, possibly beside staging.
+
+PR_NAMESPACE = "aos-pr-42"
+
+
+@pytest.fixture(scope="module")
+def staging() -> GatePolicy:
+    return make_policy(stack="staging", environment="staging")
+
+
+def moved(groups: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """The same test groups with every input series in `namespace` instead of the application's."""
+    out = copy.deepcopy(groups)
+    for group in out:
+        for item in group["input_series"]:
+            assert item["series"].count(f'namespace="{APP}"') == 1, item["series"]
+            item["series"] = item["series"].replace(f'namespace="{APP}"', f'namespace="{namespace}"')
+    return out
+
+
+def expecting_nothing(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = copy.deepcopy(groups)
+    for group in out:
+        for expectation in group["alert_rule_test"]:
+            expectation["exp_alerts"] = []
+    return out
+
+
+def pull_request_suite(policy: GatePolicy) -> Suite:
+    """Every alert's firing tests but the absent() companions', with the series in pull request
+    42's namespace, and no alert expected."""
+    tests, absent = suite(policy), absent_tests(policy)
+    coarse = [group for group in tests.coarse if group not in absent]
+    return Suite(
+        fine=expecting_nothing(moved(tests.fine, PR_NAMESPACE)),
+        coarse=expecting_nothing(moved(coarse, PR_NAMESPACE)),
+    )
+
+
+def test_a_pull_request_namespace_cannot_fire_the_staging_alerts(staging: GatePolicy, tmp_path: Path) -> None:
+    """The series that fire each of staging's alerts (the rollback criteria among them) in staging's
+    namespace fire nothing from `aos-pr-42`."""
+    in_staging = run_suite(staging, suite(staging), tmp_path / "staging")
+    assert in_staging.returncode == 0, prom_tools.output(in_staging)
+    tests = pull_request_suite(staging)
+    checked = {c["alertname"] for group in tests.fine + tests.coarse for c in group["alert_rule_test"]}
+    assert checked == set(alerts.alert_names(staging)) - set(ABSENT)
+    from_pr = run_suite(staging, tests, tmp_path / "pull-request")
+    assert from_pr.returncode == 0, prom_tools.output(from_pr)
+    assert from_pr.stdout.count("SUCCESS") == 2, prom_tools.output(from_pr)
+
+
+def test_unscoped_selectors_would_let_the_pull_request_fire_them(
+    staging: GatePolicy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control: without the namespace matcher (the rules before it), the same series fire."""
+    monkeypatch.setattr(alerts, "_scope", lambda policy: ())
+    assert not [r["expr"] for r in all_rules(staging) if "namespace=" in r["expr"]]
+    result = run_suite(staging, pull_request_suite(staging), tmp_path)
+    assert result.returncode != 0, prom_tools.output(result)
+    for name in ("ReplayMismatch", "HealthCheckFailing", "ErrorRateIncrease", "RedisDisconnected"):
+        assert name in result.stdout + result.stderr, name
+
+
+def test_pull_request_series_do_not_hide_staging_absent_metrics(staging: GatePolicy, tmp_path: Path) -> None:
+    """Every metric present only in `aos-pr-42` is absent from staging: each companion fires."""
+    (_, present) = absent_tests(staging)
+    (group,) = moved([present], PR_NAMESPACE)
+    at = duration_seconds(alerts.ABSENT_FOR) + 60
+    group["alert_rule_test"] = [
+        check(name, at, fires(staging, name, labels)) for name, labels in ABSENT.items()
+    ]
+    result = run_suite(staging, Suite(fine=[], coarse=[group]), tmp_path)
+    assert result.returncode == 0, prom_tools.output(result)
 
 
 # ---------------------------------------------------------------------------------------------

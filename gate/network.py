@@ -1,0 +1,147 @@
+"""Default-deny NetworkPolicies with explicit allows for the application's namespace: pure.
+
+One renderer for every namespace the application runs in: each environment stack's (dev, staging,
+production; gate/runtime.py) and each pull request's disposable one (gate/ephemeral.py), so the
+environments that serve users are at least as locked down as the ones that test a pull request.
+
+Threats the policies answer:
+- lateral movement: a compromised pod reaches nothing but DNS, its own namespace and what is
+  allowed below; nothing outside reaches it but the ingress controller and Prometheus;
+- credential theft through the cloud instance metadata endpoint: a pod that reaches
+  169.254.169.254 (or EC2's IPv6 fd00:ec2::254) can read the node's IAM role credentials unless
+  every node limits IMDS to itself (hop limit 1), which this program cannot see; a server-side
+  request forgery in the application is enough (the 2019 Capital One breach). Every `ipBlock` allow
+  carries `except` for those addresses, and the other allows select pods, never an address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gate.kube import MANAGED_BY, Manifest
+
+API_VERSION = "networking.k8s.io/v1"
+NAME_LABEL = "app.kubernetes.io/name"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
+
+# The cloud instance metadata endpoints (IMDS): EC2/EKS, GCE and Azure on IPv4, EC2 Nitro on IPv6.
+METADATA_ENDPOINTS = ("169.254.169.254/32", "fd00:ec2::254/128")
+ANY_IPV4, ANY_IPV6 = "0.0.0.0/0", "::/0"
+
+DEFAULT_DENY = "default-deny"
+ALLOW_DNS = "allow-dns"
+ALLOW_SAME_NAMESPACE = "allow-same-namespace"
+ALLOW_INGRESS_CONTROLLER = "allow-ingress-controller"
+ALLOW_MONITORING = "allow-monitoring"
+ALLOW_EXTERNAL_EGRESS = "allow-external-egress"
+
+
+def _in_namespace(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
+
+
+def external_peers() -> list[dict[str, Any]]:
+    """Every IPv4 and IPv6 address but the instance metadata endpoints."""
+    return [
+        {"ipBlock": {"cidr": ANY_IPV4, "except": [METADATA_ENDPOINTS[0]]}},
+        {"ipBlock": {"cidr": ANY_IPV6, "except": [METADATA_ENDPOINTS[1]]}},
+    ]
+
+
+def network_policies(
+    namespace: str,
+    *,
+    app: str,
+    app_port: int,
+    ingress_namespace: str,
+    monitoring_namespace: str,
+    external_egress_ports: Sequence[int] = (),
+) -> list[Manifest]:
+    """The NetworkPolicies of `namespace`, where the pods labelled `app.kubernetes.io/name=<app>`
+    serve HTTP (and /metrics) on `app_port`.
+
+    `external_egress_ports`: TCP ports the application may reach outside the cluster on, metadata
+    endpoints excepted; none (the default) allows no egress beyond DNS and the namespace.
+    """
+
+    def netpol(name: str, spec: dict[str, Any]) -> Manifest:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+            "spec": spec,
+        }
+
+    app_pods = {"matchLabels": {NAME_LABEL: app}}
+    app_port_only = [{"protocol": "TCP", "port": app_port}]
+    policies = [
+        # Default deny, both directions, for every pod; everything below is an explicit allow.
+        netpol(DEFAULT_DENY, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        # Name resolution, and only from the cluster's DNS pods.
+        netpol(
+            ALLOW_DNS,
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                **_in_namespace("kube-system"),
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        ),
+        # The application and its Redis (the rate limiter, M9 §Thresholds) talk to each other.
+        netpol(
+            ALLOW_SAME_NAMESPACE,
+            {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": {}}]}],
+                "egress": [{"to": [{"podSelector": {}}]}],
+            },
+        ),
+        # Users reach the application through the ingress controller only, on its HTTP port.
+        netpol(
+            ALLOW_INGRESS_CONTROLLER,
+            {
+                "podSelector": app_pods,
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [_in_namespace(ingress_namespace)], "ports": app_port_only}],
+            },
+        ),
+        # Prometheus scrapes /metrics: the alerts and the rollout analysis read it (DP §Rollback
+        # Criteria); a scrape the policy blocked would only show as the absent() alerts.
+        netpol(
+            ALLOW_MONITORING,
+            {
+                "podSelector": app_pods,
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [_in_namespace(monitoring_namespace)], "ports": app_port_only}],
+            },
+        ),
+    ]
+    if external_egress_ports:
+        # Outside services on the given ports only, never the instance metadata endpoints (above).
+        policies.append(
+            netpol(
+                ALLOW_EXTERNAL_EGRESS,
+                {
+                    "podSelector": app_pods,
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": external_peers(),
+                            "ports": [{"protocol": "TCP", "port": port} for port in external_egress_ports],
+                        }
+                    ],
+                },
+            )
+        )
+    return policies
