@@ -57,6 +57,9 @@ def declare_aws_foundation(policy: GatePolicy) -> None:
     pulumi.export("awsDeployRoleArn", foundation.deploy_role_arn)
     pulumi.export("awsTopicArns", foundation.topic_arns)
     pulumi.export("awsRepositoryUrls", foundation.repository_urls)
+    pulumi.export("awsRegistryUrl", foundation.registry_url)
+    if foundation.build_role_arn is not None:
+        pulumi.export("awsBuildRoleArn", foundation.build_role_arn)
     pulumi.export("awsAlarmNames", foundation.alarm_names)
     pulumi.export(
         "awsAppConfig",

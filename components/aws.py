@@ -65,12 +65,15 @@ def _key(
 
 
 class AwsFoundation(pulumi.ComponentResource):
-    """Registry, deploy role, notifications, rollback alarms and flag delivery of one environment."""
+    """Registry, deploy role, notifications, rollback alarms and flag delivery of one environment;
+    the registry stack also declares the build role, the only identity that pushes images."""
 
     key_arn: pulumi.Output[str]
     key_alias: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     deploy_role_arn: pulumi.Output[str]
+    build_role_arn: pulumi.Output[str] | None
+    registry_url: pulumi.Output[str]
     topic_arns: dict[str, pulumi.Output[str]]
     repository_urls: dict[str, pulumi.Output[str]]
     alarm_names: dict[str, pulumi.Output[str]]
@@ -92,7 +95,9 @@ class AwsFoundation(pulumi.ComponentResource):
 
         key, alias = self._key()
         self.repository_urls = self._registry(key)
+        self.registry_url = pulumi.Output.from_input(spec.registry_url(policy))
         oidc = self._oidc_provider()
+        self.build_role_arn = self._build_role(oidc) if policy.owns_registry else None
         self._topic_resources: list[aws.sns.Topic] = []
         self.topic_arns = self._topics(alias)
         if self._settings.chatbot is not None:
@@ -107,6 +112,7 @@ class AwsFoundation(pulumi.ComponentResource):
             "keyAlias": self.key_alias,
             "oidcProviderArn": self.oidc_provider_arn,
             "deployRoleArn": self.deploy_role_arn,
+            "registryUrl": self.registry_url,
             "topicArns": self.topic_arns,
             "repositoryUrls": self.repository_urls,
             "alarmNames": self.alarm_names,
@@ -117,6 +123,8 @@ class AwsFoundation(pulumi.ComponentResource):
             },
             "flagDocument": self.flag_document,
         }
+        if self.build_role_arn is not None:
+            outputs["buildRoleArn"] = self.build_role_arn
         if self.prometheus_workspace_id is not None:
             outputs["prometheusWorkspaceId"] = self.prometheus_workspace_id
         self.register_outputs(outputs)
@@ -200,7 +208,7 @@ class AwsFoundation(pulumi.ComponentResource):
             urls[image] = self._known_after(repository.name, url)
         return urls
 
-    # -- GitHub OIDC and the deploy role -----------------------------------------------------
+    # -- GitHub OIDC, the build role and the deploy role -------------------------------------
 
     def _oidc_provider(self) -> aws.iam.OpenIdConnectProvider | None:
         arn = spec.oidc_provider_arn(self._policy)
@@ -215,6 +223,27 @@ class AwsFoundation(pulumi.ComponentResource):
         )
         self.oidc_provider_arn = self._known_after(provider.url, arn)
         return provider
+
+    def _build_role(self, oidc: aws.iam.OpenIdConnectProvider | None) -> pulumi.Output[str]:
+        """The only identity that pushes images: deploy.yml's build job on the default branch.
+        Pull requests keep their images out of this registry (docs/aws.md)."""
+        policy = self._policy
+        role = aws.iam.Role(
+            f"{self._name}-build-role",
+            name=spec.build_role_name(policy),
+            description="GitHub Actions: the gate's deploy workflow builds and pushes the images",
+            assume_role_policy=spec.policy_json(spec.build_trust_policy(policy)),
+            max_session_duration=spec.DEPLOY_SESSION_SECONDS,
+            opts=self._opts(named=True, depends_on=[oidc] if oidc is not None else []),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-build-images",
+            role=role.name,
+            name="images",
+            policy=spec.policy_json(spec.build_image_policy(policy)),
+            opts=self._opts(),
+        )
+        return self._known_after(role.name, spec.build_role_arn(policy))
 
     def _deploy_role(
         self, oidc: aws.iam.OpenIdConnectProvider | None, flags: AppConfigArnOutputs

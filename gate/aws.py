@@ -1,9 +1,11 @@
 """The AWS side of the gate, rendered from the policy: pure, no Pulumi resources.
 
 What one environment stack declares on AWS (components/aws.py turns these into resources):
-- the registry the images are built into once and promoted from by digest (ECR, one stack owns it);
-- the GitHub OIDC deploy role of the environment: trusted only by the gated repositories' jobs that
-  run in the GitHub environment of the same name, with least-privilege permissions;
+- the registry the images are built into once and promoted from by digest (ECR, one stack owns it),
+  and the build role that alone may push into it: trusted only by the gate's deploy workflow on the
+  default branch, outside any environment (its `build` job);
+- the GitHub OIDC deploy role of the environment: trusted only by the gate's deploy workflow's jobs
+  that run in the GitHub environment of the same name, with least-privilege permissions (no push);
 - SNS topics for the three notification channels (M9 §Post-merge 2, §Thresholds), Chatbot to Slack;
 - CloudWatch alarms for the rollback criteria (DP §Rollback Criteria) on the service's ALB;
 - AppConfig feature flags (DP §Pre-Deployment) deployed progressively with those alarms as monitors;
@@ -28,7 +30,7 @@ from pydantic import Field, ValidationError
 
 from gate import alerts, yamltext
 from gate.errors import PolicyError
-from gate.model import AwsSettings, GatePolicy, ImageRetention
+from gate.model import AwsSettings, GatePolicy, ImageRetention, Repository
 from gate.types import AwsAccountId, AwsRegion, GateModel, duration_seconds, matching, number
 from gate.validation import aliases, unknown_keys
 from gate.validation import problems as validation_problems
@@ -65,6 +67,16 @@ APPCONFIG_MAX_MINUTES = 1440  # the API's limit for deployment duration and fina
 
 KEY_DELETION_WINDOW_DAYS = 30  # the longest AWS allows: a scheduled deletion can still be cancelled
 DEPLOY_SESSION_SECONDS = 3600  # a deploy job's credentials live one hour, no more
+
+# The gate's deploy workflow (gate/workflows.py renders and commits it): the only workflow whose jobs
+# get AWS credentials. Spelled here rather than imported: gate.workflows must not need gate.aws.
+DEPLOY_WORKFLOW_PATH = ".github/workflows/deploy.yml"
+
+# GitHub Actions variables for the build job, set at repository level by the registry stack (the
+# build job runs in no environment, so it reads no environment's variables).
+BUILD_ROLE_VARIABLE = "AWS_BUILD_ROLE_ARN"
+BUILD_REGION_VARIABLE = "AWS_BUILD_REGION"
+REGISTRY_VARIABLE = "IMAGE_REGISTRY"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +155,16 @@ def deploy_role_arn(policy: GatePolicy) -> str:
     return role_arn(aws_settings(policy), deploy_role_name(policy))
 
 
+def build_role_name(policy: GatePolicy) -> str:
+    """One build role, like one registry: declared by the registry stack (policy.owns_registry)."""
+    return f"{NAME_PREFIX}-build"
+
+
+def build_role_arn(policy: GatePolicy) -> str:
+    """`vars.AWS_BUILD_ROLE_ARN`: the role deploy.yml's build job assumes to push the image."""
+    return role_arn(aws_settings(policy), build_role_name(policy))
+
+
 def topic_name(policy: GatePolicy, channel: str) -> str:
     return resource_name(policy, channel)
 
@@ -181,8 +203,17 @@ def repository_arn(settings: AwsSettings, name: str) -> str:
     return arn(settings, "ecr", f"repository/{name}")
 
 
+def registry_host(settings: AwsSettings) -> str:
+    return f"{settings.account_id}.dkr.ecr.{settings.region}.{dns_suffix(settings.region)}"
+
+
+def registry_url(policy: GatePolicy) -> str:
+    """`vars.IMAGE_REGISTRY`: the registry host; an image is `<registry>/<repository>`."""
+    return registry_host(aws_settings(policy))
+
+
 def repository_url(settings: AwsSettings, name: str) -> str:
-    return f"{settings.account_id}.dkr.ecr.{settings.region}.{dns_suffix(settings.region)}/{name}"
+    return f"{registry_host(settings)}/{name}"
 
 
 def ecr_lifecycle_policy(retention: ImageRetention) -> Document:
@@ -224,7 +255,61 @@ def ecr_lifecycle_policy(retention: ImageRetention) -> Document:
 
 
 # ---------------------------------------------------------------------------------------------
-# IAM: the deploy role and the service roles
+# IAM: the build role, the deploy roles and the service roles
+#
+# Who gets AWS credentials is decided by two claims of the job's GitHub OIDC token, both checked by
+# STS in the trust policy (AWS STS evaluates GitHub's `job_workflow_ref` as a condition key since
+# 2026-02; where it does not, the key is absent and the condition fails: no role, never a wider one):
+# - `sub`, always StringEquals: `repo:<owner>/<repo>:environment:<env>` for a job in a GitHub
+#   environment (deploy, rollback), `repo:<owner>/<repo>:ref:refs/heads/<default>` for a job in none
+#   (the build). It says which repository and environment, not which workflow: any workflow file a
+#   writer pushes on a branch the environment admits would get the same subject.
+# - `job_workflow_ref`: `<owner>/<repo>/.github/workflows/deploy.yml@refs/heads/<branch>`, the file
+#   and the ref the job's workflow was read from. Pinned to the default branch, whose content only
+#   merges through the gate's reviews and checks: another workflow file, or deploy.yml edited on
+#   any other branch, gets nothing.
+# deploy.yml has no `workflow_call` trigger, so no other repository's job can run it: the
+# `job_workflow_ref` of a job always names its own repository, and the lists below never pair one
+# repository's subject with another's workflow.
+
+
+def _no_pattern(value: str, what: str, policy: GatePolicy) -> str:
+    if any(c in value for c in "*?[]"):
+        raise ValueError(
+            f"stack {policy.stack}: {what} {value!r} is a pattern; the AWS roles trust exact branches only"
+        )
+    return value
+
+
+def deploy_workflow_ref(repo: Repository, branch: str) -> str:
+    """The `job_workflow_ref` of a job of the gate's deploy workflow run from `branch`."""
+    return f"{repo.full_name}/{DEPLOY_WORKFLOW_PATH}@refs/heads/{branch}"
+
+
+def deploy_workflow_refs(policy: GatePolicy) -> list[str]:
+    """The gate's deploy workflow on each gated repository's default branch: exact refs."""
+    return sorted(
+        {
+            deploy_workflow_ref(repo, _no_pattern(repo.default_branch, "the default branch", policy))
+            for repo in policy.repositories
+        }
+    )
+
+
+def release_workflow_refs(policy: GatePolicy) -> list[str]:
+    """The gate's deploy workflow on the release branches: IAM patterns (StringLike), used only with
+    aws.deployFromReleaseBranches. IAM's `*` also matches `/`, so `release/*` here admits
+    `release/a/b`, which GitHub's `release/*` does not protect (docs/aws.md)."""
+    refs = set()
+    for repo in policy.repositories:
+        if any(c in repo.release_branch_pattern for c in "[]"):
+            raise ValueError(
+                f"stack {policy.stack}: the release branch pattern {repo.release_branch_pattern!r} of "
+                f"{repo.full_name} has a character class, which IAM patterns cannot express; "
+                "use '*' and '?' only, or leave aws.deployFromReleaseBranches off"
+            )
+        refs.add(deploy_workflow_ref(repo, repo.release_branch_pattern))
+    return sorted(refs)
 
 
 def github_subjects(policy: GatePolicy) -> list[str]:
@@ -236,33 +321,87 @@ def github_subjects(policy: GatePolicy) -> list[str]:
     return sorted({f"repo:{repo.full_name}:environment:{policy.environment}" for repo in policy.repositories})
 
 
+def build_subjects(policy: GatePolicy) -> list[str]:
+    """The exact OIDC `sub` of a job in no environment, run from a gated repository's default branch
+    (a push or a dispatch there; a pull request's is `repo:<owner>/<repo>:pull_request`)."""
+    return sorted(
+        {
+            f"repo:{repo.full_name}:ref:refs/heads/"
+            + _no_pattern(repo.default_branch, "the default branch", policy)
+            for repo in policy.repositories
+        }
+    )
+
+
 def _statement(sid: str, actions: list[str], resources: list[str] | str, **extra: Any) -> Document:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **extra}
 
 
+def _github_statement(
+    sid: str, policy: GatePolicy, equals: dict[str, Any], like: dict[str, Any] | None = None
+) -> Document:
+    condition: Document = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, **equals}}
+    if like:
+        condition["StringLike"] = like
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Federated": oidc_provider_arn(policy)},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }
+
+
+SUB_KEY = f"{GITHUB_OIDC_HOST}:sub"
+WORKFLOW_REF_KEY = f"{GITHUB_OIDC_HOST}:job_workflow_ref"
+
+
 def deploy_trust_policy(policy: GatePolicy) -> Document:
-    """Only the gated repositories' jobs in this environment may assume the deploy role: exact
-    subjects with StringEquals, never a pattern (DP §Environment Progression: a dev job cannot
-    deploy to production, nor can a fork or another repository)."""
+    """Only the gate's deploy workflow, run from a protected ref, in this environment, may assume
+    the deploy role (DP §Environment Progression: a dev job cannot deploy to production, nor can a
+    fork, another repository, another workflow file, or deploy.yml edited on a branch of one's own).
+
+    Exact subjects and workflow refs with StringEquals. With aws.deployFromReleaseBranches, a second
+    statement admits the release branches: still the exact subjects, and a StringLike on
+    `job_workflow_ref` only, the one claim that carries the branch of an environment job.
+    """
+    subjects = github_subjects(policy)
+    statements = [
+        _github_statement(
+            "GateDeployWorkflowOnTheDefaultBranch",
+            policy,
+            {SUB_KEY: subjects, WORKFLOW_REF_KEY: deploy_workflow_refs(policy)},
+        )
+    ]
+    if aws_settings(policy).deploy_from_release_branches:
+        statements.append(
+            _github_statement(
+                "GateDeployWorkflowOnReleaseBranches",
+                policy,
+                {SUB_KEY: subjects},
+                like={WORKFLOW_REF_KEY: release_workflow_refs(policy)},
+            )
+        )
+    return {"Version": IAM_VERSION, "Statement": statements}
+
+
+def build_trust_policy(policy: GatePolicy) -> Document:
+    """Only a job of the gate's deploy workflow on the default branch that runs in no environment
+    (its `build` job) may push images: not a pull request (whose workflow files the author
+    controls), not a release or feature branch, not a deploy job, not another workflow."""
     return {
         "Version": IAM_VERSION,
         "Statement": [
-            {
-                "Sid": "GitHubActionsInThisEnvironment",
-                "Effect": "Allow",
-                "Principal": {"Federated": oidc_provider_arn(policy)},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": github_subjects(policy),
-                    }
-                },
-            }
+            _github_statement(
+                "GateBuildJobOnTheDefaultBranch",
+                policy,
+                {SUB_KEY: build_subjects(policy), WORKFLOW_REF_KEY: deploy_workflow_refs(policy)},
+            )
         ],
     }
 
 
+ECR_LOGIN_ACTIONS = ["ecr:GetAuthorizationToken"]
 ECR_PULL_ACTIONS = [
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
@@ -270,31 +409,60 @@ ECR_PULL_ACTIONS = [
     "ecr:DescribeImages",
     "ecr:GetDownloadUrlForLayer",
 ]
-ECR_PUSH_ACTIONS = [
+# What changes a repository's content: the build role's alone.
+ECR_WRITE_ACTIONS = [
     "ecr:CompleteLayerUpload",
     "ecr:InitiateLayerUpload",
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 ]
+# A push: which layers the registry lacks, then upload them and put the manifest.
+ECR_PUSH_ACTIONS = sorted(["ecr:BatchCheckLayerAvailability", *ECR_WRITE_ACTIONS])
+# The build job scans the image it pushed, by digest: Trivy reads it back from the registry.
+ECR_READ_BACK_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
-def builds_images(policy: GatePolicy) -> bool:
-    """Images are built once, in the first environment of the chain, and promoted by digest:
-    later environments can only deploy what already exists (DP §Environment Progression)."""
-    return policy.environment == policy.environments[0].name
+def _repository_arns(policy: GatePolicy) -> list[str]:
+    settings = aws_settings(policy)
+    return [repository_arn(settings, name) for name in image_repositories(policy)]
+
+
+def build_image_policy(policy: GatePolicy) -> Document:
+    """Push into the service repositories, and read back what was pushed (the scan); nothing else."""
+    repositories = _repository_arns(policy)
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+            _statement("RegistryLogin", ECR_LOGIN_ACTIONS, "*"),
+            _statement("PushImages", ECR_PUSH_ACTIONS, repositories),
+            _statement("ScanPushedImages", ECR_READ_BACK_ACTIONS, repositories),
+        ],
+    }
+
+
+def build_variables(policy: GatePolicy) -> tuple[tuple[str, str], ...]:
+    """Repository-level GitHub Actions variables for deploy.yml's build job (name, value), declared
+    by the registry stack only: the build role, its region and the registry."""
+    if not policy.owns_registry:
+        return ()
+    return (
+        (BUILD_ROLE_VARIABLE, build_role_arn(policy)),
+        (BUILD_REGION_VARIABLE, aws_settings(policy).region),
+        (REGISTRY_VARIABLE, registry_url(policy)),
+    )
 
 
 def deploy_image_policy(policy: GatePolicy) -> Document:
-    """ECR (and EKS) rights of the deploy role; every ARN known before deployment."""
+    """ECR (and EKS) rights of the deploy role: pull and inspect, never push. Images are built once,
+    by the build role, and promoted by digest (DP §Environment Progression); every ARN is known
+    before deployment."""
     settings = aws_settings(policy)
-    repositories = [repository_arn(settings, name) for name in image_repositories(policy)]
     statements = [
         # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-        _statement("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
-        _statement("PullAndInspectImages", ECR_PULL_ACTIONS, repositories),
+        _statement("RegistryLogin", ECR_LOGIN_ACTIONS, "*"),
+        _statement("PullAndInspectImages", ECR_PULL_ACTIONS, _repository_arns(policy)),
     ]
-    if builds_images(policy):
-        statements.append(_statement("PushImagesBuiltHere", ECR_PUSH_ACTIONS, repositories))
     if settings.eks_cluster_name is not None:
         cluster = arn(settings, "eks", f"cluster/{settings.eks_cluster_name}")
         statements.append(_statement("KubeconfigForTheCluster", ["eks:DescribeCluster"], [cluster]))

@@ -271,28 +271,45 @@ def role_named(recording: Recording, name: str) -> RegisteredResource:
     return role
 
 
+OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+AUD = "token.actions.githubusercontent.com:aud"
+SUB = "token.actions.githubusercontent.com:sub"
+WORKFLOW_REF = "token.actions.githubusercontent.com:job_workflow_ref"
+DEPLOY_WORKFLOW_REFS = [
+    "acme-labs/web/.github/workflows/deploy.yml@refs/heads/main",
+    "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
+]
+ECR_WRITES = {"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
+REPOSITORY_ARNS = [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}" for name in ("aos", "web")]
+
+
+def only_statement(trust: dict[str, Any]) -> dict[str, Any]:
+    (statement,) = trust["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Federated": OIDC_ARN}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    return statement  # type: ignore[no-any-return]
+
+
 @pytest.mark.parametrize("environment", ["dev", "staging", "production"])
-def test_the_deploy_role_trusts_exactly_the_gated_repositories_in_this_environment(
+def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environment(
     declare: Declare, environment: str
 ) -> None:
     recording = declare(stack_values(environment))
     role = role_named(recording, f"delivery-gate-deploy-{environment}")
-    trust = document(role, "assumeRolePolicy")
-    (statement,) = trust["Statement"]
-    provider_arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
-    assert statement["Effect"] == "Allow"
-    assert statement["Principal"] == {"Federated": provider_arn}
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert list(statement["Condition"]) == ["StringEquals"]
-    condition = statement["Condition"]["StringEquals"]
-    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    subjects = condition["token.actions.githubusercontent.com:sub"]
-    assert subjects == [
-        f"repo:acme-labs/web:environment:{environment}",
-        f"repo:acme/aos:environment:{environment}",
-    ]
-    assert not any(c in subject for subject in subjects for c in "*?")
-    assert "StringLike" not in role.inputs["assumeRolePolicy"]
+    statement = only_statement(document(role, "assumeRolePolicy"))
+    assert statement["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            SUB: [
+                f"repo:acme-labs/web:environment:{environment}",
+                f"repo:acme/aos:environment:{environment}",
+            ],
+            # The gate's deploy.yml on the default branch: not another workflow, not another branch.
+            WORKFLOW_REF: DEPLOY_WORKFLOW_REFS,
+        }
+    }
+    assert not [c for c in role.inputs["assumeRolePolicy"] if c in "*?"]
     assert role.inputs["maxSessionDuration"] == 3600
     oidc = one(recording, OIDC)
     assert oidc.inputs == {
@@ -300,7 +317,27 @@ def test_the_deploy_role_trusts_exactly_the_gated_repositories_in_this_environme
         "clientIdLists": ["sts.amazonaws.com"],
     }
     assert oidc.urn in role.options["dependsOn"]
-    assert recording.outputs["oidcProviderArn"] == provider_arn
+    assert recording.outputs["oidcProviderArn"] == OIDC_ARN
+
+
+def test_release_branches_add_a_statement_with_a_pattern_on_the_workflow_ref_only(declare: Declare) -> None:
+    recording = declare(stack_values("production", deployFromReleaseBranches=True))
+    trust = document(role_named(recording, "delivery-gate-deploy-production"), "assumeRolePolicy")
+    default, release = trust["Statement"]
+    assert default["Condition"]["StringEquals"][WORKFLOW_REF] == DEPLOY_WORKFLOW_REFS
+    assert "StringLike" not in default["Condition"]
+    assert release["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            SUB: ["repo:acme-labs/web:environment:production", "repo:acme/aos:environment:production"],
+        },
+        "StringLike": {
+            WORKFLOW_REF: [
+                "acme-labs/web/.github/workflows/deploy.yml@refs/heads/release/*",
+                "acme/aos/.github/workflows/deploy.yml@refs/heads/release/*",
+            ]
+        },
+    }
 
 
 def test_an_existing_oidc_provider_is_trusted_not_declared(declare: Declare) -> None:
@@ -309,30 +346,89 @@ def test_an_existing_oidc_provider_is_trusted_not_declared(declare: Declare) -> 
     assert of_type(recording, OIDC) == []
     trust = document(role_named(recording, "delivery-gate-deploy-staging"), "assumeRolePolicy")
     assert trust["Statement"][0]["Principal"] == {"Federated": existing}
+    dev = declare(stack_values("dev", oidcProviderArn=existing))
+    build = role_named(dev, "delivery-gate-build")
+    assert document(build, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Federated": existing}
+    assert build.options["dependsOn"] == []
 
 
-@pytest.mark.parametrize(
-    ("environment", "pushes"), [("dev", True), ("staging", False), ("production", False)]
-)
-def test_the_deploy_role_is_least_privilege_and_pushes_only_where_images_are_built(
-    declare: Declare, environment: str, pushes: bool
+def build_roles(recording: Recording) -> list[RegisteredResource]:
+    return [r for r in of_type(recording, ROLE) if r.inputs["name"] == "delivery-gate-build"]
+
+
+def test_only_the_registry_stack_declares_the_build_role(declare: Declare) -> None:
+    assert len(build_roles(declare(stack_values("dev")))) == 1
+    assert build_roles(declare(stack_values("staging"))) == []
+    assert build_roles(declare(stack_values("production"))) == []
+    assert len(build_roles(declare(stack_values("staging", registryEnvironment="staging")))) == 1
+    assert build_roles(declare(stack_values("dev", registryEnvironment="staging"))) == []
+    assert "buildRoleArn" not in component_outputs(declare(stack_values("staging")))
+
+
+def test_the_build_role_trusts_only_the_deploy_workflow_outside_environments_on_main(
+    declare: Declare,
 ) -> None:
+    recording = declare(stack_values("dev"))
+    (role,) = build_roles(recording)
+    statement = only_statement(document(role, "assumeRolePolicy"))
+    assert statement["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            # A job in no environment, on the default branch: deploy.yml's build job. Not a pull
+            # request (`repo:<r>:pull_request`), not a deploy job (`...:environment:<env>`).
+            SUB: ["repo:acme-labs/web:ref:refs/heads/main", "repo:acme/aos:ref:refs/heads/main"],
+            WORKFLOW_REF: DEPLOY_WORKFLOW_REFS,
+        }
+    }
+    assert not [c for c in role.inputs["assumeRolePolicy"] if c in "*?"]
+    assert role.inputs["maxSessionDuration"] == 3600
+    assert one(recording, OIDC).urn in role.options["dependsOn"]
+    assert role.options["deleteBeforeReplace"] is True
+    arn = f"arn:aws:iam::{ACCOUNT}:role/delivery-gate-build"
+    outputs = component_outputs(recording)
+    assert outputs["buildRoleArn"] == arn
+    assert outputs["registryUrl"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+    assert component_outputs(declare(stack_values("production")))["registryUrl"] == outputs["registryUrl"]
+
+
+def grants(policy_document: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for statement in policy_document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert action not in found, action
+            found[action] = statement["Resource"]
+    return found
+
+
+def test_the_build_role_pushes_into_the_service_repositories_only(declare: Declare) -> None:
+    recording = declare(stack_values("dev"))
+    (images,) = [p for p in of_type(recording, ROLE_POLICY) if p.inputs["role"] == "delivery-gate-build"]
+    assert images.inputs["name"] == "images"
+    assert grants(document(images)) == {
+        "ecr:GetAuthorizationToken": "*",
+        "ecr:BatchCheckLayerAvailability": REPOSITORY_ARNS,
+        **dict.fromkeys(sorted(ECR_WRITES), REPOSITORY_ARNS),
+        "ecr:BatchGetImage": REPOSITORY_ARNS,  # the build job scans what it pushed
+        "ecr:GetDownloadUrlForLayer": REPOSITORY_ARNS,
+    }
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "production"])
+def test_the_deploy_role_is_least_privilege_and_never_pushes(declare: Declare, environment: str) -> None:
     recording = declare(stack_values(environment))
     (images,) = [p for p in of_type(recording, ROLE_POLICY) if p.name.endswith("-deploy-images")]
     assert images.inputs["role"] == f"delivery-gate-deploy-{environment}"
-    permissions = document(images)
-    actions = actions_of(permissions)
-    assert not [a for a in actions if "*" in a or a.startswith("iam:")]
-    assert ("ecr:PutImage" in actions) is pushes
-    assert ("ecr:InitiateLayerUpload" in actions) is pushes
-    assert "ecr:BatchGetImage" in actions
-    repositories = [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}" for name in ("aos", "web")]
-    for statement in permissions["Statement"]:
-        if statement["Action"] == ["ecr:GetAuthorizationToken"]:
-            assert statement["Resource"] == "*"  # AWS offers no narrower resource for it
-        else:
-            assert statement["Resource"] == repositories
-    assert not [a for a in actions if a.startswith("eks:")]
+    permissions = grants(document(images))
+    assert not ECR_WRITES & set(permissions)  # images are built once, by the build role
+    assert not [a for a in permissions if "*" in a or a.startswith("iam:")]
+    assert set(permissions) == {"ecr:GetAuthorizationToken", *spec.ECR_PULL_ACTIONS}
+    for action, resources in permissions.items():
+        assert resources == ("*" if action == "ecr:GetAuthorizationToken" else REPOSITORY_ARNS), action
+    deploy_policies = [
+        p for p in of_type(recording, ROLE_POLICY) if p.inputs["role"].startswith("delivery-gate-deploy")
+    ]
+    assert sorted(p.inputs["name"] for p in deploy_policies) == ["flags", "images"]
 
 
 def test_the_deploy_role_may_describe_only_the_named_cluster(declare: Declare) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from gate import aws as spec
 from gate.errors import PolicyError
 from gate.loader import load_policy
 from gate.model import GatePolicy, ImageRetention
+from gate.workflows import render_workflows, workflow_documents
 from tests.support import prom_tools
 
 ACCOUNT = "123456789012"
@@ -56,6 +58,7 @@ def test_arns_and_registry_urls_follow_the_region_partition(region: str, partiti
     assert spec.partition(region) == partition
     assert spec.repository_arn(settings, "aos") == f"arn:{partition}:ecr:{region}:{ACCOUNT}:repository/aos"
     assert spec.repository_url(settings, "aos") == f"{ACCOUNT}.dkr.ecr.{region}.{suffix}/aos"
+    assert spec.registry_url(policy(region=region)) == f"{ACCOUNT}.dkr.ecr.{region}.{suffix}"
     assert spec.role_arn(settings, "r") == f"arn:{partition}:iam::{ACCOUNT}:role/r"
 
 
@@ -131,21 +134,312 @@ def test_subjects_are_exact_per_repository_and_environment() -> None:
     ]
 
 
-def test_the_trust_policy_has_one_exact_condition() -> None:
-    trust = spec.deploy_trust_policy(policy("production"))
+# Two gated repositories, one with another default branch.
+REPOSITORIES = [{"name": "web", "owner": "zeta", "defaultBranch": "trunk"}, {"name": "aos"}]
+AUD = "token.actions.githubusercontent.com:aud"
+SUB = "token.actions.githubusercontent.com:sub"
+WORKFLOW_REF = "token.actions.githubusercontent.com:job_workflow_ref"
+ECR_WRITES = {"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
+
+
+def gated(environment: str = "dev", **aws: Any) -> GatePolicy:
+    return policy(environment, repositories=REPOSITORIES, **aws)
+
+
+def test_workflow_refs_name_the_deploy_workflow_on_each_default_branch() -> None:
+    assert spec.deploy_workflow_refs(gated()) == [
+        "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
+        "zeta/web/.github/workflows/deploy.yml@refs/heads/trunk",
+    ]
+    assert spec.release_workflow_refs(gated()) == [
+        "acme/aos/.github/workflows/deploy.yml@refs/heads/release/*",
+        "zeta/web/.github/workflows/deploy.yml@refs/heads/release/*",
+    ]
+    assert spec.build_subjects(gated()) == [
+        "repo:acme/aos:ref:refs/heads/main",
+        "repo:zeta/web:ref:refs/heads/trunk",
+    ]
+
+
+def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
+    trust = spec.deploy_trust_policy(gated("production"))
     (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Federated": spec.oidc_provider_arn(gated("production"))}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
         "StringEquals": {
-            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": ["repo:acme/aos:environment:production"],
+            AUD: "sts.amazonaws.com",
+            SUB: ["repo:acme/aos:environment:production", "repo:zeta/web:environment:production"],
+            WORKFLOW_REF: [
+                "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
+                "zeta/web/.github/workflows/deploy.yml@refs/heads/trunk",
+            ],
         }
+    }
+    assert patterns(trust) == []
+
+
+def test_release_branches_are_opt_in_and_a_pattern_only_for_the_workflow_ref() -> None:
+    trust = spec.deploy_trust_policy(gated("staging", deployFromReleaseBranches=True))
+    default, release = trust["Statement"]
+    assert default == spec.deploy_trust_policy(gated("staging"))["Statement"][0]
+    assert release["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            SUB: ["repo:acme/aos:environment:staging", "repo:zeta/web:environment:staging"],
+        },
+        "StringLike": {
+            WORKFLOW_REF: [
+                "acme/aos/.github/workflows/deploy.yml@refs/heads/release/*",
+                "zeta/web/.github/workflows/deploy.yml@refs/heads/release/*",
+            ]
+        },
+    }
+    assert patterns(trust) == [
+        ("StringLike", WORKFLOW_REF, "acme/aos/.github/workflows/deploy.yml@refs/heads/release/*"),
+        ("StringLike", WORKFLOW_REF, "zeta/web/.github/workflows/deploy.yml@refs/heads/release/*"),
+    ]
+
+
+def test_the_build_trust_policy_admits_the_deploy_workflow_outside_environments_on_the_default_branch() -> (
+    None
+):
+    for release in (False, True):  # release branches never push into the registry
+        trust = spec.build_trust_policy(gated(deployFromReleaseBranches=release))
+        (statement,) = trust["Statement"]
+        assert statement["Condition"] == {
+            "StringEquals": {
+                AUD: "sts.amazonaws.com",
+                SUB: ["repo:acme/aos:ref:refs/heads/main", "repo:zeta/web:ref:refs/heads/trunk"],
+                WORKFLOW_REF: [
+                    "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
+                    "zeta/web/.github/workflows/deploy.yml@refs/heads/trunk",
+                ],
+            }
+        }
+        assert patterns(trust) == []
+
+
+def test_patterns_where_exact_branches_are_needed_are_refused() -> None:
+    wild_default = policy(repositories=[{"name": "aos", "defaultBranch": "main*"}])
+    for render in (
+        spec.deploy_workflow_refs,
+        spec.build_subjects,
+        spec.deploy_trust_policy,
+        spec.build_trust_policy,
+    ):
+        with pytest.raises(ValueError, match=r"the default branch 'main\*' is a pattern"):
+            render(wild_default)
+    classes = [{"name": "aos", "releaseBranchPattern": "release/[0-9]*"}]
+    assert len(spec.deploy_trust_policy(policy(repositories=classes))["Statement"]) == 1  # not used: fine
+    with pytest.raises(ValueError, match="character class, which IAM patterns cannot express"):
+        spec.deploy_trust_policy(policy(repositories=classes, deployFromReleaseBranches=True))
+
+
+# -- who can assume what: the trust policies evaluated the way STS does -------------------------
+
+
+def iam_pattern(value: str) -> str:
+    """IAM StringLike: `*` any run of characters (`/` included), `?` one; nothing else is special."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
+
+
+def holds(operator: str, key: str, expected: Any, claims: dict[str, str]) -> bool:
+    if key not in claims:
+        return False  # a key absent from the request never matches (no ...IfExists here)
+    values = [expected] if isinstance(expected, str) else expected
+    if operator == "StringEquals":
+        return claims[key] in values
+    if operator == "StringLike":
+        return any(re.fullmatch(iam_pattern(value), claims[key]) for value in values)
+    raise AssertionError(f"no evaluator for {operator}: extend the test before using it")
+
+
+def assumes(trust: dict[str, Any], claims: dict[str, str]) -> bool:
+    """Statements are ORed; within one, every key of every operator must hold."""
+    for statement in trust["Statement"]:
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "sts:AssumeRoleWithWebIdentity")
+        if all(
+            holds(operator, key, expected, claims)
+            for operator, block in statement["Condition"].items()
+            for key, expected in block.items()
+        ):
+            return True
+    return False
+
+
+def token(
+    repo: str = "acme/aos",
+    *,
+    environment: str | None = None,
+    ref: str = "refs/heads/main",
+    workflow: str = "deploy.yml",
+    pull_request: bool = False,
+    workflow_ref: bool = True,
+) -> dict[str, str]:
+    """The claims GitHub puts in a job's token (default subject format)."""
+    if environment is not None:
+        sub = f"repo:{repo}:environment:{environment}"
+    else:
+        sub = f"repo:{repo}:pull_request" if pull_request else f"repo:{repo}:ref:{ref}"
+    claims = {AUD: "sts.amazonaws.com", SUB: sub}
+    if workflow_ref:  # STS without the GitHub claim keys: the key is not in the request at all
+        claims[WORKFLOW_REF] = f"{repo}/.github/workflows/{workflow}@{ref}"
+    return claims
+
+
+# (who, their job's token, whether it gets the staging deploy role)
+STAGING_DEPLOY_ROLE = [
+    ("the gate's deploy or rollback job, push or dispatch on main", token(environment="staging"), True),
+    (
+        "the same in a repository whose default branch is trunk",
+        token("zeta/web", environment="staging", ref="refs/heads/trunk"),
+        True,
+    ),
+    ("another environment's job", token(environment="production"), False),
+    ("the build job (no environment)", token(), False),
+    (
+        "a new release branch with its own workflow",
+        token(environment="staging", ref="refs/heads/release/x", workflow="evil.yml"),
+        False,
+    ),
+    ("another workflow file on main", token(environment="staging", workflow="ci.yml"), False),
+    (
+        "deploy.yml dispatched from a feature branch",
+        token(environment="staging", ref="refs/heads/feature"),
+        False,
+    ),
+    ("deploy.yml from a tag", token(environment="staging", ref="refs/tags/v1.0.0"), False),
+    ("deploy.yml from a branch that is not the default", token("zeta/web", environment="staging"), False),
+    ("another repository", token("evil/aos", environment="staging"), False),
+    ("a token without job_workflow_ref", token(environment="staging", workflow_ref=False), False),
+    ("another audience", {**token(environment="staging"), AUD: "https://github.com/acme"}, False),
+]
+RELEASE_EDIT = token(environment="staging", ref="refs/heads/release/x")
+
+
+@pytest.mark.parametrize(
+    ("who", "claims", "allowed"), STAGING_DEPLOY_ROLE, ids=[w for w, _, _ in STAGING_DEPLOY_ROLE]
+)
+def test_who_assumes_the_staging_deploy_role(who: str, claims: dict[str, str], allowed: bool) -> None:
+    assert assumes(spec.deploy_trust_policy(gated("staging")), claims) is allowed, who
+    # Release branches admitted: the same answers for everything but the release branches.
+    admitted = spec.deploy_trust_policy(gated("staging", deployFromReleaseBranches=True))
+    assert assumes(admitted, claims) is allowed, who
+
+
+def test_deploy_yml_on_a_release_branch_gets_a_role_only_when_admitted() -> None:
+    assert not assumes(spec.deploy_trust_policy(gated("staging")), RELEASE_EDIT)
+    admitted = spec.deploy_trust_policy(gated("staging", deployFromReleaseBranches=True))
+    assert assumes(admitted, RELEASE_EDIT)  # the ref, not the file's content: see docs/aws.md
+    # IAM's `*` crosses `/`: release/a/b is admitted, though GitHub's `release/*` does not protect it.
+    assert assumes(admitted, token(environment="staging", ref="refs/heads/release/a/b"))
+    for ref in ("refs/heads/releases/1", "refs/heads/hotfix/release/1", "refs/heads/release"):
+        assert not assumes(admitted, token(environment="staging", ref=ref)), ref
+
+
+BUILD_JOBS_REFUSED = [
+    ("a deploy job", token(environment="dev")),
+    (
+        "a pull request's e2e job",
+        token(pull_request=True, ref="refs/pull/7/merge", workflow="e2e-parity-check.yml"),
+    ),
+    ("deploy.yml edited in a pull request", token(pull_request=True, ref="refs/pull/7/merge")),
+    ("the merge queue", token(ref="refs/heads/gh-readonly-queue/main/pr-7-0123abc")),
+    ("a release branch", token(ref="refs/heads/release/1.2")),
+    ("a feature branch dispatch", token(ref="refs/heads/feature")),
+    ("another workflow on main", token(workflow="ci.yml")),
+    ("a token without job_workflow_ref", token(workflow_ref=False)),
+]
+
+
+def test_only_the_build_job_on_the_default_branch_assumes_the_build_role() -> None:
+    for release in (False, True):
+        trust = spec.build_trust_policy(gated(deployFromReleaseBranches=release))
+        assert assumes(trust, token())
+        assert assumes(trust, token("zeta/web", ref="refs/heads/trunk"))
+        for who, claims in BUILD_JOBS_REFUSED:
+            assert not assumes(trust, claims), who
+    for environment in ("dev", "staging", "production"):  # and the build job gets no deploy role
+        assert not assumes(spec.deploy_trust_policy(gated(environment)), token())
+
+
+def test_the_trusted_workflow_is_the_one_the_gate_commits() -> None:
+    dev = policy("dev")
+    repo = dev.repositories[0]
+    assert spec.DEPLOY_WORKFLOW_PATH in render_workflows(dev, repo)
+    deploy = workflow_documents(dev, repo)["deploy.yml"]
+    # No other repository can call it: a job's job_workflow_ref names its own repository's file.
+    assert "workflow_call" not in deploy["on"]
+    jobs = deploy["jobs"]
+    assert "environment" not in jobs["build"]  # its subject is the branch's: the build role's
+    for env in dev.environments:
+        for job in (f"deploy-{env.name}", f"rollback-{env.name}"):
+            assert jobs[job]["environment"] == {"name": env.name}  # the subject the deploy role trusts
+
+
+# -- permissions ---------------------------------------------------------------------------------
+
+
+def grants(document: dict[str, Any]) -> dict[str, Any]:
+    """action -> the resources it is allowed on (each action in one statement only)."""
+    found: dict[str, Any] = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert action not in found, action
+            found[action] = statement["Resource"]
+    return found
+
+
+def test_the_build_role_pushes_into_the_service_repositories_only() -> None:
+    dev = gated()
+    repositories = [f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/{name}" for name in ("aos", "web")]
+    assert grants(spec.build_image_policy(dev)) == {
+        "ecr:GetAuthorizationToken": "*",  # the action has no resource-level permissions
+        "ecr:BatchCheckLayerAvailability": repositories,
+        **dict.fromkeys(sorted(ECR_WRITES), repositories),
+        # the build job scans the image it pushed, reading it back by digest
+        "ecr:BatchGetImage": repositories,
+        "ecr:GetDownloadUrlForLayer": repositories,
     }
 
 
-def test_only_the_first_environment_builds_images() -> None:
-    assert spec.builds_images(policy("dev"))
-    assert not spec.builds_images(policy("staging"))
-    assert not spec.builds_images(policy("production"))
+@pytest.mark.parametrize("environment", ["dev", "staging", "production"])
+def test_no_deploy_role_can_push(environment: str) -> None:
+    permissions = grants(spec.deploy_image_policy(gated(environment, eksClusterName="platform")))
+    assert not ECR_WRITES & set(permissions)
+    assert not [a for a in permissions if "*" in a or a.startswith(("iam:", "ecr:Put", "ecr:Delete"))]
+    assert {a for a in permissions if a.startswith("ecr:")} == {
+        "ecr:GetAuthorizationToken",
+        *spec.ECR_PULL_ACTIONS,
+    }
+    assert permissions["eks:DescribeCluster"] == [f"arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/platform"]
+
+
+def test_the_build_variables_come_from_the_registry_stack_only() -> None:
+    assert spec.build_variables(gated("dev")) == (
+        ("AWS_BUILD_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/delivery-gate-build"),
+        ("AWS_BUILD_REGION", "eu-west-1"),
+        ("IMAGE_REGISTRY", f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"),
+    )
+    assert spec.build_variables(gated("staging")) == ()
+    assert spec.build_variables(gated("dev", registryEnvironment="staging")) == ()
+    moved = spec.build_variables(gated("staging", registryEnvironment="staging"))
+    assert [name for name, _ in moved] == ["AWS_BUILD_ROLE_ARN", "AWS_BUILD_REGION", "IMAGE_REGISTRY"]
+    assert spec.build_role_arn(gated("production")) == f"arn:aws:iam::{ACCOUNT}:role/delivery-gate-build"
+    assert spec.registry_url(gated("production")) == f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+def patterns(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(operator, key, value) of every condition value IAM would read as a pattern."""
+    found = []
+    for statement in document["Statement"]:
+        for operator, block in statement["Condition"].items():
+            for key, expected in block.items():
+                values = [expected] if isinstance(expected, str) else expected
+                found += [(operator, key, v) for v in values if "*" in v or "?" in v]
+    return found
 
 
 def test_the_flag_policy_is_scoped_to_this_environment() -> None:
@@ -258,7 +552,9 @@ def test_the_deployment_strategy_spreads_the_canary_time() -> None:
     odd = with_values(policy(), rollout={"stages": [20, 100], "bakeTime": "90s"})
     strategy = spec.deployment_strategy(odd)
     assert (strategy.deployment_duration_in_minutes, strategy.final_bake_time_in_minutes) == (2, 2)
-    too_long = with_values(policy(), rollout={"stages": [5, 25, 50, 100], "bakeTime": "10h"})
+    # The loader refuses this already (tests/test_hostile_configs.py); the renderer's own guard stays.
+    base = policy()
+    too_long = base.model_copy(update={"rollout": base.rollout.model_copy(update={"bake_time": "10h"})})
     with pytest.raises(ValueError, match="at most 1440"):
         spec.deployment_strategy(too_long)
 
