@@ -35,6 +35,7 @@ CATALOGUE = (
     "determinism-root-hash",
     "e2e-parity",
     "security-scan",
+    "schema-change",
 )
 
 

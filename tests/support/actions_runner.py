@@ -19,7 +19,8 @@ commands" pages:
   (`inherit` or mapped), outputs, and the CALLER's github context (github.workflow, event_name);
 - concurrency groups of workflows and jobs: a group already held by the calling chain is the
   deadlock GitHub resolves by cancelling the inner workflow or job; every group is recorded;
-- fork pull requests: no secrets but GITHUB_TOKEN, no OIDC token, no code-scanning upload.
+- fork pull requests (and reviews of them): no secrets but GITHUB_TOKEN, no OIDC token, no
+  code-scanning upload.
 
 Deliberately not emulated: matrix strategies, services, containers, job-level `continue-on-error`,
 remote reusable workflows (these raise UnsupportedWorkflow), local and docker actions (no fake: the
@@ -273,7 +274,8 @@ def _append_json(path: Path, record: Mapping[str, Any]) -> None:
 
 def _is_fork(event: Event, repository: str) -> bool:
     head = event.payload.get("pull_request", {}).get("head", {}).get("repo", {}).get("full_name")
-    return event.name == "pull_request" and head not in (None, repository)
+    # A review of a fork's pull request gets no more than the pull request itself.
+    return event.name in ("pull_request", "pull_request_review") and head not in (None, repository)
 
 
 @dataclass
@@ -394,6 +396,9 @@ class _Job:
         except (ExpressionError, StepFailure, ValueError) as error:
             run.outcome, run.outputs = "failure", {}
             log.append(f"##[error]{error}\n")
+            # GitHub shows what a failed step wrote to its summary too (often why it failed).
+            summary = self.temp / f"github_step_summary_{index}"
+            self.summary += summary.read_text() if summary.is_file() else ""
         tolerated = _value(spec.get("continue-on-error", False), self.ctx()) in (True, "true")
         run.conclusion = "success" if tolerated else run.outcome
         self.failed = self.failed or run.conclusion == "failure"

@@ -122,6 +122,10 @@ class World:
         (self.root / "cluster").mkdir(parents=True, exist_ok=True)
         (self.root / "cluster" / "default-url").write_text(url + "\n", encoding="utf-8")
 
+    def set_github_api(self, path: str, answer: object) -> None:
+        """What `gh api <path>` (a GET, e.g. repos/acme/aos/pulls/7/reviews) answers: JSON."""
+        self._write(self.root / "github" / "api" / f"{path.strip('/')}.json", answer)
+
     def pushed_digests(self) -> set[str]:
         digests: dict[str, list[str]] = self._read(self.root / "registry" / "digests.json", {})
         return {digest for pushed in digests.values() for digest in pushed}

@@ -18,6 +18,11 @@ tests/support/sample_world.py):
     cluster/<ns>/deployments/<name>.json   {"containers": {"app": "<image>"}}
     cluster/<ns>/url                the delivery-gate.io/url annotation of ingress `aos`
     cluster/default-url             the URL `gate ephemeral up` (the fake gate) gives a new pr-<N>
+    github/api/<path>.json          what `gh api <path>` (a GET) prints, e.g.
+                                    github/api/repos/acme/aos/pulls/7/reviews.json; a missing
+                                    file is "gh: Not Found (HTTP 404)". Without GH_TOKEN (or
+                                    GITHUB_TOKEN) it fails as gh does in Actions; the call records
+                                    "token": the first 12 hex digits of the token's sha256.
 
 An image's digest is the sha256 of its build context (sorted paths and bytes, without .git, build/
 and what .dockerignore lists), so every build of one commit gives the same digest.
@@ -606,7 +611,31 @@ def npx(root: Path, args: list[str], call: dict[str, object]) -> int:
 # -- gh, pulumi, aws: recorded, answered plausibly -------------------------------------------
 
 
-GH_VALUE_FLAGS = {"-R", "--repo", "-t", "--title", "-b", "--body", "-F", "--body-file", "-l", "--label"}
+GH_VALUE_FLAGS = {
+    "-R", "--repo", "-t", "--title", "-b", "--body", "-F", "--body-file", "-l", "--label",
+    "-X", "--method", "-H", "--header", "-f", "--raw-field", "--field", "-q", "--jq", "--cache",
+}  # fmt: skip
+
+
+def gh_api(root: Path, parsed: Parsed, call: dict[str, object]) -> int:
+    """GET <path>: <world>/github/api/<path>.json, as stored (every page at once)."""
+    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise StubError(
+            "gh: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN environment variable.", 4
+        )
+    call["token"] = hashlib.sha256(token.encode()).hexdigest()[:12]
+    if parsed.last("-q", "--jq"):
+        raise StubError("stub: gh api --jq is not supported (parse the JSON instead)")
+    if len(parsed.positionals) != 2 or (parsed.last("-X", "--method") or "GET").upper() != "GET":
+        print("{}")  # anything but a plain GET: recorded, answered emptily
+        return 0
+    path = parsed.positionals[1].split("?", 1)[0].strip("/")
+    answer = root / "github" / "api" / f"{path}.json"
+    if ".." in path.split("/") or not answer.is_file():
+        raise StubError("gh: Not Found (HTTP 404)")
+    sys.stdout.write(answer.read_text(encoding="utf-8"))
+    return 0
 
 
 def gh(root: Path, args: list[str], call: dict[str, object]) -> int:
@@ -620,7 +649,7 @@ def gh(root: Path, args: list[str], call: dict[str, object]) -> int:
         case ["pr", "comment", number, *_]:
             print(f"https://github.com/{repository}/pull/{number}#issuecomment-1")
         case ["api", *_]:
-            print("{}")
+            return gh_api(root, parsed, call)
         case ["issue" | "pr", "list", *_]:
             print("[]" if parsed.last("--json") else "")
         case _ if "--version" in parsed.flags:
