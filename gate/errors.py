@@ -14,8 +14,21 @@ class Problem:
     allowed: str  # what would have been accepted
 
     def render(self) -> str:
-        shown = "(missing)" if self.value is None else repr(self.value)
-        return f"{self.path}: got {shown}; {self.allowed}"
+        return f"{self.path}: got {shown(self.value)}; {self.allowed}"
+
+
+# How much of a bad value a message shows: enough to recognise it, never a whole hostile document.
+MAX_SHOWN = 80
+# How many problems a message lists; the count in its first line is always the full one.
+MAX_LISTED = 20
+
+
+def shown(value: object) -> str:
+    """The value as a message shows it: repr (so a newline reads as \\n), at most MAX_SHOWN characters."""
+    if value is None:
+        return "(missing)"
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
 class FieldProblem(ValueError):
@@ -40,7 +53,9 @@ class PolicyError(GateError):
         self.source = source
         self.problems = problems
         lines = [f"{source}: invalid delivery-gate configuration ({len(problems)} problem(s))"]
-        lines += [f"  - {p.render()}" for p in problems]
+        lines += [f"  - {p.render()}" for p in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            lines.append(f"  - ... and {len(problems) - MAX_LISTED} more")
         super().__init__("\n".join(lines))
 
 

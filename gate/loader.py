@@ -14,10 +14,12 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from gate import clock
 from gate.engine import all_config, get_root_directory
 from gate.errors import PolicyError, Problem
 from gate.model import GatePolicy
 from gate.slo import with_suggested_p95
+from gate.types import EPHEMERAL_STACK
 from gate.validation import aliases, unknown_keys
 from gate.validation import problems as validation_problems
 
@@ -52,7 +54,8 @@ def load_policy(
     raw = {key: _decode(value) for key, value in sorted(values.items()) if key in aliases(GatePolicy)}
     problems += _fill_repository_owners(raw, github_owner)
     try:
-        policy = GatePolicy.model_validate(raw)
+        # "now" for the rules that refuse times in the future (createdAt, validatedAt).
+        policy = GatePolicy.model_validate(raw, context={"now": clock.now(exact=True)})
     except ValidationError as error:
         problems += validation_problems(error.errors(include_url=False), GatePolicy, NAMESPACE)
     if problems:
@@ -70,6 +73,20 @@ def load_policy(
                 ],
             )
         return policy
+    if EPHEMERAL_STACK.fullmatch(stack):
+        # The janitor destroys pr-<N> stacks once they expire: an environment must never be one.
+        raise PolicyError(
+            source,
+            [
+                Problem(
+                    f"{NAMESPACE}:ephemeral",
+                    None,
+                    f"stack {stack!r} is named like a disposable per-PR stack, which `gate ephemeral reap` "
+                    "destroys when it expires; allowed: an ephemeral stack made from stacks/ephemeral.yaml, "
+                    "or an environment stack with another name",
+                )
+            ],
+        )
     expected = policy.environment_spec.stack
     if expected != stack:
         raise PolicyError(

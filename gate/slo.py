@@ -12,8 +12,11 @@ from pathlib import Path
 
 from gate.errors import PolicyError, Problem
 from gate.model import GatePolicy
+from gate.yamlguard import UnreadableFile, read_bounded
 
 FIELD = "delivery-gate:thresholds.latency.sloSuggestionFile"
+# A suggestion is a few hundred bytes; the limit keeps a wrong path (a log, a device) from being read.
+MAX_SUGGESTION_BYTES = 64 * 1024
 
 
 def suggested_p95_ms(path: Path, shown: str, source: str) -> float:
@@ -23,10 +26,14 @@ def suggested_p95_ms(path: Path, shown: str, source: str) -> float:
         return PolicyError(source, [Problem(FIELD, shown, allowed)])
 
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise fail(f"no such file (relative to {path.parent}); allowed: a k6_slo_mapper --out file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = json.loads(read_bounded(path, MAX_SUGGESTION_BYTES).decode("utf-8"))
+    except UnreadableFile as error:
+        where = f" (relative to {path.parent})" if str(error) == "no such file" else ""
+        raise fail(
+            f"{error}{where}; allowed: a k6_slo_mapper --out file, a regular file of at most "
+            f"{MAX_SUGGESTION_BYTES} bytes (64 KiB)"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise fail(f"unreadable ({error}); allowed: a k6_slo_mapper --out file") from None
     suggested = document.get("suggested") if isinstance(document, dict) else None
     value = suggested.get("p95_ms") if isinstance(suggested, dict) else None
@@ -45,7 +52,24 @@ def with_suggested_p95(policy: GatePolicy, project_dir: Path, source: str) -> Ga
     latency = policy.thresholds.latency
     if latency.slo_suggestion_file is None:
         return policy
-    p95 = suggested_p95_ms(project_dir / latency.slo_suggestion_file, latency.slo_suggestion_file, source)
+    path = project_dir / latency.slo_suggestion_file
+    try:
+        # The model allows only relative paths without '..'; a symbolic link must not lead out either.
+        path.resolve(strict=True).relative_to(project_dir.resolve())
+    except FileNotFoundError:
+        pass  # reported below, as every unreadable file is
+    except (OSError, ValueError, RuntimeError):
+        raise PolicyError(
+            source,
+            [
+                Problem(
+                    FIELD,
+                    latency.slo_suggestion_file,
+                    "leads outside the project directory (a symbolic link); allowed: a file inside it",
+                )
+            ],
+        ) from None
+    p95 = suggested_p95_ms(path, latency.slo_suggestion_file, source)
     if p95 > latency.p99_target_ms:
         raise PolicyError(
             source,

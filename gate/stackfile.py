@@ -17,8 +17,10 @@ import yaml
 
 from gate import clock
 from gate.engine import SECRET_PLACEHOLDER
-from gate.errors import GateError, PolicyError, Problem
+from gate.errors import PolicyError, Problem
 from gate.loader import stack_file
+from gate.yamlguard import StackFileError, read_stack_text
+from gate.yamlguard import load as load_yaml
 
 # Keys whose plain-text value would be a leaked credential in a committed stack file.
 _SECRET_ONLY_KEYS = {
@@ -34,10 +36,6 @@ _EPHEMERAL_STACK = re.compile(r"pr-([1-9][0-9]{0,8})")
 
 # Pulumi's stack name rule.
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-
-
-class StackFileError(GateError):
-    """A stack file that is missing or not readable as a Pulumi stack config."""
 
 
 @dataclass(frozen=True)
@@ -128,42 +126,25 @@ def render_ephemeral_template(
     project_dir: Path, pull_request: int, created_at: datetime | None = None
 ) -> str:
     """stacks/ephemeral.yaml with ${PR_NUMBER} and ${CREATED_AT} filled in."""
-    text = (project_dir / EPHEMERAL_TEMPLATE).read_text(encoding="utf-8")
+    text = read_stack_text(project_dir / EPHEMERAL_TEMPLATE, EPHEMERAL_TEMPLATE)
     return text.replace("${PR_NUMBER}", str(pull_request)).replace(
         "${CREATED_AT}", clock.iso(created_at or clock.now())
     )
 
 
 def _parse(path: Path, source: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise StackFileError(f"{source}: cannot read the stack file: {error}") from None
-    return _parse_text(text, source)
+    # At most 1 MiB, a regular file, read without blocking (gate/yamlguard.py).
+    return _parse_text(read_stack_text(path, source), source)
 
 
 def _parse_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        raise StackFileError(f"{source}: invalid YAML{_where(error)}") from None
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
-        raise StackFileError(f"{source}: cannot read the stack file: {error}") from None
+    # No anchors, aliases, tags or deep nesting; bounded time and memory (gate/yamlguard.py).
+    document = load_yaml(text, source)
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise StackFileError(f"{source}: expected a map with a `config` key, got {type(document).__name__}")
     return document
-
-
-def _where(error: yaml.MarkedYAMLError) -> str:
-    """Where and what, e.g. ` at line 4, column 1: expected ',' or ']' (while parsing ... at line 3)`."""
-    mark = error.problem_mark or error.context_mark
-    text = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    text += f": {error.problem or error.context or 'not a YAML document'}"
-    if error.problem and error.context and error.context_mark is not None:
-        text += f" ({error.context} at line {error.context_mark.line + 1})"
-    return text
 
 
 def _reveal_nothing(value: Any) -> tuple[Any, bool]:

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from gate.errors import FieldProblem, Problem
 
+FINITE = "allowed: a finite number (not .inf, .nan, or a value too large for a float such as 1e309)"
+
 
 def aliases(model: type[BaseModel]) -> set[str]:
     """The keys a model accepts, as written in stack files."""
@@ -55,6 +57,9 @@ def _problem(error: Any, root: type[BaseModel], namespace: str) -> Problem:
         return Problem(_path(namespace, loc), error["input"], f"unknown key; allowed: {allowed}")
     if error["type"] == "missing":
         return Problem(_path(namespace, loc), None, "required")
+    if error["type"] == "finite_number":
+        # `.inf`, `.nan`, or a number that overflows to inf such as "1e309" (gate/types.FiniteFloat).
+        return Problem(_path(namespace, loc), error["input"], FINITE)
     message = str(error["msg"]).removeprefix("Value error, ")
     if not message.startswith("allowed"):
         message = f"allowed: {message[0].lower()}{message[1:]}"

@@ -207,7 +207,7 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         stack("  delivery-gate:thresholds:\n    maxErrorRateIncrease: 5\n"),
         "delivery-gate:thresholds.maxErrorRateIncrease",
         "5",
-        "less than or equal to 1",
+        "at most 0.5 (50 percentage points): an error rate can never rise by more than 1",
     ),
     "zero-approvals": (
         stack("  delivery-gate:reviews:\n    requiredApprovals: 0\n"),
