@@ -6,7 +6,7 @@ import pulumi
 import pulumi_github as github
 
 from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, RepositoryGateSpec
-from gate.types import MergeGateMode
+from gate.types import MergeGateMode, resource_slug
 
 
 class RepositoryGate(pulumi.ComponentResource):
@@ -53,6 +53,15 @@ class RepositoryGate(pulumi.ComponentResource):
                     opts=gate_opts,
                 )
         environment = self._environment()
+        for variable, value in args.repository_variables:
+            # The build role deploy.yml's build job assumes (it runs in no environment).
+            github.ActionsVariable(
+                f"{name}-var-{_slug(variable)}",
+                repository=args.name,
+                variable_name=variable,
+                value=value,
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect_environment),
+            )
 
         self.environment = environment.environment
         self.protected_branches = pulumi.Output.from_input([b.pattern for b in args.branches])
@@ -209,7 +218,6 @@ class RepositoryGate(pulumi.ComponentResource):
 
 
 def _slug(text: str) -> str:
-    """A resource-name-safe form of a path or pattern: '.github/CODEOWNERS' -> 'github-codeowners',
-    'release/*' -> 'release-all' (a wildcard stays visible so 'release' and 'release/*' differ)."""
-    out = "".join(c if c.isalnum() else "-" for c in text.lower().replace("*", "-all-"))
-    return "-".join(part for part in out.split("-") if part)
+    """A resource-name-safe form of a path or pattern ('release/*' -> 'release-all'). The model
+    refuses two values with one slug (labels, branches), so names never collide here."""
+    return resource_slug(text)

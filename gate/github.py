@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gate.aws import deploy_role_arn
+from gate.aws import build_variables, deploy_role_arn
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
+from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.types import MergeGateMode
 from gate.workflows import (
     AWS_REGION_VARIABLE,
@@ -73,6 +74,9 @@ class RepositoryGateSpec:
     environment: Environment
     # GitHub Actions variables of that environment: what its deploy jobs read (name, value).
     environment_variables: tuple[tuple[str, str], ...]
+    # Repository-level variables (the registry stack's build role for deploy.yml's build job, which
+    # runs in no environment), (name, value).
+    repository_variables: tuple[tuple[str, str], ...]
     protect_merge_gate: bool
     protect_environment: bool
 
@@ -214,6 +218,11 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
                 k6_mapper_source(),
                 "delivery-gate: k6 summary to SLO suggestion, run by e2e-parity-check (M9 §4)",
             ),
+            CommittedFile(
+                SCHEMA_CHECK_PATH,
+                schema_check_source(),
+                "delivery-gate: the schema-change check, run by schema-change.yml (M9 §Exceptions)",
+            ),
         )
     gate_files = tuple(file.path for file in files)
     codeowners = CommittedFile(
@@ -236,6 +245,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         labels=policy.labels if owns else (),
         environment=policy.environment_spec,
         environment_variables=environment_variables(policy),
+        repository_variables=build_variables(policy) if policy.aws is not None else (),
         # The merge gate is protected wherever it is declared: deleting it silently disables every
         # check. Everything else is protected in production. protectResources overrides both.
         protect_merge_gate=override if override is not None else True,

@@ -7,38 +7,62 @@ item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds on
 
 from __future__ import annotations
 
-import re
+import math
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from gate.clock import iso
 from gate.errors import FieldProblem
 from gate.types import (
+    APPCONFIG_MAX_MINUTES,
+    EPHEMERAL_STACK,
     AwsAccountId,
     AwsRegion,
     BranchPattern,
     CheckCategory,
+    ChecklistItem,
     CheckName,
+    CodeownersPattern,
     Duration,
     EnvironmentName,
+    FiniteFloat,
     GateModel,
     GitHubOwner,
+    GitRef,
     HttpsUrl,
+    HttpUrl,
     ImageDigest,
+    ImageReference,
     LabelColor,
+    LabelDescription,
+    LabelName,
     Language,
+    LinearRegex,
     MergeGateMode,
     MetricName,
     NonNegativeFloat,
+    PathspecGlob,
     Percent,
     PinnedImage,
+    RelativeDirectory,
+    RelativePath,
     RepositoryName,
     RootHash,
+    RunnerLabel,
     SlackChannel,
     Slug,
+    StackName,
+    at_most,
+    check_shell_command,
     duration_seconds,
+    duration_within,
+    fullmatch_linear,
     image_digest,
+    one_line,
+    resource_slug,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +213,13 @@ def _default_checks() -> tuple[Check, ...]:
             tool="pulumi preview + gate plan",
             policy=f"{m9} 6",
         ),
+        Check(
+            name="schema-change",
+            category=cat.SCHEMA_CHANGE,
+            workflow="schema-change.yml",
+            tool="fixtures, alembic migration, SLO notes; backend + QA approvals, product-owner sign-off",
+            policy="deployment-gate-policy-m9.md §Exceptions & manual approval",
+        ),
     )
 
 
@@ -242,10 +273,13 @@ class MergeGate(GateModel):
 class SchemaChangeRule(GateModel):
     """M9 §Exceptions & manual approval: PRs that change the trace schema."""
 
-    paths: tuple[str, ...] = Field(
+    paths: tuple[CodeownersPattern, ...] = Field(
         default=("schemas/trace/**", "tests/golden/**"),
         min_length=1,
-        description="Glob patterns (from the repository root) of the trace schema and its golden fixtures.",
+        description=(
+            "Glob patterns (from the repository root) of the trace schema and its golden fixtures; each "
+            "becomes a CODEOWNERS line, so no spaces, '#', '!' or '@' (which would add owners or lines)."
+        ),
     )
     required_approvals: int = Field(
         # M9: "explicit approval from 2 reviewers (one backend, one QA)".
@@ -260,13 +294,56 @@ class SchemaChangeRule(GateModel):
         default="product-owners",
         description="Team slug whose sign-off a schema change needs.",
     )
-    required_artifacts: tuple[str, ...] = Field(
+    required_artifacts: tuple[ChecklistItem, ...] = Field(
         # M9: "golden fixture updates; migration plan (alembic); SLO migration notes".
         default=("golden fixture updates", "migration plan (alembic)", "SLO migration notes"),
         min_length=1,
         description="What a schema-change PR must include; rendered into the PR template checklist.",
     )
-    label: str = Field(default="schema-change", description="Label that marks a schema-change PR.")
+    label: LabelName = Field(default="schema-change", description="Label that marks a schema-change PR.")
+    # The required `schema-change` check (gate/schema_change.py) enforces the rest in every mode.
+    fixture_paths: tuple[CodeownersPattern, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "The golden fixtures among the changed files (M9: 'golden fixture updates'). A PR changes the "
+            "trace schema when it changes a path matching `paths` that matches none of these (or carries "
+            "the label); it must then also change at least one file matching these. Fixtures alone are "
+            "no schema change (determinism-canonical-json checks them). None: everything under "
+            "workflows.goldenDir, the fixtures determinism-canonical-json compares with."
+        ),
+    )
+    migration_paths: tuple[CodeownersPattern, ...] = Field(
+        # M9: "migration plan (alembic)".
+        default=("alembic/versions/*.py", "migrations/versions/*.py"),
+        min_length=1,
+        description=(
+            "Where a schema change's migration plan goes: the PR must ADD a file matching one of these "
+            "(a new alembic revision); editing or renaming an existing one does not count."
+        ),
+    )
+    slo_notes_paths: tuple[CodeownersPattern, ...] = Field(
+        # M9: "SLO migration notes".
+        default=("docs/slo-migrations/*.md",),
+        min_length=1,
+        description="Where a schema change's SLO migration notes go: the PR adds or edits a matching file.",
+    )
+    team_reader_secret: str = Field(
+        default="GATE_TEAM_READER_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]{0,99}$",
+        description=(
+            "Repository secret holding a token that can read the organisation's team members "
+            "(fine-grained: Members read), with which the schema-change check tells backend, QA and "
+            "product-owner approvals apart. The job's own token reads the reviews."
+        ),
+    )
+
+    @field_validator("team_reader_secret")
+    @classmethod
+    def _not_a_github_secret(cls, value: str) -> str:
+        if value.startswith("GITHUB_"):
+            raise ValueError("allowed: a secret name not starting with GITHUB_ (GitHub reserves those)")
+        return value
 
 
 class Reviews(GateModel):
@@ -322,7 +399,12 @@ class Environment(GateModel):
     """A deployment environment. The list order is the promotion chain (DP §Environment Progression)."""
 
     name: EnvironmentName = Field(description="GitHub environment name.")
-    stack: EnvironmentName = Field(description="The Pulumi stack that deploys this environment.")
+    stack: EnvironmentName = Field(
+        description=(
+            "The Pulumi stack that deploys this environment; never pr-<N>, the name of the disposable "
+            "per-PR stacks the janitor destroys."
+        )
+    )
     promotes_from: EnvironmentName | None = Field(
         default=None, description="The environment whose validated release this one receives."
     )
@@ -338,6 +420,16 @@ class Environment(GateModel):
     prevent_self_review: bool = Field(
         default=True, description="The person who triggered a deploy may not approve it."
     )
+
+    @field_validator("stack")
+    @classmethod
+    def _not_an_ephemeral_stack_name(cls, stack: str) -> str:
+        if EPHEMERAL_STACK.fullmatch(stack):
+            raise ValueError(
+                "allowed: a stack name not of the form pr-<N>: those are the disposable per-PR stacks, "
+                "which `gate ephemeral reap` destroys when they expire"
+            )
+        return stack
 
 
 def _default_environments() -> tuple[Environment, ...]:
@@ -372,23 +464,44 @@ class ReplayMismatch(GateModel):
     window: Duration = Field(default="5m", description="M9: 'increases above threshold in 5m'.")
 
 
+# A latency target above this can never fire: no request is served that slowly (load balancers and
+# clients time out first), so such an alert or rollback criterion would protect nothing.
+MAX_LATENCY_TARGET_MS = 120_000
+LatencyTarget = Annotated[
+    FiniteFloat,
+    at_most(
+        MAX_LATENCY_TARGET_MS,
+        "ms (2 minutes): no request is served more slowly, so a higher target would never fire",
+    ),
+]
+
+
 class Latency(GateModel):
-    p95_target_ms: float = Field(
+    p95_target_ms: LatencyTarget = Field(
         # M9 §Thresholds: "p95 > target (from SLO mapper)"; this is the target until a stack
         # points at an SLO suggestion file.
         default=300,
         gt=0,
-        description="p95 latency target in milliseconds.",
+        description=(
+            "p95 latency target in milliseconds; at most 120000 (2 minutes): no request is served "
+            "that slowly, so a higher target would never fire."
+        ),
     )
-    p99_target_ms: float = Field(
+    p99_target_ms: LatencyTarget = Field(
         # DP §Rollback Criteria: "p99 latency exceeds target".
         default=800,
         gt=0,
-        description="p99 latency target in milliseconds; exceeding it rolls back.",
+        description=(
+            "p99 latency target in milliseconds; exceeding it rolls back. At most 120000 (2 minutes): "
+            "no request is served that slowly, so a higher target would never roll back."
+        ),
     )
-    slo_suggestion_file: str | None = Field(
+    slo_suggestion_file: RelativePath | None = Field(
         default=None,
-        description="Path of a k6_slo_mapper suggestion whose p95 replaces p95TargetMs.",
+        description=(
+            "Path (inside the project) of a k6_slo_mapper suggestion whose p95 replaces p95TargetMs; "
+            "a regular file of at most 64 KiB."
+        ),
     )
 
     @model_validator(mode="after")
@@ -414,13 +527,23 @@ class Thresholds(GateModel):
     )
     replay_mismatch: ReplayMismatch = Field(default_factory=ReplayMismatch)
     latency: Latency = Field(default_factory=Latency)
-    max_error_rate_increase: float = Field(
+    max_error_rate_increase: Annotated[
+        FiniteFloat,
+        at_most(
+            0.5,
+            "(50 percentage points): an error rate can never rise by more than 1, and a criterion "
+            "that waits for half of all requests to newly fail would not roll back a broken release",
+        ),
+    ] = Field(
         # DP §Rollback Criteria: "Error rate increases > {{MAX_ERROR_RATE_INCREASE}} above baseline";
         # the placeholder is unset in the policy, so the default is one percentage point.
         default=0.01,
         gt=0,
-        le=1,
-        description="Absolute error-rate increase over the stable baseline that rolls back (0.01 = 1 pp).",
+        description=(
+            "Absolute error-rate increase over the stable baseline that rolls back (0.01 = 1 pp). At most "
+            "0.5: an error rate can never rise by more than 1, and a criterion that waits for half of "
+            "all requests to newly fail would not roll back a broken release."
+        ),
     )
     redis: Redis = Field(default_factory=Redis)
     post_deploy_validation_window: Duration = Field(
@@ -437,7 +560,20 @@ class Rollout(GateModel):
         min_length=2,
         description="Traffic percentages of the canary steps; strictly increasing, ending at 100.",
     )
-    bake_time: Duration = Field(default="10m", description="Pause between steps while analysis runs.")
+    bake_time: Annotated[
+        Duration,
+        duration_within(
+            0,
+            APPCONFIG_MAX_MINUTES * 60,
+            f"at most {APPCONFIG_MAX_MINUTES}m (24h): the bake time is also AppConfig's "
+            f"finalBakeTimeInMinutes, which allows at most {APPCONFIG_MAX_MINUTES} minutes",
+        ),
+    ] = Field(
+        default="10m",
+        description=(
+            "Pause between steps while analysis runs; also AppConfig's final bake time, so at most 1440m."
+        ),
+    )
 
     @model_validator(mode="after")
     def _stages_progress(self) -> Self:
@@ -459,8 +595,12 @@ class Notifications(GateModel):
 class Emergency(GateModel):
     """DP §Emergency / Hotfix Deployments."""
 
-    incident_id_pattern: str = Field(
-        default=r"^INC-[0-9]+$", description="Regular expression an incident id must match."
+    incident_id_pattern: LinearRegex = Field(
+        default=r"^INC-[0-9]+$",
+        description=(
+            "Regular expression an incident id must match; matched in linear time, so no look-around "
+            "or back-references."
+        ),
     )
     require_rollback_plan: Literal[True] = Field(
         default=True, description="DP: 'A rollback plan must be documented before deploying the fix'."
@@ -471,9 +611,9 @@ class Emergency(GateModel):
 
 
 class Label(GateModel):
-    name: str = Field(min_length=1, max_length=50)
+    name: LabelName
     color: LabelColor
-    description: str = Field(default="", max_length=100)
+    description: LabelDescription = ""
 
 
 def _default_labels() -> tuple[Label, ...]:
@@ -495,6 +635,15 @@ def _default_labels() -> tuple[Label, ...]:
 
 
 class Commands(GateModel):
+    """Shell text by design, written by the stack owner; each is one line of a `run:` block, so no
+    line breaks or control characters, and no `${{` (GitHub would evaluate it before the shell runs:
+    template injection)."""
+
+    @field_validator("*")
+    @classmethod
+    def _one_line_of_shell(cls, command: str) -> str:
+        return check_shell_command(command)
+
     python_install: str = Field(default="python -m pip install -r requirements.txt")
     pytest: str = Field(default="python -m pytest", description="M9 §Required CI checks 1 (Python).")
     flake8: str = Field(default="python -m flake8", description="M9 §Required CI checks 2 (Python).")
@@ -555,17 +704,25 @@ class Commands(GateModel):
 class K6(GateModel):
     """M9 §Required CI checks 4: "k6 smoke with `--vus 10 --duration 1m`"."""
 
-    script: str = Field(default="tests/k6/smoke.js", description="The k6 smoke test in the repository.")
+    script: RelativePath = Field(
+        default="tests/k6/smoke.js", description="The k6 smoke test in the repository."
+    )
     vus: int = Field(default=10, ge=1, le=1000)
     duration: Duration = Field(default="1m")
-    headroom: float = Field(
+    headroom: FiniteFloat = Field(
         default=0.2, ge=0, le=10, description="Headroom the SLO mapper adds to observed latencies."
     )
 
 
 class WorkflowSettings(GateModel):
     commit: bool = Field(default=True, description="Commit the gate workflows into each gated repository.")
-    runner: str = Field(default="ubuntu-24.04", description="runs-on for every job (pinned image).")
+    runner: RunnerLabel = Field(
+        default="ubuntu-24.04",
+        description=(
+            "runs-on for every job (pinned image): a GitHub-hosted label or self-hosted. A self-hosted "
+            "runner never runs a pull request from a fork: those jobs pick ubuntu-24.04 instead."
+        ),
+    )
     python_version: str = Field(default="3.11", pattern=r"^3\.[0-9]{1,2}$")
     node_version: str = Field(default="20", pattern=r"^[0-9]{2}$")
     timeout_minutes: int = Field(default=20, ge=1, le=360, description="Default job timeout.")
@@ -574,7 +731,7 @@ class WorkflowSettings(GateModel):
         pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$",
         description="owner/name of this delivery-gate project; none: <owner>/delivery-gate.",
     )
-    gate_ref: str = Field(
+    gate_ref: GitRef = Field(
         default="main", description="Ref of the delivery-gate project the workflows check out."
     )
     image_name: str | None = Field(
@@ -590,15 +747,20 @@ class WorkflowSettings(GateModel):
             "by digest; none: ghcr.io/<owner>, logged in with the job's GITHUB_TOKEN."
         ),
     )
-    dockerfile: str = Field(default="Dockerfile")
-    infra_paths: tuple[str, ...] = Field(
+    dockerfile: RelativePath = Field(default="Dockerfile", description="The image's Dockerfile.")
+    infra_paths: tuple[PathspecGlob, ...] = Field(
         default=("infra/**", "Pulumi.yaml", "Pulumi.*.yaml"),
         min_length=1,
-        description="Paths that count as infrastructure for infra-preview.yml.",
+        description=(
+            "Paths that count as infrastructure for infra-preview.yml (git pathspec globs; each is "
+            "quoted on a shell line, so no spaces or quotes)."
+        ),
     )
-    infra_dir: str = Field(default="infra", description="The repository's Pulumi project directory.")
-    infra_stack: str = Field(default="dev", description="The stack infra-preview previews.")
-    golden_dir: str = Field(
+    infra_dir: RelativeDirectory = Field(
+        default="infra", description="The repository's Pulumi project directory ('.': the root)."
+    )
+    infra_stack: StackName = Field(default="dev", description="The stack infra-preview previews.")
+    golden_dir: RelativePath = Field(
         default="tests/golden", description="M9 §3: the golden fixtures canonical JSON must equal."
     )
     commands: Commands = Field(default_factory=Commands)
@@ -615,7 +777,7 @@ class Application(GateModel):
     name: EnvironmentName = Field(
         default="aos", description="App name: Deployment/Rollout, Service, `job` label."
     )
-    image: str | None = Field(
+    image: ImageReference | None = Field(
         default=None, description="Image reference to deploy; set per stack (promotion pins a digest)."
     )
     port: int = Field(default=8080, ge=1, le=65535, description="HTTP port, also serving /metrics.")
@@ -638,23 +800,31 @@ class Monitoring(GateModel):
     """DP §Pre-Deployment: "alerting with runbooks"; §Post-Deployment: "burn rate monitored"."""
 
     namespace: EnvironmentName = Field(default="monitoring", description="Where Prometheus runs.")
-    prometheus_url: str = Field(
+    prometheus_url: HttpUrl = Field(
         default="http://prometheus-operated.monitoring.svc:9090",
-        pattern=r"^https?://[^\s]+$",
         description="Prometheus the rollout analysis queries.",
     )
-    runbook_base_url: str | None = Field(
+    runbook_base_url: HttpsUrl | None = Field(
         default=None,
-        pattern=r"^https://[^\s]+[^/]$",
-        description="Base URL of the runbooks; none: docs/runbooks in the delivery-gate repository.",
+        description=(
+            "Base URL of the runbooks, without a trailing '/'; none: docs/runbooks in the delivery-gate "
+            "repository."
+        ),
     )
-    availability_slo: float = Field(
+    availability_slo: FiniteFloat = Field(
         default=0.999, ge=0.9, lt=1, description="Availability objective the burn-rate alerts protect."
     )
     slack_webhook: SecretKey = Field(
         default_factory=lambda: SecretKey(name="alertmanager-slack", key="webhook-url"),
         description="Secret holding the Slack webhook URL (never in plain text).",
     )
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        if url is not None and url.endswith("/"):
+            raise ValueError("allowed: an https:// link without a trailing '/'")
+        return url
 
 
 FlagKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
@@ -689,23 +859,37 @@ class Quota(GateModel):
 class Ephemeral(GateModel):
     """A disposable staging environment for one pull request (M9 §Required CI checks 4), stack pr-<N>."""
 
-    pull_request: int = Field(ge=1, description="The pull request number; the stack is pr-<number>.")
+    pull_request: int = Field(
+        ge=1, le=999_999_999, description="The pull request number; the stack is pr-<number>."
+    )
     repository: RepositoryName = Field(description="The gated repository the pull request belongs to.")
-    created_at: datetime = Field(description="When the stack was created (UTC); the TTL counts from here.")
-    ttl: Duration = Field(
-        default="72h", description="How long the environment may live; the janitor reaps it after."
+    created_at: datetime = Field(
+        description="When the stack was created (UTC), not after now; the TTL counts from here."
+    )
+    ttl: Annotated[
+        Duration,
+        duration_within(
+            3600,
+            14 * 24 * 3600,
+            "from 1h to 336h (14 days): a disposable environment lives long enough for its checks and "
+            "is reaped within two weeks",
+        ),
+    ] = Field(
+        default="72h", description="How long the environment may live (1h..336h); the janitor reaps it after."
     )
     quota: Quota = Field(default_factory=Quota)
     ingress_namespace: EnvironmentName = Field(
         default="ingress-nginx", description="Namespace of the ingress controller allowed in."
     )
-    redis_image: str = Field(
+    redis_image: ImageReference = Field(
         default="redis:7.4-alpine", description="Redis for rate limiting, as in staging."
     )
 
     @model_validator(mode="after")
-    def _utc(self) -> Self:
+    def _utc(self, info: ValidationInfo) -> Self:
         _require_utc("createdAt", self.created_at)
+        # A creation time in the future would postpone the expiry the janitor reads.
+        _require_not_after_now("createdAt", self.created_at, info, "the TTL would count from then")
         return self
 
     @property
@@ -732,8 +916,9 @@ class Validation(GateModel):
     run: HttpsUrl | None = Field(default=None, description="Link to the workflow run that validated it.")
 
     @model_validator(mode="after")
-    def _utc(self) -> Self:
+    def _utc(self, info: ValidationInfo) -> Self:
         _require_utc("validatedAt", self.validated_at)
+        _require_not_after_now("validatedAt", self.validated_at, info, "evidence cannot come from the future")
         return self
 
 
@@ -747,11 +932,18 @@ class PromotedFrom(GateModel):
     validated_at: datetime
     flags: dict[FlagKey, bool] = Field(default_factory=dict, description="Flag states validated upstream.")
 
+    @model_validator(mode="after")
+    def _not_in_the_future(self, info: ValidationInfo) -> Self:
+        _require_not_after_now("validatedAt", self.validated_at, info, "evidence cannot come from the future")
+        return self
+
 
 class EmergencyRelease(GateModel):
     """DP §Emergency / Hotfix Deployments: an incident may skip the upstream validation, never security."""
 
-    incident_id: str = Field(description="The incident id; must match emergency.incidentIdPattern.")
+    incident_id: Annotated[str, Field(min_length=1), one_line(100, "an incident id")] = Field(
+        description="The incident id; must match emergency.incidentIdPattern."
+    )
     rollback_plan: HttpsUrl = Field(
         description="DP: 'A rollback plan must be documented before deploying the fix': its link."
     )
@@ -853,6 +1045,15 @@ class AwsSettings(GateModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$",
         description="The EKS cluster the deploy role may describe (for a kubeconfig); none: no EKS access.",
     )
+    deploy_from_release_branches: bool = Field(
+        default=False,
+        description=(
+            "Whether the deploy roles also trust the gate's deploy workflow on release branches "
+            "(job_workflow_ref like <repo>/.github/workflows/deploy.yml@refs/heads/<releaseBranchPattern>). "
+            "Only safe where creating a release branch is restricted on GitHub: the claim names a file "
+            "and a ref, not what the file says. Off: only the default branch's deploy workflow."
+        ),
+    )
     load_balancer: LoadBalancer = Field(description="Where the rollback alarms read their metrics.")
     chatbot: Chatbot | None = Field(
         default=None, description="Slack delivery of the SNS topics; none: subscribe to the topics elsewhere."
@@ -934,6 +1135,42 @@ class GatePolicy(GateModel):
         )
         _require_unique("labels", "name", [label.name.lower() for label in self.labels])
         _require_unique("flags", "key", [flag.key for flag in self.flags])
+        # Resource names the engine would refuse as duplicates (components/github_gate.py).
+        _require_distinct_resource_names(
+            [(f"labels[{i}].name", label.name) for i, label in enumerate(self.labels)]
+        )
+        for i, env in enumerate(self.environments):
+            branches = env.deployment_branches
+            _require_distinct_resource_names(
+                [(f"environments[{i}].deploymentBranches[{j}]", branch) for j, branch in enumerate(branches)]
+            )
+        for i, repo in enumerate(self.repositories):
+            _require_distinct_resource_names(
+                [
+                    (f"repositories[{i}].defaultBranch", repo.default_branch),
+                    (f"repositories[{i}].releaseBranchPattern", repo.release_branch_pattern),
+                ]
+            )
+        _require_distinct_resource_names(
+            [(f"repositories[{i}].name", f"{r.owner}/{r.name}") for i, r in enumerate(self.repositories)],
+            lambda full_name: full_name.replace("/", "-").lower(),  # the RepositoryGate's name
+        )
+        return self
+
+    @model_validator(mode="after")
+    def _appconfig_deployment_fits(self) -> Self:
+        # gate/aws.py: the AppConfig deployment takes one bake time per step before the last.
+        if self.aws is not None:
+            steps = len(self.rollout.stages) - 1
+            minutes = math.ceil(duration_seconds(self.rollout.bake_time) / 60) * steps
+            if minutes > APPCONFIG_MAX_MINUTES:
+                raise FieldProblem(
+                    "rollout.bakeTime",
+                    self.rollout.bake_time,
+                    f"with {len(self.rollout.stages)} stages the AppConfig deployment would take {minutes} "
+                    f"minutes; allowed: a bake time whose steps take at most {APPCONFIG_MAX_MINUTES} minutes "
+                    f"in all (AppConfig's limit)",
+                )
         return self
 
     @model_validator(mode="after")
@@ -973,7 +1210,7 @@ class GatePolicy(GateModel):
             )
         if release.emergency is not None:
             pattern = self.emergency.incident_id_pattern
-            if re.fullmatch(pattern, release.emergency.incident_id) is None:
+            if not fullmatch_linear(pattern, release.emergency.incident_id):
                 raise FieldProblem(
                     "release.emergency.incidentId",
                     release.emergency.incident_id,
@@ -1096,3 +1333,33 @@ def _require_unique(field: str, key: str, values: list[str]) -> None:
         if value in seen:
             raise FieldProblem(f"{field}[{index}].{key}", value, "must be unique; it appears earlier")
         seen.add(value)
+
+
+def _require_distinct_resource_names(
+    values: list[tuple[str, str]], resource_name: Callable[[str], str] = resource_slug
+) -> None:
+    """(path, value) pairs whose values components/github_gate.py turns into resource names: two
+    values with one name would be two resources the engine refuses as duplicates, so the model
+    refuses them first, naming both."""
+    seen: dict[str, tuple[str, str]] = {}
+    for path, value in values:
+        name = resource_name(value)
+        if name in seen:
+            first_path, first = seen[name]
+            raise FieldProblem(
+                path,
+                value,
+                f"names the same resource as {first_path} {first!r} (both become {name!r}); "
+                "allowed: a value that differs from it in letters or digits",
+            )
+        seen[name] = (path, value)
+
+
+def _require_not_after_now(path: str, moment: datetime, info: ValidationInfo, why: str) -> None:
+    """The loader validates with the current time as context["now"] (gate/clock.py, which
+    DELIVERY_GATE_NOW pins); without it (a model built in code) there is nothing to compare with."""
+    now = info.context.get("now") if isinstance(info.context, dict) else None
+    if isinstance(now, datetime) and moment.tzinfo is not None and moment > now:
+        raise FieldProblem(
+            path, iso(moment), f"is after now ({iso(now)}): {why}; allowed: a time not after now"
+        )

@@ -45,7 +45,7 @@ SECURITY_SCAN = NonNegotiable(
 )
 REQUIRED_CHECKS = NonNegotiable(
     "GATE-NN-02",
-    "every protected branch requires the unit, static, determinism and e2e-parity checks",
+    "every protected branch requires the unit, static, determinism, e2e-parity and schema-change checks",
     f"{M9} §Required CI checks: all must PASS",
 )
 ADMINS_INCLUDED = NonNegotiable(
@@ -91,6 +91,8 @@ _ALWAYS = (
     "determinism-canonical-json",
     "determinism-root-hash",
     "e2e-parity",
+    # M9 §Exceptions: schema changes carry their artifacts and approvals, in every merge-gate mode.
+    "schema-change",
 )
 _BUILTIN_CATEGORY = {
     "unit-tests-python": CheckCategory.UNIT_TESTS,
@@ -101,6 +103,7 @@ _BUILTIN_CATEGORY = {
     "determinism-canonical-json": CheckCategory.DETERMINISM,
     "determinism-root-hash": CheckCategory.DETERMINISM,
     "e2e-parity": CheckCategory.E2E_PARITY,
+    "schema-change": CheckCategory.SCHEMA_CHANGE,
     "security-scan": CheckCategory.SECURITY_SCAN,
 }
 _BUILTIN_WORKFLOW = {
@@ -112,6 +115,7 @@ _BUILTIN_WORKFLOW = {
     "determinism-canonical-json": "determinism-check.yml",
     "determinism-root-hash": "determinism-check.yml",
     "e2e-parity": "e2e-parity-check.yml",
+    "schema-change": "schema-change.yml",
     "security-scan": "security-scan.yml",
 }
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gate import actions
+from gate import actions, aws, schema_change
 from gate.actions import Action
 from gate.model import Check, GatePolicy, Repository, WorkflowSettings
+from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER
 from gate.yamltext import Commented, dump
 
 WORKFLOW_DIR = ".github/workflows"
@@ -71,8 +72,9 @@ PERMISSION_REASONS = {
     ("contents", "read"): "check out the repository",
     ("security-events", "write"): "upload the scan's SARIF findings",
     ("pull-requests", "write"): "comment the preview on the pull request",
+    ("pull-requests", "read"): "read the pull request and its reviews",
     ("issues", "write"): "open the parity-mismatch issue",
-    ("id-token", "write"): "trade the job's OIDC token for this environment's AWS deploy role",
+    ("id-token", "write"): "trade the job's OIDC token for an AWS role (the environment's or the build's)",
     ("packages", "write"): "push the image built from this commit (deployed by digest)",
 }
 
@@ -136,8 +138,31 @@ PR_CONCURRENCY = {
 def workflow(name: str, on: Mapping[str, Any], jobs: Mapping[str, Job], **extra: Any) -> dict[str, Any]:
     document: dict[str, Any] = {"name": name, "on": dict(on), "permissions": {}}
     document.update(extra)
-    document["jobs"] = dict(jobs)
+    document["jobs"] = {job_id: _fork_safe_runner(body, on) for job_id, body in jobs.items()}
     return document
+
+
+# A self-hosted runner outlives the job: a fork's code must never run there (it could leave
+# something behind for the next job, which holds secrets). An event about a pull request from a
+# fork takes the GitHub-hosted default, whatever the event's name; every other run (this
+# repository's pull requests, the merge queue, pushes, calls and dispatches) runs code someone with
+# write access put there.
+FORK_SAFE_SELF_HOSTED = (
+    f"${{{{ (!github.event.pull_request || {SAME_REPOSITORY}) "
+    f"&& '{SELF_HOSTED_RUNNER}' || '{GITHUB_HOSTED_RUNNERS[0]}' }}}}"
+)
+# Triggers whose event can be a pull request from a fork (a called workflow sees its caller's).
+FORK_EVENTS = ("pull_request", "pull_request_target", "workflow_call")
+
+
+def _fork_safe_runner(body: Job, on: Mapping[str, Any]) -> Job:
+    if body.get("runs-on") != SELF_HOSTED_RUNNER:
+        return body
+    if any(event in on for event in FORK_EVENTS):
+        return {**body, "runs-on": FORK_SAFE_SELF_HOSTED}
+    # zizmor's auditor flags every self-hosted runner; these jobs never run a fork's code.
+    reason = "zizmor: ignore[self-hosted-runner] never runs a pull request from a fork"
+    return {**body, "runs-on": Commented(SELF_HOSTED_RUNNER, reason)}
 
 
 # -- ci.yml: M9 §Required CI checks 1-2 -------------------------------------------------------
@@ -282,15 +307,30 @@ def root_hash(check: Check, s: WorkflowSettings) -> Job:
 # -- images: built once per commit, pushed, deployed by digest ----------------------------------
 
 
-def image_repository(policy: GatePolicy, repo: Repository) -> str:
-    """<registry>/<name> of the repository's image (ghcr.io/<owner>/<repo> by default)."""
-    registry = policy.workflows.registry or f"ghcr.io/{(repo.owner or '').lower()}"
+def image_repository(policy: GatePolicy, repo: Repository, *, release: bool = False) -> str:
+    """<registry>/<name> of the repository's image: `workflows.registry`, else for the images
+    deploy.yml releases with `aws` set the ECR registry (pushed by the build role only), else
+    ghcr.io/<owner>. Pull-request images never go to ECR: no AWS role trusts a pull request."""
+    registry = policy.workflows.registry
+    if registry is None and release and policy.aws is not None:
+        registry = aws.registry_url(policy)
+    registry = registry or f"ghcr.io/{(repo.owner or '').lower()}"
     return f"{registry}/{policy.workflows.image_name or repo.name.lower()}"
+
+
+def uses_ecr(policy: GatePolicy) -> bool:
+    return policy.workflows.registry is None and policy.aws is not None
 
 
 _REGISTRY_LOGIN = """\
 set -euo pipefail
 printf '%s' "$REGISTRY_TOKEN" | docker login "${IMAGE_REPOSITORY%%/*}" -u "$REGISTRY_USER" --password-stdin
+"""
+
+_ECR_LOGIN = """\
+set -euo pipefail
+aws ecr get-login-password --region "$AWS_REGION" \\
+  | docker login "${IMAGE_REPOSITORY%%/*}" -u AWS --password-stdin
 """
 
 _PIN_DIGEST = """\
@@ -304,22 +344,41 @@ echo "ref=$IMAGE_REPOSITORY@$DIGEST" >> "$GITHUB_OUTPUT"
 
 
 def build_and_push(
-    policy: GatePolicy, repo: Repository, tag: str, condition: str | None = None
+    policy: GatePolicy, repo: Repository, tag: str, condition: str | None = None, *, release: bool = False
 ) -> list[Step]:
     """Log in, build and push the image once, and pin it by digest: steps `build` and `image`
     (`steps.image.outputs.ref` is `<registry>/<name>@sha256:...`, what every deploy uses)."""
     s = policy.workflows
-    repository = image_repository(policy, repo)
+    repository = image_repository(policy, repo, release=release)
     registry = {"IMAGE_REPOSITORY": repository}
+    if release and uses_ecr(policy):
+        login = [
+            {
+                # The registry stack's build role: the only identity that may push (docs/aws.md).
+                "name": "Assume the build role",
+                **uses(
+                    actions.CONFIGURE_AWS_CREDENTIALS,
+                    **{
+                        "role-to-assume": f"${{{{ vars.{aws.BUILD_ROLE_VARIABLE} }}}}",
+                        "aws-region": f"${{{{ vars.{aws.BUILD_REGION_VARIABLE} }}}}",
+                    },
+                ),
+            },
+            run("Log in to the registry", _ECR_LOGIN, **registry),
+        ]
+    else:
+        login = [
+            run(
+                "Log in to the registry",
+                _REGISTRY_LOGIN,
+                REGISTRY_USER="${{ github.actor }}",
+                REGISTRY_TOKEN="${{ github.token }}",
+                **registry,
+            )
+        ]
     steps: list[Step] = [
         {"name": "Set up Buildx", **uses(actions.SETUP_BUILDX)},
-        run(
-            "Log in to the registry",
-            _REGISTRY_LOGIN,
-            REGISTRY_USER="${{ github.actor }}",
-            REGISTRY_TOKEN="${{ github.token }}",
-            **registry,
-        ),
+        *login,
         {
             "id": "build",
             "name": "Build and push the image",
@@ -744,6 +803,20 @@ def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
     return job(check, s, steps, permissions={"contents": "read", "pull-requests": "write"})
 
 
+# -- schema-change.yml: M9 §Exceptions & manual approval (gate/schema_change.py) -----------------
+
+
+def schema_change_job(check: Check, policy: GatePolicy, repo: Repository) -> Job:
+    """Always reported: the script decides whether the trace schema changed and what is missing."""
+    s = policy.workflows
+    steps: list[Step] = [
+        checkout(**{"fetch-depth": 0}),  # the diff base...head needs both histories
+        setup_python(s),
+        run("Check the schema-change rule", schema_change.COMMAND, **schema_change.check_env(policy, repo)),
+    ]
+    return job(check, s, steps, permissions={"contents": "read", "pull-requests": "read"})
+
+
 # -- deploy.yml: M9 §Post-merge, DP §Environment Progression -------------------------------------
 
 _RECORD_PREVIOUS = """\
@@ -773,7 +846,7 @@ def build_job(policy: GatePolicy, repo: Repository) -> Job:
     scan = {"severity": "CRITICAL", "exit-code": "1", "format": "table"}
     steps: list[Step] = [
         checkout(),
-        *build_and_push(policy, repo, "${{ github.sha }}"),
+        *build_and_push(policy, repo, "${{ github.sha }}", release=True),
         {
             # M9: no open critical issue in what is deployed; the pushed image itself is scanned.
             "name": "Fail on CRITICAL findings in the pushed image",
@@ -784,7 +857,11 @@ def build_job(policy: GatePolicy, repo: Repository) -> Job:
         "build image",
         s,
         steps,
-        permissions={"contents": "read", "packages": "write"},
+        permissions=(
+            {"contents": "read", "id-token": "write"}
+            if uses_ecr(policy)
+            else {"contents": "read", "packages": "write"}
+        ),
         outputs={"image": "${{ steps.image.outputs.ref }}"},
     )
 
@@ -951,6 +1028,7 @@ BUILTIN_JOBS: Mapping[str, JobBuilder] = {
     "e2e-parity": e2e_parity,
     "security-scan": lambda c, p, r: security_scan(c, p.workflows, r),
     "infra-plan": lambda c, p, r: infra_plan(c, p.workflows, r),
+    "schema-change": schema_change_job,
 }
 
 _WORKFLOW_NAMES = {
@@ -977,6 +1055,8 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
         if file == E2E_WORKFLOW:
             on: dict[str, Any] = e2e_triggers(repo)
             concurrency: dict[str, Any] = E2E_CONCURRENCY
+        elif file == schema_change.WORKFLOW_FILE:
+            on, concurrency = schema_change.triggers(pr_triggers(repo)), PR_CONCURRENCY
         else:
             on, concurrency = pr_triggers(repo), PR_CONCURRENCY
         documents[file] = workflow(

@@ -76,7 +76,7 @@ def test_branch_protection_requires_every_catalogue_check_on_main_and_release() 
     assert [p.inputs["pattern"] for p in protections] == ["main", "release/*"]
     assert outputs["protected_branches"] == ["main", "release/*"]
     expected = list(required_checks(gate_policy, gate_policy.repositories[0]))
-    assert len(expected) == 10
+    assert len(expected) == 11 and "schema-change" in expected  # M9 §Exceptions, in every mode
     for protection in protections:
         inputs = protection.inputs
         assert inputs["repositoryId"] == "aos"
@@ -108,7 +108,7 @@ def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schem
         assert ruleset["bypassActors"] == []
         rules = ruleset["rules"]
         required = rules["requiredStatusChecks"]["requiredChecks"]
-        assert len(required) == 10
+        assert len(required) == 11
         # Only GitHub Actions can report them: a commit status with the same name does not count.
         assert {check["integrationId"] for check in required} == {15368}
         assert rules["requiredStatusChecks"]["strictRequiredStatusChecksPolicy"] is True
@@ -126,6 +126,7 @@ def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schem
             ".github/pull_request_template.md",
             ".github/workflows/**",
             "tools/k6_slo_mapper.py",
+            "tools/schema_change_check.py",
         ]
     assert "requiredDeployments" not in rulesets["~DEFAULT_BRANCH"]["rules"]
     release_rules = rulesets["refs/heads/release/*"]["rules"]
@@ -168,6 +169,7 @@ def codeowners_of(codeowners: str, path: str) -> str:
         (".github/CODEOWNERS", "@acme/platform"),
         (".github/pull_request_template.md", "@acme/platform"),
         ("tools/k6_slo_mapper.py", "@acme/platform"),
+        ("tools/schema_change_check.py", "@acme/platform"),
         ("schemas/trace/v2.json", "@acme/backend @acme/qa"),
         ("tests/golden/seed-1.json", "@acme/backend @acme/qa"),
         ("app/server.py", ""),

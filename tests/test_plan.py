@@ -84,8 +84,10 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
         ".github/workflows/determinism-check.yml",
         ".github/workflows/e2e-parity-check.yml",
         ".github/workflows/infra-preview.yml",
+        ".github/workflows/schema-change.yml",
         ".github/workflows/security-scan.yml",
         "tools/k6_slo_mapper.py",
+        "tools/schema_change_check.py",
     }
     assert len(of_type(plan, LABEL)) >= 1
     assert plan["outputs"]["ownsMergeGate"] is True
@@ -190,7 +192,7 @@ def test_summary_lists_types_checks_and_hash() -> None:
     dev = summarize(plan_of("dev"))
     assert re.search(rf"^  {re.escape(BRANCH_PROTECTION)} +2$", dev, re.MULTILINE)
     assert "acme/aos" in dev
-    assert "main (10): unit-tests-python" in dev
+    assert "main (11): unit-tests-python" in dev
     assert plan_of("dev")["root_hash"] in dev
     assert "merge gate declared by another stack" in summarize(plan_of("prod"))
 

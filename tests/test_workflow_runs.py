@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 from tests.conftest import ROOT
 from tests.support import run_workflow
@@ -45,8 +46,11 @@ SECRETS = {
     "PULUMI_CONFIG_PASSPHRASE": "passphrase-for-tests",
     "SLACK_BOT_TOKEN": "xoxb-test-token",
     "GITHUB_TOKEN": "ghs_test_token",
+    "GATE_TEAM_READER_TOKEN": "ghp_team_reader_for_tests",
 }
 ROLE = "arn:aws:iam::123456789012:role/delivery-gate-deploy"
+BUILD_ROLE = "arn:aws:iam::123456789012:role/delivery-gate-build"
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 OLD_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "1"
 GONE_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "2"  # running, but no longer in the registry
 PR_WORKFLOWS = (
@@ -54,6 +58,7 @@ PR_WORKFLOWS = (
     "determinism-check.yml",
     "e2e-parity-check.yml",
     "infra-preview.yml",
+    "schema-change.yml",
     "security-scan.yml",
 )
 ALL_CHECKS_PASS = {
@@ -67,6 +72,7 @@ ALL_CHECKS_PASS = {
     "e2e-parity": "success",
     "security-scan": "success",
     "infra-plan": "success",
+    "schema-change": "success",
 }
 
 
@@ -124,7 +130,7 @@ class Gated:
 def rendered_files(**values: Any) -> dict[str, str]:
     gate_policy = policy(**values)
     files = render_workflows(gate_policy, gate_policy.repositories[0])
-    return {**files, K6_MAPPER_PATH: k6_mapper_source()}
+    return {**files, K6_MAPPER_PATH: k6_mapper_source(), SCHEMA_CHECK_PATH: schema_check_source()}
 
 
 # A short smoke run: the policy's 1m is for real environments; the k6 binary and thresholds are real.
@@ -477,17 +483,29 @@ def test_a_deploy_passes_dev_staging_production_with_one_image_by_digest(gated: 
 def test_with_aws_each_deploy_assumes_its_environments_role(tmp_path: Path, app_url: str) -> None:
     gated = make_gated(tmp_path, **VARIANTS["aws-deploy-role"])
     # Set by each environment stack on its GitHub environment (gate/github.py).
-    gated.vars = {"AWS_DEPLOY_ROLE_ARN": ROLE, "AWS_REGION": "eu-west-1"}
+    gated.vars = {
+        "AWS_DEPLOY_ROLE_ARN": ROLE,
+        "AWS_REGION": "eu-west-1",
+        # Repository variables the registry stack sets (gate/aws.py build_variables).
+        "AWS_BUILD_ROLE_ARN": BUILD_ROLE,
+        "AWS_BUILD_REGION": "eu-west-1",
+    }
     deployed(gated, {"default": app_url})
     run = gated.run("deploy.yml", push(gated))
     passed = ["build image", *(f"{kind} {e}" for e in ENVIRONMENTS for kind in ("deploy", "parity"))]
     assert results(run) == dict.fromkeys(passed, "success") | {
         f"rollback {e}": "skipped" for e in ENVIRONMENTS
-    }
+    }, log(run, "build")
     logins = gated.world.calls("uses:aws-actions/configure-aws-credentials")
+    # Only the build job may push (the build role); each deploy job gets its environment's role.
     assert [(c["job"], c["with"]["role-to-assume"]) for c in logins] == [
-        (f"deploy-{e}", ROLE) for e in ENVIRONMENTS
+        ("build", BUILD_ROLE),
+        *((f"deploy-{e}", ROLE) for e in ENVIRONMENTS),
     ]
+    image = run.job("build").outputs["image"]
+    assert image.startswith(f"{ECR}/aos@sha256:")
+    assert gated.world.logins() == [ECR]
+    assert {gated.world.deployed_image(e) for e in ENVIRONMENTS} == {image}
 
 
 def test_parity_failing_after_a_deploy_rolls_back_opens_an_issue_and_notifies(
