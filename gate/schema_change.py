@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.model import GatePolicy, Repository
+from gate.yamltext import Commented
 
 CHECK_NAME = "schema-change"
 WORKFLOW_FILE = "schema-change.yml"
@@ -69,14 +70,19 @@ def _lines(patterns: tuple[str, ...]) -> str:
     return "\n".join(patterns)
 
 
-def check_env(policy: GatePolicy, repo: Repository) -> dict[str, str]:
+def check_env(policy: GatePolicy, repo: Repository) -> dict[str, str | Commented]:
     """The env of the step that runs the script: the rule from the policy and the two tokens. Values
     are validated model fields (globs, slugs, a label, a secret name), never event data; the script
     reads the event itself from GITHUB_EVENT_PATH."""
     rule = policy.reviews.schema_change
     return {
         "GH_TOKEN": JOB_TOKEN,
-        "TEAM_READER_TOKEN": f"${{{{ secrets.{rule.team_reader_secret} }}}}",
+        # A repository secret on purpose: it only reads team membership (org Members: read), and an
+        # environment would add a deployment record to every pull request.
+        "TEAM_READER_TOKEN": Commented(
+            f"${{{{ secrets.{rule.team_reader_secret} }}}}",
+            "zizmor: ignore[secrets-outside-env] reads team membership only",
+        ),
         "TEAM_READER_SECRET": rule.team_reader_secret,
         "SCHEMA_PATHS": _lines(tuple(rule.paths)),
         "FIXTURE_PATHS": _lines(fixture_paths(policy)),
