@@ -28,6 +28,7 @@ class RepositoryGate(pulumi.ComponentResource):
             if args.mode is MergeGateMode.RULESETS:
                 for branch in args.branches:
                     self._ruleset(branch, gate_opts)
+                self._release_branch_creation(gate_opts)
             else:
                 for branch in args.branches:
                     self._branch_protection(branch, gate_opts)
@@ -155,6 +156,32 @@ class RepositoryGate(pulumi.ComponentResource):
             # enforce_admins: with no bypass actors nobody, admins included, can skip the gate.
             bypass_actors=[] if gate.enforce_admins else None,
             rules=rules,
+            opts=opts,
+        )
+
+    def _release_branch_creation(self, opts: pulumi.ResourceOptions) -> None:
+        """Only production's reviewers create release branches (DP §Environment Progression): a
+        release branch is a path to production, so an ordinary writer must not open one. A ruleset
+        of its own, so that their bypass covers branch creation and nothing of the merge gate."""
+        release = self._spec.branches[-1]
+        github.RepositoryRuleset(
+            f"{self._name}-ruleset-create-{_slug(release.pattern)}",
+            repository=self._spec.name,
+            name=f"delivery-gate create {release.pattern}",
+            target="branch",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                    includes=[release.ruleset_ref], excludes=[]
+                )
+            ),
+            bypass_actors=[
+                github.RepositoryRulesetBypassActorArgs(
+                    actor_id=self._team_id(team), actor_type="Team", bypass_mode="always"
+                )
+                for team in self._spec.release_branch_creators
+            ],
+            rules=github.RepositoryRulesetRulesArgs(creation=True),
             opts=opts,
         )
 

@@ -74,6 +74,9 @@ class RepositoryGateSpec:
     environment: Environment
     # GitHub Actions variables of that environment: what its deploy jobs read (name, value).
     environment_variables: tuple[tuple[str, str], ...]
+    # Rulesets mode: who may create release branches (production's reviewer teams); nobody else can,
+    # so a writer cannot push a `release/x` of their own to reach production's deploy path.
+    release_branch_creators: tuple[str, ...]
     # Repository-level variables (the registry stack's build role for deploy.yml's build job, which
     # runs in no environment), (name, value).
     repository_variables: tuple[tuple[str, str], ...]
@@ -246,6 +249,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         environment=policy.environment_spec,
         environment_variables=environment_variables(policy),
         repository_variables=build_variables(policy) if policy.aws is not None else (),
+        release_branch_creators=policy.environments[-1].reviewers.teams,
         # The merge gate is protected wherever it is declared: deleting it silently disables every
         # check. Everything else is protected in production. protectResources overrides both.
         protect_merge_gate=override if override is not None else True,

@@ -1126,6 +1126,22 @@ class GatePolicy(GateModel):
     # -- cross-field rules -------------------------------------------------------------------
 
     @model_validator(mode="after")
+    def _release_deploys_need_restricted_creation(self) -> Self:
+        # The deploy roles may trust release branches only where a ruleset stops ordinary writers
+        # from creating one (components/github_gate.py: rulesets mode); classic branch protection
+        # cannot restrict creation of a `release/*` pattern.
+        release_deploys = self.aws is not None and self.aws.deploy_from_release_branches
+        if release_deploys and self.merge_gate.mode is not MergeGateMode.RULESETS:
+            raise FieldProblem(
+                "aws.deployFromReleaseBranches",
+                True,
+                "false unless mergeGate.mode is 'rulesets', which lets only production's reviewers "
+                "create release branches (anyone with write access could otherwise create one with "
+                "their own deploy.yml and get the deploy role)",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _names_unique(self) -> Self:
         _require_unique("checks", "name", [c.name for c in self.checks])
         _require_unique("environments", "name", [e.name for e in self.environments])

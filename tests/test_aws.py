@@ -98,12 +98,15 @@ pulumi.export("flagDocument", foundation.flag_document)
 
 
 def stack_values(environment: str = "dev", *, flags: bool = True, **aws: Any) -> dict[str, Any]:
-    return {
+    values = {
         "environment": environment,
         "repositories": REPOSITORIES,
         "flags": FLAGS if flags else [],
         "aws": {"accountId": ACCOUNT, "region": REGION, "loadBalancer": LOAD_BALANCER, **aws},
     }
+    if aws.get("deployFromReleaseBranches"):
+        values["mergeGate"] = {"mode": "rulesets"}  # a ruleset restricts creating release branches
+    return values
 
 
 def policy_of(values: dict[str, Any]) -> GatePolicy:

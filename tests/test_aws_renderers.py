@@ -32,7 +32,24 @@ def policy(environment: str = "dev", *, repositories: Any = None, **aws: Any) ->
         "repositories": repositories or [{"name": "aos"}],
         "aws": {"accountId": ACCOUNT, "loadBalancer": LOAD_BALANCER, **aws},
     }
+    if aws.get("deployFromReleaseBranches"):
+        # Release branches only where a ruleset restricts who creates them (GatePolicy validator).
+        values["mergeGate"] = {"mode": "rulesets"}
     return load_policy(values, stack=STACK_OF[environment], github_owner="acme")
+
+
+def test_release_branch_deploys_need_rulesets_mode() -> None:
+    values = {
+        "environment": "staging",
+        "repositories": [{"name": "aos"}],
+        "aws": {"accountId": ACCOUNT, "loadBalancer": LOAD_BALANCER, "deployFromReleaseBranches": True},
+    }
+    with pytest.raises(PolicyError) as refused:
+        load_policy(values, stack="staging", github_owner="acme")
+    assert (
+        "delivery-gate:aws.deployFromReleaseBranches: got True; false unless mergeGate.mode is 'rulesets'"
+        in (str(refused.value))
+    )
 
 
 def with_values(base: GatePolicy, **values: Any) -> GatePolicy:

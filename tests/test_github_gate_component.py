@@ -101,7 +101,8 @@ def test_language_specific_checks_follow_the_repository_languages() -> None:
 def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schema_reviewers() -> None:
     mocks, _ = declare(policy(mergeGate={"mode": "rulesets"}))
     assert not mocks.of_type(BRANCH_PROTECTION)
-    rulesets = {r.inputs["conditions"]["refName"]["includes"][0]: r.inputs for r in mocks.of_type(RULESET)}
+    gates = [r for r in mocks.of_type(RULESET) if not r.inputs["name"].startswith("delivery-gate create")]
+    rulesets = {r.inputs["conditions"]["refName"]["includes"][0]: r.inputs for r in gates}
     assert set(rulesets) == {"~DEFAULT_BRANCH", "refs/heads/release/*"}
     for ruleset in rulesets.values():
         assert ruleset["enforcement"] == "active" and ruleset["target"] == "branch"
@@ -131,6 +132,19 @@ def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schem
     assert "requiredDeployments" not in rulesets["~DEFAULT_BRANCH"]["rules"]
     release_rules = rulesets["refs/heads/release/*"]["rules"]
     assert release_rules["requiredDeployments"] == {"requiredDeploymentEnvironments": ["staging"]}
+
+
+def test_rulesets_mode_lets_only_production_reviewers_create_release_branches() -> None:
+    mocks, _ = declare(policy(mergeGate={"mode": "rulesets"}))
+    (creation,) = [
+        r.inputs for r in mocks.of_type(RULESET) if r.inputs["name"].startswith("delivery-gate create")
+    ]
+    assert creation["conditions"]["refName"]["includes"] == ["refs/heads/release/*"]
+    # Its own ruleset: the bypass covers creating the branch, never the merge gate's rules.
+    assert creation["rules"] == {"creation": True}
+    assert creation["bypassActors"] == [
+        {"actorId": TEAM_IDS["release-managers"], "actorType": "Team", "bypassMode": "always"}
+    ]
 
 
 def test_codeowners_and_pr_template_are_committed_to_the_default_branch() -> None:
