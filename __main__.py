@@ -12,7 +12,7 @@ from components.promotion import read_stack_outputs, reference_stack
 from gate import ephemeral, nonnegotiables, promotion, runtime
 from gate.clock import iso
 from gate.errors import GateError
-from gate.flags import flag_configmap_data, today_for_rules
+from gate.flags import flag_configmap_data
 from gate.github import repository_gate, required_checks_summary
 from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
@@ -109,7 +109,7 @@ def main() -> None:
     try:
         # Fails before any resource is declared; RunError prints the message without a traceback.
         policy = load_stack_policy()
-        enforce_rules(policy, pulumi.get_stack())
+        verdict = enforce_rules(policy, pulumi.get_stack())
         follow_up = check_promotion(policy) if policy.ephemeral is None else None
     except GateError as error:
         raise pulumi.RunError(str(error)) from None
@@ -123,13 +123,10 @@ def main() -> None:
         declare_aws_foundation(policy)
         export_promotion(policy, follow_up)
     pulumi.export("environment", policy.environment)
-    if policy.exceptions:
+    exceptions = nonnegotiables.exported(policy, verdict)
+    if exceptions is not None:
         # Every waiver of a non-negotiable, and what it waives here: the audit trail of the plan.
-        verdict = nonnegotiables.judge(policy, today_for_rules())
-        pulumi.export(
-            "gateExceptions",
-            {"declared": nonnegotiables.exported(policy.exceptions), "waived": list(verdict.waived)},
-        )
+        pulumi.export("gateExceptions", exceptions)
     latency = policy.thresholds.latency  # p95 from the SLO suggestion file when the stack names one
     pulumi.export("latencyTargetsMs", {"p95": latency.p95_target_ms, "p99": latency.p99_target_ms})
 

@@ -224,24 +224,47 @@ class AwsFoundation(pulumi.ComponentResource):
         self.oidc_provider_arn = self._known_after(provider.url, arn)
         return provider
 
-    def _build_role(self, oidc: aws.iam.OpenIdConnectProvider | None) -> pulumi.Output[str]:
-        """The only identity that pushes images: deploy.yml's build job on the default branch.
-        Pull requests keep their images out of this registry (docs/aws.md)."""
-        policy = self._policy
+    def _github_role(
+        self,
+        key: str,
+        oidc: aws.iam.OpenIdConnectProvider | None,
+        *,
+        name: str,
+        description: str,
+        trust: spec.Document,
+        images: spec.Document,
+    ) -> aws.iam.Role:
+        """A role GitHub Actions assumes through OIDC, with its ECR rights ("images")."""
         role = aws.iam.Role(
-            f"{self._name}-build-role",
-            name=spec.build_role_name(policy),
-            description="GitHub Actions: the gate's deploy workflow builds and pushes the images",
-            assume_role_policy=spec.policy_json(spec.build_trust_policy(policy)),
+            f"{self._name}-{key}-role",
+            name=name,
+            description=description,
+            # The trust policy names the provider by its computed ARN, so it is a known, reviewable
+            # string in every preview; depends_on makes sure the provider exists first.
+            assume_role_policy=spec.policy_json(trust),
             max_session_duration=spec.DEPLOY_SESSION_SECONDS,
             opts=self._opts(named=True, depends_on=[oidc] if oidc is not None else []),
         )
         aws.iam.RolePolicy(
-            f"{self._name}-build-images",
+            f"{self._name}-{key}-images",
             role=role.name,
             name="images",
-            policy=spec.policy_json(spec.build_image_policy(policy)),
+            policy=spec.policy_json(images),
             opts=self._opts(),
+        )
+        return role
+
+    def _build_role(self, oidc: aws.iam.OpenIdConnectProvider | None) -> pulumi.Output[str]:
+        """The only identity that pushes images: deploy.yml's build job on the default branch.
+        Pull requests keep their images out of this registry (docs/aws.md)."""
+        policy = self._policy
+        role = self._github_role(
+            "build",
+            oidc,
+            name=spec.build_role_name(policy),
+            description="GitHub Actions: the gate's deploy workflow builds and pushes the images",
+            trust=spec.build_trust_policy(policy),
+            images=spec.build_image_policy(policy),
         )
         return self._known_after(role.name, spec.build_role_arn(policy))
 
@@ -249,22 +272,13 @@ class AwsFoundation(pulumi.ComponentResource):
         self, oidc: aws.iam.OpenIdConnectProvider | None, flags: AppConfigArnOutputs
     ) -> pulumi.Output[str]:
         policy = self._policy
-        role = aws.iam.Role(
-            f"{self._name}-deploy-role",
+        role = self._github_role(
+            "deploy",
+            oidc,
             name=spec.deploy_role_name(policy),
             description=f"GitHub Actions deploys of the gated repositories to {policy.environment}",
-            # The trust policy names the provider by its computed ARN, so it is a known, reviewable
-            # string in every preview; depends_on makes sure the provider exists first.
-            assume_role_policy=spec.policy_json(spec.deploy_trust_policy(policy)),
-            max_session_duration=spec.DEPLOY_SESSION_SECONDS,
-            opts=self._opts(named=True, depends_on=[oidc] if oidc is not None else []),
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-deploy-images",
-            role=role.name,
-            name="images",
-            policy=spec.policy_json(spec.deploy_image_policy(policy)),
-            opts=self._opts(),
+            trust=spec.deploy_trust_policy(policy),
+            images=spec.deploy_image_policy(policy),
         )
         aws.iam.RolePolicy(
             f"{self._name}-deploy-flags",

@@ -148,11 +148,7 @@ class RepositoryGate(pulumi.ComponentResource):
             name=f"delivery-gate {branch.pattern}",
             target="branch",
             enforcement="active",
-            conditions=github.RepositoryRulesetConditionsArgs(
-                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
-                    includes=[branch.ruleset_ref], excludes=[]
-                )
-            ),
+            conditions=_on_ref(branch.ruleset_ref),
             # enforce_admins: with no bypass actors nobody, admins included, can skip the gate.
             bypass_actors=[] if gate.enforce_admins else None,
             rules=rules,
@@ -163,18 +159,15 @@ class RepositoryGate(pulumi.ComponentResource):
         """Only production's reviewers create release branches (DP §Environment Progression): a
         release branch is a path to production, so an ordinary writer must not open one. A ruleset
         of its own, so that their bypass covers branch creation and nothing of the merge gate."""
-        release = self._spec.branches[-1]
+        ref = self._spec.release_branch_ref
+        pattern = ref.removeprefix("refs/heads/")
         github.RepositoryRuleset(
-            f"{self._name}-ruleset-create-{_slug(release.pattern)}",
+            f"{self._name}-ruleset-create-{_slug(pattern)}",
             repository=self._spec.name,
-            name=f"delivery-gate create {release.pattern}",
+            name=f"delivery-gate create {pattern}",
             target="branch",
             enforcement="active",
-            conditions=github.RepositoryRulesetConditionsArgs(
-                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
-                    includes=[release.ruleset_ref], excludes=[]
-                )
-            ),
+            conditions=_on_ref(ref),
             bypass_actors=[
                 github.RepositoryRulesetBypassActorArgs(
                     actor_id=self._team_id(team), actor_type="Team", bypass_mode="always"
@@ -242,6 +235,13 @@ class RepositoryGate(pulumi.ComponentResource):
     def _user_id(self, login: str) -> pulumi.Output[int]:
         user = github.get_user_output(username=login, opts=pulumi.InvokeOutputOptions(parent=self))
         return user.id.apply(int)
+
+
+def _on_ref(ref: str) -> github.RepositoryRulesetConditionsArgs:
+    """A ruleset condition on one ref pattern."""
+    return github.RepositoryRulesetConditionsArgs(
+        ref_name=github.RepositoryRulesetConditionsRefNameArgs(includes=[ref], excludes=[])
+    )
 
 
 def _slug(text: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.expressions import ExpressionError, interpolate
-from gate.liveness import Workflow
+from gate.liveness import Workflow, triggers
 
 RULE_ID = "GATE-M9-04"
 _LOCAL_CALL = "./.github/workflows/"
@@ -36,20 +36,10 @@ class Violation:
         return f"{self.repository}: {self.workflow} on {self.event}: {self.reason}"
 
 
-def _triggers(workflow: Workflow) -> Mapping[str, Any]:
-    # PyYAML (YAML 1.1) reads the key `on` as True.
-    on = workflow.get("on", workflow.get(True))
-    if isinstance(on, str):
-        return {on: None}
-    if isinstance(on, list):
-        return dict.fromkeys(on)
-    return on if isinstance(on, Mapping) else {}
-
-
 def _events(workflow: Workflow, default_branch: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(label, github context) for each way the workflow is started, with a representative ref."""
     name = str(workflow.get("name", ""))
-    for event, spec in _triggers(workflow).items():
+    for event, spec in triggers(workflow).items():
         if event in ("workflow_call",):
             continue  # evaluated in its callers' context
         branches = [default_branch]
@@ -76,7 +66,7 @@ def _group(node: Any) -> str | None:
 
 
 def _inputs(called: Workflow, given: Any) -> dict[str, Any]:
-    declared = _triggers(called).get("workflow_call") or {}
+    declared = triggers(called).get("workflow_call") or {}
     specs = declared.get("inputs") if isinstance(declared, Mapping) else None
     values = {str(k): v.get("default") for k, v in (specs or {}).items() if isinstance(v, Mapping)}
     if isinstance(given, Mapping):

@@ -74,8 +74,10 @@ class RepositoryGateSpec:
     environment: Environment
     # GitHub Actions variables of that environment: what its deploy jobs read (name, value).
     environment_variables: tuple[tuple[str, str], ...]
-    # Rulesets mode: who may create release branches (production's reviewer teams); nobody else can,
-    # so a writer cannot push a `release/x` of their own to reach production's deploy path.
+    # Rulesets mode: the release branches (a ruleset ref) and who alone may create them
+    # (production's reviewer teams), so a writer cannot push a `release/x` of their own to reach
+    # production's deploy path.
+    release_branch_ref: str
     release_branch_creators: tuple[str, ...]
     # Repository-level variables (the registry stack's build role for deploy.yml's build job, which
     # runs in no environment), (name, value).
@@ -107,6 +109,10 @@ def _staging_environment(policy: GatePolicy) -> str:
     return production.promotes_from
 
 
+def release_ruleset_ref(repo: Repository) -> str:
+    return f"refs/heads/{repo.release_branch_pattern}"
+
+
 def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]:
     checks = required_checks(policy, repo)
     return (
@@ -114,7 +120,7 @@ def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]
         BranchGate(repo.default_branch, "~DEFAULT_BRANCH", checks, None),
         BranchGate(
             repo.release_branch_pattern,
-            f"refs/heads/{repo.release_branch_pattern}",
+            release_ruleset_ref(repo),
             checks,
             _staging_environment(policy),
         ),
@@ -248,7 +254,8 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         labels=policy.labels if owns else (),
         environment=policy.environment_spec,
         environment_variables=environment_variables(policy),
-        repository_variables=build_variables(policy) if policy.aws is not None else (),
+        repository_variables=build_variables(policy),
+        release_branch_ref=release_ruleset_ref(repo),
         release_branch_creators=policy.environments[-1].reviewers.teams,
         # The merge gate is protected wherever it is declared: deleting it silently disables every
         # check. Everything else is protected in production. protectResources overrides both.

@@ -8,7 +8,6 @@ runner that created the stack, state lives in the backend where the janitor can 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,13 +15,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+from pydantic import TypeAdapter, ValidationError
 
 from gate import clock
 from gate.errors import GateError
 from gate.loader import stack_file
 from gate.stackfile import EPHEMERAL_TEMPLATE, render_ephemeral_template
-
-_EPHEMERAL = re.compile(r"pr-[1-9][0-9]{0,8}")
+from gate.types import PR_STACK, PinnedImage
 
 
 class LifecycleError(GateError):
@@ -57,17 +56,20 @@ def _template_repository(project_dir: Path) -> str:
     return f"{config['github:owner']}/{config['delivery-gate:ephemeral']['repository']}"
 
 
-_PINNED_IMAGE = re.compile(r"[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}")
+# The same rule as a release image (gate/model.py Release.image).
+_PINNED_IMAGE: TypeAdapter[str] = TypeAdapter(PinnedImage)
 
 
 def with_image(text: str, image: str) -> str:
     """The rendered stack config with the pull request's own image (built and pushed by its e2e
     job, pinned by digest) in place of the template's."""
-    if not _PINNED_IMAGE.fullmatch(image):
+    try:
+        _PINNED_IMAGE.validate_python(image)
+    except ValidationError:
         raise LifecycleError(
             f"--image: got {image[:200]!r}; allowed: an image pinned by digest: "
             "<registry>/<name>@sha256:<64 lower-case hex digits>"
-        )
+        ) from None
     document = yaml.safe_load(text)
     application = document["config"].setdefault("delivery-gate:application", {})
     application["image"] = image
@@ -119,7 +121,7 @@ def reap(
     """
     reaped = []
     for stack in sorted(workspace.stacks()):
-        if not _EPHEMERAL.fullmatch(stack):
+        if not PR_STACK.fullmatch(stack):
             continue
         expires = workspace.outputs(stack).get("expiresAt")
         if not isinstance(expires, str):

@@ -283,7 +283,7 @@ def _condition(job: Workflow) -> str | None:
 _DEFAULT_TYPES = {PULL_REQUEST: ("opened", "synchronize", "reopened"), MERGE_GROUP: ("checks_requested",)}
 
 
-def _triggers(doc: Workflow) -> dict[str, object]:
+def triggers(doc: Workflow) -> dict[str, Any]:
     """The workflow's `on:` as {event: its configuration or None}, whichever form it is written in."""
     on = next((value for key, value in doc.items() if key == "on" or key is True), None)
     if isinstance(on, str):
@@ -297,11 +297,11 @@ def _triggers(doc: Workflow) -> dict[str, object]:
 
 def _trigger_gap(workflow: str, doc: Workflow, branch: str, event: str) -> str | None:
     """Why the workflow may not run for `event` into every branch `branch` matches, or None."""
-    triggers = _triggers(doc)
-    if event not in triggers:
-        runs_on = ", ".join(sorted(triggers)) or "nothing"
+    events = triggers(doc)
+    if event not in events:
+        runs_on = ", ".join(sorted(events)) or "nothing"
         return f"workflow {workflow} does not run on {event} (it runs on: {runs_on})"
-    config = triggers[event]
+    config = events[event]
     if config is None:
         return None
     if not isinstance(config, Mapping):

@@ -16,13 +16,13 @@ skippable").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from gate.github import branch_gates
-from gate.model import Check, GateException, GatePolicy, Repository
-from gate.types import CheckCategory, Language
+from gate.model import Check, GateException, GatePolicy, Repository, _default_checks
+from gate.types import Language
 from gate.workflows import BUILTIN_JOBS
 
 M9 = "deployment-gate-policy-m9.md"
@@ -94,30 +94,9 @@ _ALWAYS = (
     # M9 §Exceptions: schema changes carry their artifacts and approvals, in every merge-gate mode.
     "schema-change",
 )
-_BUILTIN_CATEGORY = {
-    "unit-tests-python": CheckCategory.UNIT_TESTS,
-    "unit-tests-javascript": CheckCategory.UNIT_TESTS,
-    "static-checks-python": CheckCategory.STATIC_CHECKS,
-    "static-checks-javascript": CheckCategory.STATIC_CHECKS,
-    "determinism-cross-language-parity": CheckCategory.DETERMINISM,
-    "determinism-canonical-json": CheckCategory.DETERMINISM,
-    "determinism-root-hash": CheckCategory.DETERMINISM,
-    "e2e-parity": CheckCategory.E2E_PARITY,
-    "schema-change": CheckCategory.SCHEMA_CHANGE,
-    "security-scan": CheckCategory.SECURITY_SCAN,
-}
-_BUILTIN_WORKFLOW = {
-    "unit-tests-python": "ci.yml",
-    "unit-tests-javascript": "ci.yml",
-    "static-checks-python": "ci.yml",
-    "static-checks-javascript": "ci.yml",
-    "determinism-cross-language-parity": "determinism-check.yml",
-    "determinism-canonical-json": "determinism-check.yml",
-    "determinism-root-hash": "determinism-check.yml",
-    "e2e-parity": "e2e-parity-check.yml",
-    "schema-change": "schema-change.yml",
-    "security-scan": "security-scan.yml",
-}
+# What each of those checks is in the gate's own catalogue (category and workflow): a stack's
+# catalogue may add checks, but these must stay what the gate's jobs report.
+_BUILTIN = {check.name: check for check in _default_checks()}
 
 
 @dataclass(frozen=True, order=True)
@@ -139,11 +118,11 @@ def _reporter_problem(name: str, check: Check | None, repo: Repository, workflow
     """Why `name` would not be reported by the gate's own job, or None when it is."""
     if check is None:
         return "is not in the check catalogue"
-    if check.category is not _BUILTIN_CATEGORY[name] or check.workflow != _BUILTIN_WORKFLOW[name]:
+    builtin = _BUILTIN[name]
+    if check.category is not builtin.category or check.workflow != builtin.workflow:
         return (
             f"is recategorised in the catalogue (category {check.category.value}, workflow "
-            f"{check.workflow}; the gate's job is {_BUILTIN_CATEGORY[name].value} in "
-            f"{_BUILTIN_WORKFLOW[name]})"
+            f"{check.workflow}; the gate's job is {builtin.category.value} in {builtin.workflow})"
         )
     if name in repo.external_checks or not workflows or name not in BUILTIN_JOBS:
         return "is left to an external reporter instead of the gate's own workflow"
@@ -268,14 +247,13 @@ def describe(exception: GateException) -> str:
     )
 
 
-def exported(exceptions: Iterable[GateException]) -> list[dict[str, str]]:
-    """The `gateExceptions` stack output: every declared exception, for audits."""
-    return [
-        {
-            "rule": e.rule,
-            "reason": e.reason,
-            "approvedBy": e.approved_by,
-            "expires": e.expires.isoformat(),
-        }
-        for e in exceptions
+def exported(policy: GatePolicy, verdict: Verdict) -> dict[str, Any] | None:
+    """The `gateExceptions` stack output: every declared exception and what it waives here, for
+    audits; None when the stack declares none."""
+    if not policy.exceptions:
+        return None
+    declared = [
+        {"rule": e.rule, "reason": e.reason, "approvedBy": e.approved_by, "expires": e.expires.isoformat()}
+        for e in policy.exceptions
     ]
+    return {"declared": declared, "waived": list(verdict.waived)}

@@ -37,18 +37,20 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     }
 
 
-def enforce_rules(policy: GatePolicy, stack: str) -> None:
+def enforce_rules(policy: GatePolicy, stack: str) -> nonnegotiables.Verdict:
     """The flag rules (GATE-DP-05..08); the non-negotiables on the computed gate (GATE-NN-01..06,
     less what a valid exception waives); then, per gated repository, liveness (GATE-M9-03: every
     required check on every protected branch is reported) and call concurrency (GATE-M9-04: no
     reusable-workflow call is cancelled as a deadlock). Only the stack that commits the workflows and
-    declares the merge gate checks the last two: the other stacks declare neither.
+    declares the merge gate checks the last two: the other stacks declare neither. Returns the
+    non-negotiables' verdict, whose waivers the stack exports.
     """
     source = EPHEMERAL_TEMPLATE if policy.ephemeral is not None else stack_file(stack)
     today = today_for_rules()
     # GATE-DP-05..08: every stack checks the flags it deploys.
     enforce_flag_rules(policy, source, today)
-    lines = list(nonnegotiables.judge(policy, today).violations)
+    verdict = nonnegotiables.judge(policy, today)
+    lines = list(verdict.violations)
     hints = [_EXCEPTION_HINT] if lines else []
     for repo in policy.repositories if policy.owns_merge_gate else ():
         required = {gate.pattern: gate.required_checks for gate in branch_gates(policy, repo)}
@@ -65,6 +67,7 @@ def enforce_rules(policy: GatePolicy, stack: str) -> None:
             hints.append(_CONCURRENCY_HINT)
     if lines:
         raise RuleViolation(source, lines + [f"hint: {hint}" for hint in hints])
+    return verdict
 
 
 _EXCEPTION_HINT = (

@@ -19,6 +19,7 @@ from gate import clock
 from gate.engine import SECRET_PLACEHOLDER
 from gate.errors import PolicyError, Problem
 from gate.loader import stack_file
+from gate.types import PR_STACK
 from gate.yamlguard import StackFileError, read_stack_text
 from gate.yamlguard import load as load_yaml
 
@@ -32,7 +33,6 @@ _SECRET_ONLY_KEYS = {
 
 
 EPHEMERAL_TEMPLATE = "stacks/ephemeral.yaml"
-_EPHEMERAL_STACK = re.compile(r"pr-([1-9][0-9]{0,8})")
 
 # Pulumi's stack name rule.
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -54,7 +54,7 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
         raise StackFileError(f"invalid stack name {stack!r}; allowed: letters, digits, '-', '_' and '.'")
     source = _stack_config_source(project_dir, stack)
     path = project_dir / source
-    ephemeral = _EPHEMERAL_STACK.fullmatch(stack)
+    ephemeral = PR_STACK.fullmatch(stack)
     if not path.is_file() and ephemeral and (project_dir / EPHEMERAL_TEMPLATE).is_file():
         # pr-<N> stacks have no file of their own: they are made from the template.
         source = f"{EPHEMERAL_TEMPLATE} ({stack})"

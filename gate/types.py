@@ -457,6 +457,8 @@ ChecklistItem = Annotated[str, Field(min_length=1), one_line(200, "a checklist i
 # The disposable per-PR stacks (gate/lifecycle.py reaps stacks named so); refused for anything else.
 # Wider than the janitor's own pattern (pr-[1-9][0-9]{0,8}): pr-0 and pr-007 look the same to a person.
 EPHEMERAL_STACK = re.compile(r"pr-[0-9]+")
+# The name of a real per-PR stack: pr-<pull request number> (the template fills in the number).
+PR_STACK = re.compile(r"pr-([1-9][0-9]{0,8})")
 
 # AppConfig's limit for a deployment strategy's duration and final bake time (the API refuses more);
 # rollout.bakeTime becomes both (gate/aws.py).

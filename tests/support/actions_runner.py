@@ -47,6 +47,7 @@ from typing import Any
 import yaml
 
 from gate.expressions import ExpressionError, Status, evaluate, evaluate_if, interpolate, to_string
+from gate.liveness import triggers
 
 STEP_TIMEOUT = 300
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -180,10 +181,8 @@ def _strings(raw: Mapping[str, Any] | None, ctx: Mapping[str, Any]) -> dict[str,
 
 
 def _on(doc: Mapping[Any, Any]) -> dict[str, Any]:
-    on = doc.get("on", doc.get(True))  # PyYAML reads the key `on` as True
-    if isinstance(on, str | list):
-        return {name: {} for name in ([on] if isinstance(on, str) else on)}
-    return {k: v or {} for k, v in (on or {}).items()}
+    """`on:` as {event: its configuration}, an empty mapping where none is written."""
+    return {event: config or {} for event, config in triggers(doc).items()}
 
 
 def _bool(name: str, value: str) -> bool:
