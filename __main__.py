@@ -6,14 +6,19 @@ import pulumi
 import pulumi_github as github
 
 from components.aws import AwsFoundation
-from components.github_gate import RepositoryGate
+from components.github_gate import CentralWorkflowRepository, RepositoryGate
 from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
 from gate import ephemeral, nonnegotiables, promotion, runtime
 from gate.clock import iso
 from gate.errors import GateError
 from gate.flags import flag_configmap_data
-from gate.github import repository_gate, required_checks_summary
+from gate.github import (
+    central_workflows,
+    repository_gate,
+    required_checks_summary,
+    required_workflows_summary,
+)
 from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
 from gate.rules import enforce_rules
@@ -22,19 +27,28 @@ from gate.rules import enforce_rules
 def declare_repository_gates(policy: GatePolicy) -> None:
     github_token = pulumi.Config("github").get_secret("token")  # else the provider reads GITHUB_TOKEN
     providers: dict[str, github.Provider] = {}
+
+    def provider(owner: str) -> pulumi.ResourceOptions:
+        if owner not in providers:
+            providers[owner] = github.Provider(f"github-{owner}", owner=owner, token=github_token)
+        return pulumi.ResourceOptions(providers={"github": providers[owner]})
+
+    central = None
+    central_spec = central_workflows(policy, policy.repositories) if policy.owns_merge_gate else None
+    if central_spec is not None:
+        # Organisation mode: every gated repository's required workflows, in one repository.
+        central = CentralWorkflowRepository(
+            f"{central_spec.owner}-{central_spec.repository}-central",
+            central_spec,
+            provider(central_spec.owner),
+        )
     for repo in policy.repositories:
         spec = repository_gate(policy, repo)
-        if spec.owner not in providers:
-            providers[spec.owner] = github.Provider(
-                f"github-{spec.owner}", owner=spec.owner, token=github_token
-            )
-        RepositoryGate(
-            f"{spec.owner}-{spec.name}",
-            spec,
-            opts=pulumi.ResourceOptions(providers={"github": providers[spec.owner]}),
-        )
+        RepositoryGate(f"{spec.owner}-{spec.name}", spec, provider(spec.owner), central=central)
     pulumi.export("ownsMergeGate", policy.owns_merge_gate)
     pulumi.export("requiredChecks", required_checks_summary(policy))
+    if central_spec is not None:
+        pulumi.export("requiredWorkflows", required_workflows_summary(policy, central_spec))
 
 
 def declare_runtime_safety_net(policy: GatePolicy) -> None:

@@ -5,8 +5,58 @@ from __future__ import annotations
 import pulumi
 import pulumi_github as github
 
-from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, RepositoryGateSpec
+from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, CentralWorkflows, RepositoryGateSpec
 from gate.types import MergeGateMode, resource_slug
+
+
+class CentralWorkflowRepository(pulumi.ComponentResource):
+    """Organisation mode: the gate's required workflows in one central repository, on a branch only
+    the platform team and organisation owners may update (the ref the organisation rulesets pin)."""
+
+    repository_id: pulumi.Output[int]
+
+    def __init__(self, name: str, args: CentralWorkflows, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("delivery-gate:github:CentralWorkflows", name, None, opts)
+        protect = args.protect
+        child = pulumi.ResourceOptions(parent=self, protect=protect)
+        branch = github.Branch(f"{name}-branch", repository=args.repository, branch=args.branch, opts=child)
+        # M9 §Enforcement: what every gated repository must pass changes only through the platform
+        # team (organisation owners can change any ruleset anyway; the Pulumi token is one of them,
+        # as organisation rulesets require).
+        self.ruleset = github.RepositoryRuleset(
+            f"{name}-ruleset",
+            repository=args.repository,
+            name=f"delivery-gate required workflows {args.branch}",
+            target="branch",
+            enforcement="active",
+            conditions=_on_ref(args.ref),
+            bypass_actors=[
+                github.RepositoryRulesetBypassActorArgs(
+                    actor_id=_team_id(self, args.platform_team), actor_type="Team", bypass_mode="always"
+                ),
+                github.RepositoryRulesetBypassActorArgs(actor_type="OrganizationAdmin", bypass_mode="always"),
+            ],
+            rules=github.RepositoryRulesetRulesArgs(update=True, deletion=True, non_fast_forward=True),
+            opts=child,
+        )
+        self.files = [
+            github.RepositoryFile(
+                f"{name}-file-{_slug(file.path)}",
+                repository=args.repository,
+                branch=branch.branch,
+                file=file.path,
+                content=file.content,
+                commit_message=file.commit_message,
+                overwrite_on_create=True,
+                opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[branch]),
+            )
+            for file in args.files
+        ]
+        found = github.get_repository_output(
+            full_name=f"{args.owner}/{args.repository}", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        self.repository_id = found.repo_id
+        self.register_outputs({"repositoryId": self.repository_id, "branch": branch.branch})
 
 
 class RepositoryGate(pulumi.ComponentResource):
@@ -16,7 +66,12 @@ class RepositoryGate(pulumi.ComponentResource):
     protected_branches: pulumi.Output[list[str]]
 
     def __init__(
-        self, name: str, args: RepositoryGateSpec, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: RepositoryGateSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        central: CentralWorkflowRepository | None = None,
     ) -> None:
         super().__init__("delivery-gate:github:RepositoryGate", name, None, opts)
         self._name = name
@@ -25,7 +80,16 @@ class RepositoryGate(pulumi.ComponentResource):
 
         gate_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_merge_gate)
         if args.owns_merge_gate:
-            if args.mode is MergeGateMode.RULESETS:
+            if args.mode is MergeGateMode.ORGANIZATION:
+                assert central is not None, "organisation mode needs the central workflow repository"
+                # GitHub refuses a required workflow that does not exist yet at its ref.
+                org_opts = pulumi.ResourceOptions(
+                    parent=self, protect=args.protect_merge_gate, depends_on=central.files
+                )
+                for branch in args.branches:
+                    self._organization_ruleset(branch, central, org_opts)
+                self._release_branch_creation_in_organization(gate_opts)
+            elif args.mode is MergeGateMode.RULESETS:
                 for branch in args.branches:
                     self._ruleset(branch, gate_opts)
                 self._release_branch_creation(gate_opts)
@@ -155,6 +219,85 @@ class RepositoryGate(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _organization_ruleset(
+        self, branch: BranchGate, central: CentralWorkflowRepository, opts: pulumi.ResourceOptions
+    ) -> None:
+        """Organisation mode: the gate's PR workflows are required from the central repository at
+        its pinned ref, so this repository holds no copy of them to rewrite (M9 §Enforcement)."""
+        gate, reviews, spec = self._spec.merge_gate, self._spec.reviews, self._spec
+        assert spec.central is not None
+        required_reviewers = [
+            github.OrganizationRulesetRulesPullRequestRequiredReviewerArgs(
+                reviewer=github.OrganizationRulesetRulesPullRequestRequiredReviewerReviewerArgs(
+                    id=self._team_id(reviewer.team), type="Team"
+                ),
+                file_patterns=list(reviewer.file_patterns),
+                minimum_approvals=reviewer.minimum_approvals,
+            )
+            for reviewer in spec.schema_reviewers
+        ]
+        rules = github.OrganizationRulesetRulesArgs(
+            pull_request=github.OrganizationRulesetRulesPullRequestArgs(
+                required_approving_review_count=reviews.required_approvals,
+                require_code_owner_review=reviews.require_code_owner_review,
+                dismiss_stale_reviews_on_push=reviews.dismiss_stale_reviews,
+                require_last_push_approval=reviews.require_last_push_approval,
+                required_review_thread_resolution=gate.conversation_resolution,
+                required_reviewers=required_reviewers or None,
+            ),
+            required_workflows=github.OrganizationRulesetRulesRequiredWorkflowsArgs(
+                required_workflows=[
+                    github.OrganizationRulesetRulesRequiredWorkflowsRequiredWorkflowArgs(
+                        repository_id=central.repository_id, path=path, ref=spec.central.ref
+                    )
+                    for path in branch.required_workflows
+                ],
+            ),
+            # The checks by name too, for `strict` (up to date with the base), from GitHub Actions.
+            required_status_checks=github.OrganizationRulesetRulesRequiredStatusChecksArgs(
+                required_checks=[
+                    github.OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs(
+                        context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                    )
+                    for check in branch.required_checks
+                ],
+                strict_required_status_checks_policy=gate.strict,
+            ),
+            required_linear_history=gate.linear_history,
+            non_fast_forward=True,
+            deletion=True,
+        )
+        github.OrganizationRuleset(
+            f"{self._name}-org-ruleset-{_slug(branch.pattern)}",
+            name=f"delivery-gate {spec.name} {branch.pattern}",
+            target="branch",
+            enforcement="active",
+            conditions=_in_repository(spec.name, branch.ruleset_ref),
+            bypass_actors=[] if gate.enforce_admins else None,
+            rules=rules,
+            opts=opts,
+        )
+
+    def _release_branch_creation_in_organization(self, opts: pulumi.ResourceOptions) -> None:
+        """As _release_branch_creation, as an organisation ruleset on this repository."""
+        ref = self._spec.release_branch_ref
+        pattern = ref.removeprefix("refs/heads/")
+        github.OrganizationRuleset(
+            f"{self._name}-org-ruleset-create-{_slug(pattern)}",
+            name=f"delivery-gate {self._spec.name} create {pattern}",
+            target="branch",
+            enforcement="active",
+            conditions=_in_repository(self._spec.name, ref),
+            bypass_actors=[
+                github.OrganizationRulesetBypassActorArgs(
+                    actor_id=self._team_id(team), actor_type="Team", bypass_mode="always"
+                )
+                for team in self._spec.release_branch_creators
+            ],
+            rules=github.OrganizationRulesetRulesArgs(creation=True),
+            opts=opts,
+        )
+
     def _release_branch_creation(self, opts: pulumi.ResourceOptions) -> None:
         """Only production's reviewers create release branches (DP §Environment Progression): a
         release branch is a path to production, so an ordinary writer must not open one. A ruleset
@@ -226,15 +369,29 @@ class RepositoryGate(pulumi.ComponentResource):
 
     def _team_id(self, slug: str) -> pulumi.Output[int]:
         if slug not in self._team_ids:
-            team = github.get_team_output(
-                slug=slug, summary_only=True, opts=pulumi.InvokeOutputOptions(parent=self)
-            )
-            self._team_ids[slug] = team.id.apply(int)
+            self._team_ids[slug] = _team_id(self, slug)
         return self._team_ids[slug]
 
     def _user_id(self, login: str) -> pulumi.Output[int]:
         user = github.get_user_output(username=login, opts=pulumi.InvokeOutputOptions(parent=self))
         return user.id.apply(int)
+
+
+def _team_id(parent: pulumi.Resource, slug: str) -> pulumi.Output[int]:
+    options = pulumi.InvokeOutputOptions(parent=parent)
+    team = github.get_team_output(slug=slug, summary_only=True, opts=options)
+    return team.id.apply(int)
+
+
+def _in_repository(repository: str, ref: str) -> github.OrganizationRulesetConditionsArgs:
+    """An organisation ruleset condition on one ref pattern of one repository; renaming the
+    repository is prevented, since a renamed repository would fall outside the condition."""
+    return github.OrganizationRulesetConditionsArgs(
+        ref_name=github.OrganizationRulesetConditionsRefNameArgs(includes=[ref], excludes=[]),
+        repository_name=github.OrganizationRulesetConditionsRepositoryNameArgs(
+            includes=[repository], excludes=[], protected=True
+        ),
+    )
 
 
 def _on_ref(ref: str) -> github.RepositoryRulesetConditionsArgs:

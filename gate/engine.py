@@ -242,6 +242,11 @@ def _lookup(token: str, args: dict[str, Any]) -> dict[str, Any]:
         login = str(args.get("username"))
         user_id = stable_id("user", login)
         return {"id": user_id, "nodeId": f"U_{user_id}", "login": login, "name": login}
+    if token == "github:index/getRepository:getRepository":
+        full_name = str(args.get("fullName"))
+        repo_id = int(stable_id("repository", full_name))
+        name = full_name.rsplit("/", maxsplit=1)[-1]
+        return {"repoId": repo_id, "nodeId": f"R_{repo_id}", "fullName": full_name, "name": name}
     return dict(args)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from gate import organization
 from gate.aws import build_variables, deploy_role_arn
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
@@ -19,6 +21,7 @@ from gate.workflows import (
     K6_MAPPER_PATH,
     WORKFLOW_DIR,
     k6_mapper_source,
+    render_documents,
     render_workflows,
 )
 
@@ -38,6 +41,8 @@ class BranchGate:
     required_checks: tuple[str, ...]
     # Rulesets mode: the environment a commit must have been deployed to before it may merge here.
     required_deployment: str | None
+    # Organisation mode: the central repository's workflows that must pass (their paths there).
+    required_workflows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,25 @@ class RepositoryGateSpec:
     repository_variables: tuple[tuple[str, str], ...]
     protect_merge_gate: bool
     protect_environment: bool
+    # Organisation mode: the central repository and the branch its required workflows are pinned
+    # to (declared once per stack, by components/github_gate.py's CentralWorkflowRepository).
+    central: CentralWorkflows | None = None
+
+
+@dataclass(frozen=True)
+class CentralWorkflows:
+    """Organisation mode: where the gate's required workflows live, and who may change them."""
+
+    owner: str
+    repository: str
+    branch: str
+    platform_team: str
+    protect: bool
+    files: tuple[CommittedFile, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"refs/heads/{self.branch}"
 
 
 def required_checks(policy: GatePolicy, repo: Repository) -> tuple[str, ...]:
@@ -115,16 +139,55 @@ def release_ruleset_ref(repo: Repository) -> str:
 
 def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]:
     checks = required_checks(policy, repo)
+    required_workflows: tuple[str, ...] = ()
+    if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
+        required_workflows = tuple(
+            organization.central_path(repo, file)
+            for file in organization.required_workflow_documents(policy, repo)
+        )
     return (
         # M9 §Overview: "All merges to `main` (or `release/*`) require passing automated checks".
-        BranchGate(repo.default_branch, "~DEFAULT_BRANCH", checks, None),
+        BranchGate(repo.default_branch, "~DEFAULT_BRANCH", checks, None, required_workflows),
         BranchGate(
             repo.release_branch_pattern,
             release_ruleset_ref(repo),
             checks,
             _staging_environment(policy),
+            required_workflows,
         ),
     )
+
+
+def central_workflows(policy: GatePolicy, repos: Sequence[Repository] = ()) -> CentralWorkflows | None:
+    """Organisation mode: the central repository, holding the required workflows of `repos`."""
+    settings = policy.merge_gate.organization
+    if settings is None:
+        return None
+    owner = policy.repositories[0].owner
+    assert owner is not None  # the loader fills owners from github:owner
+    files = tuple(
+        CommittedFile(
+            path,
+            content,
+            f"delivery-gate: {path.rsplit('/', 1)[-1]}, required of {repo.full_name} (M9)",
+        )
+        for repo in repos
+        for path, content in organization.render_required_workflows(policy, repo).items()
+    )
+    return CentralWorkflows(
+        owner,
+        settings.central_repository,
+        settings.workflow_branch,
+        policy.merge_gate.platform_team,
+        protects_merge_gate(policy),
+        files,
+    )
+
+
+def protects_merge_gate(policy: GatePolicy) -> bool:
+    """The merge gate is protected wherever it is declared: deleting it silently disables every
+    check. protectResources overrides it."""
+    return policy.protect_resources if policy.protect_resources is not None else True
 
 
 def gate_owned_paths(gate_files: Sequence[str]) -> tuple[str, ...]:
@@ -206,7 +269,6 @@ def schema_reviewers(policy: GatePolicy, gate_files: Sequence[str] = ()) -> tupl
 def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
     assert repo.owner is not None  # the loader fills owners from github:owner
     owns = policy.owns_merge_gate
-    override = policy.protect_resources
     files: tuple[CommittedFile, ...] = (
         CommittedFile(
             PR_TEMPLATE_PATH,
@@ -219,7 +281,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
             CommittedFile(
                 path, content, f"delivery-gate: {path.rsplit('/', 1)[-1]} from the delivery policy (M9)"
             )
-            for path, content in render_workflows(policy, repo).items()
+            for path, content in repository_workflows(policy, repo).items()
         )
         files += (
             CommittedFile(
@@ -257,11 +319,28 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         repository_variables=build_variables(policy),
         release_branch_ref=release_ruleset_ref(repo),
         release_branch_creators=policy.environments[-1].reviewers.teams,
-        # The merge gate is protected wherever it is declared: deleting it silently disables every
-        # check. Everything else is protected in production. protectResources overrides both.
-        protect_merge_gate=override if override is not None else True,
+        # Everything but the merge gate is protected in production; protectResources overrides both.
+        protect_merge_gate=protects_merge_gate(policy),
         protect_environment=policy.protects_everything,
+        central=central_workflows(policy) if owns else None,
     )
+
+
+def repository_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
+    """Repository path -> content of the workflows the gated repository itself holds."""
+    if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
+        return render_documents(organization.repository_workflow_documents(policy, repo))
+    return render_workflows(policy, repo)
+
+
+def workflows_run_for(policy: GatePolicy, repo: Repository) -> dict[str, str]:
+    """Path -> content of every gate workflow GitHub runs for `repo`: its own and, in organisation
+    mode, its required workflows in the central repository (their paths carry the repository's
+    name, so the two sets never collide)."""
+    files = repository_workflows(policy, repo)
+    if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
+        files.update(organization.render_required_workflows(policy, repo))
+    return files
 
 
 def environment_variables(policy: GatePolicy) -> tuple[tuple[str, str], ...]:
@@ -279,4 +358,16 @@ def required_checks_summary(policy: GatePolicy) -> dict[str, dict[str, tuple[str
     return {
         repo.full_name: {b.pattern: b.required_checks for b in branch_gates(policy, repo)}
         for repo in policy.repositories
+    }
+
+
+def required_workflows_summary(policy: GatePolicy, central: CentralWorkflows) -> dict[str, Any]:
+    """Organisation mode, for the plan summary: where the required workflows come from, and which
+    each repository must pass (the same on every protected branch)."""
+    return {
+        "source": f"{central.owner}/{central.repository}@{central.ref}",
+        "repositories": {
+            repo.full_name: list(branch_gates(policy, repo)[0].required_workflows)
+            for repo in policy.repositories
+        },
     }

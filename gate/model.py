@@ -227,12 +227,40 @@ def _default_checks() -> tuple[Check, ...]:
 # Merge gate and reviews
 
 
+class OrganizationGate(GateModel):
+    """Organisation mode: the PR checks run as required workflows from one central repository."""
+
+    central_repository: RepositoryName = Field(
+        description=(
+            "Repository of the gate's owner that holds every gated repository's required workflows "
+            "(it must not itself be gated). Its Actions access must allow repositories of the "
+            "organisation to use its workflows."
+        )
+    )
+    workflow_branch: BranchPattern = Field(
+        default="delivery-gate",
+        pattern=r"^[A-Za-z0-9._/-]+$",
+        description=(
+            "Branch of the central repository the gate commits the required workflows to; the "
+            "organisation rulesets pin each required workflow to this ref, and a ruleset lets only "
+            "the platform team and organisation owners update it. No wildcards."
+        ),
+    )
+
+
 class MergeGate(GateModel):
     """How merges into the protected branches are gated."""
 
     mode: MergeGateMode = Field(
         default=MergeGateMode.BRANCH_PROTECTION,
-        description="Express the gate as classic branch protection or as repository rulesets.",
+        description=(
+            "Express the gate as classic branch protection, as repository rulesets, or as "
+            "organisation rulesets with required workflows ('organization', GitHub Enterprise Cloud)."
+        ),
+    )
+    organization: OrganizationGate | None = Field(
+        default=None,
+        description="Organisation mode's central repository; required in that mode, refused otherwise.",
     )
     required_checks: tuple[CheckName, ...] | None = Field(
         # M9 §Merge conditions: "All CI checks green for the PR"; none: every catalogue check.
@@ -260,6 +288,25 @@ class MergeGate(GateModel):
             "template); its review is required for any change to them."
         ),
     )
+
+    @model_validator(mode="after")
+    def _organization_only_in_its_mode(self) -> Self:
+        organization_mode = self.mode is MergeGateMode.ORGANIZATION
+        if organization_mode and self.organization is None:
+            raise FieldProblem(
+                "organization",
+                None,
+                "a {centralRepository} when mode is 'organization': the repository whose workflows "
+                "the organisation rulesets require",
+            )
+        if not organization_mode and self.organization is not None:
+            raise FieldProblem(
+                "organization",
+                self.organization.central_repository,
+                "no organization settings unless mode is 'organization' (they would be ignored)",
+            )
+        return self
+
     owner_environment: EnvironmentName | None = Field(
         default=None,
         description=(
@@ -1131,13 +1178,36 @@ class GatePolicy(GateModel):
         # from creating one (components/github_gate.py: rulesets mode); classic branch protection
         # cannot restrict creation of a `release/*` pattern.
         release_deploys = self.aws is not None and self.aws.deploy_from_release_branches
-        if release_deploys and self.merge_gate.mode is not MergeGateMode.RULESETS:
+        if release_deploys and self.merge_gate.mode is MergeGateMode.BRANCH_PROTECTION:
             raise FieldProblem(
                 "aws.deployFromReleaseBranches",
                 True,
-                "false unless mergeGate.mode is 'rulesets', which lets only production's reviewers "
+                "false unless mergeGate.mode is 'rulesets' or 'organization', which let only "
+                "production's reviewers "
                 "create release branches (anyone with write access could otherwise create one with "
                 "their own deploy.yml and get the deploy role)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _central_repository_apart(self) -> Self:
+        organization = self.merge_gate.organization
+        if organization is None:
+            return self
+        # The central repository's workflows are what every gated repository must pass; gating it
+        # with its own copies would let a pull request to it change the gate it is judged by.
+        central = organization.central_repository.lower()
+        if any(repo.name.lower() == central for repo in self.repositories):
+            raise FieldProblem(
+                "mergeGate.organization.centralRepository",
+                organization.central_repository,
+                "a repository that is not itself in repositories[] (it holds the gate, it is not gated)",
+            )
+        if not self.workflows.commit:
+            raise FieldProblem(
+                "workflows.commit",
+                False,
+                "true when mergeGate.mode is 'organization': the required workflows are the gate's own",
             )
         return self
 

@@ -194,6 +194,10 @@ def summarize(plan: dict[str, Any]) -> str:
     if "requiredChecks" in outputs:  # a delivery-gate stack (the bootstrap project has none)
         lines.append("required checks:")
         lines += _required_checks_lines(outputs["requiredChecks"])
+    if outputs.get("requiredWorkflows"):
+        required = outputs["requiredWorkflows"]
+        lines.append(f"required workflows (organisation rulesets) from {required['source']}:")
+        lines += [f"  {repo}: {', '.join(paths)}" for repo, paths in sorted(required["repositories"].items())]
     lines += _promotion_lines(outputs)
     lines += _exception_lines(outputs)
     lines.append(f"root hash: {plan['root_hash']}")

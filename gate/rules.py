@@ -10,40 +10,55 @@ from typing import Any
 
 import yaml
 
-from gate import nonnegotiables
+from gate import nonnegotiables, organization
 from gate.concurrency import RULE_ID as CONCURRENCY_RULE
 from gate.concurrency import check_call_concurrency
 from gate.errors import RuleViolation
 from gate.flags import enforce_flag_rules, today_for_rules
-from gate.github import branch_gates
+from gate.github import branch_gates, workflows_run_for
 from gate.liveness import RULE_ID as LIVENESS_RULE
 from gate.liveness import check_liveness
 from gate.loader import stack_file
 from gate.model import GatePolicy, Repository
 from gate.stackfile import EPHEMERAL_TEMPLATE
-from gate.workflows import WORKFLOW_DIR, render_workflows
+from gate.types import MergeGateMode
+from gate.workflows import WORKFLOW_DIR
 
 
-def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
-    """The gate's workflows as GitHub will parse them (file name -> document)."""
-    if not policy.workflows.commit:
-        return {}
+def _parsed(rendered: dict[str, str]) -> dict[str, Any]:
     prefix = f"{WORKFLOW_DIR}/"
     return {
         # libyaml's loader: the same YAML 1.1 reading as safe_load, several times faster.
         path.removeprefix(prefix): yaml.load(text, Loader=yaml.CSafeLoader)
-        for path, text in render_workflows(policy, repo).items()
+        for path, text in rendered.items()
         if path.startswith(prefix)
     }
+
+
+def required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
+    """Organisation mode: the central repository's required workflows of `repo`, as GitHub will
+    parse them (central file name -> document); none in the other modes."""
+    if policy.merge_gate.mode is not MergeGateMode.ORGANIZATION:
+        return {}
+    return _parsed(organization.render_required_workflows(policy, repo))
+
+
+def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
+    """Every workflow GitHub runs for `repo` (file name -> document): the gate's workflows in the
+    repository and, in organisation mode, its required workflows in the central repository."""
+    if not policy.workflows.commit:
+        return {}
+    return _parsed(workflows_run_for(policy, repo))
 
 
 def enforce_rules(policy: GatePolicy, stack: str) -> nonnegotiables.Verdict:
     """The flag rules (GATE-DP-05..08); the non-negotiables on the computed gate (GATE-NN-01..06,
     less what a valid exception waives); then, per gated repository, liveness (GATE-M9-03: every
     required check on every protected branch is reported) and call concurrency (GATE-M9-04: no
-    reusable-workflow call is cancelled as a deadlock). Only the stack that commits the workflows and
-    declares the merge gate checks the last two: the other stacks declare neither. Returns the
-    non-negotiables' verdict, whose waivers the stack exports.
+    reusable-workflow call is cancelled as a deadlock) and, in organisation mode, GATE-ORG-01 (every
+    central workflow can run as a required workflow, on code the pull request cannot change). Only
+    the stack that commits the workflows and declares the merge gate checks these: the other stacks
+    declare neither. Returns the non-negotiables' verdict, whose waivers the stack exports.
     """
     source = EPHEMERAL_TEMPLATE if policy.ephemeral is not None else stack_file(stack)
     today = today_for_rules()
@@ -61,6 +76,11 @@ def enforce_rules(policy: GatePolicy, stack: str) -> nonnegotiables.Verdict:
         lines += [f"[{LIVENESS_RULE}] {v}" for v in unreported]
         deadlocks = check_call_concurrency(repo.full_name, workflows, repo.default_branch)
         lines += [f"[{CONCURRENCY_RULE}] {v}" for v in deadlocks]
+        central = required_workflows(policy, repo)
+        lines += [
+            f"[{organization.RULE_ID}] {v}"
+            for v in organization.check_required_workflows(repo.full_name, central)
+        ]
         if unreported and _LIVENESS_HINT not in hints:
             hints.append(_LIVENESS_HINT)
         if deadlocks and _CONCURRENCY_HINT not in hints:

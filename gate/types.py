@@ -45,6 +45,9 @@ class CheckCategory(StrEnum):
 class MergeGateMode(StrEnum):
     BRANCH_PROTECTION = "branch-protection"
     RULESETS = "rulesets"
+    # Organisation rulesets whose required workflows live in one central repository (GitHub
+    # Enterprise Cloud): the gated repository holds no copy of its PR checks to rewrite.
+    ORGANIZATION = "organization"
 
 
 def matching(regex: str, allowed: str) -> AfterValidator:

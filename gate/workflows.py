@@ -76,6 +76,7 @@ PERMISSION_REASONS = {
     ("issues", "write"): "open the parity-mismatch issue",
     ("id-token", "write"): "trade the job's OIDC token for an AWS role (the environment's or the build's)",
     ("packages", "write"): "push the image built from this commit (deployed by digest)",
+    ("actions", "write"): "re-run the required schema-change check after a review (organisation mode)",
 }
 
 # GitHub environment variables each environment stack sets (gate/github.py): the deploy role that
@@ -1073,16 +1074,20 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     return dict(sorted(documents.items()))
 
 
+_HEADER = (
+    "# Managed by delivery-gate (Pulumi), rendered from the delivery policy: edits here are\n"
+    "# overwritten on the next `pulumi up`. Change the policy in the delivery-gate stacks instead.\n"
+)
+
+
+def render_documents(documents: Mapping[str, dict[str, Any]]) -> dict[str, str]:
+    """Repository path -> file content of workflow documents keyed by file name."""
+    return {f"{WORKFLOW_DIR}/{file}": _HEADER + dump(document) for file, document in documents.items()}
+
+
 def render_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
-    """Repository path -> file content of every gate workflow."""
-    header = (
-        "# Managed by delivery-gate (Pulumi), rendered from the delivery policy: edits here are\n"
-        "# overwritten on the next `pulumi up`. Change the policy in the delivery-gate stacks instead.\n"
-    )
-    return {
-        f"{WORKFLOW_DIR}/{file}": header + dump(document)
-        for file, document in workflow_documents(policy, repo).items()
-    }
+    """Repository path -> file content of every gate workflow (the repository modes' set)."""
+    return render_documents(workflow_documents(policy, repo))
 
 
 def k6_mapper_source() -> str:

@@ -189,7 +189,7 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         stack("  delivery-gate:mergeGate:\n    mode: honour-system\n"),
         "delivery-gate:mergeGate.mode",
         "'honour-system'",
-        "'branch-protection' or 'rulesets'",
+        "'branch-protection', 'rulesets' or 'organization'",
     ),
     "p99-below-p95": (
         stack("  delivery-gate:thresholds:\n    latency: {p95TargetMs: 500, p99TargetMs: 200}\n"),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gate.workflows import render_workflows
+from gate.github import workflows_run_for
 from tests.support.workflow_tools import run_blocks, run_shellcheck
 from tests.test_workflows import VARIANTS, policy
 
@@ -23,7 +23,7 @@ def test_every_run_block_passes_shellcheck(variant: str, tmp_path: Path) -> None
     gate_policy = policy(**VARIANTS[variant])
     findings: list[str] = []
     checked = 0
-    for path, text in sorted(render_workflows(gate_policy, gate_policy.repositories[0]).items()):
+    for path, text in sorted(workflows_run_for(gate_policy, gate_policy.repositories[0]).items()):
         if not path.endswith(".yml"):
             continue
         for where, shell, script in run_blocks(yaml.safe_load(text)):

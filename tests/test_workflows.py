@@ -11,12 +11,13 @@ import yaml
 
 from gate import cli
 from gate.files import committed_files
-from gate.github import required_checks
+from gate.github import required_checks, workflows_run_for
 from gate.loader import load_policy
 from gate.model import GatePolicy, _default_checks
+from gate.organization import RERUN_WORKFLOW
 from gate.plan import load_plan
 from gate.rules import committed_workflows
-from gate.workflows import render_workflows
+from gate.workflows import E2E_WORKFLOW, render_workflows
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.workflow_tools import run_actionlint, run_zizmor
 
@@ -36,6 +37,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "k6": {"script": "load/smoke.js", "headroom": 0.5},
             "timeoutMinutes": 45,
         },
+    },
+    # Organisation mode: the pull-request workflows as required workflows in a central repository.
+    "organization": {
+        "mergeGate": {"mode": "organization", "organization": {"centralRepository": "gate-workflows"}},
     },
     "aws-deploy-role": {
         "aws": {
@@ -59,7 +64,7 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     gate_policy = policy(**VARIANTS[request.param])
     out = tmp_path_factory.mktemp(request.param)
     paths = []
-    for relative, text in render_workflows(gate_policy, gate_policy.repositories[0]).items():
+    for relative, text in workflows_run_for(gate_policy, gate_policy.repositories[0]).items():
         path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -114,7 +119,8 @@ def test_least_privilege_permissions_and_timeouts(rendered: list[Path]) -> None:
 def test_checkouts_never_persist_credentials(rendered: list[Path]) -> None:
     for name, document in documents(rendered).items():
         checkouts = [s for s in all_steps(document) if str(s.get("uses", "")).startswith("actions/checkout@")]
-        assert checkouts, name
+        # Only organisation mode's review helper reads no code: it re-runs a workflow run by id.
+        assert checkouts or name == RERUN_WORKFLOW, name
         assert all(s["with"]["persist-credentials"] is False for s in checkouts), name
 
 
@@ -130,7 +136,7 @@ def test_pull_request_workflows_cancel_superseded_runs(rendered: list[Path]) -> 
     for name, document in documents(rendered).items():
         if "pull_request" in document["on"]:
             # e2e-parity is also called after merge, where it must never be cut short.
-            called = "workflow_call" in document["on"]
+            called = "workflow_call" in document["on"] or name.endswith(f"--{E2E_WORKFLOW}")
             expected = "${{ github.event_name == 'pull_request' }}" if called else True
             assert document["concurrency"]["cancel-in-progress"] == expected, name
 
