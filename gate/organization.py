@@ -106,7 +106,8 @@ def _input_defaults(on: Mapping[str, Any]) -> dict[str, str]:
 
 def _with_defaults(node: Any, defaults: Mapping[str, str]) -> Any:
     """The document with `inputs.<name>` inside every expression replaced by its default, since a
-    workflow without inputs has no `inputs` context to read (actionlint refuses the reference)."""
+    workflow without inputs has no `inputs` context to read (actionlint refuses the reference), and
+    the falsy defaults folded away where they are an operand of `||` (zizmor: obfuscation)."""
     if not defaults:
         return node
     if isinstance(node, dict):
@@ -115,8 +116,21 @@ def _with_defaults(node: Any, defaults: Mapping[str, str]) -> Any:
         return [_with_defaults(value, defaults) for value in node]
     if isinstance(node, str) and "inputs." in node:
         pattern = re.compile(r"\binputs\.(" + "|".join(map(re.escape, defaults)) + r")\b")
-        return _EXPRESSION.sub(lambda m: pattern.sub(lambda i: defaults[i.group(1)], m.group(0)), node)
+
+        def substitute(expression: re.Match[str]) -> str:
+            folded = pattern.sub(lambda i: defaults[i.group(1)], expression.group(0))
+            folded = _FALSY_FIRST.sub("", folded)
+            folded = _FALSY_LAST.sub("", folded)
+            return "" if _FALSY_ONLY.fullmatch(folded) else folded
+
+        return _EXPRESSION.sub(substitute, node)
     return node
+
+
+# A falsy literal that is a whole operand of `||`: `'' || x` and `x || false` are `x`.
+_FALSY_FIRST = re.compile(r"(?:(?<=\{\{ )|(?<=\()|(?<=\|\| ))(?:''|false) \|\| ")
+_FALSY_LAST = re.compile(r" \|\| (?:''|false)(?= \}\}|\))")
+_FALSY_ONLY = re.compile(r"\$\{\{ (?:''|false) \}\}")
 
 
 def render_required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:

@@ -518,6 +518,10 @@ fi
 K6_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 
 
+# Secrets a pull-request job reads only for a pull request from this repository (forks get none).
+SAME_REPOSITORY_SECRET_REASON = "zizmor: ignore[secrets-outside-env] same-repository pull requests only"
+
+
 def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
     s = policy.workflows
     c, k6 = s.commands, s.k6
@@ -528,11 +532,15 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
     target = {"TARGET_ENVIRONMENT": "${{ steps.target.outputs.environment }}"}
     url = {"TARGET_URL": "${{ steps.target_url.outputs.url }}", **target}
     gate_cli = 'python -m gate ephemeral {verb} --repository "$REPOSITORY" --pr "$PR"'
-    gate_env = {
+    # The disposable stack's backend: read only in ephemeral mode, a same-repository pull request
+    # (a fork's run resolves to mode 'fork' and skips these steps; it would get no secrets anyway).
+    gate_env: dict[str, str | Commented] = {
         "REPOSITORY": "${{ github.repository }}",
         "PR": "${{ steps.target.outputs.pr }}",
-        "PULUMI_BACKEND_URL": "${{ secrets.PULUMI_BACKEND_URL }}",
-        "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+        **{
+            name: Commented(f"${{{{ secrets.{name} }}}}", SAME_REPOSITORY_SECRET_REASON)
+            for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
+        },
     }
     mapper = (
         f"python {K6_MAPPER_PATH} build/k6-summary.json --headroom {k6.headroom} "
@@ -741,7 +749,6 @@ fi
 
 # Repository secrets on purpose: the preview runs for every pull request of this repository (never
 # for forks), so an environment would only add a deployment record per pull request.
-_PREVIEW_SECRET_REASON = "zizmor: ignore[secrets-outside-env] same-repository pull requests only"
 
 
 def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
@@ -800,7 +807,7 @@ def infra_plan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
                     },
                 ),
                 "env": {
-                    name: Commented(f"${{{{ secrets.{name} }}}}", _PREVIEW_SECRET_REASON)
+                    name: Commented(f"${{{{ secrets.{name} }}}}", SAME_REPOSITORY_SECRET_REASON)
                     for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
                 },
             },

