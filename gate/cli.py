@@ -13,12 +13,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gate import clock, consistency, lifecycle
+from gate import clock, consistency, delivery_cli, lifecycle
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
 from gate.plan import build_plan, load_plan, read_stack_outputs_file, summarize, write_plan
-from gate.promote import Emergency, PromotionRefused, promote, record_validation
+from gate.promote import Emergency, PromotionRefused, promote
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -96,14 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     emergency.add_argument("--security-scan", metavar="URL", help="link to the passing security-scan run")
     promote.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
 
-    record = commands.add_parser(
-        "record-validation", help="record that the e2e parity check passed against a stack's image"
-    )
-    record.add_argument("--stack", required=True)
-    record.add_argument("--image", required=True, help="the image the check ran against, pinned by digest")
-    record.add_argument("--parity-root-hash", required=True, help="the root hash run and replay agreed on")
-    record.add_argument("--run", default=None, help="link to the workflow run")
-    record.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+    # The delivery path (gate/delivery.py): deploy, rollback, watch, record-evidence.
+    delivery_cli.add_parsers(commands, DEFAULT_PROJECT_DIR)
 
     files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
     files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
@@ -118,14 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, workspace: lifecycle.Workspace | None = None) -> int:
-    """`workspace` replaces the Pulumi Automation API (tests)."""
+def main(
+    argv: Sequence[str] | None = None,
+    workspace: lifecycle.Workspace | None = None,
+    outside: delivery_cli.Outside | None = None,
+) -> int:
+    """`workspace` replaces the Pulumi Automation API, `outside` what the delivery commands reach
+    (tests)."""
     args = build_parser().parse_args(argv)  # usage errors: argparse exits 2
+    delivery = {
+        name: (lambda: delivery_cli.run_command(args, outside or delivery_cli.Outside()))
+        for name in delivery_cli.COMMANDS
+    }
     commands: dict[str, Callable[[], int]] = {
+        **delivery,
         "ephemeral": lambda: _ephemeral(args, workspace or _automation(args.project_dir)),
         "plan": lambda: _plan(args.stack, args.project_dir, args.out, dict(args.evidence)),
         "promote": lambda: _promote(args, workspace),
-        "record-validation": lambda: _record_validation(args),
         "files": lambda: _files(args.plan, args.out),
         "diff": lambda: _diff(args.before, args.after, exit_code=args.exit_code),
         "check": lambda: _check(args.project_dir),
@@ -195,21 +198,6 @@ def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None) ->
     if not args.dry_run and result.diff:
         result.path.write_text(result.after, encoding="utf-8")
         print(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")
-    return EXIT_OK
-
-
-def _record_validation(args: argparse.Namespace) -> int:
-    result = record_validation(
-        args.project_dir,
-        args.stack,
-        args.image,
-        args.parity_root_hash,
-        validated_at=clock.now(exact=True),
-        run=args.run,
-    )
-    sys.stdout.write(result.diff)
-    result.path.write_text(result.after, encoding="utf-8")
-    print(f"wrote {result.path}: `pulumi up --stack {args.stack}` exports it as releaseEvidence")
     return EXIT_OK
 
 

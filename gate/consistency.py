@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gate.delivery import HAND_TYPED_REFUSED
 from gate.errors import GateError
 from gate.loader import load_policy, namespace_values
 from gate.model import GatePolicy
 from gate.stackfile import EPHEMERAL_TEMPLATE, read_stack_config
 
 RULE_ID = "GATE-DP-11"
+DELIVERY_RULE_ID = "GATE-DP-13"  # evidence only from the pipeline
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,24 @@ def check(policies: dict[str, GatePolicy]) -> Consistency:
     return Consistency(tuple(sorted(policies, key=lambda s: (order.get(s, len(order)), s))), tuple(problems))
 
 
+def hand_typed_evidence(project_dir: Path) -> list[str]:
+    """Evidence and deploy records committed into a stack file: only the pipeline writes them, into
+    the stack's state (gate/delivery.py). A committed one is typed by hand, and nothing checks it."""
+    problems = []
+    for stack in stack_names(project_dir):
+        config = read_stack_config(project_dir, stack)
+        problems += [
+            f"[{DELIVERY_RULE_ID}] {config.source}: {key} is written by the pipeline (gate deploy, gate "
+            "record-evidence) into the stack's state, never committed: evidence typed by hand is no evidence"
+            for key in HAND_TYPED_REFUSED
+            if key in config.values
+        ]
+    return problems
+
+
 def check_project(project_dir: Path) -> Consistency:
     try:
-        return check(load_stacks(project_dir))
+        result = check(load_stacks(project_dir))
+        return Consistency(result.stacks, (*result.problems, *hand_typed_evidence(project_dir)))
     except GateError as error:
         return Consistency((), (str(error),))

@@ -198,11 +198,17 @@ class PlanMocks(_mocks.Mocks):
     """Deterministic answers: ids from names, outputs echo inputs, lookups derive ids from slugs.
 
     `stack_outputs` (short stack name -> that stack's outputs) answers stack references: the offline
-    plan reads them from local evidence files instead of the backend.
+    plan reads them from local evidence files instead of the backend. The planned stack's own
+    outputs (its deployed state, gate/delivery.py) are empty unless a file gives them: offline, a
+    stack is planned as its stack file says, as on its first deploy.
     """
 
-    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None, own_stack: str | None = None
+    ) -> None:
         self.stack_outputs = dict(stack_outputs or {})
+        if own_stack is not None:
+            self.stack_outputs.setdefault(own_stack, {})
 
     def _outputs_of(self, reference: str) -> dict[str, Any]:
         # References are "<organization>/<project>/<stack>"; evidence files are named by stack.
@@ -390,7 +396,7 @@ def run_program(
     event loop, so the runtime's ContextVar settings, root stack and config of one run never reach
     the caller or the next run. Process-wide state (os.environ, sys.path) is restored afterwards.
     """
-    monitor = RecordingMonitor(PlanMocks(stack_outputs))
+    monitor = RecordingMonitor(PlanMocks(stack_outputs, own_stack=stack))
     context = contextvars.copy_context()
     result: list[BaseException | None] = [None]
 

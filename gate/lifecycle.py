@@ -159,6 +159,11 @@ class AutomationWorkspace:
         result = handle.up(on_output=print)
         return {key: value.value for key, value in result.outputs.items()}
 
+    def up_with_config(self, stack: str, config_file: Path) -> dict[str, Any]:
+        """`pulumi up --config-file`: the committed stack file stays as it is (gate/delivery.py)."""
+        result = self._stack(stack).up(on_output=print, config_file=str(config_file))
+        return {key: value.value for key, value in result.outputs.items()}
+
     def destroy_and_remove(self, stack: str) -> None:
         self._stack(stack).destroy(on_output=print)
         self._workspace.remove_stack(stack)

@@ -137,12 +137,17 @@ def _fill_repository_owners(raw: dict[str, Any], github_owner: str | None) -> li
     return problems
 
 
-def load_stack_policy() -> GatePolicy:
-    """Load the running stack's policy from the config the Pulumi engine (or the offline plan) set."""
-    config = all_config()
+def load_stack_policy(state: Mapping[str, Any] | None = None) -> tuple[GatePolicy, str]:
+    """Load the running stack's policy from the config the Pulumi engine (or the offline plan) set,
+    with the release and evidence of the stack's own state (`state`, its outputs) carried forward
+    over the stack file's (gate/delivery.py). Returns the policy and where its release comes from."""
+    from gate.delivery import carry_forward  # noqa: PLC0415 - gate.delivery imports this module
+
+    decoded = {key: _decode(value) for key, value in all_config().items()}
+    config, release_source = carry_forward(decoded, state)
     stack = pulumi.get_stack()
     policy = load_policy(
         namespace_values(config), stack=stack, github_owner=namespace_values(config, "github").get("owner")
     )
     # Paths in the stack config are relative to the project directory (where Pulumi.yaml is).
-    return with_suggested_p95(policy, Path(get_root_directory()), stack_file(stack))
+    return with_suggested_p95(policy, Path(get_root_directory()), stack_file(stack)), release_source

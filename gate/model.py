@@ -61,6 +61,7 @@ from gate.types import (
     duration_within,
     fullmatch_linear,
     image_digest,
+    matching,
     one_line,
     resource_slug,
 )
@@ -953,19 +954,85 @@ class Ephemeral(GateModel):
 # evidence of health at the current stage"; Principles 3: "Evidence-based promotion")
 
 
+RunId = Annotated[int, Field(ge=1, le=2**53)]
+RepositoryFullName = Annotated[
+    str,
+    matching(
+        r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}",
+        "owner/name of a GitHub repository",
+    ),
+]
+
+
+class PipelineRun(GateModel):
+    """The GitHub Actions run of deploy.yml that did something, verified through the GitHub API."""
+
+    repository: RepositoryFullName = Field(description="owner/name of the gated repository.")
+    run_id: RunId = Field(description="github.run_id of the deploy.yml run.")
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.repository}/actions/runs/{self.run_id}"
+
+
+class Deployment(GateModel):
+    """Written by `python -m gate deploy` (never by hand, never committed: `gate check` refuses it in
+    a stack file): which pipeline run put the release in place, when, and what ran before. It lives
+    in the stack's state (the `deployment` output) and is carried to every later `pulumi up`."""
+
+    deployed_at: datetime = Field(description="When `gate deploy` applied the release (UTC).")
+    run: PipelineRun = Field(description="The deploy.yml run that deployed it.")
+    previous_image: PinnedImage | None = Field(default=None, description="What the environment ran before.")
+    rollback: bool = Field(
+        default=False,
+        description=(
+            "A rollback (`gate rollback`): the image was validated in this environment before, so it "
+            "rests on this environment's own evidence, not on the upstream stack's."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _utc(self, info: ValidationInfo) -> Self:
+        _require_utc("deployedAt", self.deployed_at)
+        _require_not_after_now("deployedAt", self.deployed_at, info, "a deploy cannot come from the future")
+        return self
+
+
 class Validation(GateModel):
     """This environment's own evidence for the image it runs: the e2e parity check passed against
-    it here (M9 §Post-merge 1). The stack exports it as `releaseEvidence` for the next environment."""
+    it here (M9 §Post-merge 1), and, when recorded by the pipeline (`gate record-evidence`), the
+    canary analysis and the post-deploy validation window too. The stack exports it as
+    `releaseEvidence` for the next environment."""
 
     image: PinnedImage = Field(description="The image the parity check ran against.")
     parity_root_hash: RootHash = Field(description="The root hash run and replay agreed on.")
-    validated_at: datetime = Field(description="When the parity check passed (UTC).")
-    run: HttpsUrl | None = Field(default=None, description="Link to the workflow run that validated it.")
+    validated_at: datetime = Field(description="When the evidence was recorded (UTC).")
+    run: PipelineRun | None = Field(
+        default=None, description="The deploy.yml run whose parity, analysis and window jobs passed."
+    )
+    analysis: Literal["Successful"] | None = Field(
+        default=None, description="The Argo Rollouts canary analysis result (only a success is evidence)."
+    )
+    window_start: datetime | None = Field(default=None, description="Start of the post-deploy window.")
+    window_end: datetime | None = Field(default=None, description="End of the post-deploy window.")
 
     @model_validator(mode="after")
     def _utc(self, info: ValidationInfo) -> Self:
         _require_utc("validatedAt", self.validated_at)
         _require_not_after_now("validatedAt", self.validated_at, info, "evidence cannot come from the future")
+        window = (self.window_start, self.window_end)
+        if (window[0] is None) != (window[1] is None):
+            shown = window[1].isoformat() if window[1] is not None else None
+            raise FieldProblem("windowEnd", shown, "windowStart and windowEnd together")
+        if window[0] is not None and window[1] is not None:
+            _require_utc("windowStart", window[0])
+            _require_utc("windowEnd", window[1])
+            if not window[0] <= window[1] <= self.validated_at:
+                raise FieldProblem(
+                    "windowEnd",
+                    window[1].isoformat(),
+                    "windowStart <= windowEnd <= validatedAt (the window was watched before it was recorded)",
+                )
         return self
 
 
@@ -1152,6 +1219,13 @@ class GatePolicy(GateModel):
     validation: Validation | None = Field(
         default=None, description="This environment's evidence for its image, exported to the next one."
     )
+    deployment: Deployment | None = Field(
+        default=None,
+        description=(
+            "Set only by `python -m gate deploy` in the configuration it applies (never committed): the "
+            "pipeline run that deployed `release`."
+        ),
+    )
     aws: AwsSettings | None = Field(
         default=None, description="The AWS side of the gate; none: this stack declares no AWS resources."
     )
@@ -1186,6 +1260,28 @@ class GatePolicy(GateModel):
                 "production's reviewers "
                 "create release branches (anyone with write access could otherwise create one with "
                 "their own deploy.yml and get the deploy role)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _evidence_after_the_deploy(self) -> Self:
+        # Issue 11: evidence is for the deploy the environment runs, gathered after it happened.
+        deployment, validation, release = self.deployment, self.validation, self.release
+        if deployment is not None and release is None:
+            raise FieldProblem("deployment", "set", "only with the release it deployed")
+        if deployment is None or validation is None or release is None or validation.image != release.image:
+            return self
+        if validation.validated_at < deployment.deployed_at:
+            raise FieldProblem(
+                "validation.validatedAt",
+                validation.validated_at.isoformat(),
+                f"not before the deploy it validates ({deployment.deployed_at.isoformat()})",
+            )
+        if validation.window_start is not None and validation.window_start < deployment.deployed_at:
+            raise FieldProblem(
+                "validation.windowStart",
+                validation.window_start.isoformat(),
+                f"not before the deploy it watched ({deployment.deployed_at.isoformat()})",
             )
         return self
 

@@ -220,6 +220,8 @@ def _promotion_lines(outputs: dict[str, Any]) -> list[str]:
     lines = []
     if "promotesFrom" in outputs:
         lines.append(f"promotes from: {outputs['promotesFrom']}")
+    if "releaseSource" in outputs:
+        lines.append(f"release from: {outputs['releaseSource']}")
     if "validationStatus" in outputs:
         lines.append(f"validation here: {outputs['validationStatus']}")
     follow_up = outputs.get("emergencyFollowUp")

@@ -10,7 +10,6 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ def promote(
 ) -> Promoted:
     """The new text of the downstream stack file, checked by the same rules `pulumi up` applies."""
     config = read_stack_config(project_dir, to_stack)
-    current = _policy(config.values, to_stack, config.source)
+    current = policy_from_values(config.values, to_stack, config.source)
     upstream = current.upstream_environment
     if upstream is None:
         raise PromotionRefused(
@@ -85,7 +84,7 @@ def promote(
     release = _release(evidence, emergency)
     if release is None:
         raise PromotionRefused(f"[{RULE_ID}] nothing to promote: {why_none}")
-    promoted = _policy({**config.values, RELEASE_KEY: release}, to_stack, config.source)
+    promoted = policy_from_values({**config.values, RELEASE_KEY: release}, to_stack, config.source)
     missing = unvalidated(promoted, evidence, why_none)
     if missing and emergency is None:
         lines = "\n".join(f"  - [{RULE_ID}] {m}" for m in missing)
@@ -96,40 +95,7 @@ def promote(
     return Promoted(path=path, before=before, after=after)
 
 
-def record_validation(
-    project_dir: Path,
-    stack: str,
-    image: str,
-    parity_root_hash: str,
-    *,
-    validated_at: datetime,
-    run: str | None,
-) -> Promoted:
-    """The stack file with `delivery-gate:validation` set: the e2e parity check passed against `image`
-    in this environment, so the stack exports it as releaseEvidence for the next one."""
-    config = read_stack_config(project_dir, stack)
-    validation: dict[str, Any] = {
-        "image": image,
-        "parityRootHash": parity_root_hash,
-        "validatedAt": iso(validated_at),
-    }
-    if run:
-        validation["run"] = run
-    policy = _policy({**config.values, VALIDATION_KEY: validation}, stack, config.source)
-    if policy.deployed_image != image:
-        raise PromotionRefused(
-            f"--image {image}: {stack} runs {policy.deployed_image or 'no image'}; "
-            "a validation is recorded only for the image the stack runs"
-        )
-    path = project_dir / config.source
-    before = path.read_text(encoding="utf-8")
-    comment = "Recorded by `python -m gate record-validation` after the e2e parity check passed here."
-    return Promoted(
-        path=path, before=before, after=replace_config_block(before, VALIDATION_KEY, validation, comment)
-    )
-
-
-def _policy(values: Mapping[str, Any], stack: str, source: str) -> GatePolicy:
+def policy_from_values(values: Mapping[str, Any], stack: str, source: str) -> GatePolicy:
     return load_policy(
         namespace_values(values),
         stack=stack,

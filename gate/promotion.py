@@ -36,6 +36,11 @@ class ReleaseEvidence(GateModel):
     flags: dict[str, bool] = Field(default_factory=dict)
     parity_root_hash: RootHash
     validated_at: datetime
+    # Recorded by the pipeline (gate record-evidence) besides the parity hash; absent in evidence a
+    # stack exported before the pipeline recorded it.
+    run: str | None = None
+    analysis: str | None = None
+    window: dict[str, str] | None = None
 
 
 def flag_states(policy: GatePolicy) -> dict[str, bool]:

@@ -251,9 +251,11 @@ def _container(policy: GatePolicy) -> dict[str, Any]:
     }
 
 
-def rollout(policy: GatePolicy) -> Manifest:
+def rollout(policy: GatePolicy, *, progressive: bool = True) -> Manifest:
     """The Rollout named after the application: a canary through the policy's stages, aborted by
-    the background analysis (AnalysisTemplate `<app>-rollback-criteria`)."""
+    the background analysis (AnalysisTemplate `<app>-rollback-criteria`). Not `progressive` (dev):
+    the same Rollout with no steps and no analysis, so every environment's workload is the stack's
+    own (one delivery path) and `gate watch` reads one kind of status."""
     app = policy.application
     selector = {NAME_LABEL: app.name}
     return {
@@ -291,22 +293,30 @@ def rollout(policy: GatePolicy) -> Manifest:
                     # traffic routing), as abortScaleDownDelaySeconds does not apply ("N/A").
                     "maxSurge": "25%",
                     "maxUnavailable": 0,
-                    "analysis": {
-                        "templates": [{"templateName": template_name(policy)}],
-                        # Start at the first pause, once the first setWeight has made the canary
-                        # available; run in the background through every later stage.
-                        "startingStep": 1,
-                        "args": [
-                            {"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}},
-                            {"name": STABLE_HASH, "valueFrom": {"podTemplateHashValue": "Stable"}},
-                            {"name": NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": NAMESPACE_FIELD}}},
-                        ],
-                    },
-                    # DP §Deployment Process: "Progressive rollout plan defined".
-                    "steps": steps(policy),
+                    **(
+                        {"analysis": _background_analysis(policy), "steps": steps(policy)}
+                        if progressive
+                        else {}
+                    ),
                 },
             },
         },
+    }
+
+
+def _background_analysis(policy: GatePolicy) -> dict[str, Any]:
+    """The rollback criteria analysed through every canary step (the steps are the DP §Deployment
+    Process "Progressive rollout plan")."""
+    return {
+        "templates": [{"templateName": template_name(policy)}],
+        # Start at the first pause, once the first setWeight has made the canary
+        # available; run in the background through every later stage.
+        "startingStep": 1,
+        "args": [
+            {"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}},
+            {"name": STABLE_HASH, "valueFrom": {"podTemplateHashValue": "Stable"}},
+            {"name": NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": NAMESPACE_FIELD}}},
+        ],
     }
 
 

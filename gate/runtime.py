@@ -77,6 +77,9 @@ def manifests(policy: GatePolicy) -> list[Manifest]:
     ]
     if uses_progressive_rollout(policy):
         inside += [*rollout.services(policy), rollout.analysis_template(policy), rollout.rollout(policy)]
+    elif policy.deployed_image is not None:
+        # One delivery path: dev's workload is the stack's too (gate deploy), without a canary.
+        inside += [*rollout.services(policy), rollout.rollout(policy, progressive=False)]
     return [namespace(policy), *(_in_namespace(m, ns) for m in inside)]
 
 

@@ -89,7 +89,12 @@ def test_each_stack_exports_evidence_and_the_next_one_reads_it() -> None:
         "flags",
         "parityRootHash",
         "validatedAt",
+        # What the pipeline recorded besides the parity hash (gate record-evidence).
+        "run",
+        "analysis",
+        "window",
     }
+    assert evidence["analysis"] == "Successful" and evidence["run"].endswith("/actions/runs/7002")
     # Prod keeps the evidence it was deployed on in its own state, read through a StackReference.
     assert prod["outputs"]["promotedOn"] == evidence
     (reference,) = [r for r in prod["resources"] if r["type"] == engine.STACK_REFERENCE_TYPE]
@@ -372,40 +377,3 @@ def test_the_real_stack_files_are_what_promote_writes() -> None:
     outputs = stack_plan("staging")["outputs"]
     result = promote_release(ROOT, "staging", "prod", outputs)
     assert result.diff == ""
-
-
-# -- `gate record-validation` ------------------------------------------------------------------------
-
-
-STAGING_WITH_RELEASE = (
-    "config:\n  github:owner: acme\n  delivery-gate:environment: staging\n  delivery-gate:repositories:\n"
-    f"    - name: aos\n  delivery-gate:release:\n    image: {REGISTRY}@{VALIDATED}\n"
-)
-
-
-def test_record_validation_makes_the_stack_export_its_evidence(
-    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-21T14:05:00Z")
-    project = make_project({"staging": STAGING_WITH_RELEASE})
-    dev_evidence = {
-        EVIDENCE_OUTPUT: {**staging_evidence()[EVIDENCE_OUTPUT], "environment": "dev", "stack": "dev"}
-    }
-    before = build_plan(project, "staging", stack_outputs={"dev": dev_evidence})
-    assert EVIDENCE_OUTPUT not in before["outputs"]
-    assert before["outputs"]["validationStatus"].startswith("not validated yet")
-
-    args = ["--stack", "staging", "--project-dir", str(project), "--parity-root-hash", ROOT_HASH]
-    assert cli.main(["record-validation", *args, "--image", f"{REGISTRY}@{VALIDATED}"]) == 0
-    after = build_plan(project, "staging", stack_outputs={"dev": dev_evidence})
-    assert after["outputs"][EVIDENCE_OUTPUT] == staging_evidence()[EVIDENCE_OUTPUT]
-
-
-def test_record_validation_refuses_an_image_the_stack_does_not_run(
-    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
-) -> None:
-    project = make_project({"staging": STAGING_WITH_RELEASE})
-    args = ["--stack", "staging", "--project-dir", str(project), "--parity-root-hash", ROOT_HASH]
-    assert cli.main(["record-validation", *args, "--image", f"{REGISTRY}@{OTHER}"]) == 2
-    assert "a validation is recorded only for the image the stack runs" in capsys.readouterr().err
-    assert (project / "stacks" / "Pulumi.staging.yaml").read_text() == STAGING_WITH_RELEASE

@@ -51,7 +51,15 @@ def test_every_environment_has_its_alerts_routing_and_flags() -> None:
 def test_staging_and_production_roll_out_progressively_dev_does_not() -> None:
     assert {"Rollout", "AnalysisTemplate"} <= kinds("staging")
     assert {"Rollout", "AnalysisTemplate"} <= kinds("prod")
-    assert not {"Rollout", "AnalysisTemplate"} & kinds("dev")
+    # Dev's workload is the stack's too (one delivery path), with no canary and no analysis.
+    assert "AnalysisTemplate" not in kinds("dev")
+    (dev,) = [o for o in kubernetes_objects(plan_of("dev")) if o["kind"] == "Rollout"]
+    assert set(dev["spec"]["strategy"]["canary"]) == {
+        "canaryService",
+        "stableService",
+        "maxSurge",
+        "maxUnavailable",
+    }
     assert plan_of("prod")["outputs"]["progressiveRollout"] is True
     assert plan_of("dev")["outputs"]["progressiveRollout"] is False
 

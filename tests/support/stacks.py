@@ -4,6 +4,7 @@ the outputs (release evidence) of the stack it promotes from."""
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from gate.plan import build_plan
@@ -18,4 +19,8 @@ def stack_plan(stack: str) -> dict[str, Any]:
     """The plan of one of the project's stacks; shared, do not modify it."""
     upstream = PROMOTES_FROM.get(stack)
     outputs = {upstream: stack_plan(upstream)["outputs"]} if upstream else {}
+    # The stack's own deployed state: the sample the Makefile plans with (examples/state).
+    state = ROOT / "examples" / "state" / f"{stack}.json"
+    if state.is_file():
+        outputs[stack] = json.loads(state.read_text(encoding="utf-8"))
     return build_plan(ROOT, stack, stack_outputs=outputs)
