@@ -136,6 +136,20 @@ def reap(
     return reaped
 
 
+# What `gate deploy` changes in an environment stack: its workload and its outputs (the root stack
+# resource holds them).
+DEPLOY_TARGET_TYPES = ("kubernetes:argoproj.io/v1alpha1:Rollout", "pulumi:pulumi:Stack")
+
+
+def deploy_targets(resources: list[dict[str, Any]]) -> list[str]:
+    """The URNs a deploy updates, from the stack's exported state; none (a full update) until the
+    stack's first `pulumi up` has created its workload."""
+    urns = {kind: [str(r["urn"]) for r in resources if r.get("type") == kind] for kind in DEPLOY_TARGET_TYPES}
+    if not all(urns.values()):
+        return []
+    return sorted(urn for found in urns.values() for urn in found)
+
+
 class AutomationWorkspace:
     """The Workspace on the Pulumi Automation API (needs the Pulumi CLI and the backend's login)."""
 
@@ -160,8 +174,14 @@ class AutomationWorkspace:
         return {key: value.value for key, value in result.outputs.items()}
 
     def up_with_config(self, stack: str, config_file: Path) -> dict[str, Any]:
-        """`pulumi up --config-file`: the committed stack file stays as it is (gate/delivery.py)."""
-        result = self._stack(stack).up(on_output=print, config_file=str(config_file))
+        """`pulumi up --config-file`: the committed stack file stays as it is (gate/delivery.py).
+        Targeted at the workload and the stack's outputs once they exist (least privilege: the
+        deploy job changes nothing else, so it needs no rights over the rest of the stack)."""
+        handle = self._stack(stack)
+        resources = handle.export_stack().deployment.get("resources") or []
+        targets = deploy_targets(resources)
+        options: dict[str, Any] = {"target": targets, "target_dependents": False} if targets else {}
+        result = handle.up(on_output=print, config_file=str(config_file), **options)
         return {key: value.value for key, value in result.outputs.items()}
 
     def destroy_and_remove(self, stack: str) -> None:

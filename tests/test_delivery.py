@@ -417,3 +417,14 @@ def test_gate_check_refuses_evidence_committed_by_hand(
     err = capsys.readouterr().err
     assert "[GATE-DP-13] stacks/Pulumi.dev.yaml: delivery-gate:validation is written by the pipeline" in err
     assert "delivery-gate:release" not in err  # a committed release is the bootstrap value, allowed
+
+
+def test_a_deploy_targets_only_the_workload_and_the_outputs_once_they_exist() -> None:
+    from gate.lifecycle import deploy_targets  # noqa: PLC0415 - the Automation API adapter's helper
+
+    stack = {"type": "pulumi:pulumi:Stack", "urn": "urn:pulumi:dev::delivery-gate::pulumi:pulumi:Stack::d"}
+    rollout = {"type": "kubernetes:argoproj.io/v1alpha1:Rollout", "urn": "urn:pulumi:dev::delivery-gate::r"}
+    role = {"type": "aws:iam/role:Role", "urn": "urn:pulumi:dev::delivery-gate::role"}
+    assert deploy_targets([stack, role, rollout]) == sorted([stack["urn"], rollout["urn"]])
+    # Before the first full `pulumi up` there is no Rollout to target: a full update creates it.
+    assert deploy_targets([stack, role]) == []
