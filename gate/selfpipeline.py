@@ -224,6 +224,11 @@ def _pulumi_env(github_token: str, reason: str | None = None) -> dict[str, str |
     return env
 
 
+def _stack_inputs(stage: Stage, reason: str | None = None) -> dict[str, str | Commented]:
+    # The action logs in to cloud-url (without it: Pulumi Cloud); later CLI steps reuse the login.
+    return {"stack-name": stage.stack, "work-dir": ".", "cloud-url": _secret(BACKEND_SECRET, reason)}
+
+
 def _aws_login(role_variable: str, condition: str) -> Step:
     login = {
         "role-to-assume": f"${{{{ vars.{role_variable} }}}}",
@@ -328,9 +333,7 @@ def preview_job(stages: list[Stage]) -> Job:
     for stage in stages:
         preview = {
             "name": f"pulumi preview --diff ({stage.stack})",
-            **uses(
-                actions.PULUMI, command="preview", diff=True, **{"stack-name": stage.stack, "work-dir": "."}
-            ),
+            **uses(actions.PULUMI, command="preview", diff=True, **_stack_inputs(stage, reason)),
             "env": _pulumi_env(PREVIEW_GITHUB_TOKEN, reason),
         }
         # Every stack is previewed, also after one failed.
@@ -386,7 +389,7 @@ def deploy_job(stage: Stage, previous: Stage | None) -> Job:
         _aws_login(DEPLOY_ROLE_VARIABLE, ""),
         {
             "name": f"pulumi up ({stage.stack})",
-            **uses(actions.PULUMI, command="up", **{"stack-name": stage.stack, "work-dir": "."}),
+            **uses(actions.PULUMI, command="up", **_stack_inputs(stage)),
             "env": pulumi_env,
         },
         {

@@ -129,7 +129,8 @@ def test_deploys_go_stack_by_stack_through_their_environments_each_after_health(
         stack = job_id.removeprefix("up-")
         names = [s.get("name") for s in steps(job)]
         up = next(s for s in steps(job) if s.get("name") == f"pulumi up ({stack})")
-        assert up["with"] == {"command": "up", "stack-name": stack, "work-dir": "."}
+        backend = "${{ secrets.PULUMI_BACKEND_URL }}"
+        assert up["with"] == {"command": "up", "stack-name": stack, "work-dir": ".", "cloud-url": backend}
         # Health is the job's last step: the next stack needs the whole job, health included.
         assert names[-1] == f"Health of {stack}: no drift, quiet alerts, its evidence"
         assert steps(job)[-1]["env"]["STACK"] == stack

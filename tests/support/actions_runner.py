@@ -946,14 +946,19 @@ def _build_push(step: Step) -> dict[str, str]:
 
 def _pulumi(step: Step) -> dict[str, str]:
     """pulumi/actions: without `command` it only installs the CLI (the PATH stub stands in); with it,
-    `pulumi <command> [--diff] --stack <stack-name> --cwd <work-dir>`; comment-on-pr is recorded
-    as an issues.createComment call."""
-    _known(step, {"command", "stack-name", "work-dir", "diff", "comment-on-pr", "github-token"})
+    `pulumi --non-interactive login <cloud-url>` when cloud-url is given, then `pulumi <command>
+    [--diff] --stack <stack-name> --cwd <work-dir>`; comment-on-pr is recorded as an
+    issues.createComment call."""
+    _known(step, {"command", "stack-name", "work-dir", "diff", "comment-on-pr", "github-token", "cloud-url"})
     command, stack, event = step.input("command"), step.input("stack-name"), step.job.wf.state.event
     if not command:
         return {}
     if not stack:
         raise StepFailure("Input required and not supplied: stack-name")
+    if step.input("cloud-url") and (
+        code := step.exec(["pulumi", "--non-interactive", "login", step.input("cloud-url")])
+    ):
+        raise StepFailure(f"pulumi login failed with exit code {code}")
     diff = ["--diff"] if _bool("diff", step.input("diff", "false")) else []
     if code := step.exec(["pulumi", command, *diff, "--stack", stack, "--cwd", step.input("work-dir", "./")]):
         raise StepFailure(f"pulumi {command} failed with exit code {code}")
