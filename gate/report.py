@@ -109,6 +109,8 @@ class StackReport:
 
 def compare(before: Side, after: Side) -> list[StackReport]:
     """One report per stack: the head's stacks in promotion order, then those the head removed."""
+    if after.error is not None:
+        return _head_unlisted(before, after.error)
     removed = [stack for stack in before.stacks if stack not in after.stacks]
     reports = [_stack_report(stack, before, after) for stack in (*after.stacks, *removed)]
     # The merge gate is repository-wide and one stack owns it: a check counts as removed only when
@@ -117,6 +119,23 @@ def compare(before: Side, after: Side) -> list[StackReport]:
     return [
         replace(r, attention=(*(_removed(check) for check in lost.get(r.stack, [])), *r.attention))
         for r in reports
+    ]
+
+
+def _head_unlisted(before: Side, error: str) -> list[StackReport]:
+    """The head cannot tell its stacks (`gate stacks` failed: inconsistent stacks, a broken gate):
+    the base's stacks, none planned on the head, the reason told once."""
+    note = f"the head's stacks cannot be told, none is planned: {_first(error)}"
+    return [
+        StackReport(
+            stack,
+            _environment(before.plans.get(stack)),
+            "plan fails",
+            before=before.plans.get(stack),
+            attention=(note,) if index == 0 else (),
+            error=error if index == 0 else None,
+        )
+        for index, stack in enumerate(before.stacks or ("(every stack)",))
     ]
 
 

@@ -148,6 +148,23 @@ def test_new_removed_and_unplanned_stacks() -> None:
     )
 
 
+def test_a_head_that_cannot_tell_its_stacks_plans_none_and_says_why_once() -> None:
+    error = "error: the stacks are inconsistent (1 problem(s))\n  - [GATE-DP-11] stack prod: its chain ..."
+    reports = compare(side(BASE), Side(error=error))
+    assert [(r.stack, r.status) for r in reports] == [(s, "plan fails") for s in STACKS]
+    assert [r.attention for r in reports] == [
+        (
+            "the head's stacks cannot be told, none is planned: "
+            "error: the stacks are inconsistent (1 problem(s))",
+        ),
+        (),
+        (),
+    ]
+    text = render(reports)
+    assert text.count("why the plan fails on the head") == 1 and "[GATE-DP-11]" in text
+    assert [r.stack for r in compare(Side(error=error), Side(error=error))] == ["(every stack)"]
+
+
 def test_the_report_stays_within_its_size_and_says_what_it_left_out() -> None:
     head = copy.deepcopy(BASE)
     for stack in STACKS:
