@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 NODE_STAMP := node_modules/.installed
 STACK ?= dev
 
-.PHONY: setup plan plan-all test lint typecheck golden bench clean
+.PHONY: setup plan plan-all test lint typecheck golden pipeline bench clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -72,6 +72,10 @@ golden: $(STAMP)
 	@# Copies of tools/k6_slo_mapper.py would be linted as project code; the golden plan pins them.
 	@rm -rf tests/golden/files/*/tools
 	@git --no-pager diff --stat -- tests/golden || true
+
+## Render this repository's own pipeline (.github/workflows/gate-*.yml) from the stacks and the renderer.
+pipeline: $(STAMP)
+	$(PY) -m gate.selfpipeline
 
 bench: $(STAMP)
 	$(PY) bench/plan_scale.py

@@ -1,19 +1,23 @@
-"""`python -m gate`: the offline plan for reviewers, forks and CI (plan, diff, files: no Pulumi CLI
-needed), promotion (promote, record-validation: edits stack files) and the lifecycle of ephemeral
-pr-<N> stacks (ephemeral: needs the Pulumi CLI).
+"""`python -m gate`: the offline plan for reviewers, forks and CI (plan, diff, files, stacks, report:
+no Pulumi CLI needed), promotion (promote: edits a stack file), the delivery path (deploy, rollback, watch,
+record-evidence: the Automation API), the lifecycle of
+ephemeral pr-<N> stacks (ephemeral: needs the Pulumi CLI) and a deployed stack's health (health:
+the Pulumi CLI and Alertmanager).
 
-Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 a problem to fix (bad stack config, missing
-stack, unreadable plan, usage), reported as a message without a traceback.
+Exit codes: 0 ok; 1 `diff --exit-code` found changes, or `health` found the stack unhealthy; 2 a
+problem to fix (bad stack config, missing stack, unreadable plan, usage), reported as a message
+without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gate import clock, consistency, delivery_cli, lifecycle
+from gate import clock, consistency, delivery_cli, health, lifecycle, report
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
@@ -109,7 +113,38 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="check that every stack agrees on the chain, the merge-gate owner and the repositories"
     )
     consistency.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+    _add_pipeline_commands(commands)
     return parser
+
+
+def _add_pipeline_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The gate's own pipeline (.github/workflows/gate-*.yml): stacks, report, health."""
+    stacks = commands.add_parser("stacks", help="print the environment stacks in promotion order, one a line")
+    stacks.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
+
+    pr_report = commands.add_parser(
+        "report", help="one markdown report of every stack's plan, base against head (a PR comment)"
+    )
+    pr_report.add_argument("--before", type=Path, required=True, help="the base's plans (see gate/report.py)")
+    pr_report.add_argument("--after", type=Path, required=True, help="the head's plans")
+    pr_report.add_argument("--out", type=Path, required=True, help="the markdown file to write")
+    pr_report.add_argument("--base-ref", default="", help="the base commit, shown in the report")
+    pr_report.add_argument("--head-ref", default="", help="the head commit, shown in the report")
+    pr_report.add_argument("--run-url", default="", help="the workflow run holding the full diffs")
+    pr_report.add_argument(
+        "--max-chars", type=int, default=report.DEFAULT_MAX_CHARS, help="size bound (default: %(default)s)"
+    )
+
+    stack_health = commands.add_parser(
+        "health", help="whether a deployed stack is healthy: no drift, quiet alerts, its evidence"
+    )
+    stack_health.add_argument("--stack", required=True)
+    stack_health.add_argument(
+        "--alertmanager-url",
+        default=None,
+        help=f"the environment's Alertmanager (default: ${health.ALERTMANAGER_URL_ENV})",
+    )
+    stack_health.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
 
 
 def main(
@@ -132,6 +167,14 @@ def main(
         "files": lambda: _files(args.plan, args.out),
         "diff": lambda: _diff(args.before, args.after, exit_code=args.exit_code),
         "check": lambda: _check(args.project_dir),
+        "stacks": lambda: _check(args.project_dir, listing=True),
+        "report": lambda: _report(args),
+        "health": lambda: health.command(
+            args.project_dir,
+            args.stack,
+            args.alertmanager_url or os.environ.get(health.ALERTMANAGER_URL_ENV),
+            os.environ.get(health.ALERTMANAGER_TOKEN_ENV),
+        ),
     }
     try:
         return commands[args.command]()
@@ -140,14 +183,33 @@ def main(
         return EXIT_PROBLEM
 
 
-def _check(project_dir: Path) -> int:
+def _check(project_dir: Path, *, listing: bool = False) -> int:
     result = consistency.check_project(project_dir)
     if result.problems:
         print(f"error: the stacks are inconsistent ({len(result.problems)} problem(s))", file=sys.stderr)
         for problem in result.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_PROBLEM
-    print(f"{len(result.stacks)} stacks agree: {', '.join(result.stacks)}")
+    print(
+        "\n".join(result.stacks)
+        if listing
+        else f"{len(result.stacks)} stacks agree: {', '.join(result.stacks)}"
+    )
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    reports = report.write_report(
+        args.before,
+        args.after,
+        args.out,
+        base=args.base_ref,
+        head=args.head_ref,
+        run_url=args.run_url,
+        max_chars=args.max_chars,
+    )
+    attention = sum(len(r.attention) for r in reports)
+    print(f"wrote {args.out}: {len(reports)} stack(s), {attention} item(s) needing attention")
     return EXIT_OK
 
 

@@ -40,16 +40,16 @@ def stack_names(project_dir: Path) -> list[str]:
     )
 
 
+def load_stack(project_dir: Path, stack: str) -> GatePolicy:
+    """One stack's policy from its file, or its own worded GateError."""
+    config = read_stack_config(project_dir, stack)
+    owner = namespace_values(config.values, "github").get("owner")
+    return load_policy(namespace_values(config.values), stack=stack, github_owner=owner, source=config.source)
+
+
 def load_stacks(project_dir: Path) -> dict[str, GatePolicy]:
     """Every environment stack's policy; the first invalid stack raises its own worded GateError."""
-    policies = {}
-    for stack in stack_names(project_dir):
-        config = read_stack_config(project_dir, stack)
-        owner = namespace_values(config.values, "github").get("owner")
-        policies[stack] = load_policy(
-            namespace_values(config.values), stack=stack, github_owner=owner, source=config.source
-        )
-    return policies
+    return {stack: load_stack(project_dir, stack) for stack in stack_names(project_dir)}
 
 
 def check(policies: dict[str, GatePolicy]) -> Consistency:

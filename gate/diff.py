@@ -149,15 +149,11 @@ def _invoke_changes(old: list[Any], new: list[Any]) -> tuple[Change, ...]:
 def render_diff(d: PlanDiff) -> str:
     """The diff as text: + added, - removed, ~ changed, by URN; a summary line last."""
     lines = [f"--- {d.before}", f"+++ {d.after}"]
-    entries: list[tuple[str, list[str]]] = []
-    entries += [(r["urn"], _added_lines(r)) for r in d.added]
-    entries += [(r["urn"], [f"- {r['urn']}  ({r.get('type', '?')})"]) for r in d.removed]
-    entries += [(c.urn, _changed_lines(c)) for c in d.changed]
-    for _, block in sorted(entries, key=lambda entry: entry[0]):
+    for _, block in resource_blocks(d):
         lines += block
     if d.outputs:
         lines.append("Outputs:")
-        lines += [line for change in d.outputs for line in _change_lines(change, "    ")]
+        lines += output_lines(d)
     if d.invokes:
         lines.append("Invokes:")
         lines += [line for change in d.invokes for line in _change_lines(change, "    ")]
@@ -166,6 +162,20 @@ def render_diff(d: PlanDiff) -> str:
         f"{d.unchanged} unchanged"
     )
     return "\n".join(lines) + "\n"
+
+
+def resource_blocks(d: PlanDiff) -> list[tuple[str, list[str]]]:
+    """(urn, lines) of every added, removed and changed resource, by URN: render_diff's body."""
+    entries: list[tuple[str, list[str]]] = []
+    entries += [(r["urn"], _added_lines(r)) for r in d.added]
+    entries += [(r["urn"], [f"- {r['urn']}  ({r.get('type', '?')})"]) for r in d.removed]
+    entries += [(c.urn, _changed_lines(c)) for c in d.changed]
+    return sorted(entries, key=lambda entry: entry[0])
+
+
+def output_lines(d: PlanDiff) -> list[str]:
+    """The stack output changes as render_diff shows them under "Outputs:"."""
+    return [line for change in d.outputs for line in _change_lines(change, "    ")]
 
 
 def _added_lines(resource: dict[str, Any]) -> list[str]:

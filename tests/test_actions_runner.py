@@ -572,6 +572,41 @@ def test_upload_artifact(tmp_path: Path) -> None:
     assert not (tmp_path / "world" / "artifacts" / "required").exists()
 
 
+DOWNLOAD = f"""
+on: push
+jobs:
+  make:
+    runs-on: ubuntu-latest
+    steps:
+      - run: mkdir -p build/sub && echo a > build/a.json && echo b > build/sub/b.json
+      - uses: actions/upload-artifact{PIN}
+        with:
+          name: report
+          path: build
+  take:
+    needs: make
+    runs-on: ubuntu-latest
+    steps:
+      - id: got
+        uses: actions/download-artifact{PIN}
+        with:
+          name: report
+          path: in
+      - run: test "$(cat in/a.json in/sub/b.json)" = "$(printf 'a\\nb')"
+      - id: missing
+        uses: actions/download-artifact{PIN}
+        with:
+          name: never-uploaded
+"""
+
+
+def test_download_artifact_gets_what_this_run_uploaded(tmp_path: Path) -> None:
+    job = run(tmp_path, DOWNLOAD).job("take")
+    assert job.step("got").outcome == "success"
+    assert job.steps[1].outcome == "success", job.steps[1].log
+    assert "Artifact not found for name: never-uploaded" in job.step("missing").log
+
+
 GITHUB_SCRIPT = f"""
 on: push
 jobs:

@@ -12,7 +12,8 @@ commands" pages:
   (capped at 300 s); GITHUB_OUTPUT / GITHUB_ENV (`k=v` and heredocs), GITHUB_PATH,
   GITHUB_STEP_SUMMARY; secrets of 4 characters or more masked as *** in logs. A step's process gets
   a minimal environment (bin_dirs, this interpreter's venv, system dirs), never the test process's;
-- `uses:` steps through small fakes keyed by action repository (FAKES). trivy-action and
+- `uses:` steps through small fakes keyed by action repository (FAKES); upload-artifact and
+  download-artifact share <world>/artifacts/<name>/ within a run. trivy-action and
   build-push-action run the `trivy` / `docker` on the step PATH exactly as the pinned actions call
   them; an action without a fake fails its step, so a new action is noticed;
 - local reusable workflows (`uses: ./.github/workflows/x.yml`): typed inputs with defaults, secrets
@@ -747,6 +748,25 @@ def _upload_artifact(step: Step) -> dict[str, str]:
     return {"artifact-id": str(len(state.artifacts))}
 
 
+def _download_artifact(step: Step) -> dict[str, str]:
+    """download-artifact by name: <world>/artifacts/<name>/, uploaded earlier in this run, into `path`
+    (default: the workspace). Downloading every artifact (no name) is not emulated."""
+    _known(step, {"name", "path"})
+    name = step.input("name")
+    if not name:
+        raise StepFailure("the harness fake downloads one artifact by name (no `name` given)")
+    source = step.world / "artifacts" / name
+    if name not in step.job.wf.state.artifacts or not source.is_dir():
+        raise StepFailure(f"Unable to download artifact(s): Artifact not found for name: {name}")
+    workspace = step.job.workspace.resolve()
+    dest = (workspace / step.input("path", ".")).resolve()
+    if not dest.is_relative_to(workspace):
+        raise StepFailure(f"the harness keeps downloads inside the workspace, not {dest}")
+    shutil.copytree(source, dest, dirs_exist_ok=True)
+    step.log.append(f"Downloaded artifact '{name}' to {dest}\n")
+    return {"download-path": str(dest)}
+
+
 def _upload_sarif(step: Step) -> dict[str, str]:
     if _is_fork(step.job.wf.state.event, step.job.h.repository) or not _granted(step.job, "security-events"):
         raise StepFailure("Resource not accessible by integration (no security-events: write for this token)")
@@ -926,14 +946,19 @@ def _build_push(step: Step) -> dict[str, str]:
 
 def _pulumi(step: Step) -> dict[str, str]:
     """pulumi/actions: without `command` it only installs the CLI (the PATH stub stands in); with it,
-    `pulumi <command> [--diff] --stack <stack-name> --cwd <work-dir>`; comment-on-pr is recorded
-    as an issues.createComment call."""
-    _known(step, {"command", "stack-name", "work-dir", "diff", "comment-on-pr", "github-token"})
+    `pulumi --non-interactive login <cloud-url>` when cloud-url is given, then `pulumi <command>
+    [--diff] --stack <stack-name> --cwd <work-dir>`; comment-on-pr is recorded as an
+    issues.createComment call."""
+    _known(step, {"command", "stack-name", "work-dir", "diff", "comment-on-pr", "github-token", "cloud-url"})
     command, stack, event = step.input("command"), step.input("stack-name"), step.job.wf.state.event
     if not command:
         return {}
     if not stack:
         raise StepFailure("Input required and not supplied: stack-name")
+    if step.input("cloud-url") and (
+        code := step.exec(["pulumi", "--non-interactive", "login", step.input("cloud-url")])
+    ):
+        raise StepFailure(f"pulumi login failed with exit code {code}")
     diff = ["--diff"] if _bool("diff", step.input("diff", "false")) else []
     if code := step.exec(["pulumi", command, *diff, "--stack", stack, "--cwd", step.input("work-dir", "./")]):
         raise StepFailure(f"pulumi {command} failed with exit code {code}")
@@ -973,6 +998,7 @@ FAKES: dict[str, Fake] = {
     "docker/setup-buildx-action": _noop,
     "grafana/setup-k6-action": _setup_k6,
     "actions/upload-artifact": _upload_artifact,
+    "actions/download-artifact": _download_artifact,
     "github/codeql-action/upload-sarif": _upload_sarif,
     "actions/github-script": _github_script,
     "slackapi/slack-github-action": _slack,

@@ -126,6 +126,22 @@ class World:
         """What `gh api <path>` (a GET, e.g. repos/acme/aos/pulls/7/reviews) answers: JSON."""
         self._write(self.root / "github" / "api" / f"{path.strip('/')}.json", answer)
 
+    def set_stack_outputs(self, stack: str, outputs: Mapping[str, Any]) -> None:
+        """What `pulumi stack output --json --stack <stack>` prints: the stack's state after `up`."""
+        self._write(self.root / "pulumi" / stack / "outputs.json", dict(outputs))
+
+    def set_drift(self, stack: str, changes: str) -> None:
+        """`pulumi preview --stack <stack>` proposes `changes` (text, as pulumi prints them)."""
+        path = self.root / "pulumi" / stack / "drift"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(changes + "\n", encoding="utf-8")
+
+    def issue_comments(self, repository: str, number: int) -> list[dict[str, Any]]:
+        """The comments of issue or pull request `number`, as the gh stub keeps them."""
+        path = self.root / "github" / "api" / "repos" / repository / "issues" / str(number) / "comments.json"
+        comments: list[dict[str, Any]] = self._read(path, [])
+        return comments
+
     def pushed_digests(self) -> set[str]:
         digests: dict[str, list[str]] = self._read(self.root / "registry" / "digests.json", {})
         return {digest for pushed in digests.values() for digest in pushed}

@@ -23,6 +23,15 @@ tests/support/sample_world.py):
                                     file is "gh: Not Found (HTTP 404)". Without GH_TOKEN (or
                                     GITHUB_TOKEN) it fails as gh does in Actions; the call records
                                     "token": the first 12 hex digits of the token's sha256.
+                                    `gh api -X POST repos/<o>/<r>/issues/<n>/comments -F body=@f`
+                                    appends {"id", "body", "user"} to that path's file (ids from
+                                    1001, user github-actions[bot]); `-X PATCH
+                                    repos/<o>/<r>/issues/comments/<id>` edits one ("edited": true).
+    pulumi/<stack>/outputs.json     what `pulumi stack output --json --stack <stack>` prints; none:
+                                    "error: no stack named '<stack>' found" (exit 255)
+    pulumi/<stack>/drift            `pulumi preview --stack <stack>` proposes this text as changes;
+                                    with --expect-no-changes it fails: "error: no changes were
+                                    expected but changes were proposed" (exit 255)
 
 An image's digest is the sha256 of its build context (sorted paths and bytes, without .git, build/
 and what .dockerignore lists), so every build of one commit gives the same digest.
@@ -618,7 +627,11 @@ GH_VALUE_FLAGS = {
 
 
 def gh_api(root: Path, parsed: Parsed, call: dict[str, object]) -> int:
-    """GET <path>: <world>/github/api/<path>.json, as stored (every page at once)."""
+    """GET <path>: <world>/github/api/<path>.json, as stored (every page at once; `--paginate
+    --slurp` wraps it in an outer array, one page). Issue comments are kept in the world: POST
+    repos/<o>/<r>/issues/<n>/comments adds one to that GET's file, PATCH
+    repos/<o>/<r>/issues/comments/<id> edits one. Fields: -f/--raw-field k=v, -F/--field k=v or
+    k=@file. As gh does, a request with fields is a POST unless --method says otherwise."""
     token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not token:
         raise StubError(
@@ -627,15 +640,95 @@ def gh_api(root: Path, parsed: Parsed, call: dict[str, object]) -> int:
     call["token"] = hashlib.sha256(token.encode()).hexdigest()[:12]
     if parsed.last("-q", "--jq"):
         raise StubError("stub: gh api --jq is not supported (parse the JSON instead)")
-    if len(parsed.positionals) != 2 or (parsed.last("-X", "--method") or "GET").upper() != "GET":
-        print("{}")  # anything but a plain GET: recorded, answered emptily
+    if "--slurp" in parsed.flags and "--paginate" not in parsed.flags:
+        raise StubError("the `--slurp` option is only supported with `--paginate`")
+    fields = gh_fields(parsed)
+    if fields:
+        call["fields"] = fields
+    method = (parsed.last("-X", "--method") or ("POST" if fields else "GET")).upper()
+    if len(parsed.positionals) != 2:
+        print("{}")
         return 0
     path = parsed.positionals[1].split("?", 1)[0].strip("/")
-    answer = root / "github" / "api" / f"{path}.json"
-    if ".." in path.split("/") or not answer.is_file():
+    if ".." in path.split("/"):
         raise StubError("gh: Not Found (HTTP 404)")
-    sys.stdout.write(answer.read_text(encoding="utf-8"))
+    if method != "GET":
+        answer = gh_write(root, method, path, fields)
+        if "--silent" not in parsed.flags:
+            print(json.dumps(answer))
+        return 0
+    stored = root / "github" / "api" / f"{path}.json"
+    if stored.is_file():
+        text = stored.read_text(encoding="utf-8")
+    elif is_issue_comments(path):
+        text = "[]\n"  # an issue or pull request nobody commented on yet
+    else:
+        raise StubError("gh: Not Found (HTTP 404)")
+    sys.stdout.write(f"[{text.strip()}]\n" if "--slurp" in parsed.flags else text)
     return 0
+
+
+def gh_fields(parsed: Parsed) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for raw, typed in ((parsed.all("-f", "--raw-field"), False), (parsed.all("-F", "--field"), True)):
+        for item in raw:
+            key, separator, value = item.partition("=")
+            if not separator:
+                raise StubError(f"field {item!r} requires a value separated by an '=' sign")
+            if typed and value.startswith("@"):
+                source = sys.stdin if value == "@-" else None
+                value = source.read() if source else Path(value[1:]).read_text(encoding="utf-8")
+            fields[key] = value
+    return fields
+
+
+COMMENT_AUTHOR = {"login": "github-actions[bot]", "type": "Bot"}  # whom GITHUB_TOKEN comments as
+
+
+def is_issue_comments(path: str) -> bool:
+    """repos/<owner>/<repo>/issues/<number>/comments"""
+    parts = path.split("/")
+    return len(parts) == 6 and parts[0] == "repos" and parts[3] == "issues" and parts[5] == "comments"
+
+
+def gh_write(root: Path, method: str, path: str, fields: dict[str, str]) -> dict[str, object]:
+    """Issue comments created and edited in the world; any other write is recorded, answered {}."""
+    parts = path.split("/")
+    with locked(root):
+        if (
+            method == "POST"
+            and len(parts) == 6
+            and parts[0] == "repos"
+            and parts[3:6:2] == ["issues", "comments"]
+        ):
+            if "body" not in fields:
+                raise StubError('gh: Invalid request. "body" wasn\'t supplied. (HTTP 422)')
+            counter = root / "github" / "next-comment-id"
+            number = int(counter.read_text()) if counter.is_file() else 1001
+            counter.parent.mkdir(parents=True, exist_ok=True)
+            counter.write_text(str(number + 1))
+            comment = {"id": number, "body": fields["body"], "user": COMMENT_AUTHOR}
+            stored = root / "github" / "api" / f"{path}.json"
+            write_json(stored, [*read_json(stored, []), comment])
+            return comment
+        if (
+            method == "PATCH"
+            and len(parts) == 6
+            and parts[0] == "repos"
+            and parts[3:5] == ["issues", "comments"]
+        ):
+            for stored in sorted(
+                (root / "github" / "api" / "/".join(parts[:3]) / "issues").glob("*/comments.json")
+            ):
+                comments = read_json(stored, [])
+                for comment in comments:
+                    if str(comment.get("id")) == parts[5]:
+                        comment["body"] = fields.get("body", comment.get("body"))
+                        comment["edited"] = True
+                        write_json(stored, comments)
+                        return dict(comment)
+            raise StubError("gh: Not Found (HTTP 404)")
+    return {}
 
 
 def gh(root: Path, args: list[str], call: dict[str, object]) -> int:
@@ -657,12 +750,39 @@ def gh(root: Path, args: list[str], call: dict[str, object]) -> int:
     return 0
 
 
+PULUMI_VALUE_FLAGS = {
+    "--stack", "-s", "--cwd", "-C", "--config-file", "--parallel", "-p", "--target", "-t",
+    "--message", "-m", "--color", "--plan", "--policy-pack", "--secrets-provider", "--exec-kind",
+}  # fmt: skip
+
+
 def pulumi(root: Path, args: list[str], call: dict[str, object]) -> int:
-    match args:
-        case ["version", *_] | ["--version", *_]:
-            print("v3.140.0")
-        case ["preview", *_] | ["up", *_]:
-            print("Previewing update (stub):\n\nResources:\n    2 unchanged")
+    """The stack's state answers from <world>/pulumi/<stack>/: `outputs.json` is what `stack output
+    --json` prints (no file: no such stack); a `drift` file makes `preview` propose its text as
+    changes, and with --expect-no-changes fail as pulumi does (exit 255)."""
+    if args[:1] in (["version"], ["--version"]):
+        print("v3.140.0")
+        return 0
+    parsed = parse(args, PULUMI_VALUE_FLAGS)
+    stack = parsed.last("--stack", "-s") or "dev"
+    state = root / "pulumi" / stack
+    match parsed.positionals:
+        case ["preview", *_]:
+            drift = state / "drift"
+            if not drift.is_file():
+                print(f"Previewing update ({stack}) (stub):\n\nResources:\n    2 unchanged")
+                return 0
+            changes = drift.read_text(encoding="utf-8").rstrip("\n")
+            print(f"Previewing update ({stack}) (stub):\n\n{changes}\n\nResources:\n    ~ changes proposed")
+            if "--expect-no-changes" in parsed.flags:
+                raise StubError("error: no changes were expected but changes were proposed", 255)
+        case ["up", *_]:
+            print(f"Updating ({stack}) (stub):\n\nResources:\n    2 unchanged")
+        case ["stack", "output", *_]:
+            outputs = state / "outputs.json"
+            if not outputs.is_file():
+                raise StubError(f"error: no stack named '{stack}' found", 255)
+            sys.stdout.write(outputs.read_text(encoding="utf-8"))
         case ["login", *_]:
             print("Logged in to the stub backend")
         case ["whoami", *_]:
