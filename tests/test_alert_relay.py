@@ -366,7 +366,7 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, fake: FakeGitHub, **extra: str) 
         "RELAY_BACKOFF_SECONDS": "0.01",
         **extra,
     }
-    for name in ("GITHUB_TOKEN_FILE", "RELAY_TOKEN_SECRET_ARN"):
+    for name in ("GITHUB_TOKEN_FILE", "RELAY_TOKEN_SECRET_ID"):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -413,7 +413,7 @@ def test_lambda_reads_the_token_from_secrets_manager_with_sigv4(monkeypatch: pyt
             monkeypatch,
             fake,
             GITHUB_TOKEN="",
-            RELAY_TOKEN_SECRET_ARN=arn,
+            RELAY_TOKEN_SECRET_ID=arn,
             RELAY_SECRETS_ENDPOINT=fake.url + "/",
             AWS_REGION="eu-west-1",
             AWS_ACCESS_KEY_ID="ASIAEXAMPLE",

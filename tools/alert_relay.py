@@ -26,7 +26,8 @@ retried with exponential backoff; other answers are not (a 401 will not heal).
 Environment
 - GITHUB_REPOSITORY        owner/name to dispatch to (required)
 - GITHUB_TOKEN_FILE        file holding the token (Kubernetes Secret mount),
-  or RELAY_TOKEN_SECRET_ARN  Secrets Manager secret (Lambda; read with SigV4),
+  or RELAY_TOKEN_SECRET_ID   Secrets Manager secret name or ARN (Lambda;
+                           read with SigV4),
   or GITHUB_TOKEN          the token itself (local runs and tests)
 - GITHUB_API_URL           default https://api.github.com
 - RELAY_EVENT_TYPE         default delivery-gate-alert
@@ -272,8 +273,8 @@ def _read_token(env: Mapping[str, str]) -> str:
     if path := env.get("GITHUB_TOKEN_FILE"):
         with open(path, encoding="utf-8") as handle:
             return handle.read().strip()
-    if arn := env.get("RELAY_TOKEN_SECRET_ARN"):
-        return secrets_manager_value(arn, env)
+    if secret := env.get("RELAY_TOKEN_SECRET_ID"):
+        return secrets_manager_value(secret, env)
     return env.get("GITHUB_TOKEN", "").strip()
 
 
@@ -345,14 +346,18 @@ def sigv4_headers(
     return {**headers, **extra}
 
 
-def secrets_manager_value(arn: str, env: Mapping[str, str]) -> str:
+def secrets_manager_value(secret_id: str, env: Mapping[str, str]) -> str:
     """GetSecretValue with the Lambda's own credentials, signed here: the
-    relay needs no SDK."""
-    region = env.get("AWS_REGION") or arn.split(":")[3]
+    relay needs no SDK. Lambda sets AWS_REGION and the credentials."""
+    region = env.get("AWS_REGION", "")
+    if not region:
+        raise RuntimeError(
+            "AWS_REGION is not set: cannot reach Secrets Manager"
+        )
     endpoint = env.get("RELAY_SECRETS_ENDPOINT") or (
         f"https://secretsmanager.{region}.amazonaws.com/"
     )
-    body = json.dumps({"SecretId": arn}).encode()
+    body = json.dumps({"SecretId": secret_id}).encode()
     headers = sigv4_headers(
         method="POST",
         url=endpoint,
@@ -374,7 +379,7 @@ def secrets_manager_value(arn: str, env: Mapping[str, str]) -> str:
         value = json.loads(answer.read().decode())
     secret = value.get("SecretString") if isinstance(value, dict) else None
     if not isinstance(secret, str) or not secret.strip():
-        raise RuntimeError(f"secret {arn} holds no SecretString")
+        raise RuntimeError(f"secret {secret_id} holds no SecretString")
     return secret.strip()
 
 
