@@ -18,9 +18,10 @@ How Argo judges one measurement (argo-rollouts `utils/evaluate/evaluate.go`,
 Here every success condition requires a value (`len(result) > 0 && !isNaN(result[0])`) and every
 failure condition is its exact complement, so an empty or NaN result is a *failed* measurement,
 never a successful or inconclusive one (the critical-alerts query alone turns no data into 0, on
-purpose: an absent ALERTS series means no alert fires; see `_critical_alerts`): DP §Principles 3 "Promotion decisions based on data, not
-hope", and Inconclusive would pause for a human ("No manual steps"). A failed metric fails the
-AnalysisRun, which aborts the Rollout: traffic returns to the stable ReplicaSet.
+purpose: an absent ALERTS series means no alert fires; see `_critical_alerts`): DP §Principles 3
+"Promotion decisions based on data, not hope", and Inconclusive would pause for a human ("No manual
+steps"). A failed metric fails the AnalysisRun, which aborts the Rollout: traffic returns to the
+stable ReplicaSet.
 
 Queries select the canary and the stable pods by pod name, `<app>-<pod-template-hash>-<suffix>`
 (Argo names a ReplicaSet `<rollout>-<hash>`), and by namespace; Prometheus Operator scrapes add the
