@@ -676,6 +676,8 @@ def _default_labels() -> tuple[Label, ...]:
         # DP §Emergency / Hotfix Deployments.
         Label(name="emergency", color="000000", description="Emergency deployment; backfill validation"),
         Label(name="infra-change", color="0e8a16", description="Changes infrastructure; see the plan diff"),
+        # M9 §Thresholds: "p95 > target: create an alerting ticket and notify #platform".
+        Label(name="platform", color="1d76db", description="Ticket for the platform team (#platform)"),
     )
 
 
