@@ -73,6 +73,10 @@ DEPLOY_SESSION_SECONDS = 3600  # a deploy job's credentials live one hour, no mo
 # The gate's deploy workflow (gate/workflows.py renders and commits it): the only workflow whose jobs
 # get AWS credentials. Spelled here rather than imported: gate.workflows must not need gate.aws.
 DEPLOY_WORKFLOW_PATH = ".github/workflows/deploy.yml"
+# The alert relay's workflow (gate/automation.py), whose rollback job also takes the deploy role, in
+# the reviewer-free GitHub environment <environment>-rollback.
+AUTOMATION_WORKFLOW_PATH = ".github/workflows/mismatch-automation.yml"
+ROLLBACK_ENVIRONMENT_SUFFIX = "-rollback"
 
 # GitHub Actions variables for the build job, set at repository level by the registry stack (the
 # build job runs in no environment, so it reads no environment's variables).
@@ -384,7 +388,25 @@ def deploy_trust_policy(policy: GatePolicy) -> Document:
                 like={WORKFLOW_REF_KEY: release_workflow_refs(policy)},
             )
         )
+    if relay.enabled(policy):
+        statements.append(alert_rollback_statement(policy))
     return {"Version": IAM_VERSION, "Statement": statements}
+
+
+def alert_rollback_statement(policy: GatePolicy) -> Document:
+    """The runtime rollback (gate/automation.py): only the relay repository's mismatch-automation.yml
+    on its default branch, in the GitHub environment `<environment>-rollback`, may assume the role
+    too. Exact values again: a job of any other workflow, branch or environment gets nothing."""
+    repo = policy.relay_repository
+    branch = _no_pattern(repo.default_branch, "the default branch", policy)
+    return _github_statement(
+        "GateAlertRollbackOnTheDefaultBranch",
+        policy,
+        {
+            SUB_KEY: [f"repo:{repo.full_name}:environment:{policy.environment}{ROLLBACK_ENVIRONMENT_SUFFIX}"],
+            WORKFLOW_REF_KEY: [f"{repo.full_name}/{AUTOMATION_WORKFLOW_PATH}@refs/heads/{branch}"],
+        },
+    )
 
 
 def build_trust_policy(policy: GatePolicy) -> Document:

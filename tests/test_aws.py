@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from components.aws import AwsFoundation
-from gate import alerts, relay
+from gate import alerts, automation, relay
 from gate import aws as spec
 from gate.engine import SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, Recording, RegisteredResource, run_program
 from gate.loader import load_policy
@@ -305,7 +305,18 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
 ) -> None:
     recording = declare(stack_values(environment))
     role = role_named(recording, f"delivery-gate-deploy-{environment}")
-    statement = only_statement(document(role, "assumeRolePolicy"))
+    statement, alert_rollback = document(role, "assumeRolePolicy")["Statement"]
+    # The runtime rollback of the alert relay's workflow (gate/automation.py), exactly as narrow.
+    assert alert_rollback["Sid"] == "GateAlertRollbackOnTheDefaultBranch"
+    assert alert_rollback["Principal"] == {"Federated": OIDC_ARN}
+    assert alert_rollback["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            SUB: [f"repo:acme/aos:environment:{environment}-rollback"],
+            WORKFLOW_REF: ["acme/aos/.github/workflows/mismatch-automation.yml@refs/heads/main"],
+        }
+    }
+    statement = only_statement({"Statement": [statement]})
     assert statement["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
@@ -331,7 +342,7 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
 def test_release_branches_add_a_statement_with_a_pattern_on_the_workflow_ref_only(declare: Declare) -> None:
     recording = declare(stack_values("production", deployFromReleaseBranches=True))
     trust = document(role_named(recording, "delivery-gate-deploy-production"), "assumeRolePolicy")
-    default, release = trust["Statement"]
+    default, release, _alert_rollback = trust["Statement"]
     assert default["Condition"]["StringEquals"][WORKFLOW_REF] == DEPLOY_WORKFLOW_REFS
     assert "StringLike" not in default["Condition"]
     assert release["Condition"] == {
@@ -920,3 +931,13 @@ def test_without_the_relay_no_lambda_and_no_relay_topic(declare: Declare) -> Non
     assert not RELAY & {r.type for r in recording.resources}
     assert "relay" not in recording.outputs["topicArns"]
     assert len(one(recording, COMPOSITE_ALARM).inputs["alarmActions"]) == 2
+
+
+def test_the_trusted_automation_workflow_is_the_one_the_gate_renders() -> None:
+    assert f".github/workflows/{automation.FILE}" == spec.AUTOMATION_WORKFLOW_PATH
+    job = automation.rollback_job(
+        policy_of(stack_values("staging")), policy_of(stack_values("staging")).repositories[0]
+    )
+    assert job["environment"] == {
+        "name": "${{ needs.triage.outputs.environment }}" + spec.ROLLBACK_ENVIRONMENT_SUFFIX
+    }

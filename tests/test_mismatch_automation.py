@@ -38,9 +38,11 @@ from tests.test_workflow_runs import (
 FINGERPRINT = "4c6b2f0e9a1d3b57"
 INCIDENT_KEY = "R0UTING-KEY-for-tests-0123456789"
 STACKS = {"dev": "dev", "staging": "staging", "production": "prod"}
-PAGERDUTY = {"monitoring": {"incidents": {"provider": "pagerduty"}}}
-OPSGENIE = {"monitoring": {"incidents": {"provider": "opsgenie", "secret": "OPSGENIE_API_KEY"}}}
-AWS = {
+PAGERDUTY: dict[str, Any] = {"monitoring": {"incidents": {"provider": "pagerduty"}}}
+OPSGENIE: dict[str, Any] = {
+    "monitoring": {"incidents": {"provider": "opsgenie", "secret": "OPSGENIE_API_KEY"}}
+}
+AWS: dict[str, Any] = {
     "aws": {
         "accountId": "123456789012",
         "loadBalancer": {
