@@ -191,14 +191,17 @@ def test_a_second_dispatch_of_the_same_alert_opens_no_second_issue(tmp_path: Pat
 
 def test_a_failed_rollback_still_opens_the_issue_and_the_incident_saying_so(tmp_path: Path) -> None:
     gated = automated(tmp_path, **PAGERDUTY)
-    gated.world.fault("rollback-staging")
+    gated.world.fault("gate")  # the fake gate fails every call: `gate rollback` exits non-zero
     run = dispatch(gated, payload())
     assert results(run) == expected(
         triage="success",
         rollback="failure",
         **{"high-priority issue": "success", "operator incident": "success"},
     )
-    assert "rollback of staging failed (fault injected)" in log(run, "rollback")
+    assert "fake gate: failed (fault injected)" in log(run, "rollback")
+    assert rollbacks(gated) == [
+        ["rollback", "--stack", "staging", "--reason", f"ReplayMismatch {FINGERPRINT}"]
+    ]
     (issue,) = issues_created(gated)
     assert "to its last validated image: failure" in issue["stdin"]
     (incident,) = incidents(gated)

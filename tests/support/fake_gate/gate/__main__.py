@@ -9,7 +9,7 @@
     diff BEFORE AFTER [--exit-code]                   a unified diff of two plan files
     rollback --stack STACK --reason TEXT              the contract of the real command: exit 0
         once the environment runs its last validated image; here it succeeds (recorded) unless
-        faults/gate exists (every call fails) or faults/rollback-<STACK> does (this stack's fails)
+        faults/gate exists, as every call
     promote ..., record-validation ..., ephemeral reap ...   recorded only
 
 Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}, and
@@ -155,8 +155,6 @@ def run(root: Path, argv: list[str]) -> int:
     if args.command == "diff":
         return diff(args.before, args.after, exit_code=args.exit_code)
     if args.command == "rollback":
-        if (root / "faults" / f"rollback-{args.stack}").exists():
-            raise SystemExit(f"fake gate: rollback of {args.stack} failed (fault injected)")
         print(f"fake gate: {args.stack} is back on its last validated image ({args.reason})")
         return 0
     print(f"fake gate: {' '.join(argv)}: recorded")
