@@ -7,9 +7,9 @@ import pulumi_github as github
 
 from components.aws import AwsFoundation
 from components.github_gate import CentralWorkflowRepository, RepositoryGate
-from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
+from components.kubernetes import AlertRelay, EphemeralEnvironment, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
-from gate import delivery, ephemeral, nonnegotiables, promotion, runtime
+from gate import delivery, ephemeral, nonnegotiables, promotion, relay, runtime
 from gate.clock import iso
 from gate.errors import GateError, RuleViolation
 from gate.flags import flag_configmap_data
@@ -62,6 +62,15 @@ def declare_runtime_safety_net(policy: GatePolicy) -> None:
     )
     pulumi.export("namespace", net.namespace)
     pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
+    if relay.enabled(policy):
+        token = None
+        if policy.relay_github_token is not None:
+            key = policy.monitoring.relay.token_secret.key
+            token = (relay.token_secret(policy), key, policy.relay_github_token.get_secret_value())
+        alert_relay = AlertRelay(
+            f"relay-{policy.environment}", relay.manifests(policy), policy.protects_everything, token
+        )
+        pulumi.export("alertRelay", {"namespace": alert_relay.namespace, "url": relay.webhook_url(policy)})
 
 
 def declare_aws_foundation(policy: GatePolicy) -> None:
@@ -75,6 +84,8 @@ def declare_aws_foundation(policy: GatePolicy) -> None:
     pulumi.export("awsRegistryUrl", foundation.registry_url)
     if foundation.build_role_arn is not None:
         pulumi.export("awsBuildRoleArn", foundation.build_role_arn)
+    if foundation.relay_function_arn is not None:
+        pulumi.export("awsRelayFunctionArn", foundation.relay_function_arn)
     pulumi.export("awsAlarmNames", foundation.alarm_names)
     pulumi.export(
         "awsAppConfig",

@@ -14,15 +14,17 @@ from collections.abc import Sequence
 import pulumi
 
 with warnings.catch_warnings():
-    # pulumi_aws.s3 warns about its deprecated *V2 classes as it loads (on first attribute access);
-    # none of them is used here.
+    # pulumi_aws.s3 warns about its deprecated *V2 classes as it loads (on first attribute access),
+    # pulumi_aws.lambda_ about MicrovmsImage; none of them is used here.
     warnings.simplefilter("ignore", DeprecationWarning)
     import pulumi_aws as aws
-    from pulumi_aws import s3
+    from pulumi_aws import lambda_, s3
 
     _SSE_DEFAULT = s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
+    # Both modules load lazily, on first attribute access: load them here, warnings ignored.
+    _FUNCTION = lambda_.Function
 
-from gate import alerts
+from gate import alerts, relay
 from gate import aws as spec
 from gate.model import AwsSettings, GatePolicy
 
@@ -82,6 +84,7 @@ class AwsFoundation(pulumi.ComponentResource):
     appconfig_profile_id: pulumi.Output[str]
     flag_document: pulumi.Output[str]
     prometheus_workspace_id: pulumi.Output[str] | None
+    relay_function_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, policy: GatePolicy, opts: pulumi.ResourceOptions | None = None) -> None:
         settings = spec.aws_settings(policy)  # a stack without delivery-gate:aws fails before any resource
@@ -94,6 +97,7 @@ class AwsFoundation(pulumi.ComponentResource):
         )
 
         key, alias = self._key()
+        self._key_resource = key
         self.repository_urls = self._registry(key)
         self.registry_url = pulumi.Output.from_input(spec.registry_url(policy))
         oidc = self._oidc_provider()
@@ -103,6 +107,7 @@ class AwsFoundation(pulumi.ComponentResource):
         if self._settings.chatbot is not None:
             self._chatbot()
         alarms = self._alarms()
+        self.relay_function_arn = self._relay(key) if relay.enabled(policy) else None
         flags = self._flags(alarms)
         self.deploy_role_arn = self._deploy_role(oidc, flags)
         self.prometheus_workspace_id = self._prometheus(key) if self._settings.managed_prometheus else None
@@ -127,6 +132,8 @@ class AwsFoundation(pulumi.ComponentResource):
             outputs["buildRoleArn"] = self.build_role_arn
         if self.prometheus_workspace_id is not None:
             outputs["prometheusWorkspaceId"] = self.prometheus_workspace_id
+        if self.relay_function_arn is not None:
+            outputs["relayFunctionArn"] = self.relay_function_arn
         self.register_outputs(outputs)
 
     # -- options -----------------------------------------------------------------------------
@@ -311,7 +318,9 @@ class AwsFoundation(pulumi.ComponentResource):
     def _topics(self, key_alias: aws.kms.Alias) -> dict[str, pulumi.Output[str]]:
         """M9 §Post-merge 2 "Notify #oncall and #platform", §Thresholds "alert SRE": one topic each."""
         arns: dict[str, pulumi.Output[str]] = {}
-        for channel in spec.CHANNELS:
+        # The alert relay's topic too: its only subscriber is the relay (self._relay).
+        acting = (relay.RECEIVER,) if relay.enabled(self._policy) else ()
+        for channel in (*spec.CHANNELS, *acting):
             topic = aws.sns.Topic(
                 f"{self._name}-topic-{channel}",
                 name=spec.topic_name(self._policy, channel),
@@ -355,13 +364,15 @@ class AwsFoundation(pulumi.ComponentResource):
             names[alarm.criterion] = self._metric_alarm(alarm).name
         composite = spec.rollback_composite(self._policy)
         topics = [self.topic_arns[channel] for channel in composite.channels]
+        acting = [self.topic_arns[channel] for channel in composite.acting]
         resource = aws.cloudwatch.CompositeAlarm(
             f"{self._name}-alarm-{spec.ROLLBACK}",
             alarm_name=composite.name,
             alarm_description=composite.description,
             # Names from the metric alarms' outputs: the composite waits until they exist.
             alarm_rule=pulumi.Output.all(*names.values()).apply(lambda _: composite.rule),
-            alarm_actions=topics,
+            # The relay acts on ALARM only: an OK is nothing to roll back.
+            alarm_actions=[*topics, *acting],
             ok_actions=topics,
             opts=self._opts(named=True),
         )
@@ -409,6 +420,81 @@ class AwsFoundation(pulumi.ComponentResource):
             label=query.label,
             return_data=query.return_data,
         )
+
+    # -- the alert relay ---------------------------------------------------------------------
+
+    def _relay(self, key: aws.kms.Key) -> pulumi.Output[str]:
+        """tools/alert_relay.py as a Lambda subscribed to the relay topic: the CloudWatch rollback
+        alarm (and, with managedPrometheus, AMP's rollback and ticket alerts) become a
+        repository_dispatch to the gated repository (gate/relay.py)."""
+        policy = self._policy
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-relay-token",
+            name=spec.relay_token_secret_name(policy),
+            description=f"GitHub token of the delivery-gate alert relay in {policy.environment}",
+            kms_key_id=key.arn,
+            opts=self._opts(named=True),
+        )
+        if policy.relay_github_token is not None:
+            # From the Pulumi secret: encrypted in state, "[secret]" in previews and plans.
+            aws.secretsmanager.SecretVersion(
+                f"{self._name}-relay-token-value",
+                secret_id=secret.id,
+                secret_string=pulumi.Output.secret(policy.relay_github_token.get_secret_value()),
+                opts=self._opts(),
+            )
+        logs = aws.cloudwatch.LogGroup(
+            f"{self._name}-relay-logs",
+            name=spec.relay_log_group_name(policy),
+            retention_in_days=spec.RELAY_LOG_RETENTION_DAYS,
+            opts=self._opts(named=True),
+        )
+        role = aws.iam.Role(
+            f"{self._name}-relay-role",
+            name=spec.resource_name(policy, relay.NAME),
+            description=f"The delivery-gate alert relay in {policy.environment}: logs and its token only",
+            assume_role_policy=spec.policy_json(spec.service_trust_policy(spec.LAMBDA_SERVICE)),
+            opts=self._opts(named=True),
+        )
+        permissions = aws.iam.RolePolicy(
+            f"{self._name}-relay-role-policy",
+            role=role.name,
+            name=relay.NAME,
+            # The key's id is AWS's: the policy waits for it.
+            policy=key.arn.apply(lambda key_arn: spec.policy_json(spec.relay_role_policy(policy, key_arn))),
+            opts=self._opts(),
+        )
+        function = _FUNCTION(
+            f"{self._name}-relay",
+            name=spec.relay_function_name(policy),
+            description="delivery-gate alert relay: rollback and ticket alerts -> repository_dispatch",
+            runtime=spec.RELAY_RUNTIME,
+            handler=spec.RELAY_HANDLER,
+            role=role.arn,
+            # The very file the cluster runs and the tests exercise (gate/relay.py).
+            code=pulumi.AssetArchive({f"{relay.MODULE}.py": pulumi.StringAsset(relay.source())}),
+            timeout=spec.RELAY_TIMEOUT_SECONDS,
+            memory_size=128,
+            environment=lambda_.FunctionEnvironmentArgs(variables=spec.relay_function_environment(policy)),
+            opts=self._opts(named=True, depends_on=[logs, permissions, secret]),
+        )
+        topic = self.topic_arns[relay.RECEIVER]
+        lambda_.Permission(
+            f"{self._name}-relay-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal=spec.SNS_SERVICE,
+            source_arn=topic,  # this topic only
+            opts=self._opts(),
+        )
+        aws.sns.TopicSubscription(
+            f"{self._name}-relay-subscription",
+            topic=topic,
+            protocol="lambda",
+            endpoint=function.arn,
+            opts=self._opts(),
+        )
+        return self._known_after(function.name, spec.relay_function_arn(policy))
 
     # -- feature flags -----------------------------------------------------------------------
 

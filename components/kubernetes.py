@@ -107,3 +107,32 @@ class RuntimeSafetyNet(pulumi.ComponentResource):
                 name, {**secret, "stringData": {key: pulumi.Output.secret(url)}}, parent=self, protect=protect
             )
         self.register_outputs({"namespace": self.namespace})
+
+
+class AlertRelay(pulumi.ComponentResource):
+    """The alert relay in its own namespace (gate/relay.py): Alertmanager's rollback and ticket
+    alerts become repository_dispatch events to the gated repository."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[dict[str, Any]],
+        protect: bool,
+        token: tuple[dict[str, Any], str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`token`: (Secret manifest without data, key, GitHub token) when the stack holds the token."""
+        super().__init__("delivery-gate:kubernetes:AlertRelay", name, None, opts)
+        self.namespace = declare_in_namespace(name, args, parent=self, protect=protect)
+        if token is not None:
+            secret, key, value = token
+            # string_data from a Pulumi secret: encrypted in state, "[secret]" in previews and plans.
+            declare_manifest(
+                name,
+                {**secret, "stringData": {key: pulumi.Output.secret(value)}},
+                parent=self,
+                protect=protect,
+            )
+        self.register_outputs({"namespace": self.namespace})

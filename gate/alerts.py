@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gate import promql, yamltext
+from gate import promql, relay, yamltext
 from gate.kube import MANAGED_BY, app_namespace
 from gate.model import GatePolicy
 from gate.types import duration_seconds
@@ -497,8 +497,16 @@ class Route:
     repeat_interval: str | None = None
 
 
-def _routes() -> tuple[Route, ...]:
+def _routes(policy: GatePolicy) -> tuple[Route, ...]:
+    # M9 §Post-merge 2 and §Thresholds act, not only page: rollback and ticket alerts also go to the
+    # alert relay (gate/relay.py), and on to their channels.
+    acting = (
+        tuple(Route(relay.RECEIVER, (("action", action),), continue_=True) for action in relay.ACTIONS)
+        if relay.enabled(policy)
+        else ()
+    )
     return (
+        *acting,
         # Every critical alert is a rollback criterion: #oncall, and on to the next routes.
         Route(ONCALL, (("severity", CRITICAL),), continue_=True, repeat_interval=ONCALL_REPEAT_INTERVAL),
         # M9 §Post-merge 2: a rollback also notifies #platform.
@@ -534,7 +542,7 @@ def alertmanager_config(policy: GatePolicy) -> Document:
             out["repeatInterval"] = r.repeat_interval
         return out
 
-    receivers = [
+    receivers: list[Document] = [
         {
             "name": name,
             "slackConfigs": [
@@ -549,6 +557,14 @@ def alertmanager_config(policy: GatePolicy) -> Document:
         }
         for name, channel in _channels(policy).items()
     ]
+    if relay.enabled(policy):
+        # Resolved alerts act on nothing (the relay would skip them).
+        receivers.append(
+            {
+                "name": relay.RECEIVER,
+                "webhookConfigs": [{"url": relay.webhook_url(policy), "sendResolved": False}],
+            }
+        )
     return {
         "apiVersion": "monitoring.coreos.com/v1alpha1",
         "kind": "AlertmanagerConfig",
@@ -561,7 +577,7 @@ def alertmanager_config(policy: GatePolicy) -> Document:
                 "groupWait": GROUP_WAIT,
                 "groupInterval": GROUP_INTERVAL,
                 "repeatInterval": REPEAT_INTERVAL,
-                "routes": [route(r) for r in _routes()],
+                "routes": [route(r) for r in _routes(policy)],
             },
             "receivers": receivers,
             "inhibitRules": [
@@ -575,6 +591,17 @@ def alertmanager_config(policy: GatePolicy) -> Document:
             ],
         },
     }
+
+
+def _relay_receivers(policy: GatePolicy) -> list[Document]:
+    if not relay.enabled(policy):
+        return []
+    return [
+        {
+            "name": relay.RECEIVER,
+            "webhook_configs": [{"url": relay.webhook_url(policy), "send_resolved": False}],
+        }
+    ]
 
 
 def alertmanager_document(
@@ -597,7 +624,7 @@ def alertmanager_document(
             "group_wait": GROUP_WAIT,
             "group_interval": GROUP_INTERVAL,
             "repeat_interval": REPEAT_INTERVAL,
-            "routes": [route(r) for r in _routes()],
+            "routes": [route(r) for r in _routes(policy)],
         },
         "receivers": [
             {
@@ -613,7 +640,8 @@ def alertmanager_document(
                 ],
             }
             for name, channel in _channels(policy).items()
-        ],
+        ]
+        + _relay_receivers(policy),
         "inhibit_rules": [
             {
                 "source_matchers": [f'severity="{CRITICAL}"'],

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
-from gate import alerts, yamltext
+from gate import alerts, relay, yamltext
 from gate.errors import PolicyError
 from gate.model import AwsSettings, GatePolicy, ImageRetention, Repository
 from gate.types import AwsAccountId, AwsRegion, GateModel, duration_seconds, matching, number
@@ -50,6 +50,8 @@ CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
 PROMETHEUS_SERVICE = "aps.amazonaws.com"
 CHATBOT_SERVICE = "chatbot.amazonaws.com"
 APPCONFIG_SERVICE = "appconfig.amazonaws.com"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+SNS_SERVICE = "sns.amazonaws.com"
 
 # The notification channels (policy.notifications), named like the Alertmanager receivers.
 CHANNELS = (alerts.ONCALL, alerts.PLATFORM, alerts.SRE)
@@ -71,6 +73,10 @@ DEPLOY_SESSION_SECONDS = 3600  # a deploy job's credentials live one hour, no mo
 # The gate's deploy workflow (gate/workflows.py renders and commits it): the only workflow whose jobs
 # get AWS credentials. Spelled here rather than imported: gate.workflows must not need gate.aws.
 DEPLOY_WORKFLOW_PATH = ".github/workflows/deploy.yml"
+# The alert relay's workflow (gate/automation.py), whose rollback job also takes the deploy role, in
+# the reviewer-free GitHub environment <environment>-rollback.
+AUTOMATION_WORKFLOW_PATH = ".github/workflows/mismatch-automation.yml"
+ROLLBACK_ENVIRONMENT_SUFFIX = "-rollback"
 
 # GitHub Actions variables for the build job, set at repository level by the registry stack (the
 # build job runs in no environment, so it reads no environment's variables).
@@ -382,7 +388,25 @@ def deploy_trust_policy(policy: GatePolicy) -> Document:
                 like={WORKFLOW_REF_KEY: release_workflow_refs(policy)},
             )
         )
+    if relay.enabled(policy):
+        statements.append(alert_rollback_statement(policy))
     return {"Version": IAM_VERSION, "Statement": statements}
+
+
+def alert_rollback_statement(policy: GatePolicy) -> Document:
+    """The runtime rollback (gate/automation.py): only the relay repository's mismatch-automation.yml
+    on its default branch, in the GitHub environment `<environment>-rollback`, may assume the role
+    too. Exact values again: a job of any other workflow, branch or environment gets nothing."""
+    repo = policy.relay_repository
+    branch = _no_pattern(repo.default_branch, "the default branch", policy)
+    return _github_statement(
+        "GateAlertRollbackOnTheDefaultBranch",
+        policy,
+        {
+            SUB_KEY: [f"repo:{repo.full_name}:environment:{policy.environment}{ROLLBACK_ENVIRONMENT_SUFFIX}"],
+            WORKFLOW_REF_KEY: [f"{repo.full_name}/{AUTOMATION_WORKFLOW_PATH}@refs/heads/{branch}"],
+        },
+    )
 
 
 def build_trust_policy(policy: GatePolicy) -> Document:
@@ -748,6 +772,7 @@ class CompositeAlarm:
     description: str
     rule: str
     channels: tuple[str, ...]  # topics notified on ALARM and on OK
+    acting: tuple[str, ...] = ()  # topics notified on ALARM only: the alert relay's
 
 
 def rollback_composite(policy: GatePolicy) -> CompositeAlarm:
@@ -759,6 +784,8 @@ def rollback_composite(policy: GatePolicy) -> CompositeAlarm:
         description=f"{alerts.DP} §Rollback Criteria: a rollback criterion alarms in {policy.environment}",
         rule=rule,
         channels=(alerts.ONCALL, alerts.PLATFORM),
+        # ...and acts: the relay dispatches the rollback to the gated repository (gate/relay.py).
+        acting=(relay.RECEIVER,) if relay.enabled(policy) else (),
     )
 
 
@@ -855,19 +882,17 @@ def prometheus_alertmanager_document(policy: GatePolicy) -> Document:
     """gate/alerts.py's routing tree, with each receiver delivering to its channel's SNS topic."""
     document = alerts.alertmanager_document(policy)
     region = aws_settings(policy).region
+
+    def sns(name: str) -> Document:
+        if name == relay.RECEIVER:
+            # The alert relay's topic: the Lambda parses the message as JSON (gate/relay.py).
+            text = {"send_resolved": False, "subject": relay.SNS_SUBJECT, "message": relay.SNS_MESSAGE}
+        else:
+            text = {"send_resolved": True, "subject": alerts.SLACK_TITLE, "message": alerts.SLACK_TEXT}
+        return {"topic_arn": topic_arn(policy, name), "sigv4": {"region": region}, **text}
+
     receivers = [
-        {
-            "name": receiver["name"],
-            "sns_configs": [
-                {
-                    "topic_arn": topic_arn(policy, receiver["name"]),
-                    "sigv4": {"region": region},
-                    "send_resolved": True,
-                    "subject": alerts.SLACK_TITLE,
-                    "message": alerts.SLACK_TEXT,
-                }
-            ],
-        }
+        {"name": receiver["name"], "sns_configs": [sns(receiver["name"])]}
         for receiver in document["receivers"]
     ]
     return {**document, "receivers": receivers}
@@ -969,3 +994,94 @@ def login_url(settings: StateBackendSettings) -> str:
 def secrets_provider(settings: StateBackendSettings) -> str:
     """`pulumi stack init --secrets-provider <this>`: stack secrets encrypted with the KMS key."""
     return f"awskms://{settings.secrets_key_alias}?region={settings.region}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The alert relay on Lambda (gate/relay.py): CloudWatch's rollback alarm and AMP's rollback and
+# ticket alerts reach the relay topic, whose only subscriber is tools/alert_relay.py
+
+RELAY_RUNTIME = "python3.12"
+RELAY_HANDLER = f"{relay.MODULE}.lambda_handler"
+RELAY_TIMEOUT_SECONDS = 60  # four attempts with backoff (1 + 2 + 4 s) and 10 s timeouts fit
+RELAY_LOG_RETENTION_DAYS = 30
+# docs/aws.md's section on the rollback alarms: what a CloudWatch dispatch links to.
+ALARMS_DOC_ANCHOR = "aws.md#alarms-the-rollback-criteria-on-the-alb"
+
+
+def relay_topic_name(policy: GatePolicy) -> str:
+    return topic_name(policy, relay.RECEIVER)
+
+
+def relay_topic_arn(policy: GatePolicy) -> str:
+    return topic_arn(policy, relay.RECEIVER)
+
+
+def relay_function_name(policy: GatePolicy) -> str:
+    return resource_name(policy, relay.NAME)
+
+
+def relay_function_arn(policy: GatePolicy) -> str:
+    return arn(aws_settings(policy), "lambda", f"function:{relay_function_name(policy)}")
+
+
+def relay_log_group_name(policy: GatePolicy) -> str:
+    return f"/aws/lambda/{relay_function_name(policy)}"
+
+
+def relay_token_secret_name(policy: GatePolicy) -> str:
+    """The Secrets Manager secret holding the relay's GitHub token: filled from
+    delivery-gate:relayGithubToken when the stack sets it, else managed elsewhere."""
+    return f"{NAME_PREFIX}/{policy.environment}/relay-github-token"
+
+
+def relay_alarm_actions(policy: GatePolicy) -> dict[str, dict[str, str]]:
+    """RELAY_CLOUDWATCH_ALARMS: which alarm acts how. Only the composite rollback alarm notifies
+    (one page per rollback, as for the channels); it is a rollback criterion, so critical."""
+    runbooks = alerts.runbook_base_url(policy).removesuffix("/runbooks")
+    return {
+        rollback_composite(policy).name: {
+            "action": alerts.ROLLBACK,
+            "severity": alerts.CRITICAL,
+            "runbook_url": f"{runbooks}/{ALARMS_DOC_ANCHOR}",
+        }
+    }
+
+
+def relay_token_secret_arn_pattern(policy: GatePolicy) -> str:
+    """Secrets Manager appends six random characters to a secret's ARN: `-??????` matches exactly
+    them, so the grant names this secret only and is known before it exists."""
+    return arn(aws_settings(policy), "secretsmanager", f"secret:{relay_token_secret_name(policy)}-??????")
+
+
+def relay_function_environment(policy: GatePolicy) -> dict[str, str]:
+    """The Lambda's environment: the same relay settings as in the cluster, the token's secret."""
+    return {
+        **relay.relay_environment(policy),
+        "RELAY_CLOUDWATCH_ALARMS": policy_json(relay_alarm_actions(policy)),
+        "RELAY_TOKEN_SECRET_ID": relay_token_secret_name(policy),
+    }
+
+
+def relay_role_policy(policy: GatePolicy, key_arn: str) -> Document:
+    """Least privilege: write its own log stream, read its one secret (decrypting with the
+    environment key only through Secrets Manager). GitHub is reached with the token, not AWS."""
+    settings = aws_settings(policy)
+    token_secret_arn = relay_token_secret_arn_pattern(policy)
+    log_group = arn(settings, "logs", f"log-group:{relay_log_group_name(policy)}")
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            _statement("WriteItsLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group}:*"]),
+            _statement("ReadTheGitHubToken", ["secretsmanager:GetSecretValue"], [token_secret_arn]),
+            _statement(
+                "DecryptTheTokenThroughSecretsManager",
+                ["kms:Decrypt"],
+                [key_arn],
+                Condition={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{settings.region}.{dns_suffix(settings.region)}"
+                    }
+                },
+            ),
+        ],
+    }

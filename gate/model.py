@@ -27,6 +27,7 @@ from gate.types import (
     CheckName,
     CodeownersPattern,
     Duration,
+    EgressCidr,
     EnvironmentName,
     FiniteFloat,
     GateModel,
@@ -36,6 +37,7 @@ from gate.types import (
     HttpUrl,
     ImageDigest,
     ImageReference,
+    IncidentProvider,
     LabelColor,
     LabelDescription,
     LabelName,
@@ -52,6 +54,7 @@ from gate.types import (
     RepositoryName,
     RootHash,
     RunnerLabel,
+    SecretName,
     SlackChannel,
     Slug,
     StackName,
@@ -674,6 +677,8 @@ def _default_labels() -> tuple[Label, ...]:
         # DP §Emergency / Hotfix Deployments.
         Label(name="emergency", color="000000", description="Emergency deployment; backfill validation"),
         Label(name="infra-change", color="0e8a16", description="Changes infrastructure; see the plan diff"),
+        # M9 §Thresholds: "p95 > target: create an alerting ticket and notify #platform".
+        Label(name="platform", color="1d76db", description="Ticket for the platform team (#platform)"),
     )
 
 
@@ -844,6 +849,84 @@ class SecretKey(GateModel):
     key: str = Field(pattern=r"^[A-Za-z0-9._-]{1,253}$", description="Key inside the Secret.")
 
 
+# python:3.12-slim, the multi-arch index digest (August 2026), seen pinned in several independent
+# public Dockerfiles and notes. Re-resolve when bumping: `docker buildx imagetools inspect
+# python:3.12-slim`. The relay needs only the standard library of any Python >= 3.11.
+RELAY_IMAGE = (
+    "docker.io/library/python:3.12-slim"
+    "@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea"
+)
+# GitHub's own networks, as its meta API (https://api.github.com/meta, key `api`) lists them; the
+# regional /32 edges it also lists change often and are left to the stack. GitHub advises against
+# allow-listing by address: check the list against the meta API when a dispatch fails to connect.
+GITHUB_API_CIDRS = (
+    "140.82.112.0/20",
+    "143.55.64.0/20",
+    "185.199.108.0/22",
+    "192.30.252.0/22",
+    "2606:50c0::/32",
+    "2a0a:a440::/29",
+)
+
+
+class Relay(GateModel):
+    """The alert relay (tools/alert_relay.py, gate/relay.py): M9 §Post-merge 2 and §Thresholds act on
+    runtime signals, so firing `action: rollback` and `action: ticket` alerts become a
+    repository_dispatch to the gated repository, whose mismatch-automation workflow acts."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Declare the relay (in the cluster, and on AWS Lambda when `aws` is set).",
+    )
+    repository: RepositoryName | None = Field(
+        default=None,
+        description=(
+            "The gated repository (a name in repositories[]) that receives the dispatches and runs "
+            "mismatch-automation.yml; none: the first of repositories[]."
+        ),
+    )
+    namespace: EnvironmentName = Field(
+        default="delivery-gate-relay", description="The relay's own namespace in the cluster."
+    )
+    image: PinnedImage = Field(
+        default=RELAY_IMAGE, description="A Python >= 3.11 image, pinned by digest, that runs the relay."
+    )
+    github_api_cidrs: tuple[EgressCidr, ...] = Field(
+        default=GITHUB_API_CIDRS,
+        min_length=1,
+        description=(
+            "The only networks the relay's pods may reach (TCP 443): GitHub's API. NetworkPolicy "
+            "cannot name a host, so this is an address list (see https://api.github.com/meta)."
+        ),
+    )
+    token_secret: SecretKey = Field(
+        default_factory=lambda: SecretKey(name="alert-relay-github", key="token"),
+        description=(
+            "Kubernetes Secret (in the relay's namespace) holding the GitHub token; filled from "
+            "delivery-gate:relayGithubToken when the stack sets it."
+        ),
+    )
+
+
+class Incidents(GateModel):
+    """M9 §Post-merge 2: "Open an operator incident" when parity fails in production traffic."""
+
+    provider: IncidentProvider = Field(
+        default=IncidentProvider.NONE,
+        description=(
+            "pagerduty (Events API v2, dedup_key = the alert's fingerprint), opsgenie (Alert API, "
+            "alias = the fingerprint) or none (the issue asks for an incident by hand)."
+        ),
+    )
+    secret: SecretName = Field(
+        default="INCIDENT_ROUTING_KEY",
+        description=(
+            "Repository secret of the gated repository holding the PagerDuty integration (routing) "
+            "key or the Opsgenie API key (an integration key that can only create alerts)."
+        ),
+    )
+
+
 class Monitoring(GateModel):
     """DP §Pre-Deployment: "alerting with runbooks"; §Post-Deployment: "burn rate monitored"."""
 
@@ -865,6 +948,10 @@ class Monitoring(GateModel):
     slack_webhook: SecretKey = Field(
         default_factory=lambda: SecretKey(name="alertmanager-slack", key="webhook-url"),
         description="Secret holding the Slack webhook URL (never in plain text).",
+    )
+    relay: Relay = Field(default_factory=Relay, description="The alert relay to the gated repository.")
+    incidents: Incidents = Field(
+        default_factory=Incidents, description="Where runtime rollbacks open the operator incident."
     )
 
     @field_validator("runbook_base_url")
@@ -1212,6 +1299,15 @@ class GatePolicy(GateModel):
             "is managed elsewhere."
         ),
     )
+    relay_github_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "GitHub token of the alert relay (fine-grained: Contents read/write on the relay's "
+            "repository, which repository_dispatch needs), as a stack secret (pulumi config set "
+            "--secret delivery-gate:relayGithubToken ...); none: the relay's Secrets are filled "
+            "elsewhere."
+        ),
+    )
     release: Release | None = Field(
         default=None,
         description="What this environment runs (image digest and its evidence); see `gate promote`.",
@@ -1284,6 +1380,24 @@ class GatePolicy(GateModel):
                 f"not before the deploy it watched ({deployment.deployed_at.isoformat()})",
             )
         return self
+
+    @model_validator(mode="after")
+    def _relay_repository_is_gated(self) -> Self:
+        wanted = self.monitoring.relay.repository
+        if wanted is not None and wanted.lower() not in {repo.name.lower() for repo in self.repositories}:
+            raise FieldProblem(
+                "monitoring.relay.repository",
+                wanted,
+                "allowed: one of repositories[] (the relay dispatches to a gated repository, which "
+                "holds mismatch-automation.yml): " + ", ".join(repo.name for repo in self.repositories),
+            )
+        return self
+
+    @property
+    def relay_repository(self) -> Repository:
+        """The gated repository the alert relay dispatches to."""
+        wanted = (self.monitoring.relay.repository or self.repositories[0].name).lower()
+        return next(repo for repo in self.repositories if repo.name.lower() == wanted)
 
     @model_validator(mode="after")
     def _central_repository_apart(self) -> Self:

@@ -49,6 +49,43 @@ def external_peers() -> list[dict[str, Any]]:
     ]
 
 
+def netpol(namespace: str, name: str, spec: dict[str, Any]) -> Manifest:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }
+
+
+def default_deny(namespace: str) -> Manifest:
+    """Default deny, both directions, for every pod; everything else is an explicit allow."""
+    return netpol(namespace, DEFAULT_DENY, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+
+
+def allow_dns(namespace: str) -> Manifest:
+    """Name resolution, and only from the cluster's DNS pods."""
+    return netpol(
+        namespace,
+        ALLOW_DNS,
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            **_in_namespace("kube-system"),
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+    )
+
+
 def network_policies(
     namespace: str,
     *,
@@ -65,40 +102,16 @@ def network_policies(
     endpoints excepted; none (the default) allows no egress beyond DNS and the namespace.
     """
 
-    def netpol(name: str, spec: dict[str, Any]) -> Manifest:
-        return {
-            "apiVersion": API_VERSION,
-            "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
-            "spec": spec,
-        }
+    def policy(name: str, spec: dict[str, Any]) -> Manifest:
+        return netpol(namespace, name, spec)
 
     app_pods = {"matchLabels": {NAME_LABEL: app}}
     app_port_only = [{"protocol": "TCP", "port": app_port}]
     policies = [
-        # Default deny, both directions, for every pod; everything below is an explicit allow.
-        netpol(DEFAULT_DENY, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-        # Name resolution, and only from the cluster's DNS pods.
-        netpol(
-            ALLOW_DNS,
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                **_in_namespace("kube-system"),
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
-        ),
+        default_deny(namespace),
+        allow_dns(namespace),
         # The application and its Redis (the rate limiter, M9 §Thresholds) talk to each other.
-        netpol(
+        policy(
             ALLOW_SAME_NAMESPACE,
             {
                 "podSelector": {},
@@ -108,7 +121,7 @@ def network_policies(
             },
         ),
         # Users reach the application through the ingress controller only, on its HTTP port.
-        netpol(
+        policy(
             ALLOW_INGRESS_CONTROLLER,
             {
                 "podSelector": app_pods,
@@ -118,7 +131,7 @@ def network_policies(
         ),
         # Prometheus scrapes /metrics: the alerts and the rollout analysis read it (DP §Rollback
         # Criteria); a scrape the policy blocked would only show as the absent() alerts.
-        netpol(
+        policy(
             ALLOW_MONITORING,
             {
                 "podSelector": app_pods,
@@ -130,7 +143,7 @@ def network_policies(
     if external_egress_ports:
         # Outside services on the given ports only, never the instance metadata endpoints (above).
         policies.append(
-            netpol(
+            policy(
                 ALLOW_EXTERNAL_EGRESS,
                 {
                     "podSelector": app_pods,
@@ -145,3 +158,53 @@ def network_policies(
             )
         )
     return policies
+
+
+ALLOW_ALERTMANAGER = "allow-alertmanager"
+ALLOW_GITHUB_API = "allow-github-api"
+# The label the Prometheus Operator puts on every Alertmanager pod it runs.
+ALERTMANAGER_PODS = {"matchLabels": {NAME_LABEL: "alertmanager"}}
+
+
+def relay_policies(
+    namespace: str, *, app: str, port: int, monitoring_namespace: str, api_cidrs: Sequence[str]
+) -> list[Manifest]:
+    """The alert relay's namespace (gate/relay.py): default deny and DNS as everywhere, then exactly
+    what the relay needs. In: Alertmanager's pods, on the webhook port (anything that can POST an
+    alert there can make the gated repository roll back and open issues). Out: TCP 443 to GitHub's
+    API networks only (NetworkPolicy cannot name a host), never the metadata endpoints (the list is
+    validated not to contain them). No same-namespace allow: the relay's pods never talk to each
+    other."""
+    pods = {"matchLabels": {NAME_LABEL: app}}
+    return [
+        default_deny(namespace),
+        allow_dns(namespace),
+        netpol(
+            namespace,
+            ALLOW_ALERTMANAGER,
+            {
+                "podSelector": pods,
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{**_in_namespace(monitoring_namespace), "podSelector": ALERTMANAGER_PODS}],
+                        "ports": [{"protocol": "TCP", "port": port}],
+                    }
+                ],
+            },
+        ),
+        netpol(
+            namespace,
+            ALLOW_GITHUB_API,
+            {
+                "podSelector": pods,
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in api_cidrs],
+                        "ports": [{"protocol": "TCP", "port": 443}],
+                    }
+                ],
+            },
+        ),
+    ]

@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gate import schema_change
+from gate import automation, schema_change
 from gate.model import GatePolicy, Repository
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.workflows import (
@@ -52,8 +52,9 @@ from gate.workflows import (
 RULE_ID = "GATE-ORG-01"
 # The only events GitHub runs a ruleset's required workflow on; it ignores every other trigger.
 REQUIRED_WORKFLOW_EVENTS = ("pull_request", "pull_request_target", "merge_group")
-# Workflows that never run on a pull request stay in the gated repository.
-REPOSITORY_WORKFLOWS = ("deploy.yml",)
+# Workflows that never run on a pull request stay in the gated repository: deploy.yml, and the
+# alert relay's mismatch-automation.yml (repository_dispatch; gate/automation.py), where it has one.
+REPOSITORY_WORKFLOWS = ("deploy.yml", automation.FILE)
 RERUN_WORKFLOW = "schema-change-rerun.yml"
 # Separates the gated repository's name from the workflow's in the central repository's file names
 # (GitHub reads workflows from .github/workflows only, never from a subdirectory).
@@ -142,7 +143,7 @@ def render_required_workflows(policy: GatePolicy, repo: Repository) -> dict[str,
 def repository_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
     """Workflow file name -> the document the gated repository itself holds in organisation mode."""
     documents = workflow_documents(policy, repo)
-    kept = {file: documents[file] for file in REPOSITORY_WORKFLOWS}
+    kept = {file: documents[file] for file in REPOSITORY_WORKFLOWS if file in documents}
     if E2E_WORKFLOW in documents:
         # The post-merge parity check deploy.yml calls; its pull-request run is the central one.
         e2e = documents[E2E_WORKFLOW]

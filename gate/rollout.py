@@ -17,9 +17,11 @@ How Argo judges one measurement (argo-rollouts `utils/evaluate/evaluate.go`,
 
 Here every success condition requires a value (`len(result) > 0 && !isNaN(result[0])`) and every
 failure condition is its exact complement, so an empty or NaN result is a *failed* measurement,
-never a successful or inconclusive one: DP §Principles 3 "Promotion decisions based on data, not
-hope", and Inconclusive would pause for a human ("No manual steps"). A failed metric fails the
-AnalysisRun, which aborts the Rollout: traffic returns to the stable ReplicaSet.
+never a successful or inconclusive one (the critical-alerts query alone turns no data into 0, on
+purpose: an absent ALERTS series means no alert fires; see `_critical_alerts`): DP §Principles 3
+"Promotion decisions based on data, not hope", and Inconclusive would pause for a human ("No manual
+steps"). A failed metric fails the AnalysisRun, which aborts the Rollout: traffic returns to the
+stable ReplicaSet.
 
 Queries select the canary and the stable pods by pod name, `<app>-<pod-template-hash>-<suffix>`
 (Argo names a ReplicaSet `<rollout>-<hash>`), and by namespace; Prometheus Operator scrapes add the
@@ -125,6 +127,34 @@ def _error_ratio(policy: GatePolicy, hash_arg: str) -> str:
     return f"(({errors} or vector(0)) / {total})"
 
 
+def _critical_alerts(policy: GatePolicy) -> str:
+    """How many critical alerts fire for this environment now: DP §Rollback Criteria "Critical
+    alert triggered". Critical alerts are exactly the rollback criteria (gate/alerts.py).
+
+    Two kinds of ALERTS series count: alerts about the Rollout's own namespace (any rule, e.g. a
+    cluster's crash-loop alert, whose `namespace` label is the pods'), and the gate's own alerts of
+    this environment, which carry the monitoring namespace (where the PrometheusRule lives, for the
+    Operator's routing) and `environment`. Both exclude a pull request's namespace (`aos-pr-42`)
+    and another environment sharing the Prometheus.
+
+    No data counts as zero, on purpose, unlike every other criterion: Prometheus writes an ALERTS
+    series only while an alert is pending or firing, so an absent series means no alert fires, and
+    treating it as a failure would abort every rollout. The risk: a Prometheus that evaluates no
+    rules (or lost them) looks quiet here. The other criteria still fail on missing data, so a
+    broken Prometheus fails the analysis through them; a missing rule file does not, which the
+    absent() alerts and the plan's PrometheusRule are there for.
+    """
+    firing = (promql.eq("alertstate", "firing"), promql.eq("severity", "critical"))
+    about_namespace = promql.selector("ALERTS", *firing, promql.eq("namespace", _arg(NAMESPACE)))
+    gate_alerts = promql.selector(
+        "ALERTS",
+        *firing,
+        promql.eq("namespace", policy.monitoring.namespace),
+        promql.eq("environment", policy.environment),
+    )
+    return f"sum({about_namespace} or {gate_alerts}) or vector(0)"
+
+
 def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
     """The policy's rollback criteria as Prometheus queries, each compared with its threshold."""
     app, thresholds = policy.application, policy.thresholds
@@ -175,6 +205,15 @@ def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
             threshold=0,
             failure_limit=0,
             source='DP §Rollback Criteria: "Health check failures"',
+        ),
+        Criterion(
+            name="critical-alerts",
+            # The one criterion where no data passes: see _critical_alerts for why, and the risk.
+            query=_critical_alerts(policy),
+            threshold=0,
+            # A critical alert is a rollback criterion: the first firing one aborts.
+            failure_limit=0,
+            source='DP §Rollback Criteria: "Critical alert triggered"',
         ),
     )
 

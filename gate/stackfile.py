@@ -29,6 +29,9 @@ _SECRET_ONLY_KEYS = {
     "delivery-gate:slackWebhookUrl": (
         "a secret: pulumi config set --secret delivery-gate:slackWebhookUrl <url>"
     ),
+    "delivery-gate:relayGithubToken": (
+        "a secret: pulumi config set --secret delivery-gate:relayGithubToken <token>"
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -40,6 +41,14 @@ class CheckCategory(StrEnum):
     SECURITY_SCAN = "security-scan"
     INFRA_PLAN = "infra-plan"
     SCHEMA_CHANGE = "schema-change"
+
+
+class IncidentProvider(StrEnum):
+    """Where the mismatch automation opens the operator incident (gate/automation.py)."""
+
+    PAGERDUTY = "pagerduty"  # PagerDuty Events API v2, dedup_key = the alert's fingerprint
+    OPSGENIE = "opsgenie"  # Opsgenie Alert API, alias = the alert's fingerprint
+    NONE = "none"  # no provider: the issue asks for an incident to be opened by hand
 
 
 class MergeGateMode(StrEnum):
@@ -175,6 +184,41 @@ HttpsUrl = Annotated[
     str,
     matching(r"https://[^\s\"'{}$<>\\`]{1,2000}", "an https:// link without spaces, quotes, braces or '$'"),
 ]
+
+# A repository (Actions) secret's name, as GitHub allows it; GITHUB_* are reserved.
+_SECRET_NAME = re.compile(r"(?!GITHUB_)[A-Z_][A-Z0-9_]{0,99}")
+
+
+def _check_secret_name(value: str) -> str:
+    if _SECRET_NAME.fullmatch(value) is None:
+        raise ValueError(
+            "allowed: an Actions secret name: upper-case letters, digits and '_', not starting with a "
+            "digit or GITHUB_ (GitHub reserves those)"
+        )
+    return value
+
+
+SecretName = Annotated[str, AfterValidator(_check_secret_name)]
+
+# The cloud instance metadata endpoints (gate/network.py): no allow-list may contain them.
+_METADATA_ADDRESSES = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
+
+
+def _check_egress_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(
+            "allowed: an IPv4 or IPv6 network in CIDR notation, such as 140.82.112.0/20"
+        ) from None
+    if network.prefixlen < 8:
+        raise ValueError("allowed: a network of at most a /8 (this is an allow-list, not the internet)")
+    if any(address in network for address in _METADATA_ADDRESSES):
+        raise ValueError("allowed: a network without the cloud instance metadata endpoint")
+    return value
+
+
+EgressCidr = Annotated[str, AfterValidator(_check_egress_cidr)]
 
 AwsAccountId = Annotated[str, matching(r"[0-9]{12}", "12 digits, the AWS account id")]
 AwsRegion = Annotated[

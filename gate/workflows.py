@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gate import actions, aws, schema_change
+from gate import actions, automation, aws, schema_change
 from gate.actions import Action
 from gate.model import Check, GatePolicy, Repository, WorkflowSettings
 from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER
@@ -1078,6 +1078,7 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
             _WORKFLOW_NAMES.get(file, file.removesuffix(".yml")), on, jobs, concurrency=concurrency
         )
     documents["deploy.yml"] = deploy_workflow(policy, repo)
+    documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/automation.py)
     return dict(sorted(documents.items()))
 
 

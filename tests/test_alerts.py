@@ -303,7 +303,7 @@ def test_output_is_deterministic(policy: GatePolicy) -> None:
 def test_the_slack_webhook_is_never_written_out(policy: GatePolicy) -> None:
     doc = alerts.alertmanager_config(policy)
     for receiver in doc["spec"]["receivers"]:
-        for slack in receiver["slackConfigs"]:
+        for slack in receiver.get("slackConfigs", []):
             assert slack["apiURL"] == {"name": "alertmanager-slack", "key": "webhook-url"}
     text = alerts.alertmanager_yaml(policy, webhook_url_file="/run/secrets/slack")
     assert text.count("api_url_file: /run/secrets/slack") == 3
@@ -802,7 +802,7 @@ def test_amtool_accepts_the_routing(alertmanager_file: Path) -> None:
     result = prom_tools.check_config(alertmanager_file)
     assert result.returncode == 0, prom_tools.output(result)
     assert "SUCCESS" in result.stdout
-    assert "3 receivers" in result.stdout and "1 inhibit rules" in result.stdout
+    assert "4 receivers" in result.stdout and "1 inhibit rules" in result.stdout
 
 
 def test_amtool_rejects_a_route_to_nowhere(policy: GatePolicy, tmp_path: Path) -> None:
@@ -816,10 +816,11 @@ def test_amtool_rejects_a_route_to_nowhere(policy: GatePolicy, tmp_path: Path) -
 
 def expected_receivers(labels: dict[str, str]) -> list[str]:
     """M9 §Post-merge 2: rollbacks to #oncall and #platform; §Thresholds: p95 tickets to #platform,
-    Redis to SRE."""
+    Redis to SRE. Rollbacks and tickets also act: the alert relay first (gate/relay.py)."""
+    acting = ["relay"] if labels["action"] in ("rollback", "ticket") else []
     if labels["severity"] == "critical":
-        return ["oncall", "platform"]
-    return [labels["team"]]
+        return [*acting, "oncall", "platform"]
+    return [*acting, labels["team"]]
 
 
 def _routing_cases() -> list[Any]:
@@ -847,6 +848,7 @@ def test_receivers_are_the_policy_channels(policy: GatePolicy) -> None:
     channels = {
         r["name"]: r["slackConfigs"][0]["channel"]
         for r in alerts.alertmanager_config(policy)["spec"]["receivers"]
+        if r["name"] != "relay"
     }
     assert channels == {"oncall": "#oncall", "platform": "#platform", "sre": "#sre"}
     renamed = make_policy(notifications={"sre": "#sre-pager"})
@@ -889,3 +891,30 @@ def test_a_missing_tool_skips_locally_and_fails_under_ci(
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="Debian package `prometheus`"):
         prom_tools.tool("promtool")
+
+
+def test_rollback_and_ticket_alerts_reach_the_alert_relay(policy: GatePolicy) -> None:
+    spec = alerts.alertmanager_config(policy)["spec"]
+    (relay_receiver,) = [r for r in spec["receivers"] if r["name"] == "relay"]
+    assert relay_receiver == {
+        "name": "relay",
+        "webhookConfigs": [
+            {"url": "http://alert-relay.delivery-gate-relay.svc:8080/alertmanager", "sendResolved": False}
+        ],
+    }
+    # First, and `continue`, so every channel still gets its notification.
+    first, second = spec["route"]["routes"][:2]
+    assert [first["matchers"], second["matchers"]] == [
+        [{"name": "action", "value": "rollback", "matchType": "="}],
+        [{"name": "action", "value": "ticket", "matchType": "="}],
+    ]
+    assert first["receiver"] == second["receiver"] == "relay" and first["continue"] and second["continue"]
+    # Every rollback alert and every ticket alert of the catalogue acts.
+    acting = {r["alert"] for r in alert_rules(policy) if r["labels"]["action"] in ("rollback", "ticket")}
+    assert {"ReplayMismatch", "LatencyP95OverTarget", "ErrorRateIncrease"} <= acting
+
+
+def test_without_the_relay_nothing_is_routed_to_it() -> None:
+    quiet = make_policy(monitoring={"relay": {"enabled": False}})
+    assert "relay" not in alerts.alertmanager_yaml(quiet)
+    assert all(r["name"] != "relay" for r in alerts.alertmanager_config(quiet)["spec"]["receivers"])

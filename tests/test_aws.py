@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from components.aws import AwsFoundation
-from gate import alerts
+from gate import alerts, automation, relay
 from gate import aws as spec
 from gate.engine import SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, Recording, RegisteredResource, run_program
 from gate.loader import load_policy
@@ -74,9 +74,14 @@ DEPLOYMENT = "aws:appconfig/deployment:Deployment"
 WORKSPACE = "aws:amp/workspace:Workspace"
 RULES = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
 ALERTMANAGER = "aws:amp/alertManagerDefinition:AlertManagerDefinition"
+# The alert relay (gate/relay.py) on Lambda, subscribed to the relay topic.
+FUNCTION, PERMISSION = "aws:lambda/function:Function", "aws:lambda/permission:Permission"
+SECRET, SECRET_VERSION = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion"
+LOG_GROUP, SUBSCRIPTION = "aws:cloudwatch/logGroup:LogGroup", "aws:sns/topicSubscription:TopicSubscription"
+RELAY = {FUNCTION, PERMISSION, SECRET, LOG_GROUP, SUBSCRIPTION}
 
 ALWAYS = {COMPONENT, PROVIDER, KEY, ALIAS, OIDC, ROLE, ROLE_POLICY, TOPIC, METRIC_ALARM, COMPOSITE_ALARM}
-ALWAYS |= {APPLICATION, APPCONFIG_ENV, PROFILE, VERSION, STRATEGY, DEPLOYMENT}
+ALWAYS |= {APPLICATION, APPCONFIG_ENV, PROFILE, VERSION, STRATEGY, DEPLOYMENT} | RELAY
 
 PROGRAM = """
 import json
@@ -300,7 +305,18 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
 ) -> None:
     recording = declare(stack_values(environment))
     role = role_named(recording, f"delivery-gate-deploy-{environment}")
-    statement = only_statement(document(role, "assumeRolePolicy"))
+    statement, alert_rollback = document(role, "assumeRolePolicy")["Statement"]
+    # The runtime rollback of the alert relay's workflow (gate/automation.py), exactly as narrow.
+    assert alert_rollback["Sid"] == "GateAlertRollbackOnTheDefaultBranch"
+    assert alert_rollback["Principal"] == {"Federated": OIDC_ARN}
+    assert alert_rollback["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            SUB: [f"repo:acme/aos:environment:{environment}-rollback"],
+            WORKFLOW_REF: ["acme/aos/.github/workflows/mismatch-automation.yml@refs/heads/main"],
+        }
+    }
+    statement = only_statement({"Statement": [statement]})
     assert statement["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
@@ -326,7 +342,7 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
 def test_release_branches_add_a_statement_with_a_pattern_on_the_workflow_ref_only(declare: Declare) -> None:
     recording = declare(stack_values("production", deployFromReleaseBranches=True))
     trust = document(role_named(recording, "delivery-gate-deploy-production"), "assumeRolePolicy")
-    default, release = trust["Statement"]
+    default, release, _alert_rollback = trust["Statement"]
     assert default["Condition"]["StringEquals"][WORKFLOW_REF] == DEPLOY_WORKFLOW_REFS
     assert "StringLike" not in default["Condition"]
     assert release["Condition"] == {
@@ -464,6 +480,7 @@ def test_one_topic_per_channel_encrypted_with_the_environment_key(declare: Decla
     assert sorted(t.inputs["name"] for t in topics) == [
         "delivery-gate-dev-oncall",
         "delivery-gate-dev-platform",
+        "delivery-gate-dev-relay",
         "delivery-gate-dev-sre",
     ]
     for topic in topics:
@@ -476,7 +493,7 @@ def test_one_topic_per_channel_encrypted_with_the_environment_key(declare: Decla
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     assert declare(stack_values("dev")).outputs["topicArns"] == {
         channel: f"arn:aws:sns:{REGION}:{ACCOUNT}:delivery-gate-dev-{channel}"
-        for channel in ("oncall", "platform", "sre")
+        for channel in ("oncall", "platform", "sre", "relay")
     }
 
 
@@ -588,7 +605,8 @@ def test_the_rollback_composite_pages_oncall_and_platform(declare: Declare) -> N
         'OR ALARM("delivery-gate-dev-unhealthy-hosts")'
     )
     topics = [f"arn:aws:sns:{REGION}:{ACCOUNT}:delivery-gate-dev-{c}" for c in ("oncall", "platform")]
-    assert composite["alarmActions"] == topics
+    # ...and acts: ALARM (never OK) also reaches the alert relay's topic.
+    assert composite["alarmActions"] == [*topics, f"arn:aws:sns:{REGION}:{ACCOUNT}:delivery-gate-dev-relay"]
     assert composite["okActions"] == topics
     for alarm in of_type(recording, METRIC_ALARM):
         assert "alarmActions" not in alarm.inputs  # one page per rollback: the composite's
@@ -751,9 +769,11 @@ def test_the_workspace_alertmanager_config_passes_amtool_and_routes_like_the_clu
         (sns,) = receiver["sns_configs"]
         assert sns["topic_arn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:delivery-gate-dev-{receiver['name']}"
         assert sns["sigv4"] == {"region": REGION}
+        if receiver["name"] == "relay":  # JSON for the relay (tests/test_relay.py renders it)
+            assert sns["message"] == relay.SNS_MESSAGE and sns["send_resolved"] is False
     for labels, receivers in (
-        ({"severity": "critical", "team": "oncall", "action": "rollback"}, ["oncall", "platform"]),
-        ({"severity": "warning", "team": "platform", "action": "ticket"}, ["platform"]),
+        ({"severity": "critical", "team": "oncall", "action": "rollback"}, ["relay", "oncall", "platform"]),
+        ({"severity": "warning", "team": "platform", "action": "ticket"}, ["relay", "platform"]),
         ({"severity": "warning", "team": "sre", "action": "notify"}, ["sre"]),
     ):
         routed = prom_tools.routes_test(path, labels, expect=receivers)
@@ -764,6 +784,7 @@ def test_the_workspace_alertmanager_config_passes_amtool_and_routes_like_the_clu
 
 NEVER_PROTECTED = {COMPONENT, PROVIDER, VERSION, DEPLOYMENT}
 NAMED = {ALIAS, REPOSITORY, OIDC, ROLE, TOPIC, CHATBOT_CHANNEL, METRIC_ALARM, COMPOSITE_ALARM, RULES}
+NAMED |= {FUNCTION, SECRET, LOG_GROUP}
 
 
 def test_production_protects_every_resource_but_the_flag_rollout_records(declare: Declare) -> None:
@@ -807,3 +828,116 @@ def test_the_outputs_are_known_before_deployment(declare: Declare) -> None:
     assert "prometheusWorkspaceId" not in outputs
     with_amp = component_outputs(declare(stack_values("dev", managedPrometheus=True)))
     assert with_amp["prometheusWorkspaceId"] == "aws-dev-prometheus-id"
+
+
+# -- the alert relay on Lambda ---------------------------------------------------------------
+
+
+def test_the_relay_lambda_runs_the_relay_file_subscribed_to_the_relay_topic_only(declare: Declare) -> None:
+    recording = declare(stack_values("staging"))
+    function = one(recording, FUNCTION).inputs
+    assert function["name"] == "delivery-gate-staging-alert-relay"
+    assert (function["runtime"], function["handler"]) == ("python3.12", "alert_relay.lambda_handler")
+    # The very file tools/alert_relay.py: the cluster's relay and the tests' relay.
+    code = function["code"]
+    assert code["kind"] == "archive" and code["assets"] == {
+        "alert_relay.py": {"kind": "asset", "text": relay.source()}
+    }
+    env = function["environment"]["variables"]
+    assert env == {
+        "GITHUB_REPOSITORY": "acme/aos",
+        "RELAY_EVENT_TYPE": "delivery-gate-alert",
+        "RELAY_ENVIRONMENT": "staging",
+        "RELAY_NAMESPACE": "aos",
+        "RELAY_CLOUDWATCH_ALARMS": json.dumps(
+            {
+                "delivery-gate-staging-rollback": {
+                    "action": "rollback",
+                    "runbook_url": "https://github.com/acme/delivery-gate/blob/main/docs/"
+                    "aws.md#alarms-the-rollback-criteria-on-the-alb",
+                    "severity": "critical",
+                }
+            },
+            separators=(",", ":"),
+        ),
+        "RELAY_TOKEN_SECRET_ID": "delivery-gate/staging/relay-github-token",
+    }
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:delivery-gate-staging-relay"
+    permission = one(recording, PERMISSION).inputs
+    assert permission == {
+        "action": "lambda:InvokeFunction",
+        "function": "delivery-gate-staging-alert-relay",
+        "principal": "sns.amazonaws.com",
+        "sourceArn": topic,
+    }
+    subscription = one(recording, SUBSCRIPTION).inputs
+    assert (subscription["topic"], subscription["protocol"]) == (topic, "lambda")
+
+
+def test_the_relay_role_may_log_and_read_its_token_only() -> None:
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    document_ = spec.relay_role_policy(policy_of(stack_values("staging")), key)
+    statements = {s["Sid"]: s for s in document_["Statement"]}
+    assert statements["WriteItsLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statements["WriteItsLogs"]["Resource"] == [
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/delivery-gate-staging-alert-relay:*"
+    ]
+    assert statements["ReadTheGitHubToken"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statements["ReadTheGitHubToken"]["Resource"] == [
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:delivery-gate/staging/relay-github-token-??????"
+    ]
+    decrypt = statements["DecryptTheTokenThroughSecretsManager"]
+    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [key])
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    }
+    assert all("*" not in str(s["Resource"]).replace(":*", "") for s in document_["Statement"])
+    assert set(actions_of(document_)) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+    }
+
+
+def test_the_relay_role_is_lambdas_and_waits_for_the_key(declare: Declare) -> None:
+    recording = declare(stack_values("staging"))
+    (role,) = [r for r in of_type(recording, ROLE) if r.inputs["name"] == "delivery-gate-staging-alert-relay"]
+    assert document(role, "assumeRolePolicy")["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    (policy_resource,) = [r for r in of_type(recording, ROLE_POLICY) if r.inputs["name"] == "alert-relay"]
+    assert policy_resource.inputs["policy"] == UNKNOWN_PLACEHOLDER  # the key's ARN is AWS's
+    secret = one(recording, SECRET).inputs
+    assert secret["name"] == "delivery-gate/staging/relay-github-token"
+    assert secret["kmsKeyId"] == UNKNOWN_PLACEHOLDER  # the environment's key, once it exists
+    assert one(recording, LOG_GROUP).inputs["retentionInDays"] == 30
+
+
+def test_a_stack_token_fills_the_secret_as_a_pulumi_secret(declare: Declare) -> None:
+    without = declare(stack_values("staging"))
+    assert of_type(without, SECRET_VERSION) == []  # managed elsewhere
+    values = stack_values("staging")
+    values["relayGithubToken"] = "github_pat_for_tests"
+    version = one(declare(values), SECRET_VERSION)
+    assert version.inputs["secretString"] == SECRET_PLACEHOLDER
+    assert "github_pat_for_tests" not in json.dumps([r.inputs for r in declare(values).resources])
+
+
+def test_without_the_relay_no_lambda_and_no_relay_topic(declare: Declare) -> None:
+    values = stack_values("staging")
+    values["monitoring"] = {"relay": {"enabled": False}}
+    recording = declare(values)
+    assert not RELAY & {r.type for r in recording.resources}
+    assert "relay" not in recording.outputs["topicArns"]
+    assert len(one(recording, COMPOSITE_ALARM).inputs["alarmActions"]) == 2
+
+
+def test_the_trusted_automation_workflow_is_the_one_the_gate_renders() -> None:
+    assert f".github/workflows/{automation.FILE}" == spec.AUTOMATION_WORKFLOW_PATH
+    job = automation.rollback_job(
+        policy_of(stack_values("staging")), policy_of(stack_values("staging")).repositories[0]
+    )
+    assert job["environment"] == {
+        "name": "${{ needs.triage.outputs.environment }}" + spec.ROLLBACK_ENVIRONMENT_SUFFIX
+    }

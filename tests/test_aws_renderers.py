@@ -180,7 +180,16 @@ def test_workflow_refs_name_the_deploy_workflow_on_each_default_branch() -> None
 
 def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
     trust = spec.deploy_trust_policy(gated("production"))
-    (statement,) = trust["Statement"]
+    statement, alert_rollback = trust["Statement"]
+    # The alert relay's runtime rollback (gate/automation.py): the workflow of the repository it
+    # dispatches to (the first gated one), on its default branch, only.
+    assert alert_rollback["Condition"] == {
+        "StringEquals": {
+            AUD: "sts.amazonaws.com",
+            SUB: ["repo:zeta/web:environment:production-rollback"],
+            WORKFLOW_REF: ["zeta/web/.github/workflows/mismatch-automation.yml@refs/heads/trunk"],
+        }
+    }
     assert statement["Principal"] == {"Federated": spec.oidc_provider_arn(gated("production"))}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
@@ -198,8 +207,9 @@ def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
 
 def test_release_branches_are_opt_in_and_a_pattern_only_for_the_workflow_ref() -> None:
     trust = spec.deploy_trust_policy(gated("staging", deployFromReleaseBranches=True))
-    default, release = trust["Statement"]
+    default, release, alert_rollback = trust["Statement"]
     assert default == spec.deploy_trust_policy(gated("staging"))["Statement"][0]
+    assert alert_rollback == spec.deploy_trust_policy(gated("staging"))["Statement"][1]
     assert release["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
@@ -248,7 +258,7 @@ def test_patterns_where_exact_branches_are_needed_are_refused() -> None:
         with pytest.raises(ValueError, match=r"the default branch 'main\*' is a pattern"):
             render(wild_default)
     classes = [{"name": "aos", "releaseBranchPattern": "release/[0-9]*"}]
-    assert len(spec.deploy_trust_policy(policy(repositories=classes))["Statement"]) == 1  # not used: fine
+    assert len(spec.deploy_trust_policy(policy(repositories=classes))["Statement"]) == 2  # not used: fine
     with pytest.raises(ValueError, match="character class, which IAM patterns cannot express"):
         spec.deploy_trust_policy(policy(repositories=classes, deployFromReleaseBranches=True))
 
@@ -305,6 +315,16 @@ def token(
     return claims
 
 
+def automation_token(
+    repo: str = "zeta/web",
+    *,
+    environment: str = "staging-rollback",
+    ref: str = "refs/heads/trunk",
+    workflow: str = "mismatch-automation.yml",
+) -> dict[str, str]:
+    return token(repo, environment=environment, ref=ref, workflow=workflow)
+
+
 # (who, their job's token, whether it gets the staging deploy role)
 STAGING_DEPLOY_ROLE = [
     ("the gate's deploy or rollback job, push or dispatch on main", token(environment="staging"), True),
@@ -331,6 +351,19 @@ STAGING_DEPLOY_ROLE = [
     ("another repository", token("evil/aos", environment="staging"), False),
     ("a token without job_workflow_ref", token(environment="staging", workflow_ref=False), False),
     ("another audience", {**token(environment="staging"), AUD: "https://github.com/acme"}, False),
+    # The alert relay's runtime rollback (gate/automation.py) in staging-rollback; the relay
+    # dispatches to the first gated repository, zeta/web (default branch trunk).
+    ("mismatch-automation.yml's rollback job on the default branch", automation_token(), True),
+    ("mismatch-automation.yml in staging itself", automation_token(environment="staging"), False),
+    ("deploy.yml in staging-rollback", automation_token(workflow="deploy.yml"), False),
+    ("another workflow in staging-rollback", automation_token(workflow="ci.yml"), False),
+    ("mismatch-automation.yml from a feature branch", automation_token(ref="refs/heads/feature"), False),
+    (
+        "mismatch-automation.yml of a repository the relay does not dispatch to",
+        automation_token("acme/aos", ref="refs/heads/main"),
+        False,
+    ),
+    ("production-rollback's token", automation_token(environment="production-rollback"), False),
 ]
 RELEASE_EDIT = token(environment="staging", ref="refs/heads/release/x")
 

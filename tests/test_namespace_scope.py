@@ -135,16 +135,32 @@ def test_every_analysis_query_selects_the_rollouts_namespace(stack: str) -> None
     (template,) = of_kind(plan, "AnalysisTemplate")
     (rollout_manifest,) = of_kind(plan, "Rollout")
     assert template["metadata"]["namespace"] == rollout_manifest["metadata"]["namespace"] == namespace
+    environment = plan["outputs"]["environment"]
     # As rendered: the argument the Rollout fills with its own namespace ...
     for metric in template["spec"]["metrics"]:
         query = metric["provider"]["prometheus"]["query"]
-        assert unscoped(query, "{{args.namespace}}") == [], query
+        assert not_this_environment(unscoped(query, "{{args.namespace}}"), environment) == [], query
     # ... and as Argo runs them.
     queries = fill_args(template, rollout_manifest)
-    assert len(queries) == 4  # one per rollback criterion
+    assert len(queries) == 5  # one per rollback criterion
     for query in queries:
         assert "{{" not in query
-        assert unscoped(query, namespace) == [], query
+        assert not_this_environment(unscoped(query, namespace), environment) == [], query
+
+
+def not_this_environment(found: list[Selector], environment: str) -> list[Selector]:
+    """Of selectors outside the application's namespace, those that are not the gate's own ALERTS
+    of this environment: the gate's alerts carry the monitoring namespace (where their
+    PrometheusRule lives) and `environment`, which no pull request's alert has."""
+    return [
+        s
+        for s in found
+        if not (
+            s.metric == "ALERTS"
+            and s.equal("namespace") == "monitoring"
+            and s.equal("environment") == environment
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

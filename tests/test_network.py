@@ -22,7 +22,7 @@ import pytest
 
 from gate import ephemeral, network, runtime
 from gate.loader import load_policy
-from gate.model import GatePolicy
+from gate.model import GITHUB_API_CIDRS, GatePolicy
 from gate.plan import build_plan
 from tests.conftest import ROOT
 from tests.support.stacks import stack_plan
@@ -39,12 +39,14 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DELIVERY_GATE_NOW", NOW)
 
 
-def policies_in(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The NetworkPolicy manifests a plan declares."""
+def policies_in(plan: dict[str, Any], namespace: str | None = None) -> list[dict[str, Any]]:
+    """The NetworkPolicy manifests a plan declares in a namespace (default: the application's)."""
+    wanted = namespace or plan["outputs"]["namespace"]
     return [
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", **r["inputs"]}
         for r in plan["resources"]
         if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+        and r["inputs"]["metadata"]["namespace"] == wanted
     ]
 
 
@@ -65,7 +67,8 @@ def pr_policy() -> GatePolicy:
     )
 
 
-WHERE = (*STACKS, "pr-42", "pr-42-with-egress")
+RELAYS = tuple(f"relay-{stack}" for stack in STACKS)  # the alert relay's namespace (gate/relay.py)
+WHERE = (*STACKS, "pr-42", "pr-42-with-egress", *RELAYS)
 
 
 @functools.cache
@@ -73,6 +76,9 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     """Every application namespace's policies: each stack's plan, a PR stack's plan, and the shared
     renderer with external egress on for a PR namespace (what the ephemeral stack would get)."""
     out = {stack: policies_in(stack_plan(stack)) for stack in STACKS}
+    for stack in STACKS:
+        plan = stack_plan(stack)
+        out[f"relay-{stack}"] = policies_in(plan, plan["outputs"]["alertRelay"]["namespace"])
     out["pr-42"] = policies_in(build_plan(ROOT, "pr-42"))
     out["pr-42-with-egress"] = network.network_policies(
         "aos-pr-42",
@@ -272,8 +278,69 @@ def test_every_except_is_inside_its_cidr(where: str) -> None:
                 if "ipBlock" not in peer:
                     continue
                 cidr = ipaddress.ip_network(peer["ipBlock"]["cidr"])
-                excepts = [ipaddress.ip_network(e) for e in peer["ipBlock"]["except"]]
-                assert excepts, peer
+                excepts = [ipaddress.ip_network(e) for e in peer["ipBlock"].get("except", [])]
+                # A block that contains a metadata endpoint must except it (the relay's GitHub
+                # networks contain none, which the model checks).
+                metadata = [a for a in map(ipaddress.ip_address, METADATA_ADDRESSES) if a in cidr]
+                assert excepts or not metadata, peer
                 for subnet in excepts:
                     assert subnet.version == cidr.version and subnet != cidr
                     assert subnet.subnet_of(cidr)  # type: ignore[arg-type]  # same version, checked
+
+
+# ---------------------------------------------------------------------------------------------
+# The alert relay's namespace: default deny, DNS, and exactly its two allows
+
+
+RELAY_ALLOWS = {"default-deny", "allow-dns", "allow-alertmanager", "allow-github-api"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_relay_namespace_allows_alertmanager_in_and_github_out_only(stack: str) -> None:
+    plan = stack_plan(stack)
+    namespace = plan["outputs"]["alertRelay"]["namespace"]
+    assert namespace == "delivery-gate-relay"
+    specs = by_name(policies_in(plan, namespace))
+    assert set(specs) == RELAY_ALLOWS
+    # The same default deny and DNS allow as every application namespace.
+    application = by_name(policies_in(plan))
+    assert specs["default-deny"] == application["default-deny"]
+    assert specs["allow-dns"] == application["allow-dns"]
+    relay_pods = {"matchLabels": {"app.kubernetes.io/name": "alert-relay"}}
+    assert specs["allow-alertmanager"] == {
+        "podSelector": relay_pods,
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}},
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 8080}],
+            }
+        ],
+    }
+    (github,) = specs["allow-github-api"]["egress"]
+    assert specs["allow-github-api"]["policyTypes"] == ["Egress"]
+    assert github["ports"] == [{"protocol": "TCP", "port": 443}]
+    cidrs = [peer["ipBlock"]["cidr"] for peer in github["to"]]
+    assert cidrs == list(GITHUB_API_CIDRS)
+    # api.github.com's addresses are inside; the rest of the internet is not.
+    for address in ("140.82.112.6", "140.82.121.6", "2606:50c0:8000::154"):
+        assert rule_reaches(github, address), address
+    for address in ("52.95.110.1", "8.8.8.8", "2600:1f18::1", *METADATA_ADDRESSES):
+        assert not rule_reaches(github, address), address
+
+
+def test_the_relay_pods_are_what_the_allows_select() -> None:
+    plan = stack_plan("dev")
+    (deployment,) = [
+        r["inputs"]
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["name"] == "alert-relay"
+    ]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    for name, spec in by_name(policies_in(plan, "delivery-gate-relay")).items():
+        assert spec["podSelector"].get("matchLabels", {}).items() <= pod_labels.items(), name

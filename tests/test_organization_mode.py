@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from gate import cli, organization
+from gate.automation import FILE as MISMATCH_AUTOMATION
 from gate.errors import PolicyError
 from gate.github import repository_workflows, required_checks
 from gate.liveness import check_liveness
@@ -106,7 +107,9 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
     gate_policy = policy(**ORGANIZATION)
     repo = gate_policy.repositories[0]
     own = repository_workflows(gate_policy, repo)
-    assert sorted(own) == [f"{WORKFLOW_DIR}/{f}" for f in ("deploy.yml", E2E_WORKFLOW, RERUN_WORKFLOW)]
+    # ...and the alert relay's mismatch-automation.yml (repository_dispatch is no pull request).
+    kept = ("deploy.yml", E2E_WORKFLOW, MISMATCH_AUTOMATION, RERUN_WORKFLOW)
+    assert sorted(own) == [f"{WORKFLOW_DIR}/{f}" for f in kept]
     # Its own workflows alone report none of the required checks on a pull request ...
     checks = required_checks(gate_policy, repo)
     own_documents = {
@@ -251,11 +254,15 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
     assert protection["inputs"]["rules"] == {"update": True, "deletion": True, "nonFastForward": True}
     assert [a["actorType"] for a in protection["inputs"]["bypassActors"]] == ["Team", "OrganizationAdmin"]
     assert protection["inputs"]["conditions"]["refName"]["includes"] == ["refs/heads/delivery-gate"]
-    # The gated repositories hold deploy.yml, the post-merge parity check and the review helper.
-    own = {r["inputs"]["file"] for r in resources if r["type"] == FILE and r["inputs"]["repository"] == "aos"}
-    assert {p for p in own if p.startswith(WORKFLOW_DIR)} == {
-        f"{WORKFLOW_DIR}/{f}" for f in ("deploy.yml", E2E_WORKFLOW, RERUN_WORKFLOW)
-    }
+    # The gated repositories hold deploy.yml, the post-merge parity check and the review helper;
+    # the one the alert relay dispatches to (the first) also mismatch-automation.yml.
+    for name, extra in (("aos", (MISMATCH_AUTOMATION,)), ("web", ())):
+        own = {
+            r["inputs"]["file"] for r in resources if r["type"] == FILE and r["inputs"]["repository"] == name
+        }
+        assert {p for p in own if p.startswith(WORKFLOW_DIR)} == {
+            f"{WORKFLOW_DIR}/{f}" for f in ("deploy.yml", E2E_WORKFLOW, RERUN_WORKFLOW, *extra)
+        }
     assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET, FILE))
 
 

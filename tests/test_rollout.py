@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
+from gate import alerts
 from gate import rollout as r
 from gate.loader import load_policy
 from gate.model import GatePolicy
+from tests.support import prom_tools
 from tests.support.crds import crd_problems
 
 # A Kubernetes version kubernetes-validate ships schemas for.
@@ -268,8 +273,11 @@ def test_the_error_rate_criterion_compares_canary_with_stable() -> None:
 
 def test_fallbacks_to_zero_are_only_numerators() -> None:
     # `or vector(0)` makes an absent 5xx or failed-probe series count as none; a query whose
-    # denominator (all requests, all probes) is absent must stay empty, so it fails.
+    # denominator (all requests, all probes) is absent must stay empty, so it fails. The one
+    # deliberate exception, critical-alerts, is tested below.
     for metric in metrics(r.analysis_template(policy())).values():
+        if metric["name"] == "critical-alerts":
+            continue
         query = metric["provider"]["prometheus"]["query"]
         assert query.count("or vector(0)") == query.count("or vector(0)) / "), metric["name"]
         assert not query.rstrip(") ").endswith("vector(0"), metric["name"]
@@ -426,3 +434,120 @@ def test_the_service_validator_rejects_an_unknown_field() -> None:
     service["spec"]["selecter"] = service["spec"].pop("selector")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(service, K8S_VERSION, strict=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Critical alerts fail the canary (DP §Rollback Criteria "Critical alert triggered"), run by promtool
+
+
+def test_a_firing_critical_alert_fails_the_analysis_and_no_data_counts_as_none() -> None:
+    metric = metrics(r.analysis_template(policy()))["critical-alerts"]
+    query = metric["provider"]["prometheus"]["query"]
+    assert query == (
+        'sum(ALERTS{alertstate="firing",severity="critical",namespace="{{args.namespace}}"} '
+        'or ALERTS{alertstate="firing",severity="critical",namespace="monitoring",environment="dev"}) '
+        "or vector(0)"
+    )
+    # The whole query falls back to 0: an absent ALERTS series is "no alert fires" (on purpose).
+    assert query.endswith(") or vector(0)") and query.count("vector(0)") == 1
+    assert metric["failureLimit"] == 0
+    assert phase(metric, [0.0]) == "Successful"
+    assert phase(metric, [1.0]) == "Failed" and phase(metric, [3.0]) == "Failed"
+
+
+STAGING = {"environment": "staging"}
+
+
+def _analysis_tests(tmp_path: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """promtool unit tests of the critical-alerts query, with staging's alert rules loaded (their
+    ALERTS series are what the query reads) and the Rollout's namespace argument filled in."""
+    staging = load_policy(
+        {"environment": "staging", "repositories": [{"name": "aos"}]}, stack="staging", github_owner="acme"
+    )
+    query = metrics(r.analysis_template(staging))["critical-alerts"]["provider"]["prometheus"]["query"]
+    query = query.replace("{{args.namespace}}", "aos")
+    (tmp_path / "rules.yml").write_text(alerts.rules_yaml(staging), encoding="utf-8")
+    for test in tests:
+        for expr_test in test["promql_expr_test"]:
+            expr_test.setdefault("expr", query)
+    document = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "analysis.test.yml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return prom_tools.run_rule_tests([tmp_path / "analysis.test.yml"])
+
+
+def _count(value: int, at: str) -> dict[str, Any]:
+    return {"eval_time": at, "exp_samples": [{"labels": "{}", "value": value}]}
+
+
+def _alert(namespace: str, **labels: str) -> str:
+    merged = {"alertname": "KubePodCrashLooping", "alertstate": "firing", "severity": "critical", **labels}
+    merged["namespace"] = namespace
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(merged.items()))
+    return f"ALERTS{{{inner}}}"
+
+
+def test_promtool_the_gates_own_rollback_alert_fails_the_canary(tmp_path: Path) -> None:
+    """End to end in Prometheus's own engine: staging's ReplayMismatch rule fires on a growing
+    mismatch counter in `aos`, and the analysis query then counts it; the same series in a pull
+    request's namespace fire nothing and count nothing."""
+    mismatches = [{"series": 'aos_replay_mismatch_total{namespace="aos",pod="aos-1"}', "values": "0+1x20"}]
+    from_pr = [{"series": 'aos_replay_mismatch_total{namespace="aos-pr-42",pod="aos-1"}', "values": "0+1x20"}]
+    result = _analysis_tests(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": mismatches,
+                "promql_expr_test": [_count(0, "0m"), _count(1, "10m")],
+            },
+            {"interval": "1m", "input_series": from_pr, "promql_expr_test": [_count(0, "10m")]},
+            # No series at all: no alert fires, the analysis passes (the no-data-as-zero case).
+            {"interval": "1m", "input_series": [], "promql_expr_test": [_count(0, "10m")]},
+        ],
+    )
+    assert result.returncode == 0, prom_tools.output(result)
+
+
+@pytest.mark.parametrize(
+    ("series", "counted"),
+    [
+        (_alert("aos"), 1),  # any rule's critical alert about the Rollout's namespace
+        (_alert("monitoring", alertname="ErrorRateIncrease", environment="staging"), 1),  # the gate's own
+        (_alert("aos", alertstate="pending"), 0),  # not firing yet
+        (_alert("aos", severity="warning"), 0),  # a ticket, not a rollback criterion
+        (_alert("monitoring", alertname="ErrorRateIncrease", environment="production"), 0),  # elsewhere
+        (_alert("aos-pr-42"), 0),  # a pull request's disposable namespace
+        (_alert("monitoring", alertname="Watchdog"), 0),  # the monitoring stack's own, no environment
+    ],
+    ids=["namespace", "gate-alert", "pending", "warning", "other-environment", "pull-request", "monitoring"],
+)
+def test_promtool_which_alerts_count(tmp_path: Path, series: str, counted: int) -> None:
+    result = _analysis_tests(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": [{"series": series, "values": "1x10"}],
+                "promql_expr_test": [_count(counted, "5m")],
+            }
+        ],
+    )
+    assert result.returncode == 0, prom_tools.output(result)
+
+
+def test_promtool_a_namespace_only_selector_would_miss_the_gates_own_alerts(tmp_path: Path) -> None:
+    """The control: the gate's alerts carry the monitoring namespace (the Operator routes by it),
+    so `ALERTS{namespace="aos"}` alone never sees a firing ReplayMismatch."""
+    naive = 'sum(ALERTS{alertstate="firing",severity="critical",namespace="aos"}) or vector(0)'
+    mismatches = [{"series": 'aos_replay_mismatch_total{namespace="aos",pod="aos-1"}', "values": "0+1x20"}]
+    result = _analysis_tests(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": mismatches,
+                "promql_expr_test": [{"expr": naive, **_count(0, "10m")}],
+            }
+        ],
+    )
+    assert result.returncode == 0, prom_tools.output(result)

@@ -4,7 +4,7 @@
   JavaScript twins of its model, the determinism and e2e scripts, golden fixtures, a k6 smoke test,
   deploy scripts, a Dockerfile and a Pulumi project (infra/). It meets every command of the gate's
   contract (gate/model.py `Commands`).
-- STUBS: a directory to put first on PATH: docker, trivy, kubectl, gh, pulumi, aws, npx, and python
+- STUBS: a directory to put first on PATH: docker, trivy, kubectl, gh, pulumi, aws, curl, npx, and python
   wrappers (tests/support/stubs/stubkit.py says what each does). They record every call in the
   world and answer from it.
 - FAKE_GATE: what a workflow's checkout of <owner>/delivery-gate holds (`python -m gate ...`).

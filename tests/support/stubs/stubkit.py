@@ -1,6 +1,6 @@
 """Offline stand-ins for the CLIs that the gate's workflows call in a gated repository.
 
-Each executable in this directory (docker, trivy, kubectl, gh, pulumi, aws, npx, python, python3)
+Each executable in this directory (docker, trivy, kubectl, gh, pulumi, aws, curl, npx, python, python3)
 is a bash line that runs `_run`, which runs this file with a real Python 3 (standard library only).
 Every call appends one JSON line {"tool", "argv", "cwd"} (and "env": the TRIVY_* settings) to
 $GATE_HARNESS_WORLD/calls.jsonl, then
@@ -32,6 +32,17 @@ tests/support/sample_world.py):
     pulumi/<stack>/drift            `pulumi preview --stack <stack>` proposes this text as changes;
                                     with --expect-no-changes it fails: "error: no changes were
                                     expected but changes were proposed" (exit 255)
+                                    "token": the first 12 hex digits of the token's sha256. The
+                                    query string is ignored: every stored issue is printed, and a
+                                    repository without issues.json has none ([]).
+                                    `gh issue create` appends the issue it opens (number, title,
+                                    body from -b/--body or --body-file - (stdin), labels, state
+                                    open) to github/api/repos/<owner>/<repo>/issues.json, so a later
+                                    `gh api repos/<owner>/<repo>/issues` sees it, as on GitHub.
+    curl/responses/<host>.json      what `curl` prints for a request to that host (default
+                                    {"status": "success"}). The call records "data" (the file of
+                                    --data @FILE) and "headers" (-H values, and the lines of
+                                    -H @FILE).
 
 An image's digest is the sha256 of its build context (sorted paths and bytes, without .git, build/
 and what .dockerignore lists), so every build of one commit gives the same digest.
@@ -61,6 +72,7 @@ FAULT_MESSAGES = {
     "gh": "HTTP 503: Service Unavailable (https://api.github.com/)",
     "pulumi": "error: failed to reach the Pulumi backend",
     "trivy": "FATAL: failed to download the vulnerability DB",
+    "curl": "curl: (22) The requested URL returned error: 500",
 }
 
 
@@ -660,8 +672,8 @@ def gh_api(root: Path, parsed: Parsed, call: dict[str, object]) -> int:
     stored = root / "github" / "api" / f"{path}.json"
     if stored.is_file():
         text = stored.read_text(encoding="utf-8")
-    elif is_issue_comments(path):
-        text = "[]\n"  # an issue or pull request nobody commented on yet
+    elif is_issue_comments(path) or is_issue_list(path):
+        text = "[]\n"  # an issue or pull request nobody commented on yet; a repository without issues
     else:
         raise StubError("gh: Not Found (HTTP 404)")
     sys.stdout.write(f"[{text.strip()}]\n" if "--slurp" in parsed.flags else text)
@@ -683,6 +695,12 @@ def gh_fields(parsed: Parsed) -> dict[str, str]:
 
 
 COMMENT_AUTHOR = {"login": "github-actions[bot]", "type": "Bot"}  # whom GITHUB_TOKEN comments as
+
+
+def is_issue_list(path: str) -> bool:
+    """repos/<owner>/<repo>/issues"""
+    parts = path.split("/")
+    return len(parts) == 4 and parts[0] == "repos" and parts[3] == "issues"
 
 
 def is_issue_comments(path: str) -> bool:
@@ -729,6 +747,18 @@ def gh_write(root: Path, method: str, path: str, fields: dict[str, str]) -> dict
                         return dict(comment)
             raise StubError("gh: Not Found (HTTP 404)")
     return {}
+def gh_issue_create(root: Path, repository: str, parsed: Parsed, body: str) -> int:
+    """Stores the issue where `gh api repos/<repository>/issues` reads it; prints its URL."""
+    with locked(root):
+        path = root / "github" / "api" / "repos" / repository / "issues.json"
+        issues: list[dict[str, Any]] = read_json(path, [])
+        number = max((int(issue.get("number", 0)) for issue in issues), default=0) + 1
+        labels = [{"name": name} for name in parsed.all("-l", "--label")]
+        title = parsed.last("-t", "--title") or ""
+        issues.append({"number": number, "title": title, "body": body, "labels": labels, "state": "open"})
+        write_json(path, issues)
+    print(f"https://github.com/{repository}/issues/{number}")
+    return 0
 
 
 def gh(root: Path, args: list[str], call: dict[str, object]) -> int:
@@ -738,7 +768,8 @@ def gh(root: Path, args: list[str], call: dict[str, object]) -> int:
         call["stdin"] = sys.stdin.read()
     match parsed.positionals:
         case ["issue", "create", *_]:
-            print(f"https://github.com/{repository}/issues/1")
+            body = str(call.get("stdin", parsed.last("-b", "--body") or ""))
+            return gh_issue_create(root, repository, parsed, body)
         case ["pr", "comment", number, *_]:
             print(f"https://github.com/{repository}/pull/{number}#issuecomment-1")
         case ["api", *_]:
@@ -754,6 +785,39 @@ PULUMI_VALUE_FLAGS = {
     "--stack", "-s", "--cwd", "-C", "--config-file", "--parallel", "-p", "--target", "-t",
     "--message", "-m", "--color", "--plan", "--policy-pack", "--secrets-provider", "--exec-kind",
 }  # fmt: skip
+
+
+CURL_VALUE_FLAGS = {
+    "-H", "--header", "-d", "--data", "--data-binary", "--data-raw", "-X", "--request", "-o", "--output",
+    "--max-time", "-m", "--retry", "--retry-delay", "--retry-max-time", "--connect-timeout", "-u",
+    "--user", "-w", "--write-out",
+}  # fmt: skip
+
+
+def _curl_file(value: str) -> str | None:
+    """The text of `@FILE` (what curl sends for --data @FILE or -H @FILE); None for a literal."""
+    return Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") and value != "@-" else None
+
+
+def curl(root: Path, args: list[str], call: dict[str, object]) -> int:
+    """POSTs to the events APIs (PagerDuty, Opsgenie), recorded with what they send."""
+    parsed = parse(args, CURL_VALUE_FLAGS)
+    headers: list[str] = []
+    for value in parsed.all("-H", "--header"):
+        text = _curl_file(value)
+        headers += text.splitlines() if text is not None else [value]
+    call["headers"] = headers
+    data = parsed.last("-d", "--data", "--data-binary", "--data-raw")
+    if data is not None:
+        text = _curl_file(data)
+        call["data"] = text if text is not None else data
+    (url,) = [p for p in parsed.positionals if p.startswith(("http://", "https://"))] or [""]
+    if not url:
+        raise StubError("curl: no URL specified!", 2)
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    answer = root / "curl" / "responses" / f"{host}.json"
+    sys.stdout.write(answer.read_text(encoding="utf-8") if answer.is_file() else '{"status": "success"}')
+    return 0
 
 
 def pulumi(root: Path, args: list[str], call: dict[str, object]) -> int:
@@ -818,6 +882,7 @@ TOOLS: dict[str, Callable[[Path, list[str], dict[str, object]], int]] = {
     "gh": gh,
     "pulumi": pulumi,
     "aws": aws,
+    "curl": curl,
     "python": pip_install,
 }
 

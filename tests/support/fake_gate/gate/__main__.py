@@ -7,6 +7,9 @@
     plan --project-dir DIR --stack STACK --out OUT    writes OUT/STACK/plan.json: the sha256 of
         every file of the Pulumi project DIR and their root hash
     diff BEFORE AFTER [--exit-code]                   a unified diff of two plan files
+    rollback --stack STACK --reason TEXT              the contract of the real command: exit 0
+        once the environment runs its last validated image; here it succeeds (recorded) unless
+        faults/gate exists, as every call
     promote ..., record-validation ..., ephemeral reap ...   recorded only
 
 Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}, and
@@ -131,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     diff_command.add_argument("before", type=Path)
     diff_command.add_argument("after", type=Path)
     diff_command.add_argument("--exit-code", action="store_true")
+    rollback = commands.add_parser("rollback")
+    rollback.add_argument("--stack", required=True)
+    rollback.add_argument("--reason", required=True)
     commands.add_parser("promote")
     commands.add_parser("record-validation")
     return root
@@ -148,6 +154,9 @@ def run(root: Path, argv: list[str]) -> int:
         return plan(args.project_dir, args.stack, args.out)
     if args.command == "diff":
         return diff(args.before, args.after, exit_code=args.exit_code)
+    if args.command == "rollback":
+        print(f"fake gate: {args.stack} is back on its last validated image ({args.reason})")
+        return 0
     print(f"fake gate: {' '.join(argv)}: recorded")
     return 0
 
