@@ -88,10 +88,11 @@ def test_summary_first_then_each_stack_with_file_bodies_collapsed() -> None:
     assert "required check `security-scan` removed from acme/aos `release/*`" in summary
     # One collapsed block for the resources and outputs, one per file body.
     titles = re.findall(r"<details><summary>(.*?)</summary>", text)
-    assert titles == [
-        "resources and outputs (0 to add, 1 to change, 0 to delete, 73 unchanged)",
-        "<code>aos: .github/workflows/ci.yml</code> (changed)",
-    ]
+    assert len(titles) == 2 and titles[1] == "<code>aos: .github/workflows/ci.yml</code> (changed)"
+    # Everything else of dev's plan is unchanged (how much depends on what dev declares).
+    assert re.fullmatch(
+        r"resources and outputs \(0 to add, 1 to change, 0 to delete, [1-9][0-9]* unchanged\)", titles[0]
+    )
     assert "+# one more line" in details
     assert "### staging" not in details  # nothing to show for an unchanged stack
     assert text.rstrip().endswith("artifact `gate-plan-report` of [the workflow run](https://x/runs/1).")

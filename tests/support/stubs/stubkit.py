@@ -747,6 +747,8 @@ def gh_write(root: Path, method: str, path: str, fields: dict[str, str]) -> dict
                         return dict(comment)
             raise StubError("gh: Not Found (HTTP 404)")
     return {}
+
+
 def gh_issue_create(root: Path, repository: str, parsed: Parsed, body: str) -> int:
     """Stores the issue where `gh api repos/<repository>/issues` reads it; prints its URL."""
     with locked(root):
