@@ -6,6 +6,7 @@ import pulumi
 import pulumi_github as github
 
 from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, CentralWorkflows, RepositoryGateSpec
+from gate.model import Environment
 from gate.types import MergeGateMode, resource_slug
 
 
@@ -60,7 +61,8 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
 
 
 class RepositoryGate(pulumi.ComponentResource):
-    """Branch protection or rulesets, CODEOWNERS, PR template, labels and this stack's environment."""
+    """Branch protection or rulesets, CODEOWNERS, PR template, labels and this stack's environments
+    (its own and its reviewer-free `<env>-rollback`)."""
 
     environment: pulumi.Output[str]
     protected_branches: pulumi.Output[list[str]]
@@ -117,7 +119,9 @@ class RepositoryGate(pulumi.ComponentResource):
                     description=label.description,
                     opts=gate_opts,
                 )
-        environment = self._environment()
+        environment = self._environment(args.environment)
+        # DP: rollback is automatic — the reviewer-free environment deploy.yml rolls back in.
+        self._environment(args.rollback_environment)
         for variable, value in args.repository_variables:
             # The build role deploy.yml's build job assumes (it runs in no environment).
             github.ActionsVariable(
@@ -323,8 +327,7 @@ class RepositoryGate(pulumi.ComponentResource):
 
     # -- this stack's deployment environment ------------------------------------------------
 
-    def _environment(self) -> github.RepositoryEnvironment:
-        env = self._spec.environment
+    def _environment(self, env: Environment) -> github.RepositoryEnvironment:
         opts = pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment)
         reviewers = None
         if not env.reviewers.empty:

@@ -267,7 +267,8 @@ def ecr_lifecycle_policy(retention: ImageRetention) -> Document:
 # STS in the trust policy (AWS STS evaluates GitHub's `job_workflow_ref` as a condition key since
 # 2026-02; where it does not, the key is absent and the condition fails: no role, never a wider one):
 # - `sub`, always StringEquals: `repo:<owner>/<repo>:environment:<env>` for a job in a GitHub
-#   environment (deploy, rollback), `repo:<owner>/<repo>:ref:refs/heads/<default>` for a job in none
+#   environment (the deploy; `<env>-rollback` for validation, evidence and the rollback, which wait
+#   for no reviewer), `repo:<owner>/<repo>:ref:refs/heads/<default>` for a job in none
 #   (the build). It says which repository and environment, not which workflow: any workflow file a
 #   writer pushes on a branch the environment admits would get the same subject.
 # - `job_workflow_ref`: `<owner>/<repo>/.github/workflows/deploy.yml@refs/heads/<branch>`, the file
@@ -319,12 +320,18 @@ def release_workflow_refs(policy: GatePolicy) -> list[str]:
 
 
 def github_subjects(policy: GatePolicy) -> list[str]:
-    """The exact OIDC `sub` of a gated repository's job that runs in this GitHub environment.
+    """The exact OIDC `sub` of a gated repository's job that runs in this GitHub environment or in
+    its reviewer-free `<env>-rollback` (where deploy.yml validates, records evidence and rolls back
+    without waiting for a reviewer; DP: rollback is automatic).
 
     The deploy workflows run every job that touches an environment with `environment: <name>`, and
     GitHub then issues `repo:<owner>/<repo>:environment:<name>` (its default subject format).
     """
-    return sorted({f"repo:{repo.full_name}:environment:{policy.environment}" for repo in policy.repositories})
+    environment = policy.environment_spec
+    names = (environment.name, environment.rollback.name)
+    return sorted(
+        {f"repo:{repo.full_name}:environment:{name}" for repo in policy.repositories for name in names}
+    )
 
 
 def build_subjects(policy: GatePolicy) -> list[str]:

@@ -77,6 +77,9 @@ class RepositoryGateSpec:
     labels: tuple[Label, ...]
     # The deployment environment this stack deploys to (each stack owns its own environment).
     environment: Environment
+    # Its reviewer-free twin `<env>-rollback` (Environment.rollback), where deploy.yml validates,
+    # records evidence and rolls back without waiting for anyone; same variables, same branches.
+    rollback_environment: Environment
     # GitHub Actions variables of that environment: what its deploy jobs read (name, value).
     environment_variables: tuple[tuple[str, str], ...]
     # Rulesets mode: the release branches (a ruleset ref) and who alone may create them
@@ -315,6 +318,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         files=files if owns else (),
         labels=policy.labels if owns else (),
         environment=policy.environment_spec,
+        rollback_environment=policy.environment_spec.rollback,
         environment_variables=environment_variables(policy),
         repository_variables=build_variables(policy),
         release_branch_ref=release_ruleset_ref(repo),
@@ -345,7 +349,8 @@ def workflows_run_for(policy: GatePolicy, repo: Repository) -> dict[str, str]:
 
 def environment_variables(policy: GatePolicy) -> tuple[tuple[str, str], ...]:
     """The deploy role of this environment, for the deploy workflow's OIDC login: each stack owns
-    its GitHub environment, so the role (and account) can differ per environment."""
+    its GitHub environments (`<env>` and `<env>-rollback`, both set), so the role (and account) can
+    differ per environment."""
     if policy.aws is None:
         return ()
     return ((AWS_ROLE_VARIABLE, deploy_role_arn(policy)), (AWS_REGION_VARIABLE, policy.aws.region))

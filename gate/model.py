@@ -482,6 +482,23 @@ class Environment(GateModel):
             )
         return stack
 
+    @property
+    def rollback(self) -> Environment:
+        """The reviewer-free GitHub environment `<name>-rollback` of the same stack, where deploy.yml
+        runs what follows an approved deploy automatically: the validation window, the evidence and
+        above all the rollback (DP §Rollback: rollback is automatic, it never waits for a human).
+        Same deployment branches as this environment; no reviewers, no wait timer."""
+        return Environment(
+            name=f"{self.name}{ROLLBACK_SUFFIX}",
+            stack=self.stack,
+            deployment_branches=self.deployment_branches,
+            # Nobody reviews a rollback, so there is no review to keep from its trigger.
+            prevent_self_review=False,
+        )
+
+
+ROLLBACK_SUFFIX = "-rollback"
+
 
 def _default_environments() -> tuple[Environment, ...]:
     return (
@@ -732,24 +749,31 @@ class Commands(GateModel):
     e2e_replay: str = Field(default="python scripts/e2e.py replay --out build/e2e")
     e2e_diff: str = Field(
         default="python scripts/e2e.py diff build/e2e",
-        description="M9 §4: succeeds only when the root hashes of run and replay match.",
+        description=(
+            "M9 §4: succeeds only when the root hashes of run and replay match, and prints that root "
+            "hash as the last word of its output (deploy.yml records it as the parity evidence)."
+        ),
     )
     target_url: str = Field(
         default='scripts/target-url.sh "$TARGET_ENVIRONMENT"',
         description="Prints the base URL of an environment (a deployed one, or pr-<N>).",
     )
+    # Deprecated (issue 11): deploy.yml deploys and rolls back through the environment's stack
+    # (`python -m gate deploy` / `rollback`), one delivery path; kept so existing stack files load.
     deploy: str = Field(
         default='scripts/deploy.sh "$TARGET_ENVIRONMENT" "$IMAGE"',
         description=(
-            "Deploys $IMAGE, always pinned by digest (<registry>/<name>@sha256:...), to an environment; "
-            "also used to roll back to the recorded previous image."
+            "DEPRECATED, no longer run by any gate workflow: deploy.yml deploys and rolls back through "
+            "the environment's stack (`python -m gate deploy`, `python -m gate rollback`). Formerly: "
+            "deploys $IMAGE, pinned by digest, to an environment, and rolls back."
         ),
     )
     current_image: str = Field(
         default='scripts/current-image.sh "$TARGET_ENVIRONMENT"',
         description=(
-            "Prints the digest-pinned image running in an environment (the rollback target), or nothing "
-            "before the first deploy; fails only when it cannot tell."
+            "DEPRECATED, no longer run by any gate workflow: the rollback target is the environment "
+            "stack's last validated image (`python -m gate rollback`). Formerly: prints the "
+            "digest-pinned image running in an environment."
         ),
     )
 
@@ -1564,6 +1588,7 @@ class GatePolicy(GateModel):
             )
         if self.environment not in names:
             raise FieldProblem("environment", self.environment, f"allowed: one of {', '.join(names)}")
+        self._room_for_rollback_environments(names)
         owner = self.merge_gate.owner_environment
         if owner is not None and owner not in names:
             raise FieldProblem("mergeGate.ownerEnvironment", owner, f"allowed: one of {', '.join(names)}")
@@ -1571,6 +1596,25 @@ class GatePolicy(GateModel):
         if registry is not None and registry not in names:
             raise FieldProblem("aws.registryEnvironment", registry, f"allowed: one of {', '.join(names)}")
         return self
+
+    def _room_for_rollback_environments(self, names: list[str]) -> None:
+        """Each environment has a reviewer-free `<name>-rollback` (Environment.rollback): it must be a
+        valid environment name and not one of the chain's own environments."""
+        longest = 32 - len(ROLLBACK_SUFFIX)
+        for index, name in enumerate(names):
+            if len(name) > longest:
+                raise FieldProblem(
+                    f"environments[{index}].name",
+                    name,
+                    f"allowed: at most {longest} characters, so that its rollback environment "
+                    f"'{name}{ROLLBACK_SUFFIX}' is a valid name too",
+                )
+            if f"{name}{ROLLBACK_SUFFIX}" in names:
+                raise FieldProblem(
+                    f"environments[{names.index(name + ROLLBACK_SUFFIX)}].name",
+                    f"{name}{ROLLBACK_SUFFIX}",
+                    f"is the name of {name}'s rollback environment; allowed: any other name",
+                )
 
     # -- derived values ----------------------------------------------------------------------
 

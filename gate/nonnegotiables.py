@@ -162,7 +162,13 @@ def merge_gate_findings(policy: GatePolicy) -> list[Finding]:
 
 
 def production_findings(policy: GatePolicy) -> list[Finding]:
-    """GATE-NN-05 on the production environment this stack declares (the last of the chain)."""
+    """GATE-NN-05 on the production environment this stack declares (the last of the chain).
+
+    Judged on the chain's environments only. `production-rollback` (Environment.rollback), which the
+    same stack declares beside it, has no reviewers by design (DP: rollback is automatic; deploy.yml
+    only validates, records evidence and rolls back there, after production's reviewers approved
+    the deploy) and is not a way around them: its deployment branches are production's, and the
+    deploy role that trusts it is pinned to deploy.yml on the default branch (gate/aws.py)."""
     environment = policy.environment_spec
     if environment.name != policy.environments[-1].name:
         return []

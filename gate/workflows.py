@@ -9,14 +9,15 @@ credentials; PR workflows cancel superseded runs; every job has a timeout.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from gate import actions, automation, aws, schema_change
 from gate.actions import Action
-from gate.model import Check, GatePolicy, Repository, WorkflowSettings
-from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER
+from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
+from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER, duration_seconds
 from gate.yamltext import Commented, dump
 
 WORKFLOW_DIR = ".github/workflows"
@@ -73,10 +74,11 @@ PERMISSION_REASONS = {
     ("security-events", "write"): "upload the scan's SARIF findings",
     ("pull-requests", "write"): "comment the preview on the pull request",
     ("pull-requests", "read"): "read the pull request and its reviews",
-    ("issues", "write"): "open the parity-mismatch issue",
+    ("issues", "write"): "open the issue of a rollback (parity-mismatch when parity failed)",
     ("id-token", "write"): "trade the job's OIDC token for an AWS role (the environment's or the build's)",
     ("packages", "write"): "push the image built from this commit (deployed by digest)",
     ("actions", "write"): "re-run the required schema-change check after a review (organisation mode)",
+    ("actions", "read"): "let the gate verify this run through the API before recording its evidence",
 }
 
 # GitHub environment variables each environment stack sets (gate/github.py): the deploy role that
@@ -514,6 +516,24 @@ elif [ "$K6_EXIT_CODE" != 0 ]; then
 fi
 """
 
+_E2E_DIFF = """\
+set -euo pipefail
+out="$({command})"
+printf '%s\\n' "$out"
+# The root hash run and replay agreed on, the last word the diff printed: deploy.yml records it as
+# the environment's parity evidence (`gate record-evidence --parity-root-hash`).
+root_hash="${{out##*[[:space:]]}}"
+if ! [[ "$root_hash" =~ ^(sha256:)?[0-9a-f]{{64}}$ ]]; then
+  if [ "$MODE" = deployed ]; then
+    echo "::error::the e2e diff passed but printed no root hash as its last word (got '$root_hash'):" \\
+      "the evidence of $TARGET_ENVIRONMENT needs it"
+    exit 1
+  fi
+  root_hash=""
+fi
+echo "root_hash=${{root_hash:+sha256:${{root_hash#sha256:}}}}" >> "$GITHUB_OUTPUT"
+"""
+
 # p(99) too: the SLO mapper reports it, and k6 exports only avg/min/med/max/p(90)/p(95) by default.
 K6_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 
@@ -592,7 +612,18 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         when(f"${{{{ {checked} }}}}", run("Simulate", c.e2e_simulate, **url)),
         when(f"${{{{ {checked} }}}}", run("Run", c.e2e_run, **url)),
         when(f"${{{{ {checked} }}}}", run("Replay", c.e2e_replay, **url)),
-        when(f"${{{{ {checked} }}}}", run("Diff (root hashes must match)", c.e2e_diff, **url)),
+        when(
+            f"${{{{ {checked} }}}}",
+            {
+                "id": "diff",
+                **run(
+                    "Diff (root hashes must match)",
+                    _E2E_DIFF.format(command=c.e2e_diff),
+                    MODE=f"${{{{ {mode} }}}}",
+                    **url,
+                ),
+            },
+        ),
         when(run_k6, {"name": "Set up k6", **uses(actions.SETUP_K6)}),
         when(run_k6, {"id": "k6", **run("k6 smoke", smoke, K6_SCRIPT=k6.script, **url)}),
         when(
@@ -632,6 +663,7 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         **{"timeout-minutes": max(s.timeout_minutes, 30)},
         # packages: write pushes the pull request's image (the disposable environment runs it).
         permissions={"contents": "read", "packages": "write"},
+        outputs={"root_hash": "${{ steps.diff.outputs.root_hash }}"},
     )
 
 
@@ -648,7 +680,21 @@ def e2e_triggers(repo: Repository) -> dict[str, Any]:
             "default": "",
         },
     }
-    return {**pr_triggers(repo), "workflow_call": {"inputs": inputs}, "workflow_dispatch": {"inputs": inputs}}
+    outputs = {
+        PARITY_ROOT_HASH_OUTPUT: {
+            "description": "The root hash run and replay agreed on (sha256:<hex>): the parity evidence.",
+            "value": "${{ jobs.e2e-parity.outputs.root_hash }}",
+        }
+    }
+    return {
+        **pr_triggers(repo),
+        "workflow_call": {"inputs": inputs, "outputs": outputs},
+        "workflow_dispatch": {"inputs": inputs},
+    }
+
+
+# What deploy.yml's parity call reports back (e2e-parity-check.yml's workflow_call output).
+PARITY_ROOT_HASH_OUTPUT = "parity_root_hash"
 
 
 E2E_CONCURRENCY = {
@@ -831,26 +877,70 @@ def schema_change_job(check: Check, policy: GatePolicy, repo: Repository) -> Job
 
 
 # -- deploy.yml: M9 §Post-merge, DP §Environment Progression -------------------------------------
+#
+# One delivery path (issue 11): every environment is deployed, rolled back and given its evidence
+# through its own Pulumi stack, by the gate's CLI run from the delivery-gate checkout. The stack's
+# state is the source of truth: what runs there, and the evidence the next environment's stack
+# checks before it deploys (GATE-DP-09).
 
-_RECORD_PREVIOUS = """\
+# The environment secret holding the token of the environment stack's GitHub provider (the stack
+# declares GitHub resources: its environments). Set on `<env>` and on `<env>-rollback`.
+GATE_TOKEN_SECRET = "GATE_GITHUB_TOKEN"
+GATE_DIR = ".delivery-gate"
+
+_GATE_DEPLOY = (
+    'python -m gate deploy --stack "$STACK" --image "$IMAGE" --repository "$REPOSITORY" --run-id "$RUN_ID"'
+)
+_GATE_WATCH = 'python -m gate watch --stack "$STACK" --image "$IMAGE"'
+_GATE_RECORD_EVIDENCE = """\
 set -euo pipefail
-# The rollback target. A failure to tell fails here, not two steps later as an empty tag.
-previous="$({command})"
-if [ -z "$previous" ]; then
-  echo "::warning::first deploy to $TARGET_ENVIRONMENT: no running image, nothing to roll back to"
-fi
-echo "image=$previous" >> "$GITHUB_OUTPUT"
+python -m gate record-evidence --stack "$STACK" --image "$IMAGE" \\
+  --parity-root-hash "$PARITY_ROOT_HASH" --analysis "$ANALYSIS" \\
+  --window-start "$WINDOW_START" --window-end "$WINDOW_END" \\
+  --repository "$REPOSITORY" --run-id "$RUN_ID"
 """
-
-_ROLLBACK = """\
+_GATE_ROLLBACK = """\
 set -euo pipefail
-if [ -z "$IMAGE" ]; then
-  echo "::error::nothing to roll back to: $TARGET_ENVIRONMENT ran no image before this deploy" \
-    "(a first deploy); fix forward"
+reason="deploy of $IMAGE: parity $PARITY, validation $VALIDATION, evidence $EVIDENCE"
+if ! python -m gate rollback --stack "$STACK" --reason "$reason" --repository "$REPOSITORY" \\
+  --run-id "$RUN_ID"; then
+  echo "::error::the rollback of $ENVIRONMENT failed (the gate says why above): it may still run $IMAGE"
   exit 1
 fi
-{command}
 """
+
+
+def gate_steps(policy: GatePolicy, repo: Repository) -> list[Step]:
+    """What a job needs to run the gate's CLI against an environment's stack: the delivery-gate
+    checkout, Python, its requirements, the Pulumi CLI (the Automation API drives it) and, with
+    `aws`, the environment's deploy role (the cluster, and an S3 state backend)."""
+    s = policy.workflows
+    return [
+        gate_checkout(s, repo.owner or ""),
+        setup_python(s),
+        install_gate(),
+        {"name": "Install Pulumi CLI", **uses(actions.PULUMI)},
+        *aws_login(policy),
+    ]
+
+
+def gate_command(name: str, script: str, **env: str) -> Step:
+    """A `python -m gate ...` step on the environment's stack: its backend and the stack's GitHub
+    token come from the job's GitHub environment's secrets."""
+    secrets = {
+        "PULUMI_BACKEND_URL": "${{ secrets.PULUMI_BACKEND_URL }}",
+        "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+        "GITHUB_TOKEN": f"${{{{ secrets.{GATE_TOKEN_SECRET} }}}}",
+    }
+    return {**run(name, script, **env, **secrets), "working-directory": GATE_DIR}
+
+
+def validation_minutes(policy: GatePolicy) -> int:
+    """A job timeout for `gate watch`: every canary pause, the validation window and the usual
+    margin, within GitHub's six hours."""
+    pauses = duration_seconds(policy.rollout.bake_time) * (len(policy.rollout.stages) - 1)
+    window = duration_seconds(policy.thresholds.post_deploy_validation_window)
+    return min(360, math.ceil((pauses + window) / 60) + policy.workflows.timeout_minutes)
 
 
 def build_job(policy: GatePolicy, repo: Repository) -> Job:
@@ -880,53 +970,98 @@ def build_job(policy: GatePolicy, repo: Repository) -> Job:
 
 
 def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
-    s, c = policy.workflows, policy.workflows.commands
+    """Per environment of the chain: deploy (in the environment: its reviewers approve here, once),
+    parity, validate, evidence, and an automatic rollback in the reviewer-free `<env>-rollback`."""
+    s = policy.workflows
     jobs: dict[str, Job] = {"build": build_job(policy, repo)}
     previous: str | None = None
     for env in policy.environments:
-        deploy_id, parity_id, rollback_id = f"deploy-{env.name}", f"parity-{env.name}", f"rollback-{env.name}"
-        target = {"TARGET_ENVIRONMENT": env.name}
-        deploy_steps = [
-            checkout(),
-            *aws_login(policy),  # the scripts below reach the cluster with the environment's role
-            {
-                "id": "previous",
-                **run(
-                    "Record the running image (the rollback target)",
-                    _RECORD_PREVIOUS.format(command=c.current_image),
-                    **target,
-                ),
-            },
-            run("Deploy", c.deploy, IMAGE="${{ needs.build.outputs.image }}", **target),
-        ]
-        deploy_job = job(
-            f"deploy {env.name}",
-            s,
-            deploy_steps,
-            environment={"name": env.name},
-            permissions=deploy_permissions(policy),
-            outputs={
-                "previous_image": "${{ steps.previous.outputs.image }}",
-                # Whether anything may have changed in the environment: the deploy step ran.
-                "deploy_started": "${{ steps.previous.outcome == 'success' }}",
-            },
+        ids = {kind: f"{kind}-{env.name}" for kind in ("deploy", "parity", "validate", "evidence")}
+        stack = {"STACK": env.stack}
+        run_facts = {"REPOSITORY": "${{ github.repository }}", "RUN_ID": "${{ github.run_id }}"}
+        deployed = f"${{{{ needs.{ids['deploy']}.outputs.image }}}}"
+        automatic = {"name": env.rollback.name}  # reviewer-free: nothing after the approval waits
+        deploy_step = gate_command(
+            "Deploy through the environment's stack",
+            _GATE_DEPLOY,
+            **stack,
+            IMAGE="${{ needs.build.outputs.image }}",
+            **run_facts,
         )
-        # DP: no environment is skipped — each deploy waits for the previous one's parity.
-        deploy_job = {"needs": ["build", *([f"parity-{previous}"] if previous else [])], **deploy_job}
-        jobs[deploy_id] = deploy_job
-        jobs[parity_id] = {
+        jobs[ids["deploy"]] = {
+            # DP: no environment is skipped — each deploy waits for the previous one's evidence.
+            "needs": ["build", *([f"evidence-{previous}"] if previous else [])],
+            **job(
+                f"deploy {env.name}",
+                s,
+                [*gate_steps(policy, repo), {"id": "deploy", **deploy_step}],
+                environment={"name": env.name},
+                permissions=deploy_permissions(policy),
+                outputs={
+                    "image": "${{ steps.deploy.outputs.image }}",
+                    "previous_image": "${{ steps.deploy.outputs.previous_image }}",
+                    # Whether anything may have changed in the environment: the deploy step ran.
+                    "deploy_started": (
+                        "${{ steps.deploy.outcome == 'success' || steps.deploy.outcome == 'failure' }}"
+                    ),
+                },
+            ),
+        }
+        jobs[ids["parity"]] = {
             "name": f"parity {env.name}",
-            "needs": [deploy_id],
+            "needs": [ids["deploy"]],
             # The called workflow's job declares packages: write (for pull-request images); a call
             # may not grant less than its jobs ask for. Nothing is pushed in this call.
             "permissions": permissions(contents="read", packages="write"),
             # M9 §Post-merge 1: e2e-parity-check with run_k6=false after every deploy.
             # `./` is the documented form for a reusable workflow of the same repository; the
             # harness, actionlint 1.6 and GitHub Enterprise Server read it.
-            "uses": Commented(f"./{WORKFLOW_DIR}/e2e-parity-check.yml", "zizmor: ignore[self-repository]"),
+            "uses": Commented(f"./{WORKFLOW_DIR}/{E2E_WORKFLOW}", "zizmor: ignore[self-repository]"),
             "with": {"run_k6": False, "target_environment": env.name},
         }
-        jobs[rollback_id] = rollback_job(policy, env.name, deploy_id, parity_id)
+        watch = gate_command(
+            "Watch the rollout and the validation window", _GATE_WATCH, **stack, IMAGE=deployed
+        )
+        jobs[ids["validate"]] = {
+            "needs": [ids["deploy"], ids["parity"]],
+            **job(
+                f"validate {env.name}",
+                s,
+                [*gate_steps(policy, repo), {"id": "watch", **watch}],
+                **{"timeout-minutes": validation_minutes(policy)},
+                environment=automatic,
+                permissions=deploy_permissions(policy),
+                outputs={
+                    name: f"${{{{ steps.watch.outputs.{name} }}}}"
+                    for name in ("analysis", "window_start", "window_end")
+                },
+            ),
+        }
+        validated = f"needs.{ids['validate']}.outputs"
+        record = gate_command(
+            "Record the evidence in the environment's stack",
+            _GATE_RECORD_EVIDENCE,
+            **stack,
+            IMAGE=deployed,
+            PARITY_ROOT_HASH=f"${{{{ needs.{ids['parity']}.outputs.{PARITY_ROOT_HASH_OUTPUT} }}}}",
+            ANALYSIS=f"${{{{ {validated}.analysis }}}}",
+            WINDOW_START=f"${{{{ {validated}.window_start }}}}",
+            WINDOW_END=f"${{{{ {validated}.window_end }}}}",
+            **run_facts,
+            # The gate verifies this run through the API before it records it as evidence.
+            GH_TOKEN="${{ github.token }}",
+        )
+        jobs[ids["evidence"]] = {
+            "needs": [ids["deploy"], ids["parity"], ids["validate"]],
+            **job(
+                f"evidence {env.name}",
+                s,
+                [*gate_steps(policy, repo), record],
+                environment=automatic,
+                permissions=deploy_permissions(policy, actions="read"),
+            ),
+        }
+        jobs[f"rollback-{env.name}"] = rollback_job(policy, repo, env, ids)
         previous = env.name
     on = {
         "push": {"branches": [repo.default_branch, repo.release_branch_pattern]},
@@ -937,32 +1072,53 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     return workflow("deploy", on, jobs, concurrency=concurrency)
 
 
-def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id: str) -> Job:
-    s, c, n = policy.workflows, policy.workflows.commands, policy.notifications
+_ROLLBACK_ISSUE = """\
+const { ENVIRONMENT, SHA, IMAGE, ROLLED_BACK_TO, ROLLBACK, RUN_URL } = process.env;
+const { PARITY, VALIDATION, EVIDENCE } = process.env;
+const failed = [['parity', PARITY], ['validation', VALIDATION], ['evidence', EVIDENCE]]
+  .filter(([, result]) => result !== 'success')
+  .map(([stage, result]) => `${stage} ${result || 'not run'}`)
+  .join(', ');
+const rolledBack = ROLLBACK === 'success'
+  ? `Rolled back to \\`${ROLLED_BACK_TO}\\`, the last validated image.`
+  : `The ROLLBACK FAILED (${ROLLBACK || 'not run'}): ${ENVIRONMENT} may still run \\`${IMAGE}\\`.`;
+await github.rest.issues.create({
+  owner: context.repo.owner,
+  repo: context.repo.repo,
+  title: `Deploy of ${SHA.slice(0, 12)} to ${ENVIRONMENT} failed (${failed})`,
+  body: `After deploying \\`${IMAGE}\\` (${RUN_URL}): ${failed}.\\n` +
+    `${rolledBack} Open an operator incident.`,
+  labels: PARITY === 'success' ? OTHER_LABELS : PARITY_LABELS,
+});
+"""
+
+
+def rollback_job(policy: GatePolicy, repo: Repository, env: Environment, ids: Mapping[str, str]) -> Job:
+    """M9 §Post-merge 2 and DP §Rollback Criteria: when anything after a started deploy is not a
+    success, the environment's stack goes back to its last validated image, in `<env>-rollback`,
+    which has no reviewers and no wait timer: a rollback never waits for a human."""
+    s, n = policy.workflows, policy.notifications
     labels = ["parity-mismatch", "high-priority"]
-    issue_script = (
-        "const { ENVIRONMENT, SHA, PREVIOUS_IMAGE, ROLLBACK, RUN_URL } = process.env;\n"
-        "const rolledBack = ROLLBACK === 'success'\n"
-        "  ? `Rolled back to \\`${PREVIOUS_IMAGE}\\`.`\n"
-        "  : `The ROLLBACK FAILED (${ROLLBACK || 'not run'}): ${ENVIRONMENT} may still run the new image.`;\n"
-        "await github.rest.issues.create({\n"
-        "  owner: context.repo.owner,\n"
-        "  repo: context.repo.repo,\n"
-        "  title: `Parity mismatch after deploying ${SHA.slice(0, 12)} to ${ENVIRONMENT}`,\n"
-        "  body: `The e2e parity check did not pass after the deploy (${RUN_URL}).\\n` +\n"
-        "    `${rolledBack} Open an operator incident.`,\n"
-        f"  labels: {labels!r},\n"
-        "});\n"
+    issue_script = _ROLLBACK_ISSUE.replace("OTHER_LABELS", repr(labels[1:])).replace(
+        "PARITY_LABELS", repr(labels)
     )
+    results = {
+        "PARITY": f"${{{{ needs.{ids['parity']}.result }}}}",
+        "VALIDATION": f"${{{{ needs.{ids['validate']}.result }}}}",
+        "EVIDENCE": f"${{{{ needs.{ids['evidence']}.result }}}}",
+    }
     message = (
-        "Parity mismatch in ${{ env.ENVIRONMENT }}: rollback to ${{ env.PREVIOUS_IMAGE }} "
-        "${{ env.ROLLBACK }}. ${{ env.RUN_URL }}"
+        "Deploy of ${{ env.IMAGE }} to ${{ env.ENVIRONMENT }} failed (parity ${{ env.PARITY }}, "
+        "validation ${{ env.VALIDATION }}, evidence ${{ env.EVIDENCE }}): rollback to "
+        "${{ env.ROLLED_BACK_TO }} ${{ env.ROLLBACK }}. ${{ env.RUN_URL }}"
     )
     facts = {
-        "ENVIRONMENT": environment,
+        "ENVIRONMENT": env.name,
         "SHA": "${{ github.sha }}",
-        "PREVIOUS_IMAGE": f"${{{{ needs.{deploy_id}.outputs.previous_image }}}}",
+        "IMAGE": "${{ needs.build.outputs.image }}",
+        "ROLLED_BACK_TO": "${{ steps.rollback.outputs.image }}",
         "ROLLBACK": "${{ steps.rollback.outcome }}",
+        **results,
         "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
     }
     notify = [
@@ -984,19 +1140,19 @@ def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id
         )
         for channel in (n.oncall, n.platform)
     ]
+    rollback = gate_command(
+        "Roll back to the last validated image",
+        _GATE_ROLLBACK,
+        STACK=env.stack,
+        ENVIRONMENT=env.name,
+        IMAGE=facts["IMAGE"],
+        **results,
+        REPOSITORY="${{ github.repository }}",
+        RUN_ID="${{ github.run_id }}",
+    )
     steps: list[Step] = [
-        checkout(),
-        *aws_login(policy),
-        {
-            # M9 §Post-merge 2: revert to the previous image, by digest.
-            "id": "rollback",
-            **run(
-                "Roll back to the previous image",
-                _ROLLBACK.format(command=c.deploy),
-                TARGET_ENVIRONMENT=environment,
-                IMAGE=facts["PREVIOUS_IMAGE"],
-            ),
-        },
+        *gate_steps(policy, repo),
+        {"id": "rollback", **rollback},
         when(
             "${{ always() }}",
             {
@@ -1007,20 +1163,21 @@ def rollback_job(policy: GatePolicy, environment: str, deploy_id: str, parity_id
         ),
         *notify,
     ]
+    deploy, parity, validate, evidence = (ids[k] for k in ("deploy", "parity", "validate", "evidence"))
+    not_all_passed = " || ".join(f"needs.{i}.result != 'success'" for i in (parity, validate, evidence))
     return {
-        "name": f"rollback {environment}",
-        "needs": [deploy_id, parity_id],
-        # Something was deployed and parity is anything but a success (failed, cancelled, or never
-        # ran because the deploy step failed): rollback policies apply (M9 §Merge conditions).
-        "if": (
-            f"${{{{ always() && needs.{deploy_id}.outputs.deploy_started == 'true' "
-            f"&& needs.{parity_id}.result != 'success' }}}}"
-        ),
+        "name": f"rollback {env.name}",
+        "needs": ["build", deploy, parity, validate, evidence],
+        # Something was deployed and parity, validation or evidence is anything but a success
+        # (failed, cancelled, or never ran because an earlier job failed): rollback policies apply
+        # (M9 §Merge conditions, DP §Rollback Criteria).
+        "if": f"${{{{ always() && needs.{deploy}.outputs.deploy_started == 'true' && ({not_all_passed}) }}}}",
         **job(
-            f"rollback {environment}",
+            f"rollback {env.name}",
             s,
             steps,
-            environment={"name": environment},
+            # DP: rollback is automatic — the reviewer-free environment of the same stack.
+            environment={"name": env.rollback.name},
             permissions=deploy_permissions(policy, issues="write"),
         ),
     }

@@ -320,9 +320,12 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
     assert statement["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
+            # This environment, and its reviewer-free rollback environment (DP: rollback is automatic).
             SUB: [
                 f"repo:acme-labs/web:environment:{environment}",
+                f"repo:acme-labs/web:environment:{environment}-rollback",
                 f"repo:acme/aos:environment:{environment}",
+                f"repo:acme/aos:environment:{environment}-rollback",
             ],
             # The gate's deploy.yml on the default branch: not another workflow, not another branch.
             WORKFLOW_REF: DEPLOY_WORKFLOW_REFS,
@@ -348,7 +351,12 @@ def test_release_branches_add_a_statement_with_a_pattern_on_the_workflow_ref_onl
     assert release["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
-            SUB: ["repo:acme-labs/web:environment:production", "repo:acme/aos:environment:production"],
+            SUB: [
+                "repo:acme-labs/web:environment:production",
+                "repo:acme-labs/web:environment:production-rollback",
+                "repo:acme/aos:environment:production",
+                "repo:acme/aos:environment:production-rollback",
+            ],
         },
         "StringLike": {
             WORKFLOW_REF: [

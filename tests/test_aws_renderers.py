@@ -145,9 +145,12 @@ def test_subjects_are_exact_per_repository_and_environment() -> None:
     with pytest.raises(PolicyError):  # the model itself refuses duplicates
         policy(repositories=repositories)
     staging = policy("staging", repositories=repositories[:2])
+    # Each environment and its reviewer-free rollback environment (DP: rollback is automatic).
     assert spec.github_subjects(staging) == [
         "repo:acme/aos:environment:staging",
+        "repo:acme/aos:environment:staging-rollback",
         "repo:zeta/web:environment:staging",
+        "repo:zeta/web:environment:staging-rollback",
     ]
 
 
@@ -195,7 +198,12 @@ def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
     assert statement["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
-            SUB: ["repo:acme/aos:environment:production", "repo:zeta/web:environment:production"],
+            SUB: [
+                "repo:acme/aos:environment:production",
+                "repo:acme/aos:environment:production-rollback",
+                "repo:zeta/web:environment:production",
+                "repo:zeta/web:environment:production-rollback",
+            ],
             WORKFLOW_REF: [
                 "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
                 "zeta/web/.github/workflows/deploy.yml@refs/heads/trunk",
@@ -213,7 +221,12 @@ def test_release_branches_are_opt_in_and_a_pattern_only_for_the_workflow_ref() -
     assert release["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",
-            SUB: ["repo:acme/aos:environment:staging", "repo:zeta/web:environment:staging"],
+            SUB: [
+                "repo:acme/aos:environment:staging",
+                "repo:acme/aos:environment:staging-rollback",
+                "repo:zeta/web:environment:staging",
+                "repo:zeta/web:environment:staging-rollback",
+            ],
         },
         "StringLike": {
             WORKFLOW_REF: [
@@ -327,7 +340,23 @@ def automation_token(
 
 # (who, their job's token, whether it gets the staging deploy role)
 STAGING_DEPLOY_ROLE = [
-    ("the gate's deploy or rollback job, push or dispatch on main", token(environment="staging"), True),
+    ("the gate's deploy job, push or dispatch on main", token(environment="staging"), True),
+    (
+        "its validation, evidence or rollback job (reviewer-free environment)",
+        token(environment="staging-rollback"),
+        True,
+    ),
+    (
+        "a rollback-named job in another workflow file",
+        token(environment="staging-rollback", workflow="ci.yml"),
+        False,
+    ),
+    (
+        "deploy.yml's rollback environment from a feature branch",
+        token(environment="staging-rollback", ref="refs/heads/feature"),
+        False,
+    ),
+    ("another environment's rollback job", token(environment="production-rollback"), False),
     (
         "the same in a repository whose default branch is trunk",
         token("zeta/web", environment="staging", ref="refs/heads/trunk"),
@@ -424,8 +453,14 @@ def test_the_trusted_workflow_is_the_one_the_gate_commits() -> None:
     jobs = deploy["jobs"]
     assert "environment" not in jobs["build"]  # its subject is the branch's: the build role's
     for env in dev.environments:
-        for job in (f"deploy-{env.name}", f"rollback-{env.name}"):
-            assert jobs[job]["environment"] == {"name": env.name}  # the subject the deploy role trusts
+        # The subjects the deploy role of that environment trusts: the deploy in the environment, what
+        # follows it in the reviewer-free `<env>-rollback`.
+        assert jobs[f"deploy-{env.name}"]["environment"] == {"name": env.name}
+        for job in (f"validate-{env.name}", f"evidence-{env.name}", f"rollback-{env.name}"):
+            assert jobs[job]["environment"] == {"name": f"{env.name}-rollback"}
+        trusted = spec.github_subjects(policy(env.name))
+        environments = {jobs[f"{kind}-{env.name}"]["environment"]["name"] for kind in ("deploy", "rollback")}
+        assert trusted == sorted(f"repo:acme/aos:environment:{name}" for name in environments)
 
 
 # -- permissions ---------------------------------------------------------------------------------

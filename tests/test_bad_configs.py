@@ -155,6 +155,27 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "'staging'",
         "must end at 'production'",
     ),
+    "environment-name-without-room-for-its-rollback-environment": (
+        stack(
+            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
+            "    - {name: staging-in-the-eu-west-1-a, stack: staging, promotesFrom: dev}\n"
+            "    - {name: production, stack: prod, promotesFrom: staging-in-the-eu-west-1-a,"
+            " reviewers: {teams: [sre]}}\n"
+        ),
+        "delivery-gate:environments[1].name",
+        "'staging-in-the-eu-west-1-a'",
+        "at most 23 characters, so that its rollback environment",
+    ),
+    "environment-named-like-a-rollback-environment": (
+        stack(
+            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
+            "    - {name: dev-rollback, stack: staging, promotesFrom: dev}\n"
+            "    - {name: production, stack: prod, promotesFrom: dev-rollback, reviewers: {teams: [sre]}}\n"
+        ),
+        "delivery-gate:environments[1].name",
+        "'dev-rollback'",
+        "is the name of dev's rollback environment",
+    ),
     "duplicate-repository": (
         stack("  delivery-gate:repositories:\n    - name: aos\n    - name: aos\n", repos=False),
         "delivery-gate:repositories[1].name",

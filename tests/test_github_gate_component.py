@@ -204,15 +204,24 @@ def test_labels_the_automation_uses() -> None:
 def test_production_stack_declares_only_its_environment_with_reviewers_and_branch_policies() -> None:
     mocks, outputs = declare(policy(environment="production", stack="prod"))
     assert not mocks.of_type(BRANCH_PROTECTION) and not mocks.of_type(FILE) and not mocks.of_type(LABEL)
-    (environment,) = mocks.of_type(ENVIRONMENT)
+    environment, rollback = mocks.of_type(ENVIRONMENT)
     assert outputs["environment"] == "production"
     inputs = environment.inputs
     assert inputs["environment"] == "production"
     assert inputs["reviewers"] == [{"teams": [TEAM_IDS["release-managers"]]}]
     assert inputs["preventSelfReview"] is True and inputs["canAdminsBypass"] is False
     assert inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
-    patterns = sorted(p.inputs["branchPattern"] for p in mocks.of_type(DEPLOYMENT_POLICY))
-    assert patterns == ["main", "release/*"]
+    patterns = sorted(
+        (p.inputs["environment"], p.inputs["branchPattern"]) for p in mocks.of_type(DEPLOYMENT_POLICY)
+    )
+    assert patterns == [(e, b) for e in ("production", "production-rollback") for b in ("main", "release/*")]
+    # DP: rollback is automatic — deploy.yml rolls back in production-rollback, where nobody
+    # approves and nothing waits; it deploys from the same branches, and admins bypass nothing.
+    assert rollback.name == "acme-aos-env-production-rollback"
+    assert rollback.inputs["environment"] == "production-rollback"
+    assert "reviewers" not in rollback.inputs and rollback.inputs["waitTimer"] == 0
+    assert rollback.inputs["canAdminsBypass"] is False
+    assert rollback.inputs["deploymentBranchPolicy"] == inputs["deploymentBranchPolicy"]
 
 
 @pytest.mark.parametrize(("environment", "stack"), [("dev", "dev"), ("staging", "staging")])

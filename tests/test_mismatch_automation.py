@@ -77,7 +77,14 @@ def automated(
         env={"GATE_HARNESS_PYTHON": sys.executable},
         work=gated.tmp / "runner",
     )
+    # Each environment runs a release it validated earlier: what `gate rollback` goes back to.
+    for environment, stack in STACKS.items():
+        gated.world.set_deployed(environment, VALIDATED_IMAGE)
+        gated.world.set_evidence(stack, VALIDATED_IMAGE)
     return gated
+
+
+VALIDATED_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "1"
 
 
 def payload(**overrides: str) -> dict[str, str]:

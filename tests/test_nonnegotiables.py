@@ -12,6 +12,7 @@ import yaml
 from gate import cli, nonnegotiables
 from gate.errors import GateError, RuleViolation
 from gate.flags import today_for_rules
+from gate.github import repository_gate
 from gate.loader import load_policy
 from gate.model import GateException, _default_checks
 from gate.rules import enforce_rules
@@ -168,6 +169,19 @@ def test_production_stays_protected(values: dict[str, Any], expected: str) -> No
 def test_the_shipped_policy_meets_every_non_negotiable() -> None:
     assert violations(BASE) == []
     assert violations(prod(), stack="prod") == []
+
+
+def test_the_reviewer_free_rollback_environment_does_not_weaken_production() -> None:
+    # DP: rollback is automatic. production-rollback has no reviewers, no wait timer and no
+    # self-review rule by design, and no non-negotiable misfires on it; production keeps its own.
+    policy = load_policy(prod(), stack="prod", github_owner="acme")
+    rollback = repository_gate(policy, policy.repositories[0]).rollback_environment
+    assert rollback.name == "production-rollback" and rollback.reviewers.empty
+    assert rollback.wait_timer_minutes == 0 and rollback.prevent_self_review is False
+    # Not a way around production's branch rule: it deploys from exactly production's branches.
+    assert rollback.deployment_branches == policy.environment_spec.deployment_branches
+    assert violations(prod(), stack="prod") == []
+    assert violations(prod(deploymentBranches=["*"]), stack="prod") != []
 
 
 # -- exceptions --------------------------------------------------------------------------------

@@ -96,13 +96,22 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
 
 def test_prod_protects_its_production_environment() -> None:
     plan = plan_of("prod")
-    (environment,) = of_type(plan, ENVIRONMENT)
-    assert environment["inputs"]["environment"] == "production"
-    assert environment["options"]["protect"] is True
+    environments = {r["inputs"]["environment"]: r for r in of_type(plan, ENVIRONMENT)}
+    assert sorted(environments) == ["production", "production-rollback"]
+    environment, rollback = environments["production"], environments["production-rollback"]
+    assert environment["options"]["protect"] is True and rollback["options"]["protect"] is True
     # Reviewers are looked up by slug; the plan answers with a stable id.
     (reviewers,) = environment["inputs"]["reviewers"]
     assert reviewers["teams"] == [int(stable_id("team", "release-managers"))]
+    assert environment["inputs"]["waitTimer"] == 5
+    # DP: rollback is automatic — the environment deploy.yml rolls back in waits for nobody.
+    assert "reviewers" not in rollback["inputs"] and rollback["inputs"]["waitTimer"] == 0
+    assert rollback["inputs"]["canAdminsBypass"] is False
     assert all(r["options"]["protect"] for r in of_type(plan, DEPLOYMENT_POLICY))
+    branches = sorted(
+        (r["inputs"]["environment"], r["inputs"]["branchPattern"]) for r in of_type(plan, DEPLOYMENT_POLICY)
+    )
+    assert branches == [(e, b) for e in ("production", "production-rollback") for b in ("main", "release/*")]
     # The merge gate belongs to another stack: prod must not fight dev over it.
     assert of_type(plan, BRANCH_PROTECTION) == []
     assert plan["outputs"]["requiredChecks"] == {}
@@ -110,21 +119,27 @@ def test_prod_protects_its_production_environment() -> None:
 
 def test_staging_declares_only_its_environment_unprotected() -> None:
     plan = plan_of("staging")
-    (environment,) = of_type(plan, ENVIRONMENT)
-    assert environment["inputs"]["environment"] == "staging"
-    assert environment["options"]["protect"] is False
+    environments = of_type(plan, ENVIRONMENT)
+    assert sorted(e["inputs"]["environment"] for e in environments) == ["staging", "staging-rollback"]
+    assert all(e["options"]["protect"] is False for e in environments)
     github = {
         r["type"] for r in plan["resources"] if r["type"].startswith(("github:", "pulumi:providers:github"))
     }
     assert github == {ENVIRONMENT, DEPLOYMENT_POLICY, ENVIRONMENT_VARIABLE, PROVIDER}
     # The deploy jobs of the staging environment log in to AWS with the staging deploy role.
-    variables = {r["inputs"]["variableName"]: r["inputs"] for r in of_type(plan, ENVIRONMENT_VARIABLE)}
-    assert (
-        variables["AWS_DEPLOY_ROLE_ARN"]["value"]
-        == "arn:aws:iam::123456789012:role/delivery-gate-deploy-staging"
+    # Its rollback environment has the same variables: the rollback assumes the same role.
+    variables = sorted(
+        (r["inputs"]["environment"], r["inputs"]["variableName"], r["inputs"]["value"])
+        for r in of_type(plan, ENVIRONMENT_VARIABLE)
     )
-    assert variables["AWS_REGION"]["value"] == "eu-west-1"
-    assert {v["environment"] for v in variables.values()} == {"staging"}
+    assert variables == [
+        (environment, name, value)
+        for environment in ("staging", "staging-rollback")
+        for name, value in (
+            ("AWS_DEPLOY_ROLE_ARN", "arn:aws:iam::123456789012:role/delivery-gate-deploy-staging"),
+            ("AWS_REGION", "eu-west-1"),
+        )
+    ]
 
 
 @pytest.mark.parametrize("stack", STACKS)

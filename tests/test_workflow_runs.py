@@ -29,6 +29,7 @@ from tests.support.actions_runner import Event, Harness, WorkflowRun
 from tests.support.sample_world import (
     FAKE_GATE,
     MUTATIONS,
+    STACKS,
     STUBS,
     World,
     app_server,
@@ -47,6 +48,7 @@ SECRETS = {
     "SLACK_BOT_TOKEN": "xoxb-test-token",
     "GITHUB_TOKEN": "ghs_test_token",
     "GATE_TEAM_READER_TOKEN": "ghp_team_reader_for_tests",
+    "GATE_GITHUB_TOKEN": "ghp_environment_stack_token",
 }
 ROLE = "arn:aws:iam::123456789012:role/delivery-gate-deploy"
 BUILD_ROLE = "arn:aws:iam::123456789012:role/delivery-gate-build"
@@ -394,6 +396,29 @@ def test_a_dispatch_checks_a_deployed_environment(gated: Gated, app_url: str) ->
     assert gated.world.calls("gate") == []  # no disposable environment for a deployed one
 
 
+def test_a_deployed_check_whose_diff_prints_no_root_hash_fails_saying_why(
+    tmp_path: Path, app_url: str
+) -> None:
+    # The root hash is the environment's parity evidence: a diff that passes silently cannot give it.
+    gated = make_gated(tmp_path)
+    e2e = gated.repo / ".github" / "workflows" / "e2e-parity-check.yml"
+    command = "python scripts/e2e.py diff build/e2e"
+    assert e2e.read_text().count(f'out="$({command})"') == 1
+    e2e.write_text(e2e.read_text().replace(f'out="$({command})"', f'out="$({command} > /dev/null)"'))
+    gated.world.set_url("staging", app_url)
+    event = Event(
+        "workflow_dispatch", ref="refs/heads/main", sha=gated.head, inputs={"target_environment": "staging"}
+    )
+    diff = gated.run("e2e-parity-check.yml", event).job("e2e-parity").step("diff")
+    assert diff.outcome == "failure"
+    assert "::error::the e2e diff passed but printed no root hash as its last word" in diff.log
+    # A pull request records no evidence: the check passes there, with no root hash to report.
+    gated.world.set_default_url(app_url)
+    on_the_pr = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(on_the_pr) == {"e2e-parity": "success"}
+    assert on_the_pr.job("e2e-parity").outputs == {"root_hash": ""}
+
+
 # -- infra-plan ----------------------------------------------------------------------------------
 
 
@@ -436,29 +461,65 @@ def test_infra_plan_passes_on_the_pull_request_that_introduces_infra(tmp_path: P
     assert "new infrastructure project infra" in run.summary
 
 
-# -- deploy.yml: dev → staging → production, parity, rollback ------------------------------------
+# -- deploy.yml: dev → staging → production through the stacks, evidence, rollback ---------------
 
 
 def deployed(gated: Gated, urls: Mapping[str, str], *, previous: bool = True, gone: str = "") -> None:
-    """Each environment reachable at its URL, running OLD_IMAGE (unless a first deploy); in `gone`
-    it runs GONE_IMAGE, no longer in the registry, so rolling back to it fails."""
+    """Each environment reachable at its URL, running OLD_IMAGE, its stack's last validated release
+    (unless a first deploy: nothing runs, nothing was validated); in `gone` that release is
+    GONE_IMAGE, no longer in the registry, so rolling back to it fails."""
     for environment in ENVIRONMENTS:
         gated.world.set_url(environment, urls.get(environment, urls["default"]))
-        if previous and environment == gone:
-            gated.world.set_deployed(environment, GONE_IMAGE, pushed=False)
-        elif previous:
-            gated.world.set_deployed(environment, OLD_IMAGE)
+        if not previous:
+            continue
+        image = GONE_IMAGE if environment == gone else OLD_IMAGE
+        gated.world.set_deployed(environment, image, pushed=environment != gone)
+        gated.world.set_evidence(STACKS[environment], image)
 
 
-# Built once, deployed and parity-checked in every environment, nothing rolled back.
+STAGES = ("deploy", "parity", "validate", "evidence")
+# Built once, deployed, parity-checked, validated and evidenced in every environment; no rollback.
 DEPLOYED_EVERYWHERE = {"build image": "success"} | {
     f"{job} {environment}": "skipped" if job == "rollback" else "success"
     for environment in ENVIRONMENTS
-    for job in ("deploy", "parity", "rollback")
+    for job in (*STAGES, "rollback")
 }
 
 
-def test_a_deploy_passes_dev_staging_production_with_one_image_by_digest(gated: Gated, app_url: str) -> None:
+def gate_calls(gated: Gated) -> list[tuple[str, str]]:
+    """(command, stack) of every release command of the gate, in order."""
+    return [
+        (call["argv"][0], call["argv"][call["argv"].index("--stack") + 1])
+        for call in gated.world.calls("gate")
+        if call["argv"][0] in ("deploy", "watch", "record-evidence", "rollback")
+    ]
+
+
+def option(call: Mapping[str, Any], name: str) -> str:
+    argv: list[str] = call["argv"]
+    return argv[argv.index(name) + 1]
+
+
+def outcome_after(environment: str, **failed: str) -> dict[str, str]:
+    """Every job's result when the chain stops in `environment` (its stages as given, else
+    success, and a rollback) and nothing after it runs."""
+    expected = {"build image": "success"}
+    reached = True
+    for env in ENVIRONMENTS:
+        for job in (*STAGES, "rollback"):
+            if not reached:
+                expected[f"{job} {env}"] = "skipped"
+            elif env != environment:
+                expected[f"{job} {env}"] = "skipped" if job == "rollback" else "success"
+            else:
+                expected[f"{job} {env}"] = failed.get(job, "success")
+        reached = reached and env != environment
+    return expected
+
+
+def test_a_deploy_passes_dev_staging_production_with_one_image_and_evidence_in_order(
+    gated: Gated, app_url: str
+) -> None:
     deployed(gated, {"default": app_url})
     run = gated.run("deploy.yml", push(gated))
     assert results(run) == DEPLOYED_EVERYWHERE
@@ -468,22 +529,49 @@ def test_a_deploy_passes_dev_staging_production_with_one_image_by_digest(gated: 
     builds = [c for c in gated.world.calls("docker") if c["argv"][:2] == ["buildx", "build"]]
     assert len(builds) == 1  # built once per commit
     assert f"ghcr.io/acme/aos:{gated.head}" in builds[0]["argv"] and "--push" in builds[0]["argv"]
-    # Deployed in order, by digest; the pushed image itself was scanned before any deploy.
-    set_image = [c["argv"] for c in gated.world.calls("kubectl") if c["argv"][2:4] == ["set", "image"]]
-    assert set_image == [
-        ["-n", f"aos-{e}", "set", "image", "deployment/aos", f"app={image}"] for e in ENVIRONMENTS
-    ]
     (scan,) = [c for c in gated.world.calls("trivy") if c["argv"][0] == "image"]
     assert scan["argv"] == ["image", image] and scan["env"]["TRIVY_SEVERITY"] == "CRITICAL"
+    # One delivery path: each environment's stack deploys, watches and records, in chain order; no
+    # environment deploys before the previous one's evidence is in its stack.
+    assert gate_calls(gated) == [
+        (command, STACKS[e]) for e in ENVIRONMENTS for command in ("deploy", "watch", "record-evidence")
+    ]
+    assert not [c for c in gated.world.calls("kubectl") if "set" in c["argv"]]  # no repository script
+    deploys = [c for c in gated.world.calls("gate") if c["argv"][0] == "deploy"]
+    assert {option(c, "--image") for c in deploys} == {image}
+    assert all(c["cwd"].endswith(".delivery-gate") for c in deploys)
+    for environment in ENVIRONMENTS:
+        parity = run.job(f"parity-{environment}")
+        root_hash = parity.outputs["parity_root_hash"]
+        # The root hash the e2e diff printed, exposed by the reusable workflow's output.
+        assert root_hash.startswith("sha256:") and len(root_hash) == 71
+        diff = parity.called.job("e2e-parity").step("diff")  # type: ignore[union-attr]
+        assert f"root hashes match: {root_hash}" in diff.log
+        evidence = gated.world.evidence(STACKS[environment])
+        assert evidence is not None
+        assert evidence | {"windowStart": "", "windowEnd": ""} == {
+            "image": image,
+            "parityRootHash": root_hash,
+            "analysis": "Successful",
+            "windowStart": "",
+            "windowEnd": "",
+            "repository": REPOSITORY,
+            "runId": run.run_id,
+        }
+        assert evidence["windowStart"] == run.job(f"validate-{environment}").outputs["window_start"]
+        # Approval happens once, in the deploy job; what follows runs in the reviewer-free environment.
+        assert run.job(f"deploy-{environment}").environment == environment
+        for stage in ("validate", "evidence"):
+            assert run.job(f"{stage}-{environment}").environment == f"{environment}-rollback"
     # Each parity call got its own concurrency group, none the caller's: no deadlock.
     groups = [run.job(f"parity-{e}").called.concurrency_group for e in ENVIRONMENTS]  # type: ignore[union-attr]
     assert groups == [f"e2e-parity-{e}" for e in ENVIRONMENTS]
     assert run.concurrency_group == "deploy-refs/heads/main"
 
 
-def test_with_aws_each_deploy_assumes_its_environments_role(tmp_path: Path, app_url: str) -> None:
+def test_with_aws_each_gate_job_assumes_its_environments_role(tmp_path: Path, app_url: str) -> None:
     gated = make_gated(tmp_path, **VARIANTS["aws-deploy-role"])
-    # Set by each environment stack on its GitHub environment (gate/github.py).
+    # Set by each environment stack on its GitHub environments (gate/github.py).
     gated.vars = {
         "AWS_DEPLOY_ROLE_ARN": ROLE,
         "AWS_REGION": "eu-west-1",
@@ -493,15 +581,12 @@ def test_with_aws_each_deploy_assumes_its_environments_role(tmp_path: Path, app_
     }
     deployed(gated, {"default": app_url})
     run = gated.run("deploy.yml", push(gated))
-    passed = ["build image", *(f"{kind} {e}" for e in ENVIRONMENTS for kind in ("deploy", "parity"))]
-    assert results(run) == dict.fromkeys(passed, "success") | {
-        f"rollback {e}": "skipped" for e in ENVIRONMENTS
-    }, log(run, "build")
+    assert results(run) == DEPLOYED_EVERYWHERE, log(run, "build")
     logins = gated.world.calls("uses:aws-actions/configure-aws-credentials")
-    # Only the build job may push (the build role); each deploy job gets its environment's role.
+    # Only the build job may push (the build role); each gate job gets its environment's role.
     assert [(c["job"], c["with"]["role-to-assume"]) for c in logins] == [
         ("build", BUILD_ROLE),
-        *((f"deploy-{e}", ROLE) for e in ENVIRONMENTS),
+        *((f"{stage}-{e}", ROLE) for e in ENVIRONMENTS for stage in ("deploy", "validate", "evidence")),
     ]
     image = run.job("build").outputs["image"]
     assert image.startswith(f"{ECR}/aos@sha256:")
@@ -509,30 +594,70 @@ def test_with_aws_each_deploy_assumes_its_environments_role(tmp_path: Path, app_
     assert {gated.world.deployed_image(e) for e in ENVIRONMENTS} == {image}
 
 
-def test_parity_failing_after_a_deploy_rolls_back_opens_an_issue_and_notifies(
+def test_parity_failing_in_staging_rolls_back_there_without_a_reviewer_and_stops_the_chain(
     gated: Gated, app_url: str
 ) -> None:
     with app_server(mode="mismatch") as wrong:
-        deployed(gated, {"default": app_url, "dev": wrong})
+        deployed(gated, {"default": app_url, "staging": wrong})
         run = gated.run("deploy.yml", push(gated))
-    assert results(run) == {
-        "build image": "success",
-        "deploy dev": "success",
-        "parity dev": "failure",
-        "rollback dev": "success",
-        "deploy staging": "skipped",
-        "parity staging": "skipped",
-        "rollback staging": "skipped",
-        "deploy production": "skipped",
-        "parity production": "skipped",
-        "rollback production": "skipped",
-    }
-    assert gated.world.deployed_image("dev") == OLD_IMAGE  # the recorded previous digest
+    assert results(run) == outcome_after(
+        "staging", parity="failure", validate="skipped", evidence="skipped", rollback="success"
+    )
+    image = run.job("build").outputs["image"]
+    rollback = run.job("rollback-staging")
+    assert rollback.environment == "staging-rollback"  # no reviewers, no wait timer
+    assert gate_calls(gated)[-2:] == [("deploy", "staging"), ("rollback", "staging")]
+    (call,) = [c for c in gated.world.calls("gate") if c["argv"][0] == "rollback"]
+    assert option(call, "--run-id") == run.run_id and option(call, "--repository") == REPOSITORY
+    assert (
+        option(call, "--reason") == f"deploy of {image}: parity failure, validation skipped, evidence skipped"
+    )
+    assert rollback.step("rollback").outputs == {"image": OLD_IMAGE}
+    # Staging runs its last validated release again; dev keeps the new one; production never moved.
     assert gated.world.deployed_image("staging") == OLD_IMAGE
+    assert gated.world.deployed_image("dev") == image
+    assert gated.world.deployed_image("production") == OLD_IMAGE
+    assert ("deploy", "prod") not in gate_calls(gated)
+    assert gated.world.evidence("staging") == gated.world.evidence("prod")  # still the old release
     (issue,) = github_calls(gated, "issues.create")
     assert issue["args"]["labels"] == ["parity-mismatch", "high-priority"]
-    assert f"Rolled back to `{OLD_IMAGE}`" in issue["args"]["body"]
+    assert f"Rolled back to `{OLD_IMAGE}`, the last validated image." in issue["args"]["body"]
+    assert "parity failure, validation skipped, evidence skipped" in issue["args"]["title"]
     assert sorted(slack_channels(gated)) == ["#oncall", "#platform"]
+
+
+def test_an_alert_firing_in_the_validation_window_rolls_back(gated: Gated, app_url: str) -> None:
+    deployed(gated, {"default": app_url})
+    gated.world.fire_alerts("dev", "ErrorRateIncrease")
+    run = gated.run("deploy.yml", push(gated))
+    assert results(run) == outcome_after("dev", validate="failure", evidence="skipped", rollback="success")
+    watch = run.job("validate-dev").step("watch")
+    assert watch.outcome == "failure" and "ErrorRateIncrease" in watch.log
+    assert gated.world.deployed_image("dev") == OLD_IMAGE
+    assert ("record-evidence", "dev") not in gate_calls(gated)
+    assert gated.world.evidence("dev")["image"] == OLD_IMAGE  # type: ignore[index]
+    (issue,) = github_calls(gated, "issues.create")
+    assert issue["args"]["labels"] == ["high-priority"]  # parity passed: no parity mismatch
+    assert "validation failure, evidence skipped" in issue["args"]["title"]
+    assert all("validation failure" in text for text in slack_texts(gated))
+
+
+def test_refused_evidence_rolls_back_and_the_next_environment_is_not_deployed(
+    gated: Gated, app_url: str
+) -> None:
+    deployed(gated, {"default": app_url})
+    gated.world.fault("gate-record-evidence-dev")
+    run = gated.run("deploy.yml", push(gated))
+    assert results(run) == outcome_after("dev", evidence="failure", rollback="success")
+    assert gate_calls(gated) == [
+        ("deploy", "dev"),
+        ("watch", "dev"),
+        ("record-evidence", "dev"),
+        ("rollback", "dev"),
+    ]
+    assert gated.world.deployed_image("dev") == OLD_IMAGE
+    assert gated.world.deployed_image("staging") == OLD_IMAGE
+    assert len(github_calls(gated, "issues.create")) == 1
 
 
 def test_a_failed_rollback_still_opens_the_issue_and_notifies(gated: Gated, app_url: str) -> None:
@@ -540,7 +665,9 @@ def test_a_failed_rollback_still_opens_the_issue_and_notifies(gated: Gated, app_
         deployed(gated, {"default": app_url, "dev": wrong}, gone="dev")
         run = gated.run("deploy.yml", push(gated))
     assert results(run)["rollback dev"] == "failure"
-    assert run.job("rollback-dev").step("rollback").outcome == "failure"
+    step = run.job("rollback-dev").step("rollback")
+    assert step.outcome == "failure" and f"{GONE_IMAGE} was never pushed" in step.log
+    assert "::error::the rollback of dev failed" in step.log
     (issue,) = github_calls(gated, "issues.create")
     assert "ROLLBACK FAILED (failure)" in issue["args"]["body"]
     assert sorted(slack_channels(gated)) == ["#oncall", "#platform"]
@@ -553,25 +680,30 @@ def test_a_first_deploy_has_nothing_to_roll_back_to_and_says_so(gated: Gated, ap
         run = gated.run("deploy.yml", push(gated))
     deploy = run.job("deploy-dev")
     assert deploy.result == "success" and deploy.outputs["previous_image"] == ""
-    assert "::warning::first deploy to dev" in deploy.step("previous").log
     rollback = run.job("rollback-dev")
     assert rollback.result == "failure"
-    assert (
-        "::error::nothing to roll back to: dev ran no image before this deploy"
-        in rollback.step("rollback").log
-    )
-    assert len(github_calls(gated, "issues.create")) == 1 and len(slack_channels(gated)) == 2
+    log_text = rollback.step("rollback").log
+    assert "nothing to roll back to: dev has no validated image (a first deploy)" in log_text
+    assert "::error::the rollback of dev failed" in log_text
+    (issue,) = github_calls(gated, "issues.create")
+    assert "ROLLBACK FAILED (failure)" in issue["args"]["body"] and len(slack_channels(gated)) == 2
 
 
 def test_a_deploy_that_fails_is_rolled_back_without_waiting_for_parity(gated: Gated, app_url: str) -> None:
     deployed(gated, {"default": app_url})
-    gated.world.fault("rollout-aos-staging")
+    gated.world.fault("gate-deploy-staging")
     run = gated.run("deploy.yml", push(gated))
-    assert results(run)["deploy staging"] == "failure"
-    assert results(run)["parity staging"] == "skipped"
-    # The rollback ran (and failed too: the fault stops every rollout in that namespace), and said so.
-    assert results(run)["rollback staging"] == "failure"
-    assert results(run)["deploy production"] == "skipped"
+    assert results(run) == outcome_after(
+        "staging",
+        deploy="failure",
+        parity="skipped",
+        validate="skipped",
+        evidence="skipped",
+        rollback="success",
+    )
+    # The stack may have changed half-way: it is set back to its last validated release.
+    assert gate_calls(gated)[-2:] == [("deploy", "staging"), ("rollback", "staging")]
+    assert gated.world.deployed_image("staging") == OLD_IMAGE
     assert len(github_calls(gated, "issues.create")) == 1
 
 

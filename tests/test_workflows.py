@@ -22,6 +22,7 @@ from gate.workflows import E2E_WORKFLOW, render_workflows
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.workflow_tools import run_actionlint, run_zizmor
 
+ENVIRONMENTS = ("dev", "staging", "production")
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "python-only-merge-queue": {
@@ -252,38 +253,82 @@ def test_infra_preview_always_reports_and_works_for_forks() -> None:
     assert preview["with"]["comment-on-pr"] is True
 
 
-def test_deploy_goes_stack_by_stack_with_parity_and_rollback() -> None:
+def test_deploy_goes_stack_by_stack_through_the_gate_with_evidence_and_rollback() -> None:
     gate_policy = policy()
     jobs = committed_workflows(gate_policy, gate_policy.repositories[0])["deploy.yml"]["jobs"]
-    assert list(jobs) == [
-        "build",
-        *(
-            f"{kind}-{env}"
-            for env in ("dev", "staging", "production")
-            for kind in ("deploy", "parity", "rollback")
-        ),
-    ]
+    stages = ("deploy", "parity", "validate", "evidence", "rollback")
+    assert list(jobs) == ["build", *(f"{kind}-{env}" for env in ENVIRONMENTS for kind in stages)]
+    # DP: no environment is skipped — each deploy waits for the previous environment's evidence.
     assert jobs["deploy-dev"]["needs"] == ["build"]
-    assert jobs["deploy-staging"]["needs"] == ["build", "parity-dev"]
-    assert jobs["deploy-production"]["needs"] == ["build", "parity-staging"]
-    assert jobs["deploy-production"]["environment"] == {"name": "production"}
-    deploy = {step["name"]: step for step in jobs["deploy-production"]["steps"]}
-    # One image per commit, deployed everywhere by digest.
-    assert deploy["Deploy"]["env"]["IMAGE"] == "${{ needs.build.outputs.image }}"
+    assert jobs["deploy-staging"]["needs"] == ["build", "evidence-dev"]
+    assert jobs["deploy-production"]["needs"] == ["build", "evidence-staging"]
     assert jobs["build"]["outputs"] == {"image": "${{ steps.image.outputs.ref }}"}
-    parity = jobs["parity-production"]
-    assert parity["uses"] == "./.github/workflows/e2e-parity-check.yml"
-    assert parity["with"] == {"run_k6": False, "target_environment": "production"}
-    rollback = jobs["rollback-production"]
-    assert "needs.parity-production.result != 'success'" in rollback["if"]
-    steps = {step["name"]: step for step in rollback["steps"]}
-    assert steps["Roll back to the previous image"]["env"]["IMAGE"] == (
-        "${{ needs.deploy-production.outputs.previous_image }}"
+    for env, stack in (("dev", "dev"), ("staging", "staging"), ("production", "prod")):
+        # Production's reviewers approve once, in the deploy job; nothing after it waits for anyone.
+        assert jobs[f"deploy-{env}"]["environment"] == {"name": env}
+        for kind in ("validate", "evidence", "rollback"):
+            assert jobs[f"{kind}-{env}"]["environment"] == {"name": f"{env}-rollback"}
+        steps = {step["name"]: step for step in jobs[f"deploy-{env}"]["steps"]}
+        deploy = steps["Deploy through the environment's stack"]
+        # One image per commit, deployed everywhere by digest, through the environment's stack.
+        assert deploy["run"].startswith("python -m gate deploy --stack")
+        assert deploy["working-directory"] == ".delivery-gate"
+        assert (
+            deploy["env"]["STACK"] == stack and deploy["env"]["IMAGE"] == "${{ needs.build.outputs.image }}"
+        )
+        assert deploy["env"]["GITHUB_TOKEN"] == "${{ secrets.GATE_GITHUB_TOKEN }}"
+        assert "scripts/" not in str(jobs[f"deploy-{env}"])  # the repository's scripts deploy nothing
+        parity = jobs[f"parity-{env}"]
+        assert parity["uses"] == "./.github/workflows/e2e-parity-check.yml"
+        assert parity["with"] == {"run_k6": False, "target_environment": env}
+        (record,) = [s for s in jobs[f"evidence-{env}"]["steps"] if "record-evidence" in s.get("run", "")]
+        assert record["env"]["PARITY_ROOT_HASH"] == f"${{{{ needs.parity-{env}.outputs.parity_root_hash }}}}"
+        assert record["env"]["ANALYSIS"] == f"${{{{ needs.validate-{env}.outputs.analysis }}}}"
+        assert record["env"]["RUN_ID"] == "${{ github.run_id }}"
+        assert jobs[f"evidence-{env}"]["permissions"]["actions"] == "read"
+        rollback = jobs[f"rollback-{env}"]
+        assert rollback["if"] == (
+            f"${{{{ always() && needs.deploy-{env}.outputs.deploy_started == 'true' && "
+            f"(needs.parity-{env}.result != 'success' || needs.validate-{env}.result != 'success' "
+            f"|| needs.evidence-{env}.result != 'success') }}}}"
+        )
+        steps = {step["name"]: step for step in rollback["steps"]}
+        assert "python -m gate rollback" in steps["Roll back to the last validated image"]["run"]
+        assert "'parity-mismatch', 'high-priority'" in steps["Open a high-priority issue"]["with"]["script"]
+        for name in ("Open a high-priority issue", "Notify #oncall", "Notify #platform"):
+            assert steps[name]["if"] == "${{ always() }}"  # also when the rollback failed
+        assert steps["Notify #oncall"]["with"]["errors"] is True
+
+
+def test_no_job_after_the_approved_deploy_references_a_reviewer_environment() -> None:
+    # DP: rollback is automatic. Whatever production's reviewers are, only its deploy job waits for
+    # them; a rollback in `production` would wait for an approval in the middle of an incident.
+    gate_policy = policy(
+        environments=[
+            {"name": "dev", "stack": "dev"},
+            {"name": "staging", "stack": "staging", "promotesFrom": "dev", "reviewers": {"teams": ["qa"]}},
+            {
+                "name": "production",
+                "stack": "prod",
+                "promotesFrom": "staging",
+                "reviewers": {"teams": ["release-managers"]},
+                "waitTimerMinutes": 30,
+            },
+        ]
     )
-    assert "['parity-mismatch', 'high-priority']" in steps["Open a high-priority issue"]["with"]["script"]
-    for name in ("Open a high-priority issue", "Notify #oncall", "Notify #platform"):
-        assert steps[name]["if"] == "${{ always() }}"  # also when the rollback failed
-    assert steps["Notify #oncall"]["with"]["errors"] is True
+    jobs = committed_workflows(gate_policy, gate_policy.repositories[0])["deploy.yml"]["jobs"]
+    chain = {env.name for env in gate_policy.environments}
+    with_environment = {
+        job_id: job["environment"]["name"] for job_id, job in jobs.items() if "environment" in job
+    }
+    assert {job_id for job_id, name in with_environment.items() if name in chain} == {
+        f"deploy-{env}" for env in chain
+    }
+    assert all(
+        name == f"{job_id.split('-', 1)[1]}-rollback"
+        for job_id, name in with_environment.items()
+        if not job_id.startswith("deploy-")
+    )
 
 
 # -- liveness, enforced by the plan --------------------------------------------------------------
@@ -330,13 +375,15 @@ def test_deploy_jobs_log_in_to_aws_only_through_the_environment_role() -> None:
         logins = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
         assert len(logins) == 1, name
         # The role and region come from the job's GitHub environment, set by that environment's stack.
-        assert job["environment"]["name"] in name
+        # (`<env>` for the deploy, the reviewer-free `<env>-rollback` after it: both trusted by the role).
+        assert job["environment"]["name"].removesuffix("-rollback") == name.split("-", 1)[1]
         assert logins[0]["with"] == {
             "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
             "aws-region": "${{ vars.AWS_REGION }}",
         }
         assert job["permissions"]["id-token"] == "write"
-        assert job["steps"].index(logins[0]) == 1  # before anything reaches the cluster
+        gate = next(i for i, step in enumerate(job["steps"]) if "python -m gate" in step.get("run", ""))
+        assert job["steps"].index(logins[0]) < gate  # before anything reaches the cluster or the state
     without = yaml.safe_load(
         render_workflows(policy(), policy().repositories[0])[".github/workflows/deploy.yml"]
     )

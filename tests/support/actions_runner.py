@@ -113,6 +113,7 @@ class WorkflowRun:
     concurrency_group: str | None
     groups: list[str] = field(default_factory=list)  # every group evaluated in the run, nested included
     reason: str = ""  # why it was cancelled before any job ran
+    run_id: str = ""  # github.run_id, shared with the workflows it calls
 
     def job(self, job_id_or_path: str) -> JobRun:
         head, _, rest = job_id_or_path.partition("/")
@@ -493,7 +494,7 @@ class Harness:
     def _execute(self, wf: _Workflow, held: frozenset[str], caller: str) -> WorkflowRun:
         name = str(wf.doc.get("name") or wf.github["workflow"])
         group = _group(wf.doc.get("concurrency"), {"github": wf.github, "inputs": wf.inputs, "vars": wf.vars})
-        run = WorkflowRun(name, "success", {}, "", group, [group] if group else [])
+        run = WorkflowRun(name, "success", {}, "", group, [group] if group else [], run_id=wf.state.run_id)
         if group and group in held:
             run.result, run.reason = "cancelled", _deadlock(group, caller)
             return run

@@ -8,7 +8,8 @@
   wrappers (tests/support/stubs/stubkit.py says what each does). They record every call in the
   world and answer from it.
 - FAKE_GATE: what a workflow's checkout of <owner>/delivery-gate holds (`python -m gate ...`).
-- World: the scenario state ($GATE_HARNESS_WORLD): calls, faults, registry, cluster, findings.
+- World: the scenario state ($GATE_HARNESS_WORLD): calls, faults, registry, cluster, findings,
+  the environment stacks' evidence and the alerts that fire in a validation window.
 - make_sample_repo / commit_change: a git repository of the sample, then a change on `feature`;
   copy_sample / write_changes: the same without git.
 - Mutations (break_js_replay, ...): the changes that make one determinism check fail; MUTATIONS
@@ -38,6 +39,8 @@ SAMPLE_REPO = SUPPORT / "sample-repo"
 STUBS = SUPPORT / "stubs"
 FAKE_GATE = SUPPORT / "fake_gate"
 ENVIRONMENTS = ("dev", "staging", "production")
+# The stack of each environment (the gate's default chain; the fake gate knows the same).
+STACKS = {"dev": "dev", "staging": "staging", "production": "prod"}
 # Left out of every copy of the sample: what running it leaves behind.
 _LITTER = shutil.ignore_patterns("build", "node_modules", "__pycache__", ".pytest_cache", "*.pyc")
 _GIT_IDENTITY = {
@@ -110,6 +113,29 @@ class World:
         if digest not in digests.setdefault(repository, []):
             digests[repository].append(digest)
         self._write(self.root / "registry" / "digests.json", digests)
+
+    def set_evidence(self, stack: str, image: str, *, run_id: str = "900") -> None:
+        """evidence/<stack>.json: `image` is the stack's last validated release (the rollback target,
+        and what the next stack's `gate deploy` may receive), recorded by an earlier run."""
+        evidence = {
+            "image": image,
+            "parityRootHash": "sha256:" + "a" * 64,
+            "analysis": "Successful",
+            "windowStart": "2025-01-01T00:00:00Z",
+            "windowEnd": "2025-01-01T00:30:00Z",
+            "repository": "acme/aos",
+            "runId": run_id,
+        }
+        self._write(self.root / "evidence" / f"{stack}.json", evidence)
+
+    def evidence(self, stack: str) -> dict[str, Any] | None:
+        """What the fake `gate record-evidence` stored for the stack, if anything."""
+        found: dict[str, Any] | None = self._read(self.root / "evidence" / f"{stack}.json", None)
+        return found
+
+    def fire_alerts(self, environment: str, *alerts: str) -> None:
+        """Alerts that fire during the validation window `gate watch` observes in the environment."""
+        self._write(self.root / "alerts" / f"{environment}.json", list(alerts))
 
     def set_url(self, environment: str, url: str) -> None:
         """The URL (ingress annotation) of aos-<environment>."""

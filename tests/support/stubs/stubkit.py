@@ -18,6 +18,17 @@ tests/support/sample_world.py):
     cluster/<ns>/deployments/<name>.json   {"containers": {"app": "<image>"}}
     cluster/<ns>/url                the delivery-gate.io/url annotation of ingress `aos`
     cluster/default-url             the URL `gate ephemeral up` (the fake gate) gives a new pr-<N>
+    evidence/<stack>.json           the environment stack's last validated release, as the fake
+                                    `gate record-evidence` stores it: {"image", "parityRootHash",
+                                    "analysis", "windowStart", "windowEnd", "repository",
+                                    "runId"}; `gate deploy` of the next stack checks its digest,
+                                    `gate rollback` redeploys its image (stacks dev, staging,
+                                    prod run in aos-dev, aos-staging, aos-production)
+    alerts/<environment>.json       ["ErrorRateIncrease", ...]: alerts that fire during the
+                                    validation window `gate watch` observes there
+    faults/gate, faults/gate-<command>, faults/gate-<command>-<stack>
+                                    the fake gate fails every call, every call of one command
+                                    (e.g. gate-record-evidence), or its calls for one stack
     github/api/<path>.json          what `gh api <path>` (a GET) prints, e.g.
                                     github/api/repos/acme/aos/pulls/7/reviews.json; a missing
                                     file is "gh: Not Found (HTTP 404)". Without GH_TOKEN (or

@@ -7,25 +7,41 @@
     plan --project-dir DIR --stack STACK --out OUT    writes OUT/STACK/plan.json: the sha256 of
         every file of the Pulumi project DIR and their root hash
     diff BEFORE AFTER [--exit-code]                   a unified diff of two plan files
-    rollback --stack STACK --reason TEXT              the contract of the real command: exit 0
-        once the environment runs its last validated image; here it succeeds (recorded) unless
-        faults/gate exists, as every call
+    deploy --stack S --image IMAGE --repository R --run-id ID
+        the environment stack S (dev, staging, prod: namespaces aos-dev, aos-staging,
+        aos-production) runs IMAGE, which must be pushed and pinned by digest; for a stack that
+        promotes from another (staging from dev, prod from staging) IMAGE's digest must be the one
+        evidenced upstream (GATE-DP-09). Writes image= and previous_image= to $GITHUB_OUTPUT.
+    watch --stack S --image IMAGE
+        fails unless S runs IMAGE; alerts/<environment>.json (a list of alert names) firing during
+        the window fails it with analysis=Failed. Writes analysis=, window_start=, window_end=.
+    record-evidence --stack S --image IMAGE --parity-root-hash H --analysis A --window-start T
+        --window-end T --repository R --run-id ID
+        needs GH_TOKEN; refuses an image S does not run, an analysis other than Successful and a
+        malformed root hash; else writes evidence/S.json (the stack's last validated release)
+    rollback --stack S --reason TEXT --repository R --run-id ID
+        S runs the image of evidence/S.json again (it must still be pushed); fails when S has no
+        evidence (a first deploy: nothing to roll back to). Writes image= to $GITHUB_OUTPUT.
     promote ..., record-validation ..., ephemeral reap ...   recorded only
 
-Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}, and
-$GATE_HARNESS_WORLD/faults/gate makes every call fail. The world's layout is the stubs'
-(tests/support/stubs/stubkit.py).
+Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}.
+$GATE_HARNESS_WORLD/faults/gate makes every call fail, faults/gate-<command> every call of one
+command (faults/gate-record-evidence), faults/gate-<command>-<stack> its calls for one stack. The
+world's layout is the stubs' (tests/support/stubs/stubkit.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +130,123 @@ def diff(before: Path, after: Path, *, exit_code: bool) -> int:
     return 1 if exit_code and lines else 0
 
 
+# The environment stacks of the default chain: stack -> (its environment, the stack it promotes from).
+STACKS: dict[str, tuple[str, str | None]] = {
+    "dev": ("dev", None),
+    "staging": ("staging", "dev"),
+    "prod": ("production", "staging"),
+}
+ROOT_HASH = re.compile(r"(sha256:)?[0-9a-f]{64}")
+
+
+def environment_of(stack: str) -> str:
+    if stack not in STACKS:
+        raise SystemExit(f"fake gate: no environment stack {stack!r} (known: {', '.join(STACKS)})")
+    return STACKS[stack][0]
+
+
+def deployment_path(root: Path, stack: str) -> Path:
+    return root / "cluster" / f"aos-{environment_of(stack)}" / "deployments" / "aos.json"
+
+
+def running(root: Path, stack: str) -> str:
+    body: dict[str, Any] = read_json(deployment_path(root, stack), {"containers": {}})
+    return str(body["containers"].get("app", ""))
+
+
+def evidence_of(root: Path, stack: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = read_json(root / "evidence" / f"{stack}.json", None)
+    return found
+
+
+def write_outputs(**outputs: str) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.writelines(f"{name}={value}\n" for name, value in outputs.items())
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def deploy(root: Path, stack: str, image: str) -> int:
+    if "@sha256:" not in image:
+        raise SystemExit(f"fake gate: {image} is not pinned by digest")
+    environment_of(stack)
+    pushed_image(root, "", image)
+    upstream = STACKS[stack][1]
+    if upstream is not None:
+        evidence = evidence_of(root, upstream) or {}
+        validated = str(evidence.get("image", ""))
+        if validated.partition("@")[2] != image.partition("@")[2]:
+            raise SystemExit(
+                f"[GATE-DP-09] image digest {image.partition('@')[2]} has not been validated by "
+                f"{upstream} ({upstream} validated {validated.partition('@')[2] or 'nothing'})"
+            )
+    previous = running(root, stack)
+    write_json(deployment_path(root, stack), {"containers": {"app": image}})
+    write_outputs(image=image, previous_image=previous)
+    print(f"{stack}: deployed {image} (was {previous or 'nothing'})")
+    return 0
+
+
+def watch(root: Path, stack: str, image: str) -> int:
+    environment = environment_of(stack)
+    actual = running(root, stack)
+    start = now()
+    if actual != image:
+        write_outputs(analysis="Failed", window_start=start, window_end=now())
+        print(f"{stack}: the Rollout runs {actual or 'nothing'}, not {image}", file=sys.stderr)
+        return 1
+    firing: list[str] = read_json(root / "alerts" / f"{environment}.json", [])
+    write_outputs(analysis="Failed" if firing else "Successful", window_start=start, window_end=now())
+    if firing:
+        print(f"{stack}: alert(s) fired during the validation window: {', '.join(firing)}", file=sys.stderr)
+        return 1
+    print(f"{stack}: {image} rolled out, analysis Successful, no alert in the window")
+    return 0
+
+
+def record_evidence(root: Path, args: argparse.Namespace) -> int:
+    if not (os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")):
+        raise SystemExit("fake gate: record-evidence verifies the run through the API: set GH_TOKEN")
+    actual = running(root, args.stack)
+    if actual != args.image:
+        raise SystemExit(f"fake gate: {args.stack} runs {actual or 'nothing'}, not {args.image}: no evidence")
+    if args.analysis != "Successful":
+        raise SystemExit(f"fake gate: the analysis was {args.analysis!r}, not Successful: no evidence")
+    if not ROOT_HASH.fullmatch(args.parity_root_hash):
+        raise SystemExit(f"fake gate: {args.parity_root_hash!r} is not a parity root hash")
+    evidence = {
+        "image": args.image,
+        "parityRootHash": args.parity_root_hash,
+        "analysis": args.analysis,
+        "windowStart": args.window_start,
+        "windowEnd": args.window_end,
+        "repository": args.repository,
+        "runId": args.run_id,
+    }
+    write_json(root / "evidence" / f"{args.stack}.json", evidence)
+    print(f"{args.stack}: evidence recorded for {args.image}")
+    return 0
+
+
+def rollback(root: Path, stack: str, reason: str) -> int:
+    evidence = evidence_of(root, stack)
+    if evidence is None:
+        raise SystemExit(
+            f"fake gate: nothing to roll back to: {stack} has no validated image (a first deploy); "
+            "fix forward"
+        )
+    image = str(evidence["image"])
+    pushed_image(root, "", image)
+    write_json(deployment_path(root, stack), {"containers": {"app": image}})
+    write_outputs(image=image)
+    print(f"{stack}: rolled back to {image} ({reason})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m gate", description="the fake delivery-gate CLI")
     commands = root.add_subparsers(dest="command", required=True)
@@ -134,18 +267,48 @@ def parser() -> argparse.ArgumentParser:
     diff_command.add_argument("before", type=Path)
     diff_command.add_argument("after", type=Path)
     diff_command.add_argument("--exit-code", action="store_true")
-    rollback = commands.add_parser("rollback")
-    rollback.add_argument("--stack", required=True)
-    rollback.add_argument("--reason", required=True)
+    # As the real CLI: the workflow's own run unless given (GITHUB_REPOSITORY, GITHUB_RUN_ID).
+    release = {
+        "--repository": {"default": os.environ.get("GITHUB_REPOSITORY")},
+        "--run-id": {"default": os.environ.get("GITHUB_RUN_ID")},
+    }
+    arguments: dict[str, dict[str, dict[str, Any]]] = {
+        "deploy": {"--stack": {"required": True}, "--image": {"required": True}, **release},
+        "watch": {"--stack": {"required": True}, "--image": {"required": True}},
+        "record-evidence": {
+            **{f"--{name}": {"required": True} for name in ("stack", "image", "parity-root-hash")},
+            **{f"--{name}": {"required": True} for name in ("analysis", "window-start", "window-end")},
+            **release,
+        },
+        "rollback": {"--stack": {"required": True}, "--reason": {"required": True}, **release},
+    }
+    for name, options in arguments.items():
+        command = commands.add_parser(name)
+        for option, settings in options.items():
+            command.add_argument(option, **settings)
     commands.add_parser("promote")
-    commands.add_parser("record-validation")
     return root
+
+
+# The commands a release goes through, each answered from (and changing) the world.
+RELEASE_COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
+    "deploy": lambda root, args: deploy(root, args.stack, args.image),
+    "watch": lambda root, args: watch(root, args.stack, args.image),
+    "record-evidence": record_evidence,
+    "rollback": lambda root, args: rollback(root, args.stack, args.reason),
+}
 
 
 def run(root: Path, argv: list[str]) -> int:
     if (root / "faults" / "gate").exists():
         raise SystemExit("fake gate: failed (fault injected)")
     args, _ = parser().parse_known_args(argv)
+    stack = getattr(args, "stack", None)
+    for fault in (f"gate-{args.command}", f"gate-{args.command}-{stack}"):
+        if (root / "faults" / fault).exists():
+            raise SystemExit(f"fake gate: {args.command} failed (fault injected: {fault})")
+    if args.command in RELEASE_COMMANDS:
+        return RELEASE_COMMANDS[args.command](root, args)
     if args.command == "ephemeral" and args.verb == "up":
         return ephemeral_up(root, args.repository, args.pr, args.image)
     if args.command == "ephemeral" and args.verb == "down":
@@ -154,9 +317,6 @@ def run(root: Path, argv: list[str]) -> int:
         return plan(args.project_dir, args.stack, args.out)
     if args.command == "diff":
         return diff(args.before, args.after, exit_code=args.exit_code)
-    if args.command == "rollback":
-        print(f"fake gate: {args.stack} is back on its last validated image ({args.reason})")
-        return 0
     print(f"fake gate: {' '.join(argv)}: recorded")
     return 0
 
