@@ -384,7 +384,8 @@ STAGING_DEPLOY_ROLE = [
     # dispatches to the first gated repository, zeta/web (default branch trunk).
     ("mismatch-automation.yml's rollback job on the default branch", automation_token(), True),
     ("mismatch-automation.yml in staging itself", automation_token(environment="staging"), False),
-    ("deploy.yml in staging-rollback", automation_token(workflow="deploy.yml"), False),
+    # deploy.yml's own validate/evidence/rollback jobs run there too (trusted above, trunk here).
+    ("deploy.yml in staging-rollback on the default branch", automation_token(workflow="deploy.yml"), True),
     ("another workflow in staging-rollback", automation_token(workflow="ci.yml"), False),
     ("mismatch-automation.yml from a feature branch", automation_token(ref="refs/heads/feature"), False),
     (
