@@ -7,7 +7,7 @@ import pulumi_github as github
 
 from components.aws import AwsFoundation
 from components.github_gate import CentralWorkflowRepository, RepositoryGate
-from components.kubernetes import EphemeralEnvironment, RuntimeSafetyNet
+from components.kubernetes import EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
 from gate import ephemeral, nonnegotiables, promotion, runtime
 from gate.clock import iso
@@ -63,6 +63,18 @@ def declare_runtime_safety_net(policy: GatePolicy) -> None:
     pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
 
 
+def declare_pull_request_access(policy: GatePolicy) -> None:
+    """The cluster side of the pull-request roles, in the cluster hosting the pull requests."""
+    if not policy.hosts_pull_requests:
+        return
+    access = PullRequestAccess(
+        f"pull-requests-{policy.environment}",
+        ephemeral.pull_request_access(policy),
+        policy.protects_everything,
+    )
+    pulumi.export("pullRequestAdmissionPolicy", access.policy_name)
+
+
 def declare_aws_foundation(policy: GatePolicy) -> None:
     if policy.aws is None:
         return
@@ -74,6 +86,8 @@ def declare_aws_foundation(policy: GatePolicy) -> None:
     pulumi.export("awsRegistryUrl", foundation.registry_url)
     if foundation.build_role_arn is not None:
         pulumi.export("awsBuildRoleArn", foundation.build_role_arn)
+    if foundation.e2e_role_arns:
+        pulumi.export("awsE2eRoleArns", foundation.e2e_role_arns)
     pulumi.export("awsAlarmNames", foundation.alarm_names)
     pulumi.export(
         "awsAppConfig",
@@ -91,6 +105,8 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
     environment = EphemeralEnvironment(policy.ephemeral.stack, manifests)
     pulumi.export("namespace", environment.namespace)
     # The janitor (gate ephemeral reap) reads these from the stack's state, wherever it runs.
+    repository = next(r for r in policy.repositories if r.name == policy.ephemeral.repository)
+    pulumi.export("repository", repository.full_name)
     pulumi.export("createdAt", iso(policy.ephemeral.created_at))
     pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
 
@@ -129,12 +145,13 @@ def main() -> None:
         raise pulumi.RunError(str(error)) from None
 
     if policy.ephemeral is not None:
-        # A pr-<N> stack holds only its disposable environment: no GitHub settings.
+        # A pr-<repo>-<N> stack holds only its disposable environment: no GitHub settings.
         declare_ephemeral_environment(policy)
     else:
         declare_repository_gates(policy)
         declare_runtime_safety_net(policy)
         declare_aws_foundation(policy)
+        declare_pull_request_access(policy)
         export_promotion(policy, follow_up)
     pulumi.export("environment", policy.environment)
     exceptions = nonnegotiables.exported(policy, verdict)
