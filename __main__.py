@@ -7,7 +7,7 @@ import pulumi_github as github
 
 from components.aws import AwsFoundation
 from components.github_gate import CentralWorkflowRepository, RepositoryGate
-from components.kubernetes import AlertRelay, EphemeralEnvironment, RuntimeSafetyNet
+from components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
 from gate import delivery, ephemeral, nonnegotiables, promotion, relay, runtime
 from gate.clock import iso
@@ -21,8 +21,8 @@ from gate.github import (
 )
 from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
+from gate.prnames import LEGACY_PR_STACK, PR_STACK
 from gate.rules import enforce_rules
-from gate.types import EPHEMERAL_STACK
 
 
 def declare_repository_gates(policy: GatePolicy) -> None:
@@ -73,6 +73,18 @@ def declare_runtime_safety_net(policy: GatePolicy) -> None:
         pulumi.export("alertRelay", {"namespace": alert_relay.namespace, "url": relay.webhook_url(policy)})
 
 
+def declare_pull_request_access(policy: GatePolicy) -> None:
+    """The cluster side of the pull-request roles, in the cluster hosting the pull requests."""
+    if not policy.hosts_pull_requests:
+        return
+    access = PullRequestAccess(
+        f"pull-requests-{policy.environment}",
+        ephemeral.pull_request_access(policy),
+        policy.protects_everything,
+    )
+    pulumi.export("pullRequestAdmissionPolicy", access.policy_name)
+
+
 def declare_aws_foundation(policy: GatePolicy) -> None:
     if policy.aws is None:
         return
@@ -86,6 +98,8 @@ def declare_aws_foundation(policy: GatePolicy) -> None:
         pulumi.export("awsBuildRoleArn", foundation.build_role_arn)
     if foundation.relay_function_arn is not None:
         pulumi.export("awsRelayFunctionArn", foundation.relay_function_arn)
+    if foundation.e2e_role_arns:
+        pulumi.export("awsE2eRoleArns", foundation.e2e_role_arns)
     pulumi.export("awsAlarmNames", foundation.alarm_names)
     pulumi.export(
         "awsAppConfig",
@@ -103,6 +117,8 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
     environment = EphemeralEnvironment(policy.ephemeral.stack, manifests)
     pulumi.export("namespace", environment.namespace)
     # The janitor (gate ephemeral reap) reads these from the stack's state, wherever it runs.
+    repository = next(r for r in policy.repositories if r.name == policy.ephemeral.repository)
+    pulumi.export("repository", repository.full_name)
     pulumi.export("createdAt", iso(policy.ephemeral.created_at))
     pulumi.export("expiresAt", iso(policy.ephemeral.expires_at))
 
@@ -111,7 +127,7 @@ def read_own_state(stack: str) -> dict[str, Any] | None:
     """This stack's own outputs: the release, deployment and evidence the pipeline put in its state
     (gate/delivery.py), carried to this update so that it never reverts a deploy. Offline, without
     `--evidence <stack>=FILE`, the state is empty: the stack file's values are planned."""
-    if EPHEMERAL_STACK.fullmatch(stack):
+    if PR_STACK.fullmatch(stack) or LEGACY_PR_STACK.fullmatch(stack):
         return None  # pr-<N> stacks deploy the pull request's image, given on the command line
     # A failure to read it fails the update: planning without it could revert a deploy.
     return read_stack_outputs(stack)
@@ -162,12 +178,13 @@ def main() -> None:
         raise pulumi.RunError(str(error)) from None
 
     if policy.ephemeral is not None:
-        # A pr-<N> stack holds only its disposable environment: no GitHub settings.
+        # A pr-<repo>-<N> stack holds only its disposable environment: no GitHub settings.
         declare_ephemeral_environment(policy)
     else:
         declare_repository_gates(policy)
         declare_runtime_safety_net(policy)
         declare_aws_foundation(policy)
+        declare_pull_request_access(policy)
         export_promotion(policy, follow_up, state)
         pulumi.export("releaseSource", release_source)
     pulumi.export("environment", policy.environment)

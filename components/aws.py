@@ -27,6 +27,7 @@ with warnings.catch_warnings():
 from gate import alerts, relay
 from gate import aws as spec
 from gate.model import AwsSettings, GatePolicy
+from gate.prnames import repository_slug
 
 AppConfigArnOutputs = pulumi.Output[spec.AppConfigArns]
 
@@ -75,6 +76,7 @@ class AwsFoundation(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     deploy_role_arn: pulumi.Output[str]
     build_role_arn: pulumi.Output[str] | None
+    e2e_role_arns: dict[str, pulumi.Output[str]]
     registry_url: pulumi.Output[str]
     topic_arns: dict[str, pulumi.Output[str]]
     repository_urls: dict[str, pulumi.Output[str]]
@@ -102,6 +104,7 @@ class AwsFoundation(pulumi.ComponentResource):
         self.registry_url = pulumi.Output.from_input(spec.registry_url(policy))
         oidc = self._oidc_provider()
         self.build_role_arn = self._build_role(oidc) if policy.owns_registry else None
+        self.e2e_role_arns = self._pull_request_roles(oidc) if policy.hosts_pull_requests else {}
         self._topic_resources: list[aws.sns.Topic] = []
         self.topic_arns = self._topics(alias)
         if self._settings.chatbot is not None:
@@ -130,6 +133,8 @@ class AwsFoundation(pulumi.ComponentResource):
         }
         if self.build_role_arn is not None:
             outputs["buildRoleArn"] = self.build_role_arn
+        if self.e2e_role_arns:
+            outputs["e2eRoleArns"] = self.e2e_role_arns
         if self.prometheus_workspace_id is not None:
             outputs["prometheusWorkspaceId"] = self.prometheus_workspace_id
         if self.relay_function_arn is not None:
@@ -274,6 +279,56 @@ class AwsFoundation(pulumi.ComponentResource):
             images=spec.build_image_policy(policy),
         )
         return self._known_after(role.name, spec.build_role_arn(policy))
+
+    def _pull_request_roles(
+        self, oidc: aws.iam.OpenIdConnectProvider | None
+    ) -> dict[str, pulumi.Output[str]]:
+        """Per gated repository: the role its e2e check and janitor assume (no stored kubeconfig),
+        allowed to describe the cluster, and admitted to it by an access entry whose access policy is
+        scoped to the repository's PR namespaces (gate/aws.py). The cluster RBAC and admission
+        policy for the namespaces themselves are declared in the cluster (gate/ephemeral.py)."""
+        policy = self._policy
+        cluster = self._settings.eks_cluster_name
+        assert cluster is not None  # policy.hosts_pull_requests
+        arns: dict[str, pulumi.Output[str]] = {}
+        for repo in policy.repositories:
+            key = f"e2e-{repository_slug(repo.name)}"
+            role = aws.iam.Role(
+                f"{self._name}-{key}-role",
+                name=spec.e2e_role_name(repo),
+                description=f"GitHub Actions: disposable environments of {repo.full_name} pull requests",
+                assume_role_policy=spec.policy_json(spec.e2e_trust_policy(policy, repo)),
+                max_session_duration=spec.DEPLOY_SESSION_SECONDS,
+                opts=self._opts(named=True, depends_on=[oidc] if oidc is not None else []),
+            )
+            aws.iam.RolePolicy(
+                f"{self._name}-{key}-cluster",
+                role=role.name,
+                name="cluster",
+                policy=spec.policy_json(spec.e2e_role_policy(policy)),
+                opts=self._opts(),
+            )
+            arn = self._known_after(role.name, spec.e2e_role_arn(policy, repo))
+            entry = aws.eks.AccessEntry(
+                f"{self._name}-{key}-access",
+                cluster_name=cluster,
+                principal_arn=arn,
+                type="STANDARD",
+                kubernetes_groups=[spec.e2e_kubernetes_group(repo)],
+                opts=self._opts(named=True),
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{self._name}-{key}-namespaces",
+                cluster_name=cluster,
+                principal_arn=arn,
+                policy_arn=spec.e2e_access_policy_arn(policy),
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                    type="namespace", namespaces=spec.pr_namespace_scope(repo)
+                ),
+                opts=self._opts(named=True, depends_on=[entry]),
+            )
+            arns[repo.full_name] = arn
+        return arns
 
     def _deploy_role(
         self, oidc: aws.iam.OpenIdConnectProvider | None, flags: AppConfigArnOutputs

@@ -123,7 +123,8 @@ class RepositoryGate(pulumi.ComponentResource):
         # DP: rollback is automatic — the reviewer-free environment deploy.yml rolls back in.
         self._environment(args.rollback_environment)
         for variable, value in args.repository_variables:
-            # The build role deploy.yml's build job assumes (it runs in no environment).
+            # Roles of jobs that run in no environment: deploy.yml's build job, the e2e check and the
+            # ephemeral janitor (gate/aws.py build_variables, e2e_variables).
             github.ActionsVariable(
                 f"{name}-var-{_slug(variable)}",
                 repository=args.name,

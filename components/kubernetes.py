@@ -22,6 +22,14 @@ _CLASSES: dict[tuple[str, str], Any] = {
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
     ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): (
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy
+    ),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): (
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding
+    ),
 }
 
 
@@ -136,3 +144,29 @@ class AlertRelay(pulumi.ComponentResource):
                 protect=protect,
             )
         self.register_outputs({"namespace": self.namespace})
+
+
+class PullRequestAccess(pulumi.ComponentResource):
+    """What the pull-request roles may do in the cluster beyond their namespaces, and the admission
+    policy that keeps it to their own PR namespaces (gate/ephemeral.py pull_request_access)."""
+
+    policy_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[dict[str, Any]],
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("delivery-gate:kubernetes:PullRequestAccess", name, None, opts)
+        # The admission policy (and its binding) first: the ClusterRole's grant is only safe once
+        # the policy that narrows it is enforced.
+        guards = [m for m in args if m["apiVersion"].startswith("admissionregistration.")]
+        declared = [declare_manifest(name, m, parent=self, protect=protect) for m in guards]
+        for manifest in args:
+            if manifest not in guards:
+                declare_manifest(name, manifest, parent=self, depends_on=declared, protect=protect)
+        policy = next(m for m in guards if m["kind"] == "ValidatingAdmissionPolicy")
+        self.policy_name = pulumi.Output.from_input(policy["metadata"]["name"])
+        self.register_outputs({"policyName": self.policy_name})

@@ -31,7 +31,16 @@ from pydantic import Field, ValidationError
 from gate import alerts, relay, yamltext
 from gate.errors import PolicyError
 from gate.model import AwsSettings, GatePolicy, ImageRetention, Repository
-from gate.types import AwsAccountId, AwsRegion, GateModel, duration_seconds, matching, number
+from gate.prnames import kubernetes_group, namespace_pattern, repository_slug
+from gate.types import (
+    AwsAccountId,
+    AwsRegion,
+    GateModel,
+    MergeGateMode,
+    duration_seconds,
+    matching,
+    number,
+)
 from gate.validation import aliases, unknown_keys
 from gate.validation import problems as validation_problems
 
@@ -77,6 +86,18 @@ DEPLOY_WORKFLOW_PATH = ".github/workflows/deploy.yml"
 # the reviewer-free GitHub environment <environment>-rollback.
 AUTOMATION_WORKFLOW_PATH = ".github/workflows/mismatch-automation.yml"
 ROLLBACK_ENVIRONMENT_SUFFIX = "-rollback"
+
+# The workflows whose jobs reach a pull request's disposable environment (gate/workflows.py): the
+# e2e check on pull requests and in the merge queue, and the scheduled janitor on the default branch.
+E2E_WORKFLOW_PATH = ".github/workflows/e2e-parity-check.yml"
+JANITOR_WORKFLOW_PATH = ".github/workflows/ephemeral-janitor.yml"
+# Repository variables the stack hosting the pull requests sets for them (e2e_variables).
+E2E_ROLE_VARIABLE = "AWS_E2E_ROLE_ARN"
+E2E_REGION_VARIABLE = "AWS_E2E_REGION"
+E2E_CLUSTER_VARIABLE = "AWS_E2E_EKS_CLUSTER"
+# EKS's managed access policy most like Kubernetes' `admin` role, granted only inside the
+# repository's PR namespaces (an access scope of type namespace, with a `<slug>-pr-*` wildcard).
+E2E_ACCESS_POLICY = "AmazonEKSAdminPolicy"
 
 # GitHub Actions variables for the build job, set at repository level by the registry stack (the
 # build job runs in no environment, so it reads no environment's variables).
@@ -1092,3 +1113,142 @@ def relay_role_policy(policy: GatePolicy, key_arn: str) -> Document:
             ),
         ],
     }
+
+
+# The pull-request roles: a disposable environment's cluster credentials, no stored kubeconfig
+#
+# The stack of the first environment (whose EKS cluster runs the disposable environments,
+# policy.hosts_pull_requests) declares one role per gated repository. Its trust admits exactly:
+# - the e2e check of a pull request from the repository itself: `sub` repo:<owner>/<repo>:pull_request
+#   and `job_workflow_ref` the e2e workflow file. A pull request's workflow is read from its merge
+#   ref (refs/pull/<N>/merge), a ref that changes with every pull request, so the ref is a pattern,
+#   and the *file name* is pinned, not its content: an author with write access can edit the file in
+#   the pull request. What that author then holds is this role, nothing more: describe one cluster,
+#   and write in the repository's own PR namespaces. In organisation mode the e2e workflow is the
+#   central repository's, pinned to its protected branch: content no pull request can change.
+#   A fork's pull request gets no OIDC token at all (GitHub withholds id-token from forks), and the
+#   e2e job never runs these steps for one (mode 'fork').
+# - with a merge queue, the same check on the queue's branch (gh-readonly-queue/<default>/...),
+#   which GitHub creates from approved, merged code;
+# - the janitor (ephemeral-janitor.yml) on the default branch: exact subject and workflow ref.
+
+
+def e2e_role_name(repo: Repository) -> str:
+    """delivery-gate-e2e-<slug>: at most 58 characters (IAM allows 64)."""
+    return f"{NAME_PREFIX}-e2e-{repository_slug(repo.name)}"
+
+
+def e2e_role_arn(policy: GatePolicy, repo: Repository) -> str:
+    return role_arn(aws_settings(policy), e2e_role_name(repo))
+
+
+def e2e_kubernetes_group(repo: Repository) -> str:
+    """The Kubernetes group the role's access entry maps it to: the subject of the cluster RBAC and
+    the admission policy that keep its namespace rights to the repository's PR namespaces
+    (gate/ephemeral.py pull_request_access)."""
+    return kubernetes_group(repo.name)
+
+
+def e2e_cluster_arn(policy: GatePolicy) -> str:
+    settings = aws_settings(policy)
+    if settings.eks_cluster_name is None:
+        raise ValueError(f"stack {policy.stack} sets no aws.eksClusterName: no cluster for pull requests")
+    return arn(settings, "eks", f"cluster/{settings.eks_cluster_name}")
+
+
+def e2e_access_policy_arn(policy: GatePolicy) -> str:
+    """An EKS managed access policy: arn:<partition>:eks::aws:cluster-access-policy/<name>."""
+    return f"arn:{partition(aws_settings(policy).region)}:eks::aws:cluster-access-policy/{E2E_ACCESS_POLICY}"
+
+
+def e2e_workflow_refs(policy: GatePolicy, repo: Repository) -> tuple[list[str], list[str]]:
+    """(exact, patterns) `job_workflow_ref`s of the e2e check on the repository's pull requests and
+    merge queue: the central repository's required workflow on its branch in organisation mode,
+    else the repository's own e2e workflow on a pull request's merge ref (and the queue's branches)."""
+    organization = policy.merge_gate.organization
+    if policy.merge_gate.mode is MergeGateMode.ORGANIZATION and organization is not None:
+        central = f"{repo.owner}/{organization.central_repository}"
+        file = f"{repo.name}--{E2E_WORKFLOW_PATH.rsplit('/', 1)[1]}"
+        ref = _no_pattern(organization.workflow_branch, "the central workflow branch", policy)
+        return [f"{central}/.github/workflows/{file}@refs/heads/{ref}"], []
+    own = f"{repo.full_name}/{E2E_WORKFLOW_PATH}"
+    patterns = [f"{own}@refs/pull/*/merge"]
+    if repo.merge_queue:
+        patterns.append(f"{own}@{_queue_ref(repo, policy)}")
+    return [], patterns
+
+
+def _queue_ref(repo: Repository, policy: GatePolicy) -> str:
+    return f"refs/heads/gh-readonly-queue/{_no_pattern(repo.default_branch, 'the default branch', policy)}/*"
+
+
+def janitor_workflow_ref(policy: GatePolicy, repo: Repository) -> str:
+    branch = _no_pattern(repo.default_branch, "the default branch", policy)
+    return f"{repo.full_name}/{JANITOR_WORKFLOW_PATH}@refs/heads/{branch}"
+
+
+def e2e_trust_policy(policy: GatePolicy, repo: Repository) -> Document:
+    """Who may hold the repository's pull-request role (see the section comment above)."""
+    exact, patterns = e2e_workflow_refs(policy, repo)
+    pull_request = f"repo:{repo.full_name}:pull_request"
+    if exact:
+        check = _github_statement(
+            "E2eCheckOfThisRepositorysPullRequests", policy, {SUB_KEY: pull_request, WORKFLOW_REF_KEY: exact}
+        )
+    else:
+        check = _github_statement(
+            "E2eCheckOfThisRepositorysPullRequests",
+            policy,
+            {SUB_KEY: pull_request},
+            like={WORKFLOW_REF_KEY: patterns[0]},
+        )
+    statements = [check]
+    if repo.merge_queue:
+        queue = f"repo:{repo.full_name}:ref:{_queue_ref(repo, policy)}"
+        refs = {WORKFLOW_REF_KEY: exact} if exact else {}
+        like = {SUB_KEY: queue, **({} if exact else {WORKFLOW_REF_KEY: patterns[1]})}
+        statements.append(_github_statement("E2eCheckInTheMergeQueue", policy, refs, like=like))
+    statements.append(
+        _github_statement(
+            "EphemeralJanitorOnTheDefaultBranch",
+            policy,
+            {
+                SUB_KEY: f"repo:{repo.full_name}:ref:refs/heads/{repo.default_branch}",
+                WORKFLOW_REF_KEY: janitor_workflow_ref(policy, repo),
+            },
+        )
+    )
+    return {"Version": IAM_VERSION, "Statement": statements}
+
+
+def e2e_role_policy(policy: GatePolicy) -> Document:
+    """IAM rights of a pull-request role: a kubeconfig for the one cluster (`aws eks
+    update-kubeconfig` calls DescribeCluster), nothing else. What it may do inside the cluster is
+    the access entry's (namespace-scoped) and the cluster RBAC's business."""
+    return {
+        "Version": IAM_VERSION,
+        "Statement": [
+            _statement(
+                "KubeconfigForThePullRequestCluster", ["eks:DescribeCluster"], [e2e_cluster_arn(policy)]
+            )
+        ],
+    }
+
+
+def e2e_variables(policy: GatePolicy, repo: Repository) -> tuple[tuple[str, str], ...]:
+    """Repository-level GitHub Actions variables of the repository's pull-request role, set by the
+    stack that declares it (the e2e job and the janitor run in no environment)."""
+    if not policy.hosts_pull_requests:
+        return ()
+    settings = aws_settings(policy)
+    assert settings.eks_cluster_name is not None  # hosts_pull_requests
+    return (
+        (E2E_ROLE_VARIABLE, e2e_role_arn(policy, repo)),
+        (E2E_REGION_VARIABLE, settings.region),
+        (E2E_CLUSTER_VARIABLE, settings.eks_cluster_name),
+    )
+
+
+def pr_namespace_scope(repo: Repository) -> list[str]:
+    """The access scope of the role's EKS access policy: `<slug>-pr-*` (gate/prnames.py)."""
+    return [namespace_pattern(repo.name)]

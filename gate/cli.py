@@ -1,8 +1,8 @@
 """`python -m gate`: the offline plan for reviewers, forks and CI (plan, diff, files, stacks, report:
-no Pulumi CLI needed), promotion (promote: edits a stack file), the delivery path (deploy, rollback, watch,
-record-evidence: the Automation API), the lifecycle of
-ephemeral pr-<N> stacks (ephemeral: needs the Pulumi CLI) and a deployed stack's health (health:
-the Pulumi CLI and Alertmanager).
+no Pulumi CLI needed), promotion (promote: edits a stack file), the delivery path (deploy, rollback,
+watch, record-evidence: the Automation API), the lifecycle of ephemeral pr-<repo>-<N> stacks
+(ephemeral: needs the Pulumi CLI) and a deployed stack's health (health: the Pulumi CLI and
+Alertmanager).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes, or `health` found the stack unhealthy; 2 a
 problem to fix (bad stack config, missing stack, unreadable plan, usage), reported as a message
@@ -61,17 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("after", type=Path)
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
 
-    ephemeral = commands.add_parser("ephemeral", help="create, destroy or reap pr-<N> stacks (Pulumi CLI)")
+    ephemeral = commands.add_parser(
+        "ephemeral", help="create, destroy or reap pr-<repo>-<N> stacks (Pulumi CLI)"
+    )
     verbs = ephemeral.add_subparsers(dest="verb", required=True)
-    for verb, text in (("up", "create or update pr-<N>"), ("down", "destroy and remove pr-<N>")):
+    for verb, text in (
+        ("up", "create or update pr-<repo>-<N>"),
+        ("down", "destroy and remove pr-<repo>-<N>"),
+    ):
         command = verbs.add_parser(verb, help=text)
         command.add_argument("--pr", type=int, required=True, help="pull request number")
-        command.add_argument("--repository", required=verb == "up", help="owner/name the PR belongs to")
+        command.add_argument("--repository", required=True, help="owner/name the PR belongs to")
         if verb == "up":
             command.add_argument(
                 "--image", default=None, help="the PR's own image, pinned by digest (default: the template's)"
             )
-    reap = verbs.add_parser("reap", help="destroy every pr-<N> stack past its expiry")
+    reap = verbs.add_parser(
+        "reap", help="destroy every pr-<repo>-<N> (and legacy pr-<N>) stack past its expiry"
+    )
+    reap.add_argument("--repository", default=None, help="owner/name: reap only this repository's stacks")
     reap.add_argument("--dry-run", action="store_true", help="only say what would be reaped")
     for command in (*verbs.choices.values(),):
         command.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
@@ -195,6 +203,8 @@ def _check(project_dir: Path, *, listing: bool = False) -> int:
         if listing
         else f"{len(result.stacks)} stacks agree: {', '.join(result.stacks)}"
     )
+    if result.templates and not listing:
+        print(f"{len(result.templates)} per-PR template(s) valid: {', '.join(result.templates)}")
     return EXIT_OK
 
 
@@ -239,14 +249,19 @@ def _automation(project_dir: Path) -> lifecycle.Workspace:
 
 def _ephemeral(args: argparse.Namespace, workspace: lifecycle.Workspace) -> int:
     if args.verb == "up":
+        stack = lifecycle.ephemeral_stack(args.repository, args.pr)
         outputs = lifecycle.up(workspace, args.project_dir, args.pr, args.repository, args.image)
-        print(f"pr-{args.pr}: namespace {outputs.get('namespace')}, expires {outputs.get('expiresAt')}")
+        print(f"{stack}: namespace {outputs.get('namespace')}, expires {outputs.get('expiresAt')}")
     elif args.verb == "down":
-        removed = lifecycle.down(workspace, args.pr)
-        print(f"pr-{args.pr}: {'destroyed and removed' if removed else 'no such stack'}")
+        stack = lifecycle.ephemeral_stack(args.repository, args.pr)
+        removed = lifecycle.down(workspace, args.repository, args.pr)
+        print(f"{stack}: {'destroyed and removed ' + ', '.join(removed) if removed else 'no such stack'}")
     else:
-        reaped = lifecycle.reap(workspace, clock.now(exact=True), dry_run=args.dry_run)
-        print(f"{len(reaped)} stack(s) {'to reap' if args.dry_run else 'reaped'}")
+        reaped = lifecycle.reap(
+            workspace, clock.now(exact=True), repository=args.repository, dry_run=args.dry_run
+        )
+        scope = f" of {args.repository}" if args.repository else ""
+        print(f"{len(reaped)} stack(s){scope} {'to reap' if args.dry_run else 'reaped'}")
     return EXIT_OK
 
 

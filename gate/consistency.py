@@ -5,6 +5,10 @@ others tell the same story. DP §Environment Progression ("no environment may be
 only if every stack agrees on the chain, every environment of the chain has its stack, exactly one
 stack owns the merge gate, and every repository that stack gates is in every environment stack
 (which declares the repository's GitHub deployment environment and its deploy role).
+
+It also validates every template of the disposable per-PR stacks (stacks/ephemeral.yaml and each
+stacks/ephemeral.<repo>.yaml) the way a plan of one of their stacks would, and checks that each
+serves a repository the merge gate gates, the one its file name says, and no repository twice.
 """
 
 from __future__ import annotations
@@ -16,7 +20,16 @@ from gate.delivery import HAND_TYPED_REFUSED
 from gate.errors import GateError
 from gate.loader import load_policy, namespace_values
 from gate.model import GatePolicy
-from gate.stackfile import EPHEMERAL_TEMPLATE, read_stack_config
+from gate.prnames import pr_stack, repository_slug
+from gate.rules import enforce_rules
+from gate.stackfile import (
+    EPHEMERAL_TEMPLATE,
+    ephemeral_templates,
+    read_stack_config,
+    read_template_config,
+    template_repository,
+    template_repository_name,
+)
 
 RULE_ID = "GATE-DP-11"
 DELIVERY_RULE_ID = "GATE-DP-13"  # evidence only from the pipeline
@@ -26,6 +39,7 @@ DELIVERY_RULE_ID = "GATE-DP-13"  # evidence only from the pipeline
 class Consistency:
     stacks: tuple[str, ...]
     problems: tuple[str, ...]
+    templates: tuple[str, ...] = ()
 
 
 def _chain(policy: GatePolicy) -> str:
@@ -33,7 +47,7 @@ def _chain(policy: GatePolicy) -> str:
 
 
 def stack_names(project_dir: Path) -> list[str]:
-    """The environment stacks with a committed file (pr-<N> stacks are made from the template)."""
+    """The environment stacks with a committed file (pr-<repo>-<N> stacks are made from templates)."""
     directory = project_dir / Path(EPHEMERAL_TEMPLATE).parent
     return sorted(
         path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in directory.glob("Pulumi.*.yaml")
@@ -103,9 +117,57 @@ def hand_typed_evidence(project_dir: Path) -> list[str]:
     return problems
 
 
+def check_templates(project_dir: Path, policies: dict[str, GatePolicy]) -> list[str]:
+    """Every per-PR template: valid as its stacks' plans would read it, serving a gated repository
+    (the one its file name says), each repository by one template only."""
+    problems: list[str] = []
+    gated = {
+        repo.full_name.lower()
+        for policy in policies.values()
+        if policy.owns_merge_gate
+        for repo in policy.repositories
+    }
+    served: dict[str, str] = {}
+    for template in ephemeral_templates(project_dir):
+        try:
+            repository = template_repository(project_dir, template)
+            name = repository.split("/", 1)[1]
+            named = template_repository_name(template)
+            if named is not None and repository_slug(named) != repository_slug(name):
+                problems.append(
+                    f"[{RULE_ID}] {template} serves {repository}, not {named!r} as its file name says"
+                )
+                continue
+            slug = repository_slug(name)
+            if slug in served:
+                problems.append(
+                    f"[{RULE_ID}] {template} and {served[slug]} both serve {repository}: one template per "
+                    f"repository ({EPHEMERAL_TEMPLATE} serves one without a template of its own)"
+                )
+                continue
+            served[slug] = template
+            if gated and repository.lower() not in gated:
+                problems.append(
+                    f"[{RULE_ID}] {template} serves {repository}, which no merge gate gates: "
+                    f"allowed: one of {', '.join(sorted(gated))}"
+                )
+            config = read_template_config(project_dir, template)
+            owner = namespace_values(config.values, "github").get("owner")
+            stack = pr_stack(name, 1)
+            policy = load_policy(
+                namespace_values(config.values), stack=stack, github_owner=owner, source=config.source
+            )
+            enforce_rules(policy, stack, source=template)
+        except GateError as error:
+            problems.append(str(error))
+    return problems
+
+
 def check_project(project_dir: Path) -> Consistency:
     try:
-        result = check(load_stacks(project_dir))
-        return Consistency(result.stacks, (*result.problems, *hand_typed_evidence(project_dir)))
+        policies = load_stacks(project_dir)
+        result = check(policies)
     except GateError as error:
         return Consistency((), (str(error),))
+    problems = [*check_templates(project_dir, policies), *hand_typed_evidence(project_dir)]
+    return Consistency(result.stacks, (*result.problems, *problems), tuple(ephemeral_templates(project_dir)))

@@ -13,6 +13,7 @@ from gate import network
 from gate.clock import iso
 from gate.kube import MANAGED_BY, Manifest, app_namespace, restricted_security_context
 from gate.model import Ephemeral, GatePolicy
+from gate.prnames import PR_NUMBER, kubernetes_group, repository_slug
 
 EPHEMERAL_LABEL = "delivery-gate.io/ephemeral"
 EXPIRES_LABEL = "delivery-gate.io/expires-at"
@@ -255,4 +256,107 @@ def manifests(policy: GatePolicy, flag_data: dict[str, str] | None = None) -> li
         *deployer_rbac(ns),
         *flag_manifests,
         *workloads(policy, ns, "feature-flags" if flag_manifests else None),
+    ]
+
+
+# -- what the stack hosting the pull requests declares in its cluster ---------------------------
+
+PR_ACCESS = "delivery-gate-pr-environments"
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
+# What a PR namespace, and only that, may hold beyond the namespace-scoped access policy: the
+# namespace object itself (cluster-scoped) and its quota and limits (read-only in EKS's admin-like
+# access policies, as in Kubernetes' `admin` role).
+_GUARDED = ("namespaces", "resourcequotas", "limitranges")
+
+
+def pull_request_access(policy: GatePolicy) -> list[Manifest]:
+    """The cluster side of the pull-request roles (gate/aws.py): each role's access entry maps it to
+    the Kubernetes group `delivery-gate-pr-<slug>`. RBAC cannot scope `create namespaces` to a name,
+    so a ClusterRole grants the groups the namespace, quota and limit verbs, and a
+    ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30+) denies every such
+    write of theirs outside their own repository's `<slug>-pr-<N>` namespaces, and any PR namespace
+    without the janitor's labels or with a Pod Security level other than `restricted` (a role that
+    could relabel its namespace `privileged` could reach the node)."""
+    groups = [kubernetes_group(repo.name) for repo in policy.repositories]
+    verbs = ["get", "create", "update", "patch", "delete"]
+    target = "(request.resource.resource == 'namespaces' ? request.name : request.namespace)"
+    own = " || ".join(
+        f"('{kubernetes_group(repo.name)}' in request.userInfo.groups && "
+        f"{target}.matches('^{repository_slug(repo.name)}-pr-{PR_NUMBER}$'))"
+        for repo in policy.repositories
+    )
+    labels = "object.metadata.labels"
+    labelled = (
+        "request.resource.resource != 'namespaces' || request.operation == 'DELETE' || "
+        f"(has(object.metadata.labels) && '{EPHEMERAL_LABEL}' in {labels} && "
+        f"{labels}['{EPHEMERAL_LABEL}'] == 'true' && '{EXPIRES_LABEL}' in {labels} && "
+        f"'{POD_SECURITY_LABEL}' in {labels} && {labels}['{POD_SECURITY_LABEL}'] == 'restricted')"
+    )
+    group_list = ", ".join(f"'{group}'" for group in groups)
+    metadata = {"name": PR_ACCESS, "labels": dict(MANAGED_BY)}
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": metadata,
+            "rules": [{"apiGroups": [""], "resources": list(_GUARDED), "verbs": verbs}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": metadata,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": PR_ACCESS},
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group} for group in groups
+            ],
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": metadata,
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE", "DELETE"],
+                            "resources": list(_GUARDED),
+                        }
+                    ]
+                },
+                "matchConditions": [
+                    {
+                        "name": "pull-request-roles",
+                        "expression": (
+                            "has(request.userInfo.groups) && "
+                            f"request.userInfo.groups.exists(g, g in [{group_list}])"
+                        ),
+                    }
+                ],
+                "validations": [
+                    {
+                        "expression": own,
+                        "message": (
+                            "a pull-request role changes only its own repository's PR namespaces "
+                            "(<repo>-pr-<N>) and their quotas and limits"
+                        ),
+                    },
+                    {
+                        "expression": labelled,
+                        "message": (
+                            f"a PR namespace carries {EPHEMERAL_LABEL}=true, {EXPIRES_LABEL} and "
+                            f"{POD_SECURITY_LABEL}=restricted"
+                        ),
+                    },
+                ],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": metadata,
+            "spec": {"policyName": PR_ACCESS, "validationActions": ["Deny"]},
+        },
     ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate import organization
-from gate.aws import build_variables, deploy_role_arn
+from gate.aws import build_variables, deploy_role_arn, e2e_variables
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.types import MergeGateMode
@@ -320,7 +320,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         environment=policy.environment_spec,
         rollback_environment=policy.environment_spec.rollback,
         environment_variables=environment_variables(policy),
-        repository_variables=build_variables(policy),
+        repository_variables=(*build_variables(policy), *e2e_variables(policy, repo)),
         release_branch_ref=release_ruleset_ref(repo),
         release_branch_creators=policy.environments[-1].reviewers.teams,
         # Everything but the merge gate is protected in production; protectResources overrides both.

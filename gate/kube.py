@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gate.prnames import pr_namespace
+
 if TYPE_CHECKING:
     from gate.model import GatePolicy
 
@@ -15,14 +17,14 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "delivery-gate"}
 
 def app_namespace(policy: GatePolicy) -> str:
     """The namespace the application runs in: `<app>` in an environment stack (gate/runtime.py),
-    `<repository>-pr-<N>` in a pull request's disposable stack (gate/ephemeral.py).
+    `<repo>-pr-<N>` in a pull request's disposable stack (gate/ephemeral.py, gate/prnames.py).
 
     The alerts and the rollout analysis select only this namespace's series, and the network
     policies are declared in it.
     """
     ephemeral = policy.ephemeral
     if ephemeral is not None:
-        return f"{ephemeral.repository.lower()}-pr-{ephemeral.pull_request}"[:63].strip("-.")
+        return pr_namespace(ephemeral.repository, ephemeral.pull_request)
     return policy.application.name
 
 

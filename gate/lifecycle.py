@@ -1,9 +1,10 @@
-"""The lifecycle of ephemeral pr-<N> stacks: up, down, and the janitor (reap).
+"""The lifecycle of the ephemeral pr-<repo>-<N> stacks: up, down, and the janitor (reap).
 
 The orchestration is pure over a small `Workspace` interface; `AutomationWorkspace` implements it
 with the Pulumi Automation API (which needs the Pulumi CLI), and tests use a fake. The TTL is
 recorded in the stack's own state, as its `expiresAt` output: stack config files live only on the
-runner that created the stack, state lives in the backend where the janitor can read it.
+runner that created the stack, state lives in the backend where the janitor can read it. So does
+the repository (`repository` output), which the janitor of one repository checks before it reaps.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pydantic import TypeAdapter, ValidationError
 from gate import clock
 from gate.errors import GateError
 from gate.loader import stack_file
-from gate.stackfile import EPHEMERAL_TEMPLATE, render_ephemeral_template
-from gate.types import PR_STACK, PinnedImage
+from gate.prnames import LEGACY_PR_STACK, PR_STACK, legacy_namespace, pr_stack, repository_slug
+from gate.stackfile import ephemeral_template, render_ephemeral_template, template_repository
+from gate.types import PinnedImage
 
 
 class LifecycleError(GateError):
@@ -44,16 +46,19 @@ class Reaped:
     expires_at: str
 
 
-def ephemeral_stack(pull_request: int) -> str:
+def _repository_name(repository: str) -> str:
+    owner, separator, name = repository.partition("/")
+    if not separator or not owner or not name or "/" in name:
+        raise LifecycleError(f"--repository: got {repository[:200]!r}; allowed: OWNER/NAME")
+    return name
+
+
+def ephemeral_stack(repository: str, pull_request: int) -> str:
+    """pr-<repo>-<N> (gate/prnames.py) of pull request N of OWNER/NAME."""
+    name = _repository_name(repository)
     if pull_request < 1:
         raise LifecycleError(f"--pr: got {pull_request}; allowed: a pull request number (1 or more)")
-    return f"pr-{pull_request}"
-
-
-def _template_repository(project_dir: Path) -> str:
-    document = yaml.safe_load((project_dir / EPHEMERAL_TEMPLATE).read_text(encoding="utf-8"))
-    config = document["config"]
-    return f"{config['github:owner']}/{config['delivery-gate:ephemeral']['repository']}"
+    return pr_stack(name, pull_request)
 
 
 # The same rule as a release image (gate/model.py Release.image).
@@ -76,22 +81,38 @@ def with_image(text: str, image: str) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
+def _template(project_dir: Path, repository: str) -> str:
+    """The template serving OWNER/NAME, or a LifecycleError naming what would be allowed."""
+    template = ephemeral_template(project_dir, _repository_name(repository))
+    if template is None:
+        raise LifecycleError(
+            f"--repository: got {repository!r}; no template serves it (stacks/ephemeral.yaml or "
+            f"stacks/ephemeral.{_repository_name(repository)}.yaml)"
+        )
+    served = template_repository(project_dir, template)
+    # GitHub compares owners and names without case; so do the stack names.
+    if served.lower() != repository.lower():
+        raise LifecycleError(
+            f"--repository: got {repository!r}; allowed: {served!r} ({template} serves that one; "
+            f"add stacks/ephemeral.{_repository_name(repository)}.yaml for another gated repository)"
+        )
+    return template
+
+
 def up(
     workspace: Workspace, project_dir: Path, pull_request: int, repository: str, image: str | None = None
 ) -> dict[str, Any]:
-    """Create or update pr-<N>. The config file is written from the template for this run only;
-    an existing stack keeps its creation time, so updates never extend its life."""
-    stack = ephemeral_stack(pull_request)
-    expected = _template_repository(project_dir)
-    if repository != expected:
-        raise LifecycleError(
-            f"--repository: got {repository!r}; allowed: {expected!r} ({EPHEMERAL_TEMPLATE} serves that one)"
-        )
+    """Create or update pr-<repo>-<N>. The config file is written from the repository's template for
+    this run only; an existing stack keeps its creation time, so updates never extend its life."""
+    stack = ephemeral_stack(repository, pull_request)
+    template = _template(project_dir, repository)
     created_at = None
     if stack in workspace.stacks():
         recorded = workspace.outputs(stack).get("createdAt")
         created_at = datetime.fromisoformat(recorded.replace("Z", "+00:00")) if recorded else None
-    text = render_ephemeral_template(project_dir, pull_request, created_at or clock.now(exact=True))
+    text = render_ephemeral_template(
+        project_dir, pull_request, created_at or clock.now(exact=True), template=template
+    )
     if image is not None:
         text = with_image(text, image)
     config_path = project_dir / stack_file(stack)
@@ -102,37 +123,89 @@ def up(
         config_path.unlink(missing_ok=True)
 
 
-def down(workspace: Workspace, pull_request: int) -> bool:
-    """Destroy and remove pr-<N>; False when there was nothing to remove."""
-    stack = ephemeral_stack(pull_request)
-    if stack not in workspace.stacks():
-        return False
-    workspace.destroy_and_remove(stack)
-    return True
+def down(workspace: Workspace, repository: str, pull_request: int) -> list[str]:
+    """Destroy and remove pr-<repo>-<N>, and the legacy pr-<N> of the same pull request if its state
+    says it is this repository's; the stacks removed (none: there was nothing to remove)."""
+    stack = ephemeral_stack(repository, pull_request)
+    existing = set(workspace.stacks())
+    removed = []
+    if stack in existing:
+        workspace.destroy_and_remove(stack)
+        removed.append(stack)
+    legacy = f"pr-{pull_request}"
+    if legacy in existing and _belongs_to(workspace, legacy, repository):
+        workspace.destroy_and_remove(legacy)
+        removed.append(legacy)
+    return removed
+
+
+def _belongs_to(workspace: Workspace, stack: str, repository: str) -> bool:
+    """Whether the stack's own state says it is a disposable stack of OWNER/NAME.
+
+    Stacks made since the names carry the repository export `repository`; a legacy pr-<N> stack
+    exported only its namespace, `<name>-pr-<N>`, which names the repository (not its owner: one
+    project gated one repository then)."""
+    outputs = workspace.outputs(stack)
+    recorded = outputs.get("repository")
+    if isinstance(recorded, str):
+        return recorded.lower() == repository.lower()
+    name = _repository_name(repository)
+    new = PR_STACK.fullmatch(stack)
+    if new is not None:
+        return new.group(1) == repository_slug(name)
+    legacy = LEGACY_PR_STACK.fullmatch(stack)
+    return legacy is not None and outputs.get("namespace") == legacy_namespace(name, int(legacy.group(1)))
 
 
 def reap(
-    workspace: Workspace, now: datetime, *, dry_run: bool = False, log: Callable[[str], None] = print
+    workspace: Workspace,
+    now: datetime,
+    *,
+    repository: str | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
 ) -> list[Reaped]:
-    """Destroy every ephemeral stack whose recorded expiry has passed.
+    """Destroy every ephemeral stack whose recorded expiry has passed, of every repository or of
+    `repository` (OWNER/NAME) only.
 
-    A stack is reaped only if its name is pr-<N> AND its own state says it is ephemeral (an
-    `expiresAt` output, as only ephemeral stacks export); anything else is never touched.
+    A stack is reaped only if its name is pr-<repo>-<N> (or a legacy pr-<N>) AND its own state says
+    it is ephemeral (an `expiresAt` output, as only ephemeral stacks export); with `repository`,
+    also only if its state says it is that repository's. Anything else is never touched.
     """
-    reaped = []
+    if repository is not None:
+        _repository_name(repository)
+    reaped, failed = [], []
     for stack in sorted(workspace.stacks()):
-        if not PR_STACK.fullmatch(stack):
+        if not (PR_STACK.fullmatch(stack) or LEGACY_PR_STACK.fullmatch(stack)):
+            continue
+        if repository is not None and not _belongs_to(workspace, stack, repository):
             continue
         expires = workspace.outputs(stack).get("expiresAt")
         if not isinstance(expires, str):
             log(f"skip {stack}: no expiresAt output, so not provably ephemeral")
             continue
-        if datetime.fromisoformat(expires.replace("Z", "+00:00")) > now:
+        try:
+            expiry = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        except ValueError:
+            log(f"skip {stack}: expiresAt {expires[:40]!r} is not a time")
+            continue
+        if expiry.tzinfo is None or expiry > now:
             continue
         log(f"{'would reap' if dry_run else 'reap'} {stack} (expired {expires})")
         if not dry_run:
-            workspace.destroy_and_remove(stack)
+            try:
+                workspace.destroy_and_remove(stack)
+            except Exception as error:  # one stack that resists must not keep the others alive
+                log(f"failed to reap {stack}: {str(error)[:500]}")
+                failed.append(stack)
+                continue
         reaped.append(Reaped(stack, expires))
+    if failed:
+        # The janitor's run fails, naming them: an expired environment that stays is not silent.
+        raise LifecycleError(
+            f"could not reap {len(failed)} expired stack(s): {', '.join(failed)} "
+            f"({len(reaped)} reaped); see the messages above"
+        )
     return reaped
 
 

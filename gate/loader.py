@@ -18,8 +18,8 @@ from gate import clock
 from gate.engine import all_config, get_root_directory
 from gate.errors import PolicyError, Problem
 from gate.model import GatePolicy
+from gate.prnames import RESERVED_STACK
 from gate.slo import with_suggested_p95
-from gate.types import EPHEMERAL_STACK
 from gate.validation import aliases, unknown_keys
 from gate.validation import problems as validation_problems
 
@@ -66,15 +66,17 @@ def load_policy(
                 source,
                 [
                     Problem(
-                        f"{NAMESPACE}:ephemeral.pullRequest",
-                        policy.ephemeral.pull_request,
-                        f"an ephemeral stack is named pr-<pullRequest>; allowed: {stack.removeprefix('pr-')}",
+                        f"{NAMESPACE}:ephemeral",
+                        f"pullRequest {policy.ephemeral.pull_request} of {policy.ephemeral.repository}",
+                        f"makes stack {policy.stack!r}, not {stack!r}: an ephemeral stack is named "
+                        "pr-<repository>-<pullRequest> (gate/prnames.py); allowed: the repository and "
+                        "pull request the stack's name says",
                     )
                 ],
             )
         return policy
-    if EPHEMERAL_STACK.fullmatch(stack):
-        # The janitor destroys pr-<N> stacks once they expire: an environment must never be one.
+    if RESERVED_STACK.fullmatch(stack):
+        # The janitor destroys pr-* stacks once they expire: an environment must never be one.
         raise PolicyError(
             source,
             [
@@ -82,8 +84,8 @@ def load_policy(
                     f"{NAMESPACE}:ephemeral",
                     None,
                     f"stack {stack!r} is named like a disposable per-PR stack, which `gate ephemeral reap` "
-                    "destroys when it expires; allowed: an ephemeral stack made from stacks/ephemeral.yaml, "
-                    "or an environment stack with another name",
+                    "destroys when it expires; allowed: an ephemeral stack made from its repository's "
+                    "template (stacks/ephemeral[.<repo>].yaml), or an environment stack not named pr-*",
                 )
             ],
         )

@@ -16,15 +16,17 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 
 from gate.clock import iso
 from gate.errors import FieldProblem
+from gate.prnames import RESERVED_STACK, overlap, pr_stack, repository_slug
 from gate.types import (
     APPCONFIG_MAX_MINUTES,
-    EPHEMERAL_STACK,
+    SELF_HOSTED_RUNNER,
     AwsAccountId,
     AwsRegion,
     BranchPattern,
     CheckCategory,
     ChecklistItem,
     CheckName,
+    ClusterCredentials,
     CodeownersPattern,
     Duration,
     EgressCidr,
@@ -452,8 +454,8 @@ class Environment(GateModel):
     name: EnvironmentName = Field(description="GitHub environment name.")
     stack: EnvironmentName = Field(
         description=(
-            "The Pulumi stack that deploys this environment; never pr-<N>, the name of the disposable "
-            "per-PR stacks the janitor destroys."
+            "The Pulumi stack that deploys this environment; never pr-*, the names of the disposable "
+            "per-PR stacks (pr-<repo>-<N>) the janitor destroys."
         )
     )
     promotes_from: EnvironmentName | None = Field(
@@ -475,10 +477,10 @@ class Environment(GateModel):
     @field_validator("stack")
     @classmethod
     def _not_an_ephemeral_stack_name(cls, stack: str) -> str:
-        if EPHEMERAL_STACK.fullmatch(stack):
+        if RESERVED_STACK.fullmatch(stack):
             raise ValueError(
-                "allowed: a stack name not of the form pr-<N>: those are the disposable per-PR stacks, "
-                "which `gate ephemeral reap` destroys when they expire"
+                "allowed: a stack name not starting with pr-: those are the disposable per-PR stacks "
+                "(pr-<repo>-<N>), which `gate ephemeral reap` destroys when they expire"
             )
         return stack
 
@@ -756,7 +758,7 @@ class Commands(GateModel):
     )
     target_url: str = Field(
         default='scripts/target-url.sh "$TARGET_ENVIRONMENT"',
-        description="Prints the base URL of an environment (a deployed one, or pr-<N>).",
+        description="Prints the base URL of an environment (a deployed one, or pr-<repo>-<N>).",
     )
     # Deprecated (issue 11): deploy.yml deploys and rolls back through the environment's stack
     # (`python -m gate deploy` / `rollback`), one delivery path; kept so existing stack files load.
@@ -842,6 +844,16 @@ class WorkflowSettings(GateModel):
     )
     commands: Commands = Field(default_factory=Commands)
     k6: K6 = Field(default_factory=K6)
+    cluster_credentials: ClusterCredentials | None = Field(
+        default=None,
+        description=(
+            "How the e2e-parity job and the ephemeral janitor reach the cluster of the disposable "
+            "environments: 'aws' (GitHub OIDC to a per-repository role, then `aws eks "
+            "update-kubeconfig`; needs delivery-gate:aws), 'runner' (a self-hosted runner's own "
+            "in-cluster identity; needs runner: self-hosted) or 'none' (those steps fail, saying so); "
+            "none: 'aws' when delivery-gate:aws is set, else 'none'. Never a stored kubeconfig."
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1016,10 +1028,11 @@ class Quota(GateModel):
 
 
 class Ephemeral(GateModel):
-    """A disposable staging environment for one pull request (M9 §Required CI checks 4), stack pr-<N>."""
+    """A disposable staging environment for one pull request (M9 §Required CI checks 4), stack
+    pr-<repo>-<N> (gate/prnames.py)."""
 
     pull_request: int = Field(
-        ge=1, le=999_999_999, description="The pull request number; the stack is pr-<number>."
+        ge=1, le=999_999_999, description="The pull request number; the stack is pr-<repo>-<number>."
     )
     repository: RepositoryName = Field(description="The gated repository the pull request belongs to.")
     created_at: datetime = Field(
@@ -1053,7 +1066,7 @@ class Ephemeral(GateModel):
 
     @property
     def stack(self) -> str:
-        return f"pr-{self.pull_request}"
+        return pr_stack(self.repository, self.pull_request)
 
     @property
     def expires_at(self) -> datetime:
@@ -1351,7 +1364,9 @@ class GatePolicy(GateModel):
     )
     ephemeral: Ephemeral | None = Field(
         default=None,
-        description="Set only in pr-<N> stacks (stacks/ephemeral.yaml): a disposable environment.",
+        description=(
+            "Set only in pr-<repo>-<N> stacks (stacks/ephemeral[.<repo>].yaml): a disposable environment."
+        ),
     )
     protect_resources: bool | None = Field(
         default=None,
@@ -1494,6 +1509,52 @@ class GatePolicy(GateModel):
         return self
 
     @model_validator(mode="after")
+    def _cluster_credentials_are_possible(self) -> Self:
+        configured = self.workflows.cluster_credentials
+        if configured is ClusterCredentials.AWS and self.aws is None:
+            raise FieldProblem(
+                "workflows.clusterCredentials",
+                configured.value,
+                "'aws' needs delivery-gate:aws (the pull-request roles are declared there); "
+                "allowed: runner (with runner: self-hosted), none",
+            )
+        if configured is ClusterCredentials.RUNNER and self.workflows.runner != SELF_HOSTED_RUNNER:
+            raise FieldProblem(
+                "workflows.clusterCredentials",
+                configured.value,
+                f"'runner' is the identity of a self-hosted runner inside the cluster, and workflows.runner "
+                f"is {self.workflows.runner!r} (a GitHub-hosted runner has none); allowed: runner with "
+                "runner: self-hosted, aws, none",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pull_request_names_are_distinct(self) -> Self:
+        # The disposable stacks of every gated repository share one backend and one cluster, and a
+        # repository's pull-request role may write in every namespace its pattern matches
+        # (gate/prnames.py): two repositories whose names could meet there are refused.
+        names = [repo.name for repo in self.repositories]
+        for index, name in enumerate(names):
+            for earlier in names[:index]:
+                if overlap(name, earlier):
+                    raise FieldProblem(
+                        f"repositories[{index}].name",
+                        name,
+                        f"its pull-request stacks and namespaces (pr-{repository_slug(name)}-<N>) would "
+                        f"meet those of {earlier!r} (pr-{repository_slug(earlier)}-<N>), in one backend "
+                        "and one cluster; allowed: names (owners are not part of these) that differ in "
+                        "more than case, neither one the other's name followed by -pr-",
+                    )
+            if self.application.name.startswith(f"{repository_slug(name)}-pr-"):
+                raise FieldProblem(
+                    "application.name",
+                    self.application.name,
+                    f"is inside the pull-request namespaces of {name!r} ({repository_slug(name)}-pr-*), "
+                    "which its pull requests may write in; allowed: another name",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _ephemeral_repository_is_gated(self) -> Self:
         if self.ephemeral is not None:
             names = [r.name for r in self.repositories]
@@ -1506,7 +1567,7 @@ class GatePolicy(GateModel):
     @model_validator(mode="after")
     def _release_is_promoted(self) -> Self:
         if self.ephemeral is not None or self.environment not in [e.name for e in self.environments]:
-            return self  # pr-<N> stacks deploy the PR's own image; an unknown environment is reported below
+            return self  # pr-<repo>-<N> stacks deploy the PR's own image; an unknown environment: below
         upstream = self.upstream_environment
         if self.application.image is not None and (upstream is not None or self.release is not None):
             raise FieldProblem(
@@ -1646,7 +1707,7 @@ class GatePolicy(GateModel):
 
     @property
     def deployed_image(self) -> str | None:
-        """The image this stack deploys: the release's digest, or (dev, pr-<N>) application.image."""
+        """The image this stack deploys: the release's digest, or (dev, pr-<repo>-<N>) application.image."""
         return self.release.image if self.release is not None else self.application.image
 
     @property
@@ -1657,8 +1718,25 @@ class GatePolicy(GateModel):
         return self.environment == (self.aws.registry_environment or self.environments[0].name)
 
     @property
+    def hosts_pull_requests(self) -> bool:
+        """Whether this stack declares the pull-request roles and their cluster access (gate/aws.py):
+        the first environment's stack, with AWS and an EKS cluster, whose cluster runs the disposable
+        environments."""
+        if self.aws is None or self.ephemeral is not None or self.aws.eks_cluster_name is None:
+            return False
+        return self.environment == self.environments[0].name
+
+    @property
+    def cluster_credentials(self) -> ClusterCredentials:
+        """How the e2e-parity job and the janitor reach the cluster (workflows.clusterCredentials)."""
+        configured = self.workflows.cluster_credentials
+        if configured is not None:
+            return configured
+        return ClusterCredentials.AWS if self.aws is not None else ClusterCredentials.NONE
+
+    @property
     def stack(self) -> str:
-        """The stack that applies this policy: pr-<N> for ephemeral ones, else the environment's."""
+        """The stack that applies this policy: pr-<repo>-<N> for ephemeral ones, else the environment's."""
         return self.ephemeral.stack if self.ephemeral is not None else self.environment_spec.stack
 
 

@@ -9,10 +9,11 @@ that ref. GitHub runs them on the gated repository's pull requests and merge que
 repository holds no copy a pull request could rewrite.
 
 What stays in the gated repository, and why that is safe:
-- `deploy.yml` and the post-merge form of `e2e-parity-check.yml`: required workflows only run on
-  `pull_request`, `pull_request_target` and `merge_group`, so pushes and deploys need workflows of
-  the repository's own. They are code-owned by the platform team, and the deploy roles trust only
-  deploy.yml on the default branch (gate/aws.py).
+- `deploy.yml`, `ephemeral-janitor.yml` (scheduled) and the post-merge form of
+  `e2e-parity-check.yml`: required workflows only run on `pull_request`, `pull_request_target` and
+  `merge_group`, so pushes, schedules and deploys need workflows of the repository's own. They
+  are code-owned by the platform team; the deploy roles trust only deploy.yml on the default
+  branch, the pull-request roles only the janitor there (gate/aws.py).
 - `schema-change-rerun.yml`: `pull_request_review` cannot trigger a required workflow, so this
   helper re-runs the required `schema-change` run when a review is submitted or dismissed. Rewriting
   it can only withhold a re-run, never pass the check: the verdict is the central workflow's.
@@ -53,8 +54,9 @@ RULE_ID = "GATE-ORG-01"
 # The only events GitHub runs a ruleset's required workflow on; it ignores every other trigger.
 REQUIRED_WORKFLOW_EVENTS = ("pull_request", "pull_request_target", "merge_group")
 # Workflows that never run on a pull request stay in the gated repository: deploy.yml, and the
-# alert relay's mismatch-automation.yml (repository_dispatch; gate/automation.py), where it has one.
-REPOSITORY_WORKFLOWS = ("deploy.yml", automation.FILE)
+# alert relay's mismatch-automation.yml (repository_dispatch; gate/automation.py), where it has one;
+# the scheduled ephemeral-janitor.yml.
+REPOSITORY_WORKFLOWS = ("deploy.yml", automation.FILE, "ephemeral-janitor.yml")
 RERUN_WORKFLOW = "schema-change-rerun.yml"
 # Separates the gated repository's name from the workflow's in the central repository's file names
 # (GitHub reads workflows from .github/workflows only, never from a subdirectory).

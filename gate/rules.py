@@ -6,6 +6,7 @@ here need what the policy renders, such as the workflows, and fail the plan and 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,6 +14,7 @@ import yaml
 from gate import nonnegotiables, organization
 from gate.concurrency import RULE_ID as CONCURRENCY_RULE
 from gate.concurrency import check_call_concurrency
+from gate.engine import get_root_directory
 from gate.errors import RuleViolation
 from gate.flags import enforce_flag_rules, today_for_rules
 from gate.github import branch_gates, workflows_run_for
@@ -20,7 +22,7 @@ from gate.liveness import RULE_ID as LIVENESS_RULE
 from gate.liveness import check_liveness
 from gate.loader import stack_file
 from gate.model import GatePolicy, Repository
-from gate.stackfile import EPHEMERAL_TEMPLATE
+from gate.stackfile import EPHEMERAL_TEMPLATE, ephemeral_template
 from gate.types import MergeGateMode
 from gate.workflows import WORKFLOW_DIR
 
@@ -51,7 +53,7 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     return _parsed(workflows_run_for(policy, repo))
 
 
-def enforce_rules(policy: GatePolicy, stack: str) -> nonnegotiables.Verdict:
+def enforce_rules(policy: GatePolicy, stack: str, source: str | None = None) -> nonnegotiables.Verdict:
     """The flag rules (GATE-DP-05..08); the non-negotiables on the computed gate (GATE-NN-01..06,
     less what a valid exception waives); then, per gated repository, liveness (GATE-M9-03: every
     required check on every protected branch is reported) and call concurrency (GATE-M9-04: no
@@ -60,7 +62,10 @@ def enforce_rules(policy: GatePolicy, stack: str) -> nonnegotiables.Verdict:
     the stack that commits the workflows and declares the merge gate checks these: the other stacks
     declare neither. Returns the non-negotiables' verdict, whose waivers the stack exports.
     """
-    source = EPHEMERAL_TEMPLATE if policy.ephemeral is not None else stack_file(stack)
+    if source is None and policy.ephemeral is not None:
+        root = Path(get_root_directory())
+        source = ephemeral_template(root, policy.ephemeral.repository) or EPHEMERAL_TEMPLATE
+    source = source or stack_file(stack)
     today = today_for_rules()
     # GATE-DP-05..08: every stack checks the flags it deploys.
     enforce_flag_rules(policy, source, today)

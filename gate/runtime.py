@@ -2,7 +2,7 @@
 
 Every environment gets its alerts (a PrometheusRule and the Alertmanager routing) and its flag
 configuration; the environments production is promoted through (staging) and production itself get
-the progressive rollout with automatic rollback (DP §Deployment Process). Ephemeral pr-<N> stacks
+the progressive rollout with automatic rollback (DP §Deployment Process). Ephemeral pr-<repo>-<N> stacks
 use gate/ephemeral.py instead.
 """
 

@@ -19,7 +19,7 @@ from gate import clock
 from gate.engine import SECRET_PLACEHOLDER
 from gate.errors import PolicyError, Problem
 from gate.loader import stack_file
-from gate.types import PR_STACK
+from gate.prnames import LEGACY_PR_STACK, PR_STACK, repository_slug
 from gate.yamlguard import StackFileError, read_stack_text
 from gate.yamlguard import load as load_yaml
 
@@ -35,7 +35,10 @@ _SECRET_ONLY_KEYS = {
 }
 
 
+# The template of the disposable per-PR stacks (gate/prnames.py): stacks/ephemeral.<repo>.yaml for
+# one repository, else the default one.
 EPHEMERAL_TEMPLATE = "stacks/ephemeral.yaml"
+_TEMPLATE_PREFIX, _TEMPLATE_SUFFIX = "stacks/ephemeral.", ".yaml"
 
 # Pulumi's stack name rule.
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -58,14 +61,32 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
     source = _stack_config_source(project_dir, stack)
     path = project_dir / source
     ephemeral = PR_STACK.fullmatch(stack)
-    if not path.is_file() and ephemeral and (project_dir / EPHEMERAL_TEMPLATE).is_file():
-        # pr-<N> stacks have no file of their own: they are made from the template.
-        source = f"{EPHEMERAL_TEMPLATE} ({stack})"
-        document = _parse_text(render_ephemeral_template(project_dir, int(ephemeral.group(1))), source)
+    template = template_for_slug(project_dir, ephemeral.group(1)) if ephemeral else None
+    if not path.is_file() and ephemeral and template is not None:
+        # pr-<repo>-<N> stacks have no file of their own: they are made from their repository's template.
+        source = f"{template} ({stack})"
+        text = render_ephemeral_template(project_dir, int(ephemeral.group(2)), template=template)
+        document = _parse_text(text, source)
+    elif not path.is_file() and LEGACY_PR_STACK.fullmatch(stack):
+        raise StackFileError(
+            f"{stack}: a per-PR stack is now named pr-<repo>-<N> (e.g. pr-aos-{stack[3:]}); the janitor "
+            "still reaps legacy pr-<N> stacks, nothing plans or creates them"
+        )
     elif not path.is_file():
         raise StackFileError(_missing_message(project_dir, source, path))
     else:
         document = _parse(path, source)
+    return _stack_config(document, source)
+
+
+def read_template_config(project_dir: Path, template: str, pull_request: int = 1) -> StackConfig:
+    """The config a template gives pull request `pull_request`'s stack, as the plan would read it."""
+    source = f"{template} (pull request {pull_request})"
+    text = render_ephemeral_template(project_dir, pull_request, template=template)
+    return _stack_config(_parse_text(text, source), source)
+
+
+def _stack_config(document: dict[str, Any], source: str) -> StackConfig:
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{source}: `config` must be a map of `namespace:key` to values")
@@ -125,11 +146,63 @@ def _scalar_text(value: Any) -> str | None:
     return _iso(value) if isinstance(value, datetime | date) else None
 
 
+def ephemeral_templates(project_dir: Path) -> list[str]:
+    """Every template in the project: the default one (if any), then the per-repository ones."""
+    directory = project_dir / Path(EPHEMERAL_TEMPLATE).parent
+    own = sorted(f"{directory.name}/{path.name}" for path in directory.glob("ephemeral.*.yaml"))
+    default = [EPHEMERAL_TEMPLATE] if (project_dir / EPHEMERAL_TEMPLATE).is_file() else []
+    return default + [template for template in own if template != EPHEMERAL_TEMPLATE]
+
+
+def template_repository_name(template: str) -> str | None:
+    """The repository a per-repository template names (stacks/ephemeral.<repo>.yaml); None for the
+    default template."""
+    if template == EPHEMERAL_TEMPLATE:
+        return None
+    return template.removeprefix(_TEMPLATE_PREFIX).removesuffix(_TEMPLATE_SUFFIX)
+
+
+def template_for_slug(project_dir: Path, slug: str) -> str | None:
+    """The template of the repository whose slug is `slug`: its own (names compared as slugs, so
+    without case, as GitHub compares them), else the default one; None when neither exists."""
+    templates = ephemeral_templates(project_dir)
+    for template in templates:
+        name = template_repository_name(template)
+        if name is not None and repository_slug(name) == slug:
+            return template
+    return EPHEMERAL_TEMPLATE if EPHEMERAL_TEMPLATE in templates else None
+
+
+def ephemeral_template(project_dir: Path, repository: str) -> str | None:
+    """The template the pull requests of the repository named `repository` are made from."""
+    return template_for_slug(project_dir, repository_slug(repository))
+
+
+def template_repository(project_dir: Path, template: str) -> str:
+    """owner/name of the repository a template's stacks serve (github:owner, ephemeral.repository)."""
+    document = _parse(project_dir / template, template)
+    raw = document.get("config")
+    config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    ephemeral = config.get("delivery-gate:ephemeral")
+    name = ephemeral.get("repository") if isinstance(ephemeral, dict) else None
+    owner = config.get("github:owner")
+    if not isinstance(name, str) or not isinstance(owner, str):
+        raise StackFileError(
+            f"{template}: needs github:owner and delivery-gate:ephemeral.repository (the repository "
+            "whose pull requests it serves)"
+        )
+    return f"{owner}/{name}"
+
+
 def render_ephemeral_template(
-    project_dir: Path, pull_request: int, created_at: datetime | None = None
+    project_dir: Path,
+    pull_request: int,
+    created_at: datetime | None = None,
+    *,
+    template: str = EPHEMERAL_TEMPLATE,
 ) -> str:
-    """stacks/ephemeral.yaml with ${PR_NUMBER} and ${CREATED_AT} filled in."""
-    text = read_stack_text(project_dir / EPHEMERAL_TEMPLATE, EPHEMERAL_TEMPLATE)
+    """The template with ${PR_NUMBER} and ${CREATED_AT} filled in."""
+    text = read_stack_text(project_dir / template, template)
     return text.replace("${PR_NUMBER}", str(pull_request)).replace(
         "${CREATED_AT}", clock.iso(created_at or clock.now())
     )

@@ -51,6 +51,19 @@ class IncidentProvider(StrEnum):
     NONE = "none"  # no provider: the issue asks for an incident to be opened by hand
 
 
+class ClusterCredentials(StrEnum):
+    """How the e2e-parity job and the janitor reach the cluster of the disposable environments.
+    Never a kubeconfig stored as a secret: it would outlive every run and serve any workflow."""
+
+    # GitHub OIDC -> a per-repository IAM role -> `aws eks update-kubeconfig` (gate/aws.py).
+    AWS = "aws"
+    # The identity of a self-hosted runner inside the cluster (its pod's ServiceAccount, bound by
+    # the platform team); no credential in GitHub. Forks never reach a self-hosted runner.
+    RUNNER = "runner"
+    # None configured: the steps that need the cluster fail, saying so.
+    NONE = "none"
+
+
 class MergeGateMode(StrEnum):
     BRANCH_PROTECTION = "branch-protection"
     RULESETS = "rulesets"
@@ -500,12 +513,6 @@ LabelName = Annotated[str, Field(min_length=1), one_line(50, "a label name")]
 LabelDescription = Annotated[str, one_line(100, "a label description")]
 # An item of the PR template's schema-change checklist.
 ChecklistItem = Annotated[str, Field(min_length=1), one_line(200, "a checklist item")]
-
-# The disposable per-PR stacks (gate/lifecycle.py reaps stacks named so); refused for anything else.
-# Wider than the janitor's own pattern (pr-[1-9][0-9]{0,8}): pr-0 and pr-007 look the same to a person.
-EPHEMERAL_STACK = re.compile(r"pr-[0-9]+")
-# The name of a real per-PR stack: pr-<pull request number> (the template fills in the number).
-PR_STACK = re.compile(r"pr-([1-9][0-9]{0,8})")
 
 # AppConfig's limit for a deployment strategy's duration and final bake time (the API refuses more);
 # rollout.bakeTime becomes both (gate/aws.py).

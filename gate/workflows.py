@@ -17,7 +17,8 @@ from typing import Any
 from gate import actions, automation, aws, schema_change
 from gate.actions import Action
 from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
-from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER, duration_seconds
+from gate.prnames import repository_slug
+from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER, ClusterCredentials, duration_seconds
 from gate.yamltext import Commented, dump
 
 WORKFLOW_DIR = ".github/workflows"
@@ -420,10 +421,11 @@ def install_gate() -> Step:
 def resolve_target_script(policy: GatePolicy, repo: Repository) -> str:
     """The first step of e2e-parity: what to check, refused clearly when it cannot be told.
 
-    Modes: `ephemeral` (a pull request of this repository, or a merge group: a disposable pr-<N>
-    stack running the PR's own image), `deployed` (deploy.yml's call, or a dispatch: a deployed
-    environment), `fork` (a pull request from a fork: no secrets, so no environment; see below).
+    Modes: `ephemeral` (a pull request of this repository, or a merge group: a disposable
+    pr-<repo>-<N> stack running the PR's own image), `deployed` (deploy.yml's call, or a dispatch: a
+    deployed environment), `fork` (a pull request from a fork: no secrets, so no environment).
     """
+    pr_stack_prefix = f"pr-{repository_slug(repo.name)}-"  # gate/prnames.py
     environments = [env.name for env in policy.environments]
     allowed = ", ".join(environments)
     return (
@@ -457,7 +459,7 @@ def resolve_target_script(policy: GatePolicy, repo: Repository) -> str:
         '      echo "::error::cannot tell the pull request number of this $EVENT_NAME event"\n'
         "      exit 1 ;;\n"
         "  esac\n"
-        '  environment="pr-$pr"\n'
+        f'  environment="{pr_stack_prefix}$pr"\n'
         "fi\n"
         '{ echo "mode=$mode"; echo "environment=$environment"; echo "pr=$pr"; } >> "$GITHUB_OUTPUT"\n'
         'echo "e2e-parity: $mode check of $environment"\n'
@@ -541,6 +543,105 @@ K6_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 # Secrets a pull-request job reads only for a pull request from this repository (forks get none).
 SAME_REPOSITORY_SECRET_REASON = "zizmor: ignore[secrets-outside-env] same-repository pull requests only"
 
+# -- the cluster of the disposable environments: credentials without a stored kubeconfig -----------
+
+CLUSTER_ROLE_STEP = "cluster_role"
+# Where the kubeconfig for the disposable environments' cluster is written (no credential in it:
+# `aws eks get-token` runs each time, with the role's credentials from the step's own env).
+KUBECONFIG_PATH = "${{ runner.temp }}/delivery-gate-kubeconfig"
+
+_CHECK_CLUSTER_VARIABLES = """\
+set -euo pipefail
+missing=""
+[ -n "$ROLE" ] || missing="$missing {role}"
+[ -n "$REGION" ] || missing="$missing {region}"
+[ -n "$CLUSTER" ] || missing="$missing {cluster}"
+if [ -n "$missing" ]; then
+  echo "::error::no cluster credentials for the disposable environments: repository variable(s)$missing \
+not set. The stack of the first environment sets them when its delivery-gate:aws has eksClusterName \
+(it declares this repository's pull-request role); a stored kubeconfig is never used."
+  exit 1
+fi
+"""
+
+_UPDATE_KUBECONFIG = """\
+set -euo pipefail
+aws eks update-kubeconfig --name "$CLUSTER" --region "$AWS_REGION" --kubeconfig "$KUBECONFIG"
+"""
+
+_NO_CLUSTER_CREDENTIALS = """\
+echo "::error::the disposable environment needs credentials for its cluster, and none is \
+configured: set delivery-gate:aws with eksClusterName (GitHub OIDC to this repository's \
+pull-request role), or workflows.clusterCredentials: runner with a self-hosted runner inside the \
+cluster. A kubeconfig stored as a secret is not supported."
+exit 1
+"""
+
+
+def cluster_credentials(policy: GatePolicy) -> tuple[list[Step], dict[str, str | Commented]]:
+    """The steps that give a job the cluster of the disposable environments, and the env of the
+    steps that reach it (`gate ephemeral up|down|reap`), by workflows.clusterCredentials:
+
+    - aws: the repository's pull-request role through GitHub OIDC (gate/aws.py: trusted only by
+      this check and the janitor, allowed to describe one cluster and to write in the repository's
+      PR namespaces), then a kubeconfig from `aws eks update-kubeconfig`. The role's credentials
+      stay out of the job's environment (`output-env-credentials: false`): only the steps given
+      them here hold them, never the steps that run the repository's own scripts.
+    - runner: nothing to do; the self-hosted runner's in-cluster identity is used.
+    - none: one step that fails, saying what to configure.
+    """
+    mechanism = policy.cluster_credentials
+    if mechanism is ClusterCredentials.RUNNER:
+        return [], {}
+    if mechanism is ClusterCredentials.NONE:
+        return [run("No cluster credentials", _NO_CLUSTER_CREDENTIALS)], {}
+    variables = {
+        "ROLE": f"${{{{ vars.{aws.E2E_ROLE_VARIABLE} }}}}",
+        "REGION": f"${{{{ vars.{aws.E2E_REGION_VARIABLE} }}}}",
+        "CLUSTER": f"${{{{ vars.{aws.E2E_CLUSTER_VARIABLE} }}}}",
+    }
+    outputs = f"steps.{CLUSTER_ROLE_STEP}.outputs"
+    credentials: dict[str, str | Commented] = {
+        "AWS_ACCESS_KEY_ID": f"${{{{ {outputs}.aws-access-key-id }}}}",
+        "AWS_SECRET_ACCESS_KEY": f"${{{{ {outputs}.aws-secret-access-key }}}}",
+        "AWS_SESSION_TOKEN": f"${{{{ {outputs}.aws-session-token }}}}",
+        "AWS_REGION": variables["REGION"],
+        "KUBECONFIG": KUBECONFIG_PATH,
+    }
+    check = _CHECK_CLUSTER_VARIABLES.format(
+        role=aws.E2E_ROLE_VARIABLE, region=aws.E2E_REGION_VARIABLE, cluster=aws.E2E_CLUSTER_VARIABLE
+    )
+    steps: list[Step] = [
+        run("Check the pull-request role is configured", check, **variables),
+        {
+            "id": CLUSTER_ROLE_STEP,
+            "name": "Assume the pull-request role",
+            **uses(
+                actions.CONFIGURE_AWS_CREDENTIALS,
+                **{
+                    "role-to-assume": variables["ROLE"],
+                    "aws-region": variables["REGION"],
+                    "output-credentials": True,
+                    "output-env-credentials": False,
+                },
+            ),
+        },
+        run("Cluster credentials (EKS)", _UPDATE_KUBECONFIG, CLUSTER=variables["CLUSTER"], **credentials),
+    ]
+    return steps, credentials
+
+
+def e2e_permissions(policy: GatePolicy) -> dict[str, Commented]:
+    """The e2e job's permissions, and those of deploy.yml's call of it (a call may not grant less
+    than the called jobs ask for): packages: write pushes the pull request's image; with the aws
+    cluster credentials, id-token: write trades the job's OIDC token for the pull-request role."""
+    grants = permissions(contents="read", packages="write")
+    if policy.cluster_credentials is ClusterCredentials.AWS:
+        grants["id-token"] = Commented(
+            "write", "trade the job's OIDC token for the pull-request role (disposable environments only)"
+        )
+    return grants
+
 
 def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
     s = policy.workflows
@@ -552,6 +653,7 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
     target = {"TARGET_ENVIRONMENT": "${{ steps.target.outputs.environment }}"}
     url = {"TARGET_URL": "${{ steps.target_url.outputs.url }}", **target}
     gate_cli = 'python -m gate ephemeral {verb} --repository "$REPOSITORY" --pr "$PR"'
+    credential_steps, cluster_env = cluster_credentials(policy)
     # The disposable stack's backend: read only in ephemeral mode, a same-repository pull request
     # (a fork's run resolves to mode 'fork' and skips these steps; it would get no secrets anyway).
     gate_env: dict[str, str | Commented] = {
@@ -561,6 +663,7 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
             name: Commented(f"${{{{ secrets.{name} }}}}", SAME_REPOSITORY_SECRET_REASON)
             for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
         },
+        **cluster_env,
     }
     mapper = (
         f"python {K6_MAPPER_PATH} build/k6-summary.json --headroom {k6.headroom} "
@@ -582,6 +685,8 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
             ),
         },
         fork_step(repo),
+        # Cluster credentials first: without them nothing is built or pushed for nothing.
+        *(when(ephemeral, step) for step in credential_steps),
         when(f"${{{{ {checked} }}}}", checkout()),
         # The disposable environment runs this pull request's own image, built and pushed once here.
         *build_and_push(policy, repo, "pr-${{ steps.target.outputs.pr }}-${{ github.sha }}", ephemeral),
@@ -593,6 +698,7 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         when(
             ephemeral,
             {
+                "id": "environment",
                 **run(
                     "Create the disposable staging environment",
                     gate_cli.format(verb="up") + ' --image "$IMAGE"',
@@ -648,8 +754,8 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
             run("k6 thresholds", _K6_VERDICT, K6_EXIT_CODE="${{ steps.k6.outputs.exit_code }}"),
         ),
         when(
-            # Always torn down, whatever failed above.
-            f"${{{{ always() && {mode} == 'ephemeral' }}}}",
+            # Always torn down once its creation started, whatever failed above.
+            f"${{{{ always() && {mode} == 'ephemeral' && steps.environment.outcome != 'skipped' }}}}",
             {
                 **run("Tear down the disposable environment", gate_cli.format(verb="down"), **gate_env),
                 "working-directory": ".delivery-gate",
@@ -661,10 +767,8 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         s,
         steps,
         **{"timeout-minutes": max(s.timeout_minutes, 30)},
-        # packages: write pushes the pull request's image (the disposable environment runs it).
-        permissions={"contents": "read", "packages": "write"},
         outputs={"root_hash": "${{ steps.diff.outputs.root_hash }}"},
-    )
+    ) | {"permissions": e2e_permissions(policy)}
 
 
 def e2e_triggers(repo: Repository) -> dict[str, Any]:
@@ -705,6 +809,64 @@ E2E_CONCURRENCY = {
     # Only a superseded pull-request run is cancelled; a post-merge check is never cut short.
     "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
 }
+
+
+# -- ephemeral-janitor.yml: a disposable environment never outlives its TTL --------------------
+
+JANITOR_WORKFLOW = "ephemeral-janitor.yml"
+# Hourly, off the hour (GitHub delays the runs scheduled at :00 most); a TTL is at least 1h.
+JANITOR_SCHEDULE = "17 * * * *"
+SCHEDULED_SECRET_REASON = (
+    "zizmor: ignore[secrets-outside-env] scheduled and dispatched runs on the default branch only"
+)
+
+
+def janitor_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
+    """`python -m gate ephemeral reap --repository <owner/name>` every hour: this repository's
+    expired pr-<repo>-<N> stacks are destroyed, whichever runner made them and even when their
+    pull request's teardown never ran (a cancelled run, a runner lost mid-job). A reap that fails
+    fails the run, naming the stacks it could not destroy. Same backend and cluster credentials as
+    the e2e check; the pull-request role trusts this file on the default branch only."""
+    s = policy.workflows
+    credential_steps, cluster_env = cluster_credentials(policy)
+    env: dict[str, str | Commented] = {
+        "REPOSITORY": "${{ github.repository }}",
+        **{
+            name: Commented(f"${{{{ secrets.{name} }}}}", SCHEDULED_SECRET_REASON)
+            for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
+        },
+        **cluster_env,
+    }
+    steps: list[Step] = [
+        *credential_steps,
+        gate_checkout(s, repo.owner or ""),
+        setup_python(s),
+        install_gate(),
+        {"name": "Install Pulumi CLI", **uses(actions.PULUMI)},
+        {
+            **run(
+                "Reap the expired disposable environments",
+                'python -m gate ephemeral reap --repository "$REPOSITORY"',
+                **env,
+            ),
+            "working-directory": ".delivery-gate",
+        },
+    ]
+    grants = e2e_permissions(policy)
+    grants.pop("packages")  # nothing is pushed here
+    body = job("ephemeral-janitor", s, steps, **{"timeout-minutes": max(s.timeout_minutes, 30)})
+    # A dispatch can name any branch; the janitor runs from the default branch only (its role
+    # would refuse another branch's token anyway).
+    body = {
+        "name": body["name"],
+        "if": f"github.ref == 'refs/heads/{repo.default_branch}'",
+        **body,
+        "permissions": grants,
+    }
+    on = {"schedule": [{"cron": JANITOR_SCHEDULE}], "workflow_dispatch": {}}
+    # One janitor at a time, and a run in progress is never cancelled half-way through a destroy.
+    concurrency = {"group": "ephemeral-janitor-${{ github.repository }}", "cancel-in-progress": False}
+    return workflow("ephemeral-janitor", on, {"reap": body}, concurrency=concurrency)
 
 
 # -- security-scan.yml: M9 §Required CI checks 5, §Merge conditions 2 --------------------------
@@ -1010,9 +1172,10 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
         jobs[ids["parity"]] = {
             "name": f"parity {env.name}",
             "needs": [ids["deploy"]],
-            # The called workflow's job declares packages: write (for pull-request images); a call
-            # may not grant less than its jobs ask for. Nothing is pushed in this call.
-            "permissions": permissions(contents="read", packages="write"),
+            # The called workflow's job declares packages: write (and id-token: write) for pull
+            # requests (gate/workflows.py e2e_permissions); a call may not grant less than its jobs
+            # ask for. Nothing is pushed and no role is assumed in this call.
+            "permissions": e2e_permissions(policy),
             # M9 §Post-merge 1: e2e-parity-check with run_k6=false after every deploy.
             # `./` is the documented form for a reusable workflow of the same repository; the
             # harness, actionlint 1.6 and GitHub Enterprise Server read it.
@@ -1236,6 +1399,7 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
         )
     documents["deploy.yml"] = deploy_workflow(policy, repo)
     documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/automation.py)
+    documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
     return dict(sorted(documents.items()))
 
 

@@ -106,7 +106,9 @@ def test_a_policy_without_aws_settings_is_refused() -> None:
 
 
 def test_one_repository_per_service_sorted_and_deduplicated() -> None:
-    repositories = [{"name": "Web"}, {"name": "aos"}, {"name": "aos", "owner": "other"}]
+    # (Two repositories of one name, of two owners, are refused by the model: their pull-request
+    # stacks would share one name, tests/test_model.py.)
+    repositories = [{"name": "Web"}, {"name": "aos"}]
     assert spec.image_repositories(policy(repositories=repositories)) == ("aos", "web")
     named = with_values(policy(repositories=repositories), workflows={"imageName": "platform"})
     assert spec.image_repositories(named) == ("platform",)
@@ -754,3 +756,130 @@ def test_missing_and_unknown_state_backend_keys_are_reported_together() -> None:
         "delivery-gate-bootstrap:accountId: got (missing); required",
         "delivery-gate-bootstrap:bucketName: got (missing); required",
     ]
+
+
+# -- the pull-request roles: cluster credentials for the disposable environments ------------------
+
+
+def hosting(environment: str = "dev", *, organization: bool = False, **aws: Any) -> GatePolicy:
+    """A stack with the dev EKS cluster; aos with a merge queue, web without."""
+    repositories = [
+        {"name": "aos", "mergeQueue": True},
+        {"name": "web", "owner": "zeta", "defaultBranch": "trunk"},
+    ]
+    values: dict[str, Any] = {
+        "environment": environment,
+        "repositories": repositories,
+        "aws": {"accountId": ACCOUNT, "loadBalancer": LOAD_BALANCER, "eksClusterName": "aos-dev", **aws},
+    }
+    if organization:
+        values["mergeGate"] = {
+            "mode": "organization",
+            "organization": {"centralRepository": "gate-workflows"},
+        }
+    return load_policy(values, stack=STACK_OF[environment], github_owner="acme")
+
+
+def e2e_token(
+    repo: str = "acme/aos", number: int = 7, workflow: str = "e2e-parity-check.yml"
+) -> dict[str, str]:
+    return token(repo, pull_request=True, ref=f"refs/pull/{number}/merge", workflow=workflow)
+
+
+QUEUE = "refs/heads/gh-readonly-queue/main/pr-7-0123abc"
+# (who, their job's token, whether it gets acme/aos's pull-request role)
+AOS_PULL_REQUEST_ROLE = [
+    ("the e2e check of a pull request of acme/aos", e2e_token(), True),
+    ("the same for another pull request", e2e_token(number=123), True),
+    ("the e2e check in acme/aos's merge queue", token(ref=QUEUE, workflow="e2e-parity-check.yml"), True),
+    ("the janitor on the default branch", token(workflow="ephemeral-janitor.yml"), True),
+    ("another workflow of the pull request", e2e_token(workflow="ci.yml"), False),
+    ("the janitor edited in a pull request", e2e_token(workflow="ephemeral-janitor.yml"), False),
+    (
+        "the janitor dispatched from a feature branch",
+        token(ref="refs/heads/feature", workflow="ephemeral-janitor.yml"),
+        False,
+    ),
+    ("the e2e check called by deploy.yml on main", token(workflow="e2e-parity-check.yml"), False),
+    ("a deploy job", token(environment="dev"), False),
+    ("the build job", token(), False),
+    ("another repository's pull request", e2e_token("zeta/web"), False),
+    ("a repository named like it, of another owner", e2e_token("evil/aos"), False),
+    ("another workflow in the merge queue", token(ref=QUEUE, workflow="ci.yml"), False),
+    (
+        "a token without job_workflow_ref",
+        token(pull_request=True, ref="refs/pull/7/merge", workflow_ref=False),
+        False,
+    ),
+    ("another audience", {**e2e_token(), AUD: "https://github.com/acme"}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "claims", "allowed"), AOS_PULL_REQUEST_ROLE, ids=[w for w, _, _ in AOS_PULL_REQUEST_ROLE]
+)
+def test_who_assumes_a_repositorys_pull_request_role(who: str, claims: dict[str, str], allowed: bool) -> None:
+    dev = hosting()
+    aos = dev.repositories[0]
+    assert assumes(spec.e2e_trust_policy(dev, aos), claims) is allowed, who
+
+
+def test_without_a_merge_queue_the_queue_gets_nothing_and_branches_are_exact() -> None:
+    dev = hosting()
+    web = dev.repositories[1]
+    trust = spec.e2e_trust_policy(dev, web)
+    assert assumes(trust, e2e_token("zeta/web"))
+    assert assumes(trust, token("zeta/web", ref="refs/heads/trunk", workflow="ephemeral-janitor.yml"))
+    queue = token(
+        "zeta/web", ref="refs/heads/gh-readonly-queue/trunk/pr-1-0a", workflow="e2e-parity-check.yml"
+    )
+    assert not assumes(trust, queue)
+    assert not assumes(trust, token("zeta/web", workflow="ephemeral-janitor.yml"))  # main is not its default
+    assert [s["Sid"] for s in trust["Statement"]] == [
+        "E2eCheckOfThisRepositorysPullRequests",
+        "EphemeralJanitorOnTheDefaultBranch",
+    ]
+
+
+def test_in_organisation_mode_only_the_central_e2e_workflow_gets_the_role() -> None:
+    dev = hosting(organization=True)
+    aos = dev.repositories[0]
+    trust = spec.e2e_trust_policy(dev, aos)
+    central = "acme/gate-workflows/.github/workflows/aos--e2e-parity-check.yml@refs/heads/delivery-gate"
+    assert assumes(trust, {**e2e_token(), WORKFLOW_REF: central})
+    assert assumes(trust, {**token(ref=QUEUE), WORKFLOW_REF: central})
+    # The repository's own copy, which a pull request could edit, gets nothing.
+    assert not assumes(trust, e2e_token())
+    assert not assumes(trust, token(ref=QUEUE, workflow="e2e-parity-check.yml"))
+    edited = "acme/gate-workflows/.github/workflows/aos--e2e-parity-check.yml@refs/heads/feature"
+    assert not assumes(trust, {**e2e_token(), WORKFLOW_REF: edited})
+    assert assumes(trust, token(workflow="ephemeral-janitor.yml"))
+
+
+def test_a_pull_request_role_describes_one_cluster_and_nothing_else() -> None:
+    dev = hosting()
+    assert grants(spec.e2e_role_policy(dev)) == {
+        "eks:DescribeCluster": [f"arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/aos-dev"]
+    }
+    aos, web = dev.repositories
+    assert spec.e2e_role_name(aos) == "delivery-gate-e2e-aos"
+    assert spec.pr_namespace_scope(aos) == ["aos-pr-*"] and spec.pr_namespace_scope(web) == ["web-pr-*"]
+    assert spec.e2e_kubernetes_group(web) == "delivery-gate-pr-web"
+    assert spec.e2e_access_policy_arn(dev) == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"
+    assert spec.e2e_access_policy_arn(hosting(region="cn-north-1")).startswith("arn:aws-cn:eks::aws:")
+
+
+def test_the_pull_request_variables_come_from_the_first_environments_stack_only() -> None:
+    dev = hosting()
+    aos, web = dev.repositories
+    assert spec.e2e_variables(dev, aos) == (
+        ("AWS_E2E_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/delivery-gate-e2e-aos"),
+        ("AWS_E2E_REGION", "eu-west-1"),
+        ("AWS_E2E_EKS_CLUSTER", "aos-dev"),
+    )
+    assert spec.e2e_variables(dev, web)[0] == (
+        "AWS_E2E_ROLE_ARN",
+        f"arn:aws:iam::{ACCOUNT}:role/delivery-gate-e2e-web",
+    )
+    assert spec.e2e_variables(hosting("staging"), aos) == ()  # not the first environment
+    assert spec.e2e_variables(gated("dev"), aos) == ()  # no EKS cluster: nothing to reach

@@ -38,7 +38,9 @@ def check(
 
 def test_the_shipped_stacks_agree(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check", "--project-dir", str(ROOT)]) == 0
-    assert capsys.readouterr().out == "3 stacks agree: dev, staging, prod\n"
+    assert capsys.readouterr().out == (
+        "3 stacks agree: dev, staging, prod\n1 per-PR template(s) valid: stacks/ephemeral.yaml\n"
+    )
 
 
 CHAIN_WITHOUT_STAGING = [
@@ -103,3 +105,87 @@ def test_an_invalid_stack_is_reported_with_its_own_message(
     )
     assert code == 2
     assert "stacks/Pulumi.staging.yaml: invalid delivery-gate configuration" in output
+
+
+# -- the per-PR templates: every one validated, one per gated repository -----------------------
+
+TEMPLATE = (ROOT / "stacks" / "ephemeral.yaml").read_text()
+TWO_REPOSITORIES = [{"name": "aos"}, {"name": "Web.App"}]
+
+
+def gating_two(stack: str) -> str:
+    return edited(stack, repositories=TWO_REPOSITORIES)
+
+
+def template_for(name: str, **changes: object) -> str:
+    """The shipped template, serving the repository `name` (and gating both repositories)."""
+    text = TEMPLATE.replace("repository: aos", f"repository: {name}")
+    document = yaml.safe_load(text)
+    document["config"]["delivery-gate:repositories"] = TWO_REPOSITORIES
+    for key, value in changes.items():
+        current = document["config"].get(f"delivery-gate:{key}")
+        merged = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
+        document["config"][f"delivery-gate:{key}"] = merged
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def check_with_templates(
+    make_project: ProjectFactory, templates: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    project = make_project({stack: gating_two(stack) for stack in SHIPPED})
+    for file, text in templates.items():
+        (project / "stacks" / file).write_text(text)
+    code = cli.main(["check", "--project-dir", str(project)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_a_template_per_repository_is_checked_with_the_default_one(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    templates = {"ephemeral.yaml": template_for("aos"), "ephemeral.Web.App.yaml": template_for("Web.App")}
+    code, output = check_with_templates(make_project, templates, capsys)
+    assert code == 0, output
+    assert "2 per-PR template(s) valid: stacks/ephemeral.yaml, stacks/ephemeral.Web.App.yaml" in output
+
+
+@pytest.mark.parametrize(
+    ("templates", "expected"),
+    [
+        (
+            {"ephemeral.web.app.yaml": template_for("aos")},
+            "[GATE-DP-11] stacks/ephemeral.web.app.yaml serves acme/aos, not 'web.app' as its file name says",
+        ),
+        (
+            {"ephemeral.yaml": template_for("Web.App"), "ephemeral.Web.App.yaml": template_for("Web.App")},
+            "[GATE-DP-11] stacks/ephemeral.Web.App.yaml and stacks/ephemeral.yaml both serve acme/Web.App: "
+            "one template per repository (stacks/ephemeral.yaml serves one without a template of its own)",
+        ),
+        (
+            {"ephemeral.Web.App.yaml": template_for("Web.App", ephemeral={"ttl": "0s"})},
+            "stacks/ephemeral.Web.App.yaml (pull request 1): invalid delivery-gate configuration",
+        ),
+    ],
+    ids=["file-names-another-repository", "two-templates-for-one-repository", "an-invalid-template"],
+)
+def test_a_bad_template_is_refused(
+    make_project: ProjectFactory,
+    capsys: pytest.CaptureFixture[str],
+    templates: dict[str, str],
+    expected: str,
+) -> None:
+    code, output = check_with_templates(make_project, templates, capsys)
+    assert code == 2
+    assert expected in output, output
+
+
+def test_a_template_for_a_repository_no_merge_gate_gates_is_refused(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(dict(SHIPPED))  # the stacks gate acme/aos only
+    (project / "stacks" / "ephemeral.Web.App.yaml").write_text(template_for("Web.App"))
+    assert cli.main(["check", "--project-dir", str(project)]) == 2
+    assert (
+        "[GATE-DP-11] stacks/ephemeral.Web.App.yaml serves acme/Web.App, which no merge gate gates: "
+        "allowed: one of acme/aos"
+    ) in capsys.readouterr().err

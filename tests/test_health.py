@@ -237,7 +237,7 @@ def test_the_command_exits_1_when_unhealthy_and_2_for_a_bad_request(
     assert lines[0].startswith("stack dev (environment dev): healthy")
     assert health.command(ROOT, "dev", None, probe=FakeProbe(alerts=[alert("X")]), out=lines.append) == 1
     with pytest.raises(HealthError, match="an environment stack"):
-        health.command(ROOT, "pr-42", None, probe=FakeProbe())
+        health.command(ROOT, "pr-aos-42", None, probe=FakeProbe())
     assert cli.main(["health", "--stack", "dev", "--alertmanager-url", "file:///etc/passwd"]) == 2
     assert (
         "--alertmanager-url: got 'file:///etc/passwd'; allowed: an http(s):// URL" in capsys.readouterr().err

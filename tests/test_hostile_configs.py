@@ -141,15 +141,15 @@ CASES: dict[str, tuple[str, str]] = {
         "the project directory (a symbolic link); allowed: a file inside it",
     ),
     # -- ephemeral stacks, TTLs and times
-    "ttl-zero": ("pr-7", f"- delivery-gate:ephemeral.ttl: got '0s'; {_TTL}"),
-    "ttl-ten-years": ("pr-7", f"- delivery-gate:ephemeral.ttl: got '87600h'; {_TTL}"),
+    "ttl-zero": ("pr-aos-7", f"- delivery-gate:ephemeral.ttl: got '0s'; {_TTL}"),
+    "ttl-ten-years": ("pr-aos-7", f"- delivery-gate:ephemeral.ttl: got '87600h'; {_TTL}"),
     "ttl-overflow": (
-        "pr-7",
+        "pr-aos-7",
         "- delivery-gate:ephemeral.ttl: got '99999999999999999999h'; allowed: a duration in h, m and s "
         "units, such as '60s', '5m' or '1h30m' (at most 6 digits each)",
     ),
     "created-in-the-future": (
-        "pr-7",
+        "pr-aos-7",
         "- delivery-gate:ephemeral.createdAt: got '2036-11-21T00:00:00Z'; is after now "
         "(2026-11-22T00:00:00Z): the TTL would count from then; allowed: a time not after now",
     ),
@@ -159,15 +159,17 @@ CASES: dict[str, tuple[str, str]] = {
         "(2026-11-22T00:00:00Z): evidence cannot come from the future; allowed: a time not after now",
     ),
     "environment-stack-named-pr": (
-        "pr-3",
-        "- delivery-gate:environments[0].stack: got 'pr-3'; allowed: a stack name not of the form pr-<N>: "
-        "those are the disposable per-PR stacks, which `gate ephemeral reap` destroys when they expire",
+        "pr-aos-3",
+        "- delivery-gate:environments[0].stack: got 'pr-aos-3'; allowed: a stack name not starting with "
+        "pr-: those are the disposable per-PR stacks (pr-<repo>-<N>), which `gate ephemeral reap` "
+        "destroys when they expire",
     ),
     "pr-stack-not-ephemeral": (
-        "pr-4",
-        "- delivery-gate:ephemeral: got (missing); stack 'pr-4' is named like a disposable per-PR stack, "
-        "which `gate ephemeral reap` destroys when it expires; allowed: an ephemeral stack made from "
-        "stacks/ephemeral.yaml, or an environment stack with another name",
+        "pr-aos-4",
+        "- delivery-gate:ephemeral: got (missing); stack 'pr-aos-4' is named like a disposable per-PR "
+        "stack, which `gate ephemeral reap` destroys when it expires; allowed: an ephemeral stack made "
+        "from its repository's template (stacks/ephemeral[.<repo>].yaml), or an environment stack not "
+        "named pr-*",
     ),
     # -- values that reach rendered files
     "command-expression": (

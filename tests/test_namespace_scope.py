@@ -184,7 +184,7 @@ def test_rules_rendered_for_a_pull_request_would_select_its_namespace_only() -> 
             "repositories": [{"name": "aos"}],
             "ephemeral": {"pullRequest": 42, "repository": "aos", "createdAt": NOW},
         },
-        stack="pr-42",
+        stack="pr-aos-42",
         github_owner="acme",
     )
     for expr in rule_exprs(alerts.rule_groups(policy)):

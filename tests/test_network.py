@@ -62,13 +62,13 @@ def pr_policy() -> GatePolicy:
             "ephemeral": {"pullRequest": 42, "repository": "aos", "createdAt": NOW},
             "application": {"image": "ghcr.io/acme/aos:pr-42"},
         },
-        stack="pr-42",
+        stack="pr-aos-42",
         github_owner="acme",
     )
 
 
 RELAYS = tuple(f"relay-{stack}" for stack in STACKS)  # the alert relay's namespace (gate/relay.py)
-WHERE = (*STACKS, "pr-42", "pr-42-with-egress", *RELAYS)
+WHERE = (*STACKS, "pr-aos-42", "pr-aos-42-with-egress", *RELAYS)
 
 
 @functools.cache
@@ -79,8 +79,8 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     for stack in STACKS:
         plan = stack_plan(stack)
         out[f"relay-{stack}"] = policies_in(plan, plan["outputs"]["alertRelay"]["namespace"])
-    out["pr-42"] = policies_in(build_plan(ROOT, "pr-42"))
-    out["pr-42-with-egress"] = network.network_policies(
+    out["pr-aos-42"] = policies_in(build_plan(ROOT, "pr-aos-42"))
+    out["pr-aos-42-with-egress"] = network.network_policies(
         "aos-pr-42",
         app="aos",
         app_port=8080,
@@ -207,14 +207,14 @@ def test_the_ephemeral_namespace_uses_the_same_renderer_without_external_egress(
     assert ephemeral.network_policies(policy, ns) == network.network_policies(
         ns, app="aos", app_port=8080, ingress_namespace="ingress-nginx", monitoring_namespace="monitoring"
     )
-    assert set(by_name(rendered_in("pr-42"))) == COMMON
+    assert set(by_name(rendered_in("pr-aos-42"))) == COMMON
     # The allows both kinds of namespace share are the same, namespace apart.
     staging = load_policy(
         {"environment": "staging", "repositories": [{"name": "aos"}]}, stack="staging", github_owner="acme"
     )
     environment = by_name(runtime.network_policies(staging))
     assert {name: spec for name, spec in environment.items() if name in COMMON} == by_name(
-        rendered_in("pr-42")
+        rendered_in("pr-aos-42")
     )
 
 

@@ -25,13 +25,15 @@ from gate.organization import RERUN_WORKFLOW, central_file, gate_tools
 from gate.plan import load_plan
 from gate.rules import committed_workflows, required_workflows
 from gate.schema_change import SCHEMA_CHECK_PATH
-from gate.workflows import E2E_WORKFLOW, K6_MAPPER_PATH, WORKFLOW_DIR
+from gate.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, K6_MAPPER_PATH, WORKFLOW_DIR
 from tests.conftest import ProjectFactory
 from tests.support.actions_runner import Event, Harness
 from tests.support.sample_world import FAKE_GATE, STUBS, app_server, make_sample_repo, make_world
 from tests.test_workflow_runs import (
     ALL_CHECKS_PASS,
+    AWS,
     DEPLOYED_EVERYWHERE,
+    E2E_VARS,
     ENVIRONMENTS,
     FAST_K6,
     NAME,
@@ -108,7 +110,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
     repo = gate_policy.repositories[0]
     own = repository_workflows(gate_policy, repo)
     # ...and the alert relay's mismatch-automation.yml (repository_dispatch is no pull request).
-    kept = ("deploy.yml", E2E_WORKFLOW, MISMATCH_AUTOMATION, RERUN_WORKFLOW)
+    kept = sorted(("deploy.yml", E2E_WORKFLOW, MISMATCH_AUTOMATION, JANITOR_WORKFLOW, RERUN_WORKFLOW))
     assert sorted(own) == [f"{WORKFLOW_DIR}/{f}" for f in kept]
     # Its own workflows alone report none of the required checks on a pull request ...
     checks = required_checks(gate_policy, repo)
@@ -254,14 +256,15 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
     assert protection["inputs"]["rules"] == {"update": True, "deletion": True, "nonFastForward": True}
     assert [a["actorType"] for a in protection["inputs"]["bypassActors"]] == ["Team", "OrganizationAdmin"]
     assert protection["inputs"]["conditions"]["refName"]["includes"] == ["refs/heads/delivery-gate"]
-    # The gated repositories hold deploy.yml, the post-merge parity check and the review helper;
-    # the one the alert relay dispatches to (the first) also mismatch-automation.yml.
+    # The gated repositories hold deploy.yml, the post-merge parity check, the scheduled janitor and
+    # the review helper; the one the alert relay dispatches to (the first) also mismatch-automation.yml.
     for name, extra in (("aos", (MISMATCH_AUTOMATION,)), ("web", ())):
         own = {
             r["inputs"]["file"] for r in resources if r["type"] == FILE and r["inputs"]["repository"] == name
         }
         assert {p for p in own if p.startswith(WORKFLOW_DIR)} == {
-            f"{WORKFLOW_DIR}/{f}" for f in ("deploy.yml", E2E_WORKFLOW, RERUN_WORKFLOW, *extra)
+            f"{WORKFLOW_DIR}/{f}"
+            for f in ("deploy.yml", E2E_WORKFLOW, JANITOR_WORKFLOW, RERUN_WORKFLOW, *extra)
         }
     assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET, FILE))
 
@@ -275,15 +278,16 @@ def app_url() -> Iterator[str]:
         yield url
 
 
-def org_gated(tmp_path: Path) -> tuple[Gated, Harness]:
+def org_gated(tmp_path: Path, *, aws: bool = True) -> tuple[Gated, Harness]:
     """The sample repository with what organisation mode commits into it, and a harness that runs
-    the central repository's required workflows on its events."""
-    values = {**FAST_K6, **ORGANIZATION}
+    the central repository's required workflows on its events; with `aws`, pull requests reach the
+    cluster through their role (deploys then need the registry's variables: they run without)."""
+    values = {**FAST_K6, **ORGANIZATION, **(AWS if aws else {})}
     gate_policy = policy(**values)
     repo = gate_policy.repositories[0]
     files = {**repository_workflows(gate_policy, repo), **gate_tools()}
     path, base, head = make_sample_repo(tmp_path / NAME, owner=OWNER, name=NAME, files=files)
-    gated = Gated(tmp_path, path, base, head, make_world(tmp_path), values)
+    gated = Gated(tmp_path, path, base, head, make_world(tmp_path), values, vars=dict(E2E_VARS))
     central = tmp_path / CENTRAL / WORKFLOW_DIR
     central.mkdir(parents=True)
     for relative, text in organization.render_required_workflows(gate_policy, repo).items():
@@ -295,6 +299,7 @@ def org_gated(tmp_path: Path) -> tuple[Gated, Harness]:
         world=gated.world.root,
         bin_dirs=[STUBS],
         secrets=SECRETS,
+        vars=E2E_VARS,
         env={"GATE_HARNESS_PYTHON": sys.executable},
         work=tmp_path / "central-runner",
     )
@@ -383,7 +388,7 @@ def test_a_review_on_a_fork_pull_request_reruns_nothing(tmp_path: Path) -> None:
 
 
 def test_a_deploy_runs_the_repositorys_post_merge_parity_check(tmp_path: Path, app_url: str) -> None:
-    gated, _ = org_gated(tmp_path)
+    gated, _ = org_gated(tmp_path, aws=False)
     deployed(gated, {"default": app_url})
     run = gated.run("deploy.yml", push(gated))
     assert results(run) == DEPLOYED_EVERYWHERE

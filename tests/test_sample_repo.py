@@ -457,13 +457,13 @@ def test_fake_gate_ephemeral_environment(tmp_path: Path, world: World) -> None:
     world.push(image)
     world.set_default_url("http://127.0.0.1:9999")
     assert run(up, gate, world).returncode == 0
-    assert world.deployed_image("pr-7") == image
+    assert world.deployed_image("pr-aos-7") == image and world.namespaces() == ["aos-pr-7"]
     sample = copy_sample(tmp_path / "sample")
-    assert run(COMMANDS.target_url, sample, world, {"TARGET_ENVIRONMENT": "pr-7"}).stdout == (
+    assert run(COMMANDS.target_url, sample, world, {"TARGET_ENVIRONMENT": "pr-aos-7"}).stdout == (
         "http://127.0.0.1:9999\n"
     )
     down = run("python -m gate ephemeral down --repository acme/aos --pr 7", gate, world)
-    assert down.returncode == 0 and world.deployed_image("pr-7") is None
+    assert down.returncode == 0 and world.deployed_image("pr-aos-7") is None
     assert [c["argv"][:2] for c in world.calls("gate")] == [["ephemeral", "up"]] * 2 + [["ephemeral", "down"]]
 
 

@@ -51,6 +51,13 @@ SECRETS = {
     "GATE_GITHUB_TOKEN": "ghp_environment_stack_token",
 }
 ROLE = "arn:aws:iam::123456789012:role/delivery-gate-deploy"
+# The pull-request role and its cluster: repository variables the dev stack sets (gate/aws.py
+# e2e_variables); the e2e check and the janitor reach the cluster with it, no stored kubeconfig.
+E2E_ROLE = "arn:aws:iam::123456789012:role/delivery-gate-e2e-aos"
+E2E_VARS = {"AWS_E2E_ROLE_ARN": E2E_ROLE, "AWS_E2E_REGION": "eu-west-1", "AWS_E2E_EKS_CLUSTER": "aos-dev"}
+# The shipped configuration's way to the cluster (delivery-gate:aws): what pull requests run with.
+AWS = VARIANTS["aws-deploy-role"]
+PR_STACK, PR_NAMESPACE = f"pr-aos-{PR}", f"aos-pr-{PR}"
 BUILD_ROLE = "arn:aws:iam::123456789012:role/delivery-gate-build"
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 OLD_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 63 + "1"
@@ -144,12 +151,18 @@ def make_gated(tmp_path: Path, **values: Any) -> Gated:
     repo, base, head = make_sample_repo(
         tmp_path / NAME, owner=OWNER, name=NAME, files=rendered_files(**values)
     )
-    return Gated(tmp_path, repo, base, head, make_world(tmp_path), values)
+    return Gated(tmp_path, repo, base, head, make_world(tmp_path), values, vars=dict(E2E_VARS))
 
 
 @pytest.fixture
 def gated(tmp_path: Path) -> Gated:
     return make_gated(tmp_path)
+
+
+@pytest.fixture
+def pr_gated(tmp_path: Path) -> Gated:
+    """A repository whose pull requests reach the cluster through the pull-request role (aws)."""
+    return make_gated(tmp_path, **AWS)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +214,8 @@ def run_pull_request(
 # -- pull requests ---------------------------------------------------------------------------------
 
 
-def test_a_pull_request_where_everything_passes(gated: Gated, app_url: str) -> None:
+def test_a_pull_request_where_everything_passes(pr_gated: Gated, app_url: str) -> None:
+    gated = pr_gated
     gated.world.set_default_url(app_url)
     gated.change({"app/notes.md": "A harmless change.\n"})
     runs = {workflow: gated.run(workflow, pull_request(gated)) for workflow in PR_WORKFLOWS}
@@ -215,6 +229,8 @@ def test_a_pull_request_where_everything_passes(gated: Gated, app_url: str) -> N
     assert gated.world.logins() == ["ghcr.io"]
     # Torn down, and the SLO suggestion written with a real p99 (k6 exported it).
     assert any(c["argv"][:2] == ["ephemeral", "down"] for c in gated.world.calls("gate"))
+    assert runs["e2e-parity-check.yml"].job("e2e-parity").step("target").outputs["environment"] == PR_STACK
+    assert gated.world.namespaces() == []
     suggestion = json.loads(
         (gated.world.root / "artifacts" / "slo-suggestion" / "slo-suggestion.json").read_text()
     )
@@ -264,7 +280,81 @@ def test_each_ci_check_fails_for_its_own_reason(gated: Gated, check: str) -> Non
     assert results(run) == expected
 
 
-def test_an_e2e_diff_fails_the_check_and_the_environment_is_still_torn_down(gated: Gated) -> None:
+def test_the_e2e_job_reaches_the_cluster_through_the_pull_request_role(pr_gated: Gated, app_url: str) -> None:
+    gated = pr_gated
+    gated.world.set_default_url(app_url)
+    # The pull request's own code says whether it can see AWS credentials.
+    script = (gated.repo / "scripts" / "e2e.py").read_text()
+    main = "def main(argv: list[str] | None = None) -> int:\n"
+    spy = (
+        "    import os\n"
+        "    print('AWS credentials visible:', sorted(k for k in os.environ if k.startswith('AWS_')))\n"
+    )
+    gated.change({"scripts/e2e.py": script.replace(main, main + spy)}, "look for credentials")
+    run = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(run) == {"e2e-parity": "success"}, log(run, "e2e-parity")
+    # OIDC to the repository's pull-request role, nothing stored: the fake refuses a job without
+    # id-token: write, and the role's credentials are step outputs, not the job's environment.
+    (login,) = gated.world.calls("uses:aws-actions/configure-aws-credentials")
+    assert (login["job"], login["with"]["role-to-assume"]) == ("e2e-parity", E2E_ROLE)
+    assert login["with"]["output-env-credentials"] == "false"
+    calls = [c for c in gated.world.calls() if c["tool"] in ("aws", "gate")]
+    assert [(c["tool"], c["argv"][:2]) for c in calls] == [
+        ("aws", ["eks", "update-kubeconfig"]),
+        ("gate", ["ephemeral", "up"]),
+        ("gate", ["ephemeral", "down"]),
+    ]
+    kubeconfig = calls[0]["argv"][calls[0]["argv"].index("--kubeconfig") + 1]
+    assert calls[0]["argv"][:4] == ["eks", "update-kubeconfig", "--name", "aos-dev"]
+    assert calls[0]["role"] == E2E_ROLE and kubeconfig.endswith("/delivery-gate-kubeconfig")
+    up = calls[1]["argv"]
+    assert up[up.index("--repository") + 1] == REPOSITORY and up[up.index("--pr") + 1] == str(PR)
+    # The pull request's own scripts never held the role's credentials.
+    job = run.job("e2e-parity")
+    for step in ("Simulate", "Run", "Replay"):
+        assert "AWS credentials visible: []" in job.step(step).log, job.step(step).log
+
+
+def test_without_the_pull_request_role_the_check_fails_clearly(pr_gated: Gated) -> None:
+    gated = pr_gated
+    gated.vars = {}  # the dev stack sets no AWS_E2E_* (its aws has no eksClusterName)
+    run = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(run) == {"e2e-parity": "failure"}
+    job = run.job("e2e-parity")
+    step = job.step("Check the pull-request role is configured")
+    assert step.outcome == "failure"
+    assert (
+        "::error::no cluster credentials for the disposable environments: repository variable(s) "
+        "AWS_E2E_ROLE_ARN AWS_E2E_REGION AWS_E2E_EKS_CLUSTER not set"
+    ) in step.log
+    assert gated.world.calls("docker") == [] and gated.world.calls("aws") == []
+
+
+def test_with_no_credentials_mechanism_the_check_fails_before_building_anything(gated: Gated) -> None:
+    # No delivery-gate:aws and no workflows.clusterCredentials: never a stored kubeconfig instead.
+    run = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(run) == {"e2e-parity": "failure"}
+    job = run.job("e2e-parity")
+    assert job.step("No cluster credentials").outcome == "failure"
+    assert "::error::the disposable environment needs credentials for its cluster" in log(run, "e2e-parity")
+    assert gated.world.calls("docker") == [] and gated.world.pushed_digests() == set()
+    assert gated.world.calls("gate") == []  # nothing created, so nothing to tear down
+    assert job.step("Tear down the disposable environment").outcome == "skipped"
+
+
+def test_a_self_hosted_runner_in_the_cluster_uses_its_own_identity(tmp_path: Path, app_url: str) -> None:
+    gated = make_gated(tmp_path, workflows={"runner": "self-hosted", "clusterCredentials": "runner"})
+    gated.world.set_default_url(app_url)
+    run = gated.run("e2e-parity-check.yml", pull_request(gated))
+    assert results(run) == {"e2e-parity": "success"}, log(run, "e2e-parity")
+    assert (
+        gated.world.calls("aws") == []
+        and gated.world.calls("uses:aws-actions/configure-aws-credentials") == []
+    )
+
+
+def test_an_e2e_diff_fails_the_check_and_the_environment_is_still_torn_down(pr_gated: Gated) -> None:
+    gated = pr_gated
     with app_server(mode="mismatch") as url:
         gated.world.set_default_url(url)
         run = gated.run("e2e-parity-check.yml", pull_request(gated))
@@ -272,11 +362,11 @@ def test_an_e2e_diff_fails_the_check_and_the_environment_is_still_torn_down(gate
     job = run.job("e2e-parity")
     assert job.step("Diff (root hashes must match)").outcome == "failure"
     assert job.step("Tear down the disposable environment").outcome == "success"
-    assert not (gated.world.root / "cluster" / f"aos-pr-{PR}").exists()
+    assert not (gated.world.root / "cluster" / PR_NAMESPACE).exists()
 
 
 def test_a_k6_breach_fails_the_check_after_writing_the_suggestion(tmp_path: Path) -> None:
-    gated = make_gated(tmp_path)
+    gated = make_gated(tmp_path, **AWS)
     gated.env = {"P95_MS": "100"}  # the sample's smoke.js threshold; the slow server answers in ~300 ms
     with app_server(mode="slow") as url:
         gated.world.set_default_url(url)
@@ -328,16 +418,19 @@ def test_a_high_finding_alone_does_not_fail_the_scan(gated: Gated) -> None:
 
 
 def test_a_fork_pull_request_without_a_merge_queue_fails_e2e_clearly_and_gets_no_secrets(
-    gated: Gated,
+    pr_gated: Gated,
 ) -> None:
+    gated = pr_gated
     gated.change({"app/notes.md": "From a fork.\n"})
     outcome = run_pull_request(gated, fork=True)
     assert outcome == ALL_CHECKS_PASS | {"e2e-parity": "failure"}
     run = gated.run("e2e-parity-check.yml", pull_request(gated, fork=True))
     assert "::error::pull request from a fork" in log(run, "e2e-parity")
     assert "mergeQueue: true" in log(run, "e2e-parity")
-    # No environment, no push, no login, no code-scanning upload with a read-only token.
+    # No environment, no push, no login, no cluster credentials, no code-scanning upload with a
+    # read-only token.
     assert gated.world.calls("gate") == [] and gated.world.logins() == []
+    assert gated.world.calls("uses:aws-actions/configure-aws-credentials") == []
     scan = gated.run("security-scan.yml", pull_request(gated, fork=True)).job("security-scan")
     assert scan.step("Upload image findings").outcome == "skipped"
 
@@ -345,18 +438,66 @@ def test_a_fork_pull_request_without_a_merge_queue_fails_e2e_clearly_and_gets_no
 def test_with_a_merge_queue_a_fork_is_checked_on_the_merged_code_with_secrets(
     tmp_path: Path, app_url: str
 ) -> None:
-    gated = make_gated(tmp_path, repositories=[{"name": NAME, "mergeQueue": True}])
+    gated = make_gated(tmp_path, **AWS, repositories=[{"name": NAME, "mergeQueue": True}])
     gated.world.set_default_url(app_url)
     gated.change({"app/notes.md": "From a fork.\n"})
     on_the_pr = gated.run("e2e-parity-check.yml", pull_request(gated, fork=True))
     assert results(on_the_pr) == {"e2e-parity": "success"}
     assert "runs in the merge queue" in log(on_the_pr, "e2e-parity")
     assert gated.world.calls("gate") == []
-    # The queue runs the real check, in this repository, for pr-<N> taken from the queue branch.
+    assert gated.world.calls("uses:aws-actions/configure-aws-credentials") == []  # a fork: no token
+    # The queue runs the real check, in this repository, for pr-aos-<N> taken from the queue branch.
     in_the_queue = gated.run("e2e-parity-check.yml", merge_group(gated))
     assert results(in_the_queue) == {"e2e-parity": "success"}
     ups = [c["argv"] for c in gated.world.calls("gate") if c["argv"][:2] == ["ephemeral", "up"]]
     assert len(ups) == 1 and ups[0][ups[0].index("--pr") + 1] == str(PR)
+    assert [
+        c["with"]["role-to-assume"] for c in gated.world.calls("uses:aws-actions/configure-aws-credentials")
+    ] == [E2E_ROLE]
+
+
+# -- the janitor -----------------------------------------------------------------------------------
+
+
+def schedule(gated: Gated) -> Event:
+    return Event("schedule", ref="refs/heads/main", sha=gated.head, payload={"schedule": "17 * * * *"})
+
+
+def test_the_janitor_reaps_this_repositorys_expired_environments_every_hour(pr_gated: Gated) -> None:
+    gated = pr_gated
+    for namespace in ("aos-pr-1", "aos-pr-2", "web-pr-3"):
+        (gated.world.root / "cluster" / namespace).mkdir(parents=True)
+    gated.world.expire("aos-pr-1")
+    gated.world.expire("web-pr-3")  # another repository's: its own janitor reaps it
+    run = gated.run("ephemeral-janitor.yml", schedule(gated))
+    assert results(run) == {"ephemeral-janitor": "success"}, log(run, "reap")
+    (reap,) = gated.world.calls("gate")
+    assert reap["argv"] == ["ephemeral", "reap", "--repository", REPOSITORY]
+    assert reap["cwd"].endswith(".delivery-gate")
+    assert gated.world.namespaces() == ["aos-pr-2", "web-pr-3"]
+    # The same pull-request role and kubeconfig as the e2e check, before the reap.
+    (login,) = gated.world.calls("uses:aws-actions/configure-aws-credentials")
+    assert (login["job"], login["with"]["role-to-assume"]) == ("reap", E2E_ROLE)
+    assert [c["tool"] for c in gated.world.calls() if c["tool"] in ("aws", "gate")] == ["aws", "gate"]
+    assert run.concurrency_group == f"ephemeral-janitor-{REPOSITORY}"
+
+
+def test_a_janitor_that_cannot_reap_fails_visibly(pr_gated: Gated) -> None:
+    gated = pr_gated
+    gated.world.fault("gate")
+    run = gated.run("ephemeral-janitor.yml", schedule(gated))
+    assert results(run) == {"ephemeral-janitor": "failure"}
+    step = run.job("reap").step("Reap the expired disposable environments")
+    assert step.outcome == "failure" and "fake gate: failed (fault injected)" in step.log
+
+
+def test_the_janitor_runs_from_the_default_branch_only(pr_gated: Gated) -> None:
+    gated = pr_gated
+    event = Event("workflow_dispatch", ref="refs/heads/feature", sha=gated.head)
+    assert results(gated.run("ephemeral-janitor.yml", event)) == {"ephemeral-janitor": "skipped"}
+    assert gated.world.calls("gate") == []
+    dispatched = Event("workflow_dispatch", ref="refs/heads/main", sha=gated.head)
+    assert results(gated.run("ephemeral-janitor.yml", dispatched)) == {"ephemeral-janitor": "success"}
 
 
 # -- workflow_dispatch -------------------------------------------------------------------------------
@@ -400,7 +541,8 @@ def test_a_deployed_check_whose_diff_prints_no_root_hash_fails_saying_why(
     tmp_path: Path, app_url: str
 ) -> None:
     # The root hash is the environment's parity evidence: a diff that passes silently cannot give it.
-    gated = make_gated(tmp_path)
+    # (With aws: the pull request below reaches its disposable environment through the PR role.)
+    gated = make_gated(tmp_path, **AWS)
     e2e = gated.repo / ".github" / "workflows" / "e2e-parity-check.yml"
     command = "python scripts/e2e.py diff build/e2e"
     assert e2e.read_text().count(f'out="$({command})"') == 1

@@ -973,7 +973,9 @@ def _pulumi(step: Step) -> dict[str, str]:
 
 def _aws(step: Step) -> dict[str, str]:
     """configure-aws-credentials by OIDC: needs role-to-assume, aws-region and `id-token: write`;
-    exports AWS_REGION, AWS_DEFAULT_REGION, AWS_ROLE_ARN and fake session keys."""
+    exports AWS_REGION, AWS_DEFAULT_REGION, AWS_ROLE_ARN and fake session keys (whose session token
+    names the role, so a stub can tell whose credentials it was given), unless
+    `output-env-credentials: false`; with `output-credentials: true` they are step outputs too."""
     region, role = step.input("aws-region"), step.input("role-to-assume")
     if not region:
         raise StepFailure("Input required and not supplied: aws-region")
@@ -984,12 +986,19 @@ def _aws(step: Step) -> dict[str, str]:
     if not _granted(step.job, "id-token") or _is_fork(step.job.wf.state.event, step.job.h.repository):
         raise StepFailure("It looks like you might be trying to authenticate with OIDC. Did you mean to set "
                           "the `id-token` permission? (this job's token has no id-token: write)")  # fmt: skip
-    credentials = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ROLE_ARN": role,
-                   "AWS_ACCESS_KEY_ID": "ASIAHARNESS", "AWS_SECRET_ACCESS_KEY": "harness-secret",
-                   "AWS_SESSION_TOKEN": "harness-session"}  # fmt: skip
-    for name, value in credentials.items():
-        step.export(name, value)
-    return {"aws-account-id": role.split(":")[4] if role.count(":") >= 5 else ""}
+    _known(step, {"role-to-assume", "aws-region", "output-credentials", "output-env-credentials"})
+    session = {"AWS_ACCESS_KEY_ID": "ASIAHARNESS", "AWS_SECRET_ACCESS_KEY": "harness-secret",
+               "AWS_SESSION_TOKEN": f"harness-session-for:{role}"}  # fmt: skip
+    if _bool("output-env-credentials", step.input("output-env-credentials", "true")):
+        exported = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ROLE_ARN": role, **session}
+        for name, value in exported.items():
+            step.export(name, value)
+    outputs = {"aws-account-id": role.split(":")[4] if role.count(":") >= 5 else ""}
+    if _bool("output-credentials", step.input("output-credentials", "false")):
+        outputs |= {"aws-access-key-id": session["AWS_ACCESS_KEY_ID"],
+                    "aws-secret-access-key": session["AWS_SECRET_ACCESS_KEY"],
+                    "aws-session-token": session["AWS_SESSION_TOKEN"]}  # fmt: skip
+    return outputs
 
 
 FAKES: dict[str, Fake] = {

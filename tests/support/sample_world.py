@@ -55,6 +55,9 @@ _GIT_IDENTITY = {
 
 
 def namespace(environment: str) -> str:
+    """aos-<environment>, or aos-pr-<N> for a pull request's stack pr-aos-<N> (gate/prnames.py)."""
+    if environment.startswith("pr-aos-"):
+        return f"aos-pr-{environment.removeprefix('pr-aos-')}"
     return f"aos-{environment}"
 
 
@@ -144,9 +147,18 @@ class World:
         path.write_text(url + "\n", encoding="utf-8")
 
     def set_default_url(self, url: str) -> None:
-        """The URL that `gate ephemeral up` (the fake gate) gives each new pr-<N> environment."""
+        """The URL that `gate ephemeral up` (the fake gate) gives each new pr-<repo>-<N> environment."""
         (self.root / "cluster").mkdir(parents=True, exist_ok=True)
         (self.root / "cluster" / "default-url").write_text(url + "\n", encoding="utf-8")
+
+    def expire(self, namespace: str) -> None:
+        """Marks a PR namespace (e.g. aos-pr-7) as past its TTL: the fake gate's reap removes it."""
+        path = self.root / "cluster" / namespace / "expired"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+    def namespaces(self) -> list[str]:
+        return sorted(p.name for p in (self.root / "cluster").glob("*") if p.is_dir())
 
     def set_github_api(self, path: str, answer: object) -> None:
         """What `gh api <path>` (a GET, e.g. repos/acme/aos/pulls/7/reviews) answers: JSON."""

@@ -17,7 +17,8 @@ tests/support/sample_world.py):
     trivy/findings.json             {"image": ["CRITICAL", ...], "fs": [...], "config": [...]}
     cluster/<ns>/deployments/<name>.json   {"containers": {"app": "<image>"}}
     cluster/<ns>/url                the delivery-gate.io/url annotation of ingress `aos`
-    cluster/default-url             the URL `gate ephemeral up` (the fake gate) gives a new pr-<N>
+    cluster/default-url             the URL `gate ephemeral up` (the fake gate) gives a new PR
+                                    environment (namespace <repo>-pr-<N>)
     evidence/<stack>.json           the environment stack's last validated release, as the fake
                                     `gate record-evidence` stores it: {"image", "parityRootHash",
                                     "analysis", "windowStart", "windowEnd", "repository",
@@ -29,6 +30,7 @@ tests/support/sample_world.py):
     faults/gate, faults/gate-<command>, faults/gate-<command>-<stack>
                                     the fake gate fails every call, every call of one command
                                     (e.g. gate-record-evidence), or its calls for one stack
+    cluster/<ns>/expired            that PR namespace is past its TTL: the fake gate's reap removes it
     github/api/<path>.json          what `gh api <path>` (a GET) prints, e.g.
                                     github/api/repos/acme/aos/pulls/7/reviews.json; a missing
                                     file is "gh: Not Found (HTTP 404)". Without GH_TOKEN (or
@@ -54,6 +56,10 @@ tests/support/sample_world.py):
                                     {"status": "success"}). The call records "data" (the file of
                                     --data @FILE) and "headers" (-H values, and the lines of
                                     -H @FILE).
+
+`aws eks update-kubeconfig` needs AWS credentials in its environment and writes the kubeconfig it
+is given (a user that runs `aws eks get-token`); the call records "role", whose credentials they
+were (the harness's configure-aws-credentials fake names the role in its session token).
 
 An image's digest is the sha256 of its build context (sorted paths and bytes, without .git, build/
 and what .dockerignore lists), so every build of one commit gives the same digest.
@@ -867,8 +873,49 @@ def pulumi(root: Path, args: list[str], call: dict[str, object]) -> int:
     return 0
 
 
+def aws_credentials(call: dict[str, object]) -> None:
+    """Credentials as the AWS CLI finds them in the environment (the harness's configure-aws-
+    credentials fake makes them); the call records whose role they are."""
+    if not os.environ.get("AWS_ACCESS_KEY_ID") or not os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        raise StubError(
+            'Unable to locate credentials. You can configure credentials by running "aws login".', 253
+        )
+    token = os.environ.get("AWS_SESSION_TOKEN", "")
+    call["role"] = token.split(":", 1)[1] if token.startswith("harness-session-for:") else ""
+
+
+def aws_update_kubeconfig(args: list[str], call: dict[str, object]) -> int:
+    """`aws eks update-kubeconfig --name N [--region R] [--kubeconfig PATH]`: writes a kubeconfig
+    whose user runs `aws eks get-token` (no credential in the file)."""
+    parsed = parse(args[2:], {"--name", "--region", "--kubeconfig", "--alias", "--role-arn"})
+    name = parsed.last("--name")
+    if not name:
+        raise StubError("aws: error: the following arguments are required: --name", 252)
+    aws_credentials(call)
+    region = parsed.last("--region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise StubError(
+            'You must specify a region. You can also configure your region by running "aws configure".', 253
+        )
+    path = Path(
+        parsed.last("--kubeconfig") or os.environ.get("KUBECONFIG") or Path.home() / ".kube" / "config"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    context = f"arn:aws:eks:{region}:123456789012:cluster/{name}"
+    path.write_text(
+        f"apiVersion: v1\nkind: Config\ncurrent-context: {context}\nusers:\n- name: {context}\n"
+        f"  user:\n    exec:\n      command: aws\n"
+        f"      args: [--region, {region}, eks, get-token, --cluster-name, {name}]\n",
+        encoding="utf-8",
+    )
+    print(f"Added new context {context} to {path}")
+    return 0
+
+
 def aws(root: Path, args: list[str], call: dict[str, object]) -> int:
     match args:
+        case ["eks", "update-kubeconfig", *_]:
+            return aws_update_kubeconfig(args, call)
         case ["ecr", "get-login-password", *_]:
             print("stub-ecr-token")
         case ["sts", "get-caller-identity", *_]:

@@ -1,9 +1,13 @@
 """`python -m gate` as the gate's workflows call it from their delivery-gate checkout, offline.
 
     ephemeral up --repository OWNER/NAME --pr N [--image IMAGE]
-        creates namespace aos-pr-N in the world's cluster, running IMAGE (default: the image of the
-        repository pushed last), which must have been pushed; its URL is cluster/default-url
+        creates namespace <repo>-pr-N (gate/prnames.py) in the world's cluster, running IMAGE
+        (default: the image of the repository pushed last), which must have been pushed; its URL is
+        cluster/default-url. With KUBECONFIG set (cluster credentials), the file must exist.
     ephemeral down --repository OWNER/NAME --pr N     removes it (nothing to do is fine)
+    ephemeral reap [--repository OWNER/NAME] [--dry-run]
+        removes every <repo>-pr-N namespace of the repository (of all, without --repository) whose
+        cluster/<ns>/expired marker exists, printing what it reaped
     plan --project-dir DIR --stack STACK --out OUT    writes OUT/STACK/plan.json: the sha256 of
         every file of the Pulumi project DIR and their root hash
     diff BEFORE AFTER [--exit-code]                   a unified diff of two plan files
@@ -22,7 +26,7 @@
     rollback --stack S --reason TEXT --repository R --run-id ID
         S runs the image of evidence/S.json again (it must still be pushed); fails when S has no
         evidence (a first deploy: nothing to roll back to). Writes image= to $GITHUB_OUTPUT.
-    promote ..., record-validation ..., ephemeral reap ...   recorded only
+    promote ...                                       recorded only
 
 Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}.
 $GATE_HARNESS_WORLD/faults/gate makes every call fail, faults/gate-<command> every call of one
@@ -81,22 +85,64 @@ def pushed_image(root: Path, repository: str, image: str | None) -> str:
     return f"{candidates[-1]}@{digests[candidates[-1]][-1]}"
 
 
+def slug(name: str) -> str:
+    """gate/prnames.py repository_slug, copied: this fake stands in for the `gate` package."""
+    lowered = name.lower()
+    cleaned = "-".join(part for part in re.split(r"[^a-z0-9]+", lowered) if part)
+    if cleaned == lowered and len(cleaned) <= 40:
+        return cleaned
+    base = cleaned[:33].strip("-") or "repo"
+    return f"{base}-{hashlib.sha256(lowered.encode()).hexdigest()[:6]}"
+
+
+def names(repository: str, pr: int) -> tuple[str, str]:
+    """(stack, namespace) of pull request `pr` of OWNER/NAME."""
+    name = slug(repository.rsplit("/", 1)[-1])
+    return f"pr-{name}-{pr}", f"{name}-pr-{pr}"
+
+
+def check_cluster_credentials() -> None:
+    """A kubeconfig named by KUBECONFIG must exist (the job's cluster credentials wrote it)."""
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig and not Path(kubeconfig).is_file():
+        raise SystemExit(f"fake gate: KUBECONFIG {kubeconfig} does not exist: no cluster credentials")
+
+
 def ephemeral_up(root: Path, repository: str, pr: int, image: str | None) -> int:
-    namespace = root / "cluster" / f"aos-pr-{pr}"
+    check_cluster_credentials()
+    stack, ns = names(repository, pr)
+    namespace = root / "cluster" / ns
     running = pushed_image(root, repository, image)
     write_json(namespace / "deployments" / "aos.json", {"containers": {"app": running}})
     default_url = root / "cluster" / "default-url"
     if default_url.is_file():
         (namespace / "url").write_text(default_url.read_text(encoding="utf-8"), encoding="utf-8")
-    print(f"pr-{pr} of {repository} is up in aos-pr-{pr}, running {running}")
+    print(f"{stack} of {repository} is up in {ns}, running {running}")
     return 0
 
 
 def ephemeral_down(root: Path, repository: str, pr: int) -> int:
-    namespace = root / "cluster" / f"aos-pr-{pr}"
+    check_cluster_credentials()
+    stack, ns = names(repository, pr)
+    namespace = root / "cluster" / ns
     existed = namespace.exists()
     shutil.rmtree(namespace, ignore_errors=True)
-    print(f"pr-{pr} of {repository}: {'destroyed' if existed else 'nothing to destroy'}")
+    print(f"{stack} of {repository}: {'destroyed' if existed else 'nothing to destroy'}")
+    return 0
+
+
+def ephemeral_reap(root: Path, repository: str | None, dry_run: bool) -> int:
+    check_cluster_credentials()
+    prefix = f"{slug(repository.rsplit('/', 1)[-1])}-pr-" if repository else ""
+    reaped = []
+    for namespace in sorted((root / "cluster").glob("*-pr-*")):
+        if namespace.name.startswith(prefix) and (namespace / "expired").exists():
+            reaped.append(namespace.name)
+            if not dry_run:
+                shutil.rmtree(namespace)
+    for name in reaped:
+        print(f"{'would reap' if dry_run else 'reap'} {name}")
+    print(f"{len(reaped)} stack(s){f' of {repository}' if repository else ''} reaped")
     return 0
 
 
@@ -258,7 +304,10 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--project-dir")
         if verb == "up":
             command.add_argument("--image")
-    ephemeral.add_parser("reap")
+    reap = ephemeral.add_parser("reap")
+    reap.add_argument("--repository")
+    reap.add_argument("--dry-run", action="store_true")
+    reap.add_argument("--project-dir")
     plan_command = commands.add_parser("plan")
     plan_command.add_argument("--project-dir", type=Path, required=True)
     plan_command.add_argument("--stack", required=True)
@@ -299,6 +348,14 @@ RELEASE_COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
 }
 
 
+# A pull request's disposable environment, and the janitor.
+EPHEMERAL_VERBS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
+    "up": lambda root, args: ephemeral_up(root, args.repository, args.pr, args.image),
+    "down": lambda root, args: ephemeral_down(root, args.repository, args.pr),
+    "reap": lambda root, args: ephemeral_reap(root, args.repository, args.dry_run),
+}
+
+
 def run(root: Path, argv: list[str]) -> int:
     if (root / "faults" / "gate").exists():
         raise SystemExit("fake gate: failed (fault injected)")
@@ -309,10 +366,8 @@ def run(root: Path, argv: list[str]) -> int:
             raise SystemExit(f"fake gate: {args.command} failed (fault injected: {fault})")
     if args.command in RELEASE_COMMANDS:
         return RELEASE_COMMANDS[args.command](root, args)
-    if args.command == "ephemeral" and args.verb == "up":
-        return ephemeral_up(root, args.repository, args.pr, args.image)
-    if args.command == "ephemeral" and args.verb == "down":
-        return ephemeral_down(root, args.repository, args.pr)
+    if args.command == "ephemeral":
+        return EPHEMERAL_VERBS[args.verb](root, args)
     if args.command == "plan":
         return plan(args.project_dir, args.stack, args.out)
     if args.command == "diff":
