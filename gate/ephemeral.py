@@ -299,7 +299,11 @@ def pull_request_access(policy: GatePolicy) -> list[Manifest]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": metadata,
-            "rules": [{"apiGroups": [""], "resources": list(_GUARDED), "verbs": verbs}],
+            "rules": [
+                {"apiGroups": [""], "resources": list(_GUARDED), "verbs": verbs},
+                # Pulumi awaits a namespace's deletion by watching it: names and labels only.
+                {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

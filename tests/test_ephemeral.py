@@ -218,7 +218,8 @@ def test_the_pull_request_groups_get_namespaces_quotas_and_limits_only() -> None
             "apiGroups": [""],
             "resources": ["namespaces", "resourcequotas", "limitranges"],
             "verbs": ["get", "create", "update", "patch", "delete"],
-        }
+        },
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
     ]
     assert [s["name"] for s in binding["subjects"]] == [
         "delivery-gate-pr-aos",
