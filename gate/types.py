@@ -11,9 +11,16 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 from pydantic_core import SchemaError, SchemaValidator, core_schema
 from pydantic_core import ValidationError as PydanticCoreValidationError
+
+
+def camel_key(name: str) -> str:
+    """snake_case -> the camelCase key of a stack file: `e2e_diff` -> `e2eDiff`, `p99_target_ms` ->
+    `p99TargetMs`. Pydantic's to_camel would also capitalise after a digit (`e2EDiff`), a key no
+    one would write and the README never shows."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 class GateModel(BaseModel):
@@ -22,7 +29,7 @@ class GateModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        alias_generator=to_camel,
+        alias_generator=camel_key,
         populate_by_name=True,
         validate_default=True,
     )

@@ -163,3 +163,14 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "delivery-gate:bogus" in paths
     assert "delivery-gate:labels[0].color" in paths
     assert str(raised.value).startswith("stacks/Pulumi.dev.yaml: invalid delivery-gate configuration")
+
+
+def test_stack_file_keys_are_camel_case_as_the_readme_writes_them() -> None:
+    # e2e_diff is `e2eDiff` (pydantic's to_camel would demand `e2EDiff`).
+    from gate.loader import load_policy  # noqa: PLC0415
+
+    commands = {"e2eDiff": "python scripts/e2e.py diff out", "e2eRun": "python scripts/e2e.py run"}
+    values = {"environment": "dev", "repositories": [{"name": "aos"}], "workflows": {"commands": commands}}
+    policy = load_policy(values, stack="dev", github_owner="acme")
+    assert policy.workflows.commands.e2e_diff == "python scripts/e2e.py diff out"
+    assert policy.thresholds.latency.model_dump(by_alias=True).keys() >= {"p95TargetMs", "p99TargetMs"}
