@@ -11,7 +11,7 @@ from components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestA
 from components.promotion import read_stack_outputs, reference_stack
 from gate import delivery, ephemeral, nonnegotiables, promotion, relay, runtime
 from gate.clock import iso
-from gate.errors import GateError, RuleViolation
+from gate.errors import GateError
 from gate.flags import flag_configmap_data
 from gate.github import (
     central_workflows,
@@ -21,7 +21,6 @@ from gate.github import (
 )
 from gate.loader import load_stack_policy, stack_file
 from gate.model import GatePolicy
-from gate.prnames import LEGACY_PR_STACK, PR_STACK
 from gate.rules import enforce_rules
 
 
@@ -127,8 +126,8 @@ def read_own_state(stack: str) -> dict[str, Any] | None:
     """This stack's own outputs: the release, deployment and evidence the pipeline put in its state
     (gate/delivery.py), carried to this update so that it never reverts a deploy. Offline, without
     `--evidence <stack>=FILE`, the state is empty: the stack file's values are planned."""
-    if PR_STACK.fullmatch(stack) or LEGACY_PR_STACK.fullmatch(stack):
-        return None  # pr-<N> stacks deploy the pull request's image, given on the command line
+    if not delivery.carries_state(stack):
+        return None
     # A failure to read it fails the update: planning without it could revert a deploy.
     return read_stack_outputs(stack)
 
@@ -136,10 +135,8 @@ def read_own_state(stack: str) -> dict[str, Any] | None:
 def check_promotion(policy: GatePolicy, state: dict[str, Any] | None) -> dict[str, Any] | None:
     """GATE-DP-09/10: the release rests on the upstream stack's evidence, or on the emergency path
     (whose follow-up this returns); GATE-DP-12: a rollback, on this environment's own evidence."""
-    if policy.deployment is not None and policy.deployment.rollback:
-        problems = delivery.unvalidated_rollback(policy, state)
-        if problems:
-            raise RuleViolation(stack_file(policy.stack), problems)
+    if delivery.is_rollback(policy):
+        delivery.enforce_rollback(policy, state, stack_file(policy.stack))
         return None
     source = promotion.evidence_source(policy)
     outputs = read_stack_outputs(source) if source is not None else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_github as github
 
@@ -168,7 +170,7 @@ class RepositoryGate(pulumi.ComponentResource):
         )
 
     def _ruleset(self, branch: BranchGate, opts: pulumi.ResourceOptions) -> None:
-        gate, reviews = self._spec.merge_gate, self._spec.reviews
+        gate = self._spec.merge_gate
         required_reviewers = [
             github.RepositoryRulesetRulesPullRequestRequiredReviewerArgs(
                 # M9 §Exceptions: schema changes need backend, QA and product-owner approval.
@@ -182,12 +184,7 @@ class RepositoryGate(pulumi.ComponentResource):
         ]
         rules = github.RepositoryRulesetRulesArgs(
             pull_request=github.RepositoryRulesetRulesPullRequestArgs(
-                required_approving_review_count=reviews.required_approvals,
-                require_code_owner_review=reviews.require_code_owner_review,
-                dismiss_stale_reviews_on_push=reviews.dismiss_stale_reviews,
-                require_last_push_approval=reviews.require_last_push_approval,
-                required_review_thread_resolution=gate.conversation_resolution,
-                required_reviewers=required_reviewers or None,
+                **self._pull_request_rule(), required_reviewers=required_reviewers or None
             ),
             required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
@@ -229,7 +226,7 @@ class RepositoryGate(pulumi.ComponentResource):
     ) -> None:
         """Organisation mode: the gate's PR workflows are required from the central repository at
         its pinned ref, so this repository holds no copy of them to rewrite (M9 §Enforcement)."""
-        gate, reviews, spec = self._spec.merge_gate, self._spec.reviews, self._spec
+        gate, spec = self._spec.merge_gate, self._spec
         assert spec.central is not None
         required_reviewers = [
             github.OrganizationRulesetRulesPullRequestRequiredReviewerArgs(
@@ -243,12 +240,7 @@ class RepositoryGate(pulumi.ComponentResource):
         ]
         rules = github.OrganizationRulesetRulesArgs(
             pull_request=github.OrganizationRulesetRulesPullRequestArgs(
-                required_approving_review_count=reviews.required_approvals,
-                require_code_owner_review=reviews.require_code_owner_review,
-                dismiss_stale_reviews_on_push=reviews.dismiss_stale_reviews,
-                require_last_push_approval=reviews.require_last_push_approval,
-                required_review_thread_resolution=gate.conversation_resolution,
-                required_reviewers=required_reviewers or None,
+                **self._pull_request_rule(), required_reviewers=required_reviewers or None
             ),
             required_workflows=github.OrganizationRulesetRulesRequiredWorkflowsArgs(
                 required_workflows=[
@@ -302,6 +294,18 @@ class RepositoryGate(pulumi.ComponentResource):
             rules=github.OrganizationRulesetRulesArgs(creation=True),
             opts=opts,
         )
+
+    def _pull_request_rule(self) -> dict[str, Any]:
+        """The reviews every ruleset kind requires (repository and organisation rulesets take the
+        same fields through different provider classes)."""
+        gate, reviews = self._spec.merge_gate, self._spec.reviews
+        return {
+            "required_approving_review_count": reviews.required_approvals,
+            "require_code_owner_review": reviews.require_code_owner_review,
+            "dismiss_stale_reviews_on_push": reviews.dismiss_stale_reviews,
+            "require_last_push_approval": reviews.require_last_push_approval,
+            "required_review_thread_resolution": gate.conversation_resolution,
+        }
 
     def _release_branch_creation(self, opts: pulumi.ResourceOptions) -> None:
         """Only production's reviewers create release branches (DP §Environment Progression): a

@@ -23,8 +23,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gate.clock import iso
+from gate.errors import RuleViolation
 from gate.loader import NAMESPACE
 from gate.model import GatePolicy
+from gate.prnames import LEGACY_PR_STACK, PR_STACK
 from gate.promotion import ReleaseEvidence, evidence_document, flag_states
 from gate.types import image_digest
 
@@ -98,6 +101,23 @@ def rollback_target(state: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def carries_state(stack: str) -> bool:
+    """Whether a stack reads its own state back (environment stacks do; a pull request's stack
+    deploys the image its command line names)."""
+    return not (PR_STACK.fullmatch(stack) or LEGACY_PR_STACK.fullmatch(stack))
+
+
+def is_rollback(policy: GatePolicy) -> bool:
+    return policy.deployment is not None and policy.deployment.rollback
+
+
+def enforce_rollback(policy: GatePolicy, state: Mapping[str, Any] | None, source: str) -> None:
+    """GATE-DP-12 before anything is declared: a rollback rests on this environment's own evidence."""
+    problems = unvalidated_rollback(policy, state)
+    if problems:
+        raise RuleViolation(source, problems)
+
+
 def unvalidated_rollback(policy: GatePolicy, state: Mapping[str, Any] | None) -> list[str]:
     """GATE-DP-12: a rollback release must be an image this environment validated before."""
     deployment, release = policy.deployment, policy.release
@@ -153,10 +173,7 @@ def evidence_record(policy: GatePolicy) -> dict[str, Any] | None:
     if validation.analysis is not None:
         document["analysis"] = validation.analysis
     if validation.window_start is not None and validation.window_end is not None:
-        document["window"] = {
-            "start": validation.model_dump(by_alias=True, mode="json")["windowStart"],
-            "end": validation.model_dump(by_alias=True, mode="json")["windowEnd"],
-        }
+        document["window"] = {"start": iso(validation.window_start), "end": iso(validation.window_end)}
     return document
 
 

@@ -37,7 +37,6 @@ from gate.delivery import (
 )
 from gate.errors import GateError
 from gate.kube import app_namespace
-from gate.loader import load_policy, namespace_values
 from gate.model import GatePolicy, PipelineRun
 from gate.promote import policy_from_values, replace_config_block
 from gate.stackfile import read_stack_config
@@ -97,12 +96,7 @@ def _apply(
         key: value for key, value in config.values.items() if key not in (VALIDATION_KEY, DEPLOYMENT_KEY)
     }
     merged.update(values)
-    load_policy(
-        namespace_values(merged),
-        stack=stack,
-        github_owner=namespace_values(merged, "github").get("owner"),
-        source=f"{config.source} + {why}",
-    )
+    policy_from_values(merged, stack, f"{config.source} + {why}")
     text = (project_dir / config.source).read_text(encoding="utf-8")
     for key in (VALIDATION_KEY, DEPLOYMENT_KEY):
         text = replace_config_block(text, key, None, why) if key in config.values else text
