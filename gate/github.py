@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate import organization
+from gate import organization, release_contract, release_notes
 from gate.aws import build_variables, deploy_role_arn, e2e_variables
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
@@ -242,6 +242,11 @@ def render_pr_template(policy: GatePolicy, repo: Repository) -> str:
         f"and one of @{{owner}}/{rule.qa_team}",
         f"- [ ] sign-off by the product owner (@{{owner}}/{rule.product_owner_team})",
         "",
+        "## Release notes",
+        f"Label this PR with one category: {', '.join(f'`{c}`' for c in policy.release_notes.categories)}. "
+        f"A `{policy.release_notes.breaking_label}` PR needs a `## {policy.release_notes.migration_heading}` "
+        "section below saying how customers migrate (delivery-policy.md §Release Notes).",
+        "",
         "## Rollout",
         "- [ ] New behaviour is behind a feature flag (delivery-policy.md §Pre-Deployment)",
         "- [ ] Database migrations are backward-compatible",
@@ -278,6 +283,17 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
             render_pr_template(policy, repo),
             "delivery-gate: pull-request template with the merge gate checklist (M9)",
         ),
+        # Issue 12 (notes): DP §Pre-Deployment release contract, §Release Notes categories.
+        CommittedFile(
+            release_contract.template_path(policy),
+            release_contract.render_template(policy),
+            "delivery-gate: release contract template (delivery-policy.md §Pre-Deployment)",
+        ),
+        CommittedFile(
+            release_notes.RELEASE_CONFIG_PATH,
+            release_notes.render_release_config(policy),
+            "delivery-gate: release notes grouped by category, breaking changes first (DP §Release Notes)",
+        ),
     )
     if policy.workflows.commit:
         files += tuple(
@@ -296,6 +312,11 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
                 SCHEMA_CHECK_PATH,
                 schema_check_source(),
                 "delivery-gate: the schema-change check, run by schema-change.yml (M9 §Exceptions)",
+            ),
+            CommittedFile(
+                release_contract.RELEASE_CHECK_PATH,
+                release_contract.release_check_source(),
+                "delivery-gate: the release-contract and release-notes checks (DP §Release Notes)",
             ),
         )
     gate_files = tuple(file.path for file in files)

@@ -226,6 +226,21 @@ def _default_checks() -> tuple[Check, ...]:
             tool="fixtures, alembic migration, SLO notes; backend + QA approvals, product-owner sign-off",
             policy="deployment-gate-policy-m9.md §Exceptions & manual approval",
         ),
+        # Issue 12 (notes): decided inside their jobs, reported on every pull request (GATE-M9-03).
+        Check(
+            name="release-contract",
+            category=cat.RELEASE_CONTRACT,
+            workflow="release-contract.yml",
+            tool="tools/release_check.py: work/releases/<version>.md complete on release/* PRs",
+            policy="delivery-policy.md §Pre-Deployment: release contract completed (GATE-DP-14)",
+        ),
+        Check(
+            name="release-notes",
+            category=cat.RELEASE_NOTES,
+            workflow="release-notes.yml",
+            tool="tools/release_check.py: a category label; a Migration section when breaking",
+            policy="delivery-policy.md §Release Notes (GATE-DP-15)",
+        ),
     )
 
 
@@ -698,6 +713,17 @@ def _default_labels() -> tuple[Label, ...]:
         Label(name="infra-change", color="0e8a16", description="Changes infrastructure; see the plan diff"),
         # M9 §Thresholds: "p95 > target: create an alerting ticket and notify #platform".
         Label(name="platform", color="1d76db", description="Ticket for the platform team (#platform)"),
+        # DP §Release Notes: "Changes categorized (new feature, improvement, fix, deprecation)";
+        # "Breaking changes clearly highlighted" (releaseNotes.categories; gate/release_notes.py).
+        Label(name="feature", color="0e8a16", description="Release notes: new feature"),
+        Label(name="improvement", color="1d76db", description="Release notes: improvement"),
+        Label(name="fix", color="d73a4a", description="Release notes: fix"),
+        Label(name="deprecation", color="fbca04", description="Release notes: deprecation"),
+        Label(
+            name="breaking-change",
+            color="b60205",
+            description="Release notes: breaking change; the PR body needs a Migration section",
+        ),
     )
 
 
@@ -1378,6 +1404,16 @@ class GatePolicy(GateModel):
         default=(),
         description="Approved, expiring waivers of the non-negotiables (gate/nonnegotiables.py).",
     )
+    # Issue 12 (notes): DP §Release Notes and §Pre-Deployment "Release contract completed".
+    # The lambdas defer the name: both models are defined at the end of this module.
+    release_notes: ReleaseNotes = Field(
+        default_factory=lambda: ReleaseNotes(),  # noqa: PLW0108
+        description="Release-notes categories (labels), the breaking-change label and its Migration section.",
+    )
+    release_contract: ReleaseContract = Field(
+        default_factory=lambda: ReleaseContract(),  # noqa: PLW0108
+        description="Where release contracts live (work/releases/<version>.md, from the template).",
+    )
 
     # -- cross-field rules -------------------------------------------------------------------
 
@@ -1781,3 +1817,80 @@ def _require_not_after_now(path: str, moment: datetime, info: ValidationInfo, wh
         raise FieldProblem(
             path, iso(moment), f"is after now ({iso(now)}): {why}; allowed: a time not after now"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12, part "notes": release contract and release notes (gate/release_contract.py,
+# gate/release_notes.py, tools/release_check.py). Version V <=> branch release/V (the part of
+# repositories[].releaseBranchPattern matched by `*`) <=> contract work/releases/V.md <=> tag
+# <tagPrefix>V.
+
+MigrationHeading = Annotated[str, Field(min_length=1), one_line(100, "a markdown heading text")]
+
+
+class ReleaseNotes(GateModel):
+    """DP §Release Notes: "Customer-facing release notes written; Changes categorized (new feature,
+    improvement, fix, deprecation); Breaking changes clearly highlighted; Migration instructions
+    provided if applicable"."""
+
+    categories: tuple[LabelName, ...] = Field(
+        default=("feature", "improvement", "fix", "deprecation", "breaking-change"),
+        min_length=1,
+        description=(
+            "Labels that categorise a pull request in the release notes (.github/release.yml groups "
+            "generated notes by them); the required release-notes check wants one on every PR."
+        ),
+    )
+    breaking_label: LabelName = Field(
+        # DP: "Breaking changes clearly highlighted": listed first, with their migration section.
+        default="breaking-change",
+        description="The category of breaking changes (one of categories); listed first in the notes.",
+    )
+    migration_heading: MigrationHeading = Field(
+        # DP: "Migration instructions provided if applicable".
+        default="Migration",
+        description="Heading of the section a breaking-change PR's description must have, not empty.",
+    )
+    tag_prefix: str = Field(
+        default="v",
+        pattern=r"^[A-Za-z0-9._-]{0,20}$",
+        description="Release tags are <tagPrefix><version>; a pushed tag publishes the notes.",
+    )
+    exclude_labels: tuple[LabelName, ...] = Field(
+        default=("infra-change", "parity-mismatch", "platform"),
+        description=(
+            "Internal labels of the gate: pull requests carrying one are left out of the "
+            "customer-facing notes (.github/release.yml changelog.exclude)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _categories_are_consistent(self) -> Self:
+        for index, label in enumerate(self.categories):
+            if label in self.categories[:index]:
+                raise FieldProblem(f"categories[{index}]", label, "unique labels; it appears earlier")
+        if self.breaking_label not in self.categories:
+            raise FieldProblem(
+                "breakingLabel", self.breaking_label, f"one of categories: {', '.join(self.categories)}"
+            )
+        both = sorted(set(self.exclude_labels) & set(self.categories))
+        if both:
+            raise FieldProblem(
+                "excludeLabels", both, "labels that are not categories (a categorised change is published)"
+            )
+        return self
+
+
+class ReleaseContract(GateModel):
+    """DP §Pre-Deployment: "Release contract completed (`work/releases/_TEMPLATE-release-contract.md`)"."""
+
+    directory: RelativeDirectory = Field(
+        default="work/releases",
+        description=(
+            "Directory of the contracts: the gate commits _TEMPLATE-release-contract.md there, and "
+            "release V needs <directory>/V.md complete before it merges into release/V or deploys."
+        ),
+    )
+
+
+GatePolicy.model_rebuild()

@@ -9,11 +9,11 @@ that ref. GitHub runs them on the gated repository's pull requests and merge que
 repository holds no copy a pull request could rewrite.
 
 What stays in the gated repository, and why that is safe:
-- `deploy.yml`, `ephemeral-janitor.yml` (scheduled) and the post-merge form of
-  `e2e-parity-check.yml`: required workflows only run on `pull_request`, `pull_request_target` and
-  `merge_group`, so pushes, schedules and deploys need workflows of the repository's own. They
-  are code-owned by the platform team; the deploy roles trust only deploy.yml on the default
-  branch, the pull-request roles only the janitor there (gate/aws.py).
+- `deploy.yml`, `ephemeral-janitor.yml` (scheduled), `publish-release-notes.yml` (tag push) and
+  the post-merge form of `e2e-parity-check.yml`: required workflows only run on `pull_request`,
+  `pull_request_target` and `merge_group`, so pushes, schedules and deploys need workflows of the
+  repository's own. They are code-owned by the platform team; the deploy roles trust only
+  deploy.yml on the default branch, the pull-request roles only the janitor there (gate/aws.py).
 - `schema-change-rerun.yml`: `pull_request_review` cannot trigger a required workflow, so this
   helper re-runs the required `schema-change` run when a review is submitted or dismissed. Rewriting
   it can only withhold a re-run, never pass the check: the verdict is the central workflow's.
@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gate import automation, schema_change
+from gate import automation, release_contract, release_notes, schema_change
 from gate.model import GatePolicy, Repository
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.workflows import (
@@ -56,7 +56,12 @@ REQUIRED_WORKFLOW_EVENTS = ("pull_request", "pull_request_target", "merge_group"
 # Workflows that never run on a pull request stay in the gated repository: deploy.yml, and the
 # alert relay's mismatch-automation.yml (repository_dispatch; gate/automation.py), where it has one;
 # the scheduled ephemeral-janitor.yml.
-REPOSITORY_WORKFLOWS = ("deploy.yml", automation.FILE, "ephemeral-janitor.yml")
+REPOSITORY_WORKFLOWS = (
+    "deploy.yml",
+    automation.FILE,
+    "ephemeral-janitor.yml",
+    release_notes.PUBLISH_WORKFLOW,
+)
 RERUN_WORKFLOW = "schema-change-rerun.yml"
 # Separates the gated repository's name from the workflow's in the central repository's file names
 # (GitHub reads workflows from .github/workflows only, never from a subdirectory).
@@ -74,7 +79,11 @@ def central_path(repo: Repository, file: str) -> str:
 
 def gate_tools() -> dict[str, str]:
     """Repository path -> source of the tools the gate commits and its workflows run."""
-    return {K6_MAPPER_PATH: k6_mapper_source(), SCHEMA_CHECK_PATH: schema_check_source()}
+    return {
+        K6_MAPPER_PATH: k6_mapper_source(),
+        SCHEMA_CHECK_PATH: schema_check_source(),
+        release_contract.RELEASE_CHECK_PATH: release_contract.release_check_source(),
+    }
 
 
 def required_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:

@@ -48,6 +48,8 @@ class CheckCategory(StrEnum):
     SECURITY_SCAN = "security-scan"
     INFRA_PLAN = "infra-plan"
     SCHEMA_CHANGE = "schema-change"
+    RELEASE_CONTRACT = "release-contract"  # DP §Pre-Deployment (gate/release_contract.py)
+    RELEASE_NOTES = "release-notes"  # DP §Release Notes (gate/release_notes.py)
 
 
 class IncidentProvider(StrEnum):

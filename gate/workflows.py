@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gate import actions, automation, aws, schema_change
+from gate import actions, automation, aws, release_contract, release_notes, schema_change
 from gate.actions import Action
 from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
 from gate.prnames import repository_slug
@@ -80,6 +80,7 @@ PERMISSION_REASONS = {
     ("packages", "write"): "push the image built from this commit (deployed by digest)",
     ("actions", "write"): "re-run the required schema-change check after a review (organisation mode)",
     ("actions", "read"): "let the gate verify this run through the API before recording its evidence",
+    ("contents", "write"): "publish the release and its customer-facing notes (DP §Release Notes)",
 }
 
 # GitHub environment variables each environment stack sets (gate/github.py): the deploy role that
@@ -1364,6 +1365,10 @@ BUILTIN_JOBS: Mapping[str, JobBuilder] = {
     "security-scan": lambda c, p, r: security_scan(c, p.workflows, r),
     "infra-plan": lambda c, p, r: infra_plan(c, p.workflows, r),
     "schema-change": schema_change_job,
+    # Issue 12 (notes): DP §Pre-Deployment release contract, §Release Notes (gate/release_notes.py,
+    # which builds on this module: the lambdas look its jobs up at call time).
+    "release-contract": lambda c, p, r: release_notes.contract_job(c, p, r),  # noqa: PLW0108
+    "release-notes": lambda c, p, r: release_notes.notes_job(c, p, r),  # noqa: PLW0108
 }
 
 _WORKFLOW_NAMES = {
@@ -1392,6 +1397,10 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
             concurrency: dict[str, Any] = E2E_CONCURRENCY
         elif file == schema_change.WORKFLOW_FILE:
             on, concurrency = schema_change.triggers(pr_triggers(repo)), PR_CONCURRENCY
+        elif file == release_contract.WORKFLOW_FILE:
+            on, concurrency = release_contract.triggers(pr_triggers(repo)), PR_CONCURRENCY
+        elif file == release_notes.WORKFLOW_FILE:
+            on, concurrency = release_notes.triggers(pr_triggers(repo)), PR_CONCURRENCY
         else:
             on, concurrency = pr_triggers(repo), PR_CONCURRENCY
         documents[file] = workflow(
@@ -1400,6 +1409,7 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     documents["deploy.yml"] = deploy_workflow(policy, repo)
     documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/automation.py)
     documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
+    documents[release_notes.PUBLISH_WORKFLOW] = release_notes.publish_workflow(policy, repo)
     return dict(sorted(documents.items()))
 
 

@@ -76,7 +76,8 @@ def test_branch_protection_requires_every_catalogue_check_on_main_and_release() 
     assert [p.inputs["pattern"] for p in protections] == ["main", "release/*"]
     assert outputs["protected_branches"] == ["main", "release/*"]
     expected = list(required_checks(gate_policy, gate_policy.repositories[0]))
-    assert len(expected) == 11 and "schema-change" in expected  # M9 §Exceptions, in every mode
+    assert len(expected) == 13 and "schema-change" in expected  # M9 §Exceptions, in every mode
+    assert {"release-contract", "release-notes"} <= set(expected)  # DP §Pre-Deployment, §Release Notes
     for protection in protections:
         inputs = protection.inputs
         assert inputs["repositoryId"] == "aos"
@@ -109,7 +110,7 @@ def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schem
         assert ruleset["bypassActors"] == []
         rules = ruleset["rules"]
         required = rules["requiredStatusChecks"]["requiredChecks"]
-        assert len(required) == 11
+        assert len(required) == 13
         # Only GitHub Actions can report them: a commit status with the same name does not count.
         assert {check["integrationId"] for check in required} == {15368}
         assert rules["requiredStatusChecks"]["strictRequiredStatusChecksPolicy"] is True
@@ -125,9 +126,12 @@ def test_rulesets_mode_expresses_the_same_gate_plus_staging_deployment_and_schem
         assert reviewers[TEAM_IDS["platform"]]["filePatterns"] == [
             ".github/CODEOWNERS",
             ".github/pull_request_template.md",
+            ".github/release.yml",
             ".github/workflows/**",
             "tools/k6_slo_mapper.py",
+            "tools/release_check.py",
             "tools/schema_change_check.py",
+            "work/releases/_TEMPLATE-release-contract.md",
         ]
     assert "requiredDeployments" not in rulesets["~DEFAULT_BRANCH"]["rules"]
     release_rules = rulesets["refs/heads/release/*"]["rules"]
@@ -184,6 +188,12 @@ def codeowners_of(codeowners: str, path: str) -> str:
         (".github/pull_request_template.md", "@acme/platform"),
         ("tools/k6_slo_mapper.py", "@acme/platform"),
         ("tools/schema_change_check.py", "@acme/platform"),
+        # Issue 12: the release checks' tool, the contract template, the notes configuration; not
+        # the contracts themselves, which the release's authors write.
+        ("tools/release_check.py", "@acme/platform"),
+        ("work/releases/_TEMPLATE-release-contract.md", "@acme/platform"),
+        (".github/release.yml", "@acme/platform"),
+        ("work/releases/1.4.0.md", ""),
         ("schemas/trace/v2.json", "@acme/backend @acme/qa"),
         ("tests/golden/seed-1.json", "@acme/backend @acme/qa"),
         ("app/server.py", ""),

@@ -73,7 +73,11 @@ def test_check_catalogue_defaults_follow_m9_required_checks() -> None:
     assert by_name["e2e-parity"].workflow == "e2e-parity-check.yml"
     assert by_name["security-scan"].category is CheckCategory.SECURITY_SCAN
     assert by_name["infra-plan"].category is CheckCategory.INFRA_PLAN
-    assert all(c.policy.startswith("deployment-gate-policy-m9.md") for c in policy.checks)
+    release = {"release-contract", "release-notes"}  # issue 12: delivery-policy.md's release lines
+    assert all(
+        c.policy.startswith("deployment-gate-policy-m9.md") for c in policy.checks if c.name not in release
+    )
+    assert all(by_name[name].policy.startswith("delivery-policy.md") for name in release)
 
 
 def test_repository_defaults_follow_m9_overview() -> None:

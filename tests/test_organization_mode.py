@@ -23,6 +23,8 @@ from gate.github import repository_workflows, required_checks
 from gate.liveness import check_liveness
 from gate.organization import RERUN_WORKFLOW, central_file, gate_tools
 from gate.plan import load_plan
+from gate.release_contract import RELEASE_CHECK_PATH
+from gate.release_notes import PUBLISH_WORKFLOW
 from gate.rules import committed_workflows, required_workflows
 from gate.schema_change import SCHEMA_CHECK_PATH
 from gate.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, K6_MAPPER_PATH, WORKFLOW_DIR
@@ -110,7 +112,10 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
     repo = gate_policy.repositories[0]
     own = repository_workflows(gate_policy, repo)
     # ...and the alert relay's mismatch-automation.yml (repository_dispatch is no pull request).
-    kept = sorted(("deploy.yml", E2E_WORKFLOW, MISMATCH_AUTOMATION, JANITOR_WORKFLOW, RERUN_WORKFLOW))
+    # ...and the release-notes publication on a tag push (issue 12).
+    kept = sorted(
+        ("deploy.yml", E2E_WORKFLOW, MISMATCH_AUTOMATION, JANITOR_WORKFLOW, RERUN_WORKFLOW, PUBLISH_WORKFLOW)
+    )
     assert sorted(own) == [f"{WORKFLOW_DIR}/{f}" for f in kept]
     # Its own workflows alone report none of the required checks on a pull request ...
     checks = required_checks(gate_policy, repo)
@@ -213,7 +218,8 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
         if r["type"] == ORG_RULESET and "requiredWorkflows" in r["inputs"]["rules"]
     }
     assert len(repo_id) == 1  # one central repository, looked up by name
-    for name, check_count in (("aos", 11), ("web", 9)):
+    # 11 M9 checks (9 for a one-language repository) + release-contract and release-notes (issue 12)
+    for name, check_count in (("aos", 13), ("web", 11)):
         rulesets = [
             r
             for r in resources
@@ -264,7 +270,7 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
         }
         assert {p for p in own if p.startswith(WORKFLOW_DIR)} == {
             f"{WORKFLOW_DIR}/{f}"
-            for f in ("deploy.yml", E2E_WORKFLOW, JANITOR_WORKFLOW, RERUN_WORKFLOW, *extra)
+            for f in ("deploy.yml", E2E_WORKFLOW, JANITOR_WORKFLOW, RERUN_WORKFLOW, PUBLISH_WORKFLOW, *extra)
         }
     assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET, FILE))
 
@@ -322,7 +328,12 @@ def test_the_required_workflows_pass_a_harmless_pull_request(tmp_path: Path, app
 
 @pytest.mark.parametrize(
     ("tool", "workflow", "check"),
-    [(SCHEMA_CHECK_PATH, "schema-change.yml", "schema-change"), (K6_MAPPER_PATH, E2E_WORKFLOW, "e2e-parity")],
+    [
+        (SCHEMA_CHECK_PATH, "schema-change.yml", "schema-change"),
+        (K6_MAPPER_PATH, E2E_WORKFLOW, "e2e-parity"),
+        (RELEASE_CHECK_PATH, "release-contract.yml", "release-contract"),
+        (RELEASE_CHECK_PATH, "release-notes.yml", "release-notes"),
+    ],
 )
 def test_a_pull_request_that_edits_a_gate_tool_fails_the_check_that_runs_it(
     tmp_path: Path, app_url: str, tool: str, workflow: str, check: str

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from gate import release_contract, release_notes
+from gate.release_contract import RELEASE_CHECK_PATH, release_check_source
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 from tests.conftest import ROOT
@@ -67,6 +69,8 @@ PR_WORKFLOWS = (
     "determinism-check.yml",
     "e2e-parity-check.yml",
     "infra-preview.yml",
+    "release-contract.yml",
+    "release-notes.yml",
     "schema-change.yml",
     "security-scan.yml",
 )
@@ -82,6 +86,8 @@ ALL_CHECKS_PASS = {
     "security-scan": "success",
     "infra-plan": "success",
     "schema-change": "success",
+    "release-contract": "success",
+    "release-notes": "success",
 }
 
 
@@ -139,7 +145,15 @@ class Gated:
 def rendered_files(**values: Any) -> dict[str, str]:
     gate_policy = policy(**values)
     files = render_workflows(gate_policy, gate_policy.repositories[0])
-    return {**files, K6_MAPPER_PATH: k6_mapper_source(), SCHEMA_CHECK_PATH: schema_check_source()}
+    return {
+        **files,
+        K6_MAPPER_PATH: k6_mapper_source(),
+        SCHEMA_CHECK_PATH: schema_check_source(),
+        # Issue 12 (notes): what gate/github.py commits beside the workflows.
+        RELEASE_CHECK_PATH: release_check_source(),
+        release_contract.template_path(gate_policy): release_contract.render_template(gate_policy),
+        release_notes.RELEASE_CONFIG_PATH: release_notes.render_release_config(gate_policy),
+    }
 
 
 # A short smoke run: the policy's 1m is for real environments; the k6 binary and thresholds are real.
@@ -171,13 +185,26 @@ def app_url() -> Iterator[str]:
         yield url
 
 
-def pull_request(gated: Gated, *, fork: bool = False) -> Event:
+# A pull request's release-notes category (DP §Release Notes): every pull request needs one.
+DEFAULT_LABELS = ("fix",)
+
+
+def pull_request(
+    gated: Gated,
+    *,
+    fork: bool = False,
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+    body: str = "A change.",
+    base_ref: str = "main",
+) -> Event:
     head_repo = "someone/aos" if fork else REPOSITORY
     payload = {
         "pull_request": {
             "number": PR,
             "head": {"sha": gated.head, "ref": "feature", "repo": {"full_name": head_repo}},
-            "base": {"sha": gated.base, "ref": "main", "repo": {"full_name": REPOSITORY}},
+            "base": {"sha": gated.base, "ref": base_ref, "repo": {"full_name": REPOSITORY}},
+            "labels": [{"name": label} for label in labels],
+            "body": body,
         },
         "repository": {"full_name": REPOSITORY},
     }
