@@ -90,6 +90,13 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
         ".github/workflows/security-scan.yml",
         "tools/k6_slo_mapper.py",
         "tools/schema_change_check.py",
+        # Issue 12 (notes): the release checks, the contract template, the notes and their config.
+        ".github/release.yml",
+        ".github/workflows/publish-release-notes.yml",
+        ".github/workflows/release-contract.yml",
+        ".github/workflows/release-notes.yml",
+        "tools/release_check.py",
+        "work/releases/_TEMPLATE-release-contract.md",
     }
     assert len(of_type(plan, LABEL)) >= 1
     assert plan["outputs"]["ownsMergeGate"] is True
@@ -209,7 +216,7 @@ def test_summary_lists_types_checks_and_hash() -> None:
     dev = summarize(plan_of("dev"))
     assert re.search(rf"^  {re.escape(BRANCH_PROTECTION)} +2$", dev, re.MULTILINE)
     assert "acme/aos" in dev
-    assert "main (11): unit-tests-python" in dev
+    assert "main (13): unit-tests-python" in dev
     assert plan_of("dev")["root_hash"] in dev
     assert "merge gate declared by another stack" in summarize(plan_of("prod"))
 

@@ -338,8 +338,28 @@ def run_command(
     )
 
 
+def fetch_pull(number: int, env: Mapping[str, str]) -> Mapping[str, Any]:
+    """The pull request from the API (`gh api`, GH_TOKEN): in the merge
+    queue the event carries no labels nor description."""
+    path = f"repos/{env.get('GITHUB_REPOSITORY', '')}/pulls/{number}"
+    code, out = run_command(["gh", "api", path], env)
+    if code != 0:
+        raise Problem(f"gh api {path} failed: {_one_line(out)}")
+    try:
+        pull = json.loads(out)
+    except ValueError as exc:
+        raise Problem(f"gh api {path} returned no JSON") from exc
+    if not isinstance(pull, dict):
+        raise Problem(f"gh api {path} returned no pull request")
+    return pull
+
+
 def pull_of(
-    event: str, payload: Mapping[str, Any], env: Mapping[str, str]
+    event: str,
+    payload: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    fetch: bool = True,
 ) -> Pull:
     if event in PR_EVENTS:
         pull = payload.get("pull_request") or {}
@@ -365,15 +385,7 @@ def pull_of(
                 f"{group.get('head_ref')!r}"
             )
         number = int(found.group(1))
-        repository = env.get("GITHUB_REPOSITORY", "")
-        path = f"repos/{repository}/pulls/{number}"
-        code, out = run_command(["gh", "api", path], env)
-        if code != 0:
-            raise Problem(f"gh api {path} failed: {_one_line(out)}")
-        try:
-            pull = json.loads(out)
-        except ValueError as exc:
-            raise Problem(f"gh api {path} returned no JSON") from exc
+        pull = fetch_pull(number, env) if fetch else {}
         return Pull(
             number,
             str(group.get("base_ref") or "").removeprefix("refs/heads/"),
@@ -699,7 +711,9 @@ def main(
         if args.command == "publish":
             return publish(args, env)
         event, payload = _read_event(env)
-        pull = pull_of(event, payload, env)
+        # The contract needs the change, not the pull request's labels.
+        fetch = args.check == "release-notes"
+        pull = pull_of(event, payload, env, fetch=fetch)
         if args.check == "release-contract":
             errors, notices = contract_check(pull, env, root)
         else:
