@@ -1713,6 +1713,22 @@ class GatePolicy(GateModel):
                     f"is the name of {name}'s rollback environment; allowed: any other name",
                 )
 
+    @model_validator(mode="after")
+    def _release_note_categories_are_labels(self) -> Self:
+        # Issue 12 (notes), DP §Release Notes: the required release-notes check asks every pull
+        # request for one of these labels, so the repository must have them. The last rule, so
+        # that a label's own problems (a name collision) are reported first.
+        declared = {label.name for label in self.labels}
+        for index, category in enumerate(self.release_notes.categories):
+            if category not in declared:
+                raise FieldProblem(
+                    f"releaseNotes.categories[{index}]",
+                    category,
+                    "a label declared in labels (add it there, with a colour): the release-notes "
+                    "check asks pull requests for it",
+                )
+        return self
+
     # -- derived values ----------------------------------------------------------------------
 
     @property

@@ -364,6 +364,7 @@ def test_the_category_labels_are_declared_with_the_gates_labels() -> None:
         ({"excludeLabels": ["fix"]}, "releaseNotes.excludeLabels", "labels that are not categories"),
         ({"categories": ["fix", "fix", "breaking-change"]}, "releaseNotes.categories[1]", "unique"),
         ({"tagPrefix": "v;rm"}, "releaseNotes.tagPrefix", ""),
+        ({"categories": ["fix", "chore", "breaking-change"]}, "releaseNotes.categories[1]", "a label"),
     ],
 )
 def test_inconsistent_release_notes_settings_are_refused(
