@@ -62,6 +62,19 @@ def template_path(policy: GatePolicy) -> str:
     return f"{policy.release_contract.directory}/{TEMPLATE_NAME}"
 
 
+def contract_path(policy: GatePolicy, version: str) -> str:
+    """Where release `version`'s contract lives in the gated repository."""
+    return f"{policy.release_contract.directory}/{version}.md"
+
+
+def contract_command(policy: GatePolicy, version_variable: str = "VERSION") -> str:
+    """The shell line a job runs (from the gated repository's checkout) to refuse a release
+    without a complete contract: exit 0 complete, 1 not (each problem an ::error:: line), 2 cannot
+    run. The version comes from an environment variable, never interpolated into the script."""
+    directory = policy.release_contract.directory  # a validated RelativeDirectory: no quoting needed
+    return f'python {RELEASE_CHECK_PATH} contract --version "${{{version_variable}}}" --directory {directory}'
+
+
 def render_template(policy: GatePolicy) -> str:
     """The contract template: one `##` section per policy line, guidance in HTML comments (which
     do not count as text, so a copied template fails until it is written), and the boxes the

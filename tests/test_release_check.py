@@ -377,3 +377,22 @@ def test_inconsistent_release_notes_settings_are_refused(
             github_owner="acme",
         )
     assert path in str(refused.value) and allowed in str(refused.value)
+
+
+def test_the_deploy_command_refuses_a_release_without_a_complete_contract(tmp_path: Path) -> None:
+    # What the production deploy's `release` job runs from the gated repository's checkout.
+    command = release_contract.contract_command(policy())
+    root = write_repo(tmp_path, complete_contract())
+    (root / "tools").mkdir()
+    (root / "tools" / "release_check.py").write_text(release_contract.release_check_source())
+
+    def deploy(version: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "VERSION": version}
+        return subprocess.run(
+            ["bash", "-c", command], cwd=root, env=env, capture_output=True, text=True, check=False
+        )
+
+    assert deploy("1.4.0").returncode == 0
+    missing = deploy("1.5.0")
+    assert missing.returncode == 1 and "no release contract work/releases/1.5.0.md" in missing.stdout
+    assert deploy("1.4.0; touch pwned").returncode == 2 and not (root / "pwned").exists()
