@@ -396,3 +396,13 @@ def test_the_deploy_command_refuses_a_release_without_a_complete_contract(tmp_pa
     missing = deploy("1.5.0")
     assert missing.returncode == 1 and "no release contract work/releases/1.5.0.md" in missing.stdout
     assert deploy("1.4.0; touch pwned").returncode == 2 and not (root / "pwned").exists()
+
+
+def test_boxes_in_a_code_block_are_text(tmp_path: Path) -> None:
+    example = "\n```markdown\n- [ ] an example checklist the runbook shows\n```\n"
+    text = complete_contract().replace("## Observability\n", "## Observability\n" + example)
+    code, out = contract(tmp_path, text)
+    assert code == 0, out
+    # ...and in a migration section they are published as written.
+    lines = section_under("## Migration\n```sh\n# not a heading\n- [ ] x\n```\n", "Migration")
+    assert lines == ["```sh", "# not a heading", "- [ ] x", "```"]

@@ -98,6 +98,8 @@ _BOX = re.compile(r"^\s*[-*+]\s+\[([ xX])\]\s*(.*)$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# Marks a line of a fenced code block (not whitespace, so never a checkbox).
+CODE = "\0"
 
 
 class Problem(Exception):
@@ -124,18 +126,29 @@ class Section:
 
 def sections(text: str) -> list[Section]:
     """The markdown's headings and the lines under each (HTML comments
-    removed; headings inside fenced code blocks are text)."""
+    removed). Lines inside fenced code blocks are text: never a heading
+    nor a checkbox (they carry the CODE mark; see `plain`)."""
     found: list[Section] = [Section("", 0)]
     fenced = False
     for line in _COMMENT.sub("", text).splitlines():
         if _FENCE.match(line):
             fenced = not fenced
-        heading = None if fenced else _HEADING.match(line)
+            found[-1].lines.append(line)
+            continue
+        if fenced:
+            found[-1].lines.append(CODE + line)
+            continue
+        heading = _HEADING.match(line)
         if heading:
             found.append(Section(heading.group(2), len(heading.group(1))))
         else:
             found[-1].lines.append(line)
     return found
+
+
+def plain(lines: Sequence[str]) -> list[str]:
+    """The lines as written (without the CODE mark)."""
+    return [line.removeprefix(CODE) for line in lines]
 
 
 def boxes(lines: Sequence[str]) -> list[tuple[bool, str]]:
@@ -166,7 +179,7 @@ def section_under(text: str, title: str) -> list[str] | None:
                     break
                 lines += [f"{'#' * deeper.level} {deeper.title}"]
                 lines += deeper.lines
-            return lines
+            return plain(lines)
     return None
 
 
