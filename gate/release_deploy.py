@@ -137,8 +137,10 @@ const repo = context.repo;
 const { data: deployments } = await github.rest.repos.listDeployments({
   ...repo, environment: ENVIRONMENT, per_page: 30,
 });
+// Deploys the change log recorded (after their evidence) first; else any successful deployment.
+const recorded = deployments.filter((deployment) => deployment.task === 'TASK');
 let previous = '';
-for (const deployment of deployments) {
+for (const deployment of recorded.length ? recorded : deployments) {
   if (deployment.sha === SHA) continue;
   const { data: statuses } = await github.rest.repos.listDeploymentStatuses({
     ...repo, deployment_id: deployment.id, per_page: 1,
@@ -153,7 +155,7 @@ core.info(previous
   ? `commits since ${ENVIRONMENT}'s last deploy: ${range}`
   : `first deploy of ${ENVIRONMENT}: ${SHA}`);
 core.setOutput('commit_range', range);
-"""
+""".replace("TASK", changelog.DEPLOYMENT_TASK)
 
 
 def release_job(policy: GatePolicy, repo: Repository, production: Environment, upstream: str) -> Job:

@@ -90,11 +90,16 @@ def test_a_release_branch_push_with_its_contract_is_announced_deployed_and_recor
 ) -> None:
     deployed(gated, {"default": app_url})
     previous = gated.base
-    # What production ran before: its last successful deployment (the GitHub Deployments API).
+    # What production ran before: its last deploy the change log recorded (GitHub Deployments
+    # API), not a newer deploy job's own deployment (rolled back: never recorded).
+    rolled_back = "c" * 40
     set_github_responses(
         gated.world.root,
         **{
-            "repos.listDeployments": [{"id": 41, "sha": previous, "task": "deploy"}],
+            "repos.listDeployments": [
+                {"id": 50, "sha": rolled_back, "task": "deploy"},
+                {"id": 41, "sha": previous, "task": DEPLOYMENT_TASK},
+            ],
             "repos.listDeploymentStatuses": [{"state": "success"}],
         },
     )
@@ -270,9 +275,18 @@ def test_stakeholders_and_a_file_only_change_log_come_from_the_policy(tmp_path: 
         changeLog={"file": "docs/DEPLOYMENTS.md", "branch": "deploy-log", "githubDeployments": False},
     )
     deployed(gated, {"default": app_url})
+    # No change-log deployments: production's last successful deployment of any task.
+    set_github_responses(
+        gated.world.root,
+        **{
+            "repos.listDeployments": [{"id": 3, "sha": gated.base, "task": "deploy"}],
+            "repos.listDeploymentStatuses": [{"state": "success"}],
+        },
+    )
     gated.change({contract_path(VERSION): contract_text(VERSION)}, f"contract of {VERSION}")
     run = gated.run("deploy.yml", release_branch_push(gated))
     assert results(run) == DEPLOYED_EVERYWHERE
+    assert run.job("release").outputs["commit_range"] == f"{gated.base}..{gated.head}"
     assert slack_channels(gated) == ["#releases", "#support"]
     (write,) = github_calls(gated, "repos.createOrUpdateFileContents")
     assert (write["args"]["branch"], write["args"]["path"]) == ("deploy-log", "docs/DEPLOYMENTS.md")
