@@ -24,6 +24,7 @@ from tests.support.release_fixture import (
     contract_path,
     contract_text,
     set_github_responses,
+    template_path,
 )
 from tests.support.sample_world import STACKS, app_server
 from tests.test_workflow_runs import (
@@ -189,7 +190,7 @@ def test_a_release_branch_without_a_contract_fails_the_release_and_production_is
 
 def test_a_contract_with_an_unchecked_box_is_no_contract(gated: Gated, app_url: str) -> None:
     deployed(gated, {"default": app_url})
-    incomplete = contract_text(VERSION).replace("- [x] none new", "- [ ] none new")
+    incomplete = contract_text(VERSION).replace("- [x]", "- [ ]", 1)
     gated.change({contract_path(VERSION): incomplete}, "an incomplete contract")
     run = gated.run("deploy.yml", release_branch_push(gated))
     assert results(run) == stopped_before_production("failure")
@@ -218,14 +219,12 @@ def test_a_default_branch_push_adding_no_contract_deploys_dev_and_staging_only(
 
 def test_a_default_branch_push_adding_its_contract_is_a_release(gated: Gated, app_url: str) -> None:
     deployed(gated, {"default": app_url})
-    # The template is no release; the contract the commit adds is.
-    gated.change(
-        {
-            "work/releases/_TEMPLATE-release-contract.md": "# Release contract <version>\n",
-            contract_path("2.0.0"): contract_text("2.0.0"),
-        },
-        "release 2.0.0",
-    )
+    # The template is no release (added here unless the gate committed it already); the contract is.
+    changes = {contract_path("2.0.0"): contract_text("2.0.0")}
+    if not (gated.repo / template_path()).is_file():
+        changes[template_path()] = "# Release contract <version>\n"
+    changes["work/releases/_draft-2.1.0.md"] = "# not yet\n"  # underscore: never a release
+    gated.change(changes, "release 2.0.0")
     run = gated.run("deploy.yml", main_push(gated))
     assert results(run) == DEPLOYED_EVERYWHERE
     assert run.job("release").outputs["version"] == "2.0.0"

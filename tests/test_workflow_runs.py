@@ -26,13 +26,7 @@ from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 from tests.conftest import ROOT
 from tests.support import run_workflow
 from tests.support.actions_runner import Event, Harness, WorkflowRun
-from tests.support.release_fixture import (
-    RELEASE_CHECK_PATH,
-    approve_production,
-    contract_path,
-    contract_text,
-    release_check_source,
-)
+from tests.support.release_fixture import approve_production, contract_path, contract_text, release_files
 from tests.support.sample_world import (
     FAKE_GATE,
     MUTATIONS,
@@ -151,7 +145,7 @@ def rendered_files(**values: Any) -> dict[str, str]:
         **files,
         K6_MAPPER_PATH: k6_mapper_source(),
         SCHEMA_CHECK_PATH: schema_check_source(),
-        RELEASE_CHECK_PATH: release_check_source(),  # issue 12: what `release` checks the contract with
+        **release_files(gate_policy),  # issue 12: what `release` checks the contract with
     }
 
 

@@ -1,19 +1,19 @@
 """A release as the harness's sample repository makes one (issue 12): the release contract a push
 adds, the contract check the gate commits, and the GitHub answers a production deploy reads.
 
-`tools/release_check.py` is part "notes"'s tool, committed into each gated repository. Until it
-exists in this project, the sample repository gets PLACEHOLDER below (test fixture only): it
-checks what the contract CLI promises (the file exists, is not empty, has no unchecked box). Once
-the real tool exists, the real one is committed instead and the contract below must satisfy it.
+`tools/release_check.py` and the contract template are part "notes"'s (gate/release_contract.py),
+committed into each gated repository. With that module in this project the sample repository
+gets both and `contract_text` fills the real template (every section written, every box ticked);
+without it, PLACEHOLDER below (test fixture only) checks what the contract CLI promises (the file
+exists, is not empty, has no unchecked box).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
-
-from tests.conftest import ROOT
 
 RELEASE_CHECK_PATH = "tools/release_check.py"
 CONTRACTS = "work/releases"
@@ -42,31 +42,73 @@ print(f"{path}: release contract complete")
 '''
 
 
+def _release_contract_module() -> Any | None:
+    """gate/release_contract.py (part notes) when it exists in this project."""
+    try:
+        return importlib.import_module("gate.release_contract")
+    except ImportError:
+        return None
+
+
+def release_files(policy: Any) -> dict[str, str]:
+    """What the gate commits into the repository for releases: the check tool and, with part notes,
+    the contract template the tool validates against."""
+    module = _release_contract_module()
+    if module is None:
+        return {RELEASE_CHECK_PATH: PLACEHOLDER}
+    return {
+        RELEASE_CHECK_PATH: module.release_check_source(),
+        module.template_path(policy): module.render_template(policy),
+    }
+
+
 def release_check_source() -> str:
-    real = ROOT / RELEASE_CHECK_PATH
-    return real.read_text(encoding="utf-8") if real.is_file() else PLACEHOLDER
+    module = _release_contract_module()
+    return PLACEHOLDER if module is None else str(module.release_check_source())
 
 
 def contract_path(version: str) -> str:
     return f"{CONTRACTS}/{version}.md"
 
 
-# The sections the issue names for the template (scope, rollout plan, rollback plan and how it
-# was tested, flags, migrations, observability, window), every box checked.
+def template_path() -> str:
+    return f"{CONTRACTS}/_TEMPLATE-release-contract.md"
+
+
+# Without part notes: the sections the issue names for the template, every box checked.
 SECTIONS = (
     ("Scope", "Replay engine 1.4: faster canonicalisation."),
     ("Rollout plan", "- [x] canary 10/50/100 with analysis"),
     ("Rollback plan", "- [x] previous digest redeployed; tested in the staging drill"),
     ("Feature flags", "- [x] none new"),
-    ("Migrations", "- [x] none"),
+    ("Database migrations", "- [x] none"),
     ("Observability", "- [x] dashboard and alerts linked"),
     ("Deployment window", "- [x] inside Mon-Thu 09:00-16:00 UTC, #releases told"),
 )
 
 
+def _template() -> str | None:
+    module = _release_contract_module()
+    if module is None:
+        return None
+    from tests.test_workflows import policy  # noqa: PLC0415 - the default policy, only with part notes
+
+    return str(module.render_template(policy()))
+
+
 def contract_text(version: str) -> str:
-    body = "\n".join(f"## {title}\n\n{text}\n" for title, text in SECTIONS)
-    return f"# Release contract {version}\n\n{body}"
+    """A complete contract: the template (part notes) with every section written and every box
+    ticked; without it, SECTIONS."""
+    template = _template()
+    if template is None:
+        body = "\n".join(f"## {title}\n\n{text}\n" for title, text in SECTIONS)
+        return f"# Release contract {version}\n\n{body}"
+    lines = []
+    for line in template.splitlines():
+        lines.append(line.replace("- [ ]", "- [x]", 1).replace("<version>", version))
+        if line.startswith("## "):
+            lines.append(f"Written for release {version}: see the pull request.")
+    return "\n".join(lines) + "\n"
 
 
 def set_github_responses(world: Path, **answers: Any) -> None:
