@@ -25,14 +25,14 @@ import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
 
 from gate import clock
-from gate.errors import GateError
+from gate.errors import GateError, shown
 from gate.model import PipelineRun
-from gate.types import EnvironmentName, GateModel, HttpsUrl, PinnedImage, RootHash
+from gate.types import EnvironmentName, GateModel, HttpsUrl, PinnedImage, RootHash, matching
 
 RULE_ID = "GATE-DP-20"
 MARKER = "<!-- delivery-gate:change-log-record "
@@ -50,7 +50,9 @@ class ChangeLogError(GateError):
 
 
 class Approval(GateModel):
-    user: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$", description="GitHub login.")
+    user: Annotated[str, matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}", "a GitHub login")] = Field(
+        description="GitHub login."
+    )
     comment: str = Field(default="", max_length=300, description="The approval's comment, one line.")
 
 
@@ -66,9 +68,16 @@ class Record(GateModel):
     """One successful deploy, as the change log keeps it."""
 
     environment: EnvironmentName
-    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+    version: Annotated[
+        str,
+        matching(
+            r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", "a release version: letters, digits, '.', '_', '+', '-'"
+        ),
+    ]
     image: PinnedImage
-    commit_range: str = Field(pattern=rf"^{_COMMIT_RANGE}$")
+    commit_range: Annotated[
+        str, matching(_COMMIT_RANGE, "<previous sha>..<sha>, or <sha> for the environment's first deploy")
+    ]
     release_notes: HttpsUrl
     evidence: Evidence
     deployment_window: str = Field(default="", max_length=300, description="The window it was deployed in.")
@@ -107,7 +116,9 @@ def build_record(values: Mapping[str, Any]) -> Record:
         return Record.model_validate(values)
     except ValidationError as error:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc'])}: got {e.get('input')!r}; {e['msg']}"
+            f"{'.'.join(str(p) for p in e['loc'])}: got "
+            f"{'(missing)' if e['type'] == 'missing' else shown(e.get('input'))}; "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
             for e in error.errors()
         ]
         raise ChangeLogError(f"[{RULE_ID}] not a change-log record: " + "; ".join(problems)) from None

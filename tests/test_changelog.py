@@ -286,3 +286,15 @@ def test_record_renders_what_the_workflow_appends(
     failed = [a if a != "Successful" else "Failed" for a in argv]
     assert cli.main(failed) == 2
     assert "evidence.analysis: got 'Failed'" in capsys.readouterr().err
+
+
+def test_the_refusal_names_the_field_the_value_and_what_is_allowed() -> None:
+    with pytest.raises(ChangeLogError) as refused:
+        build_record(values(version="1.4 rc", commitRange="main"))
+    assert str(refused.value) == (
+        "[GATE-DP-20] not a change-log record: version: got '1.4 rc'; allowed: a release version: "
+        "letters, digits, '.', '_', '+', '-'; commitRange: got 'main'; allowed: <previous sha>..<sha>, "
+        "or <sha> for the environment's first deploy"
+    )
+    with pytest.raises(ChangeLogError, match="image: got \\(missing\\); Field required"):
+        build_record({k: v for k, v in values().items() if k != "image"})
