@@ -26,6 +26,7 @@ GitHub deployment of task `changelog`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gate import actions, changelog
@@ -412,3 +413,26 @@ def attach(policy: GatePolicy, repo: Repository, jobs: dict[str, Job]) -> dict[s
             result[job_id] = body
     result[CHANGELOG_JOB] = changelog_job(policy, repo, production)
     return result
+
+
+def stacks_agree(policies: Mapping[str, GatePolicy]) -> list[str]:
+    """`gate check` (GATE-DP-11's cross-stack rule, for issue 12): deploy.yml is rendered by the stack
+    owning the merge gate, but `gate window` and `gate deploy` read the production stack: the
+    deployment window and the change log must be the same in every stack, or the announcement would
+    name one window and the check enforce another."""
+    owners = [(stack, policy) for stack, policy in policies.items() if policy.owns_merge_gate]
+    if len(owners) != 1:
+        return []  # consistency.check reports that already
+    owner_stack, owner = owners[0]
+    problems = []
+    for stack, policy in policies.items():
+        for key, rule, mine, theirs in (
+            ("deploymentWindow", "GATE-DP-19", policy.deployment_window, owner.deployment_window),
+            ("changeLog", "GATE-DP-20", policy.change_log, owner.change_log),
+        ):
+            if mine != theirs:
+                problems.append(
+                    f"[{rule}] stack {stack}: delivery-gate:{key} differs from stack {owner_stack}'s, "
+                    f"which renders deploy.yml; allowed: the same {key} in every stack"
+                )
+    return problems

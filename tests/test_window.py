@@ -325,3 +325,32 @@ def test_inside_the_window_or_for_an_emergency_the_deploy_goes_on_to_the_stack(
     with pytest.raises(RuntimeError, match="reached the stack"):
         deploy_cli(project_with(tmp_path / "dev", "dev", "", environment="dev"), "dev", workspace)
     assert workspace.calls == ["outputs prod", "outputs prod", "outputs dev"]
+
+
+# -- `gate check`: every stack agrees (deploy.yml is rendered by one, the window read from another) --
+
+
+def test_stacks_that_disagree_on_the_window_or_the_change_log_are_refused() -> None:
+    from gate import consistency  # noqa: PLC0415
+
+    def stack(environment: str, name: str, **values: Any) -> Any:
+        base = {"environment": environment, "repositories": [{"name": "aos"}], **values}
+        return load_policy(base, stack=name, github_owner="acme")
+
+    agreeing = {
+        "dev": stack("dev", "dev"),
+        "staging": stack("staging", "staging"),
+        "prod": stack("production", "prod"),
+    }
+    assert consistency.check(agreeing).problems == ()
+    friday = {"days": ["Mon", "Tue", "Wed", "Thu", "Fri"]}
+    apart = {
+        **agreeing,
+        "prod": stack("production", "prod", deploymentWindow=friday, changeLog={"branch": "x"}),
+    }
+    assert consistency.check(apart).problems == (
+        "[GATE-DP-19] stack prod: delivery-gate:deploymentWindow differs from stack dev's, which renders "
+        "deploy.yml; allowed: the same deploymentWindow in every stack",
+        "[GATE-DP-20] stack prod: delivery-gate:changeLog differs from stack dev's, which renders "
+        "deploy.yml; allowed: the same changeLog in every stack",
+    )
