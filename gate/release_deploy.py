@@ -5,9 +5,9 @@ needs, and the `change log` job after production's evidence.
 production deploy waits for its reviewers:
 - the release version V (DP: a release has a contract): on a release branch, the part of the
   branch name `repositories[].releaseBranchPattern`'s `*` matches (release/1.4.0 -> 1.4.0); on the
-  default branch, the contract work/releases/<V>.md the pushed commit adds (git diff HEAD^ HEAD, the
-  template excluded). A default-branch push adding no contract is not a release: production's
-  jobs are skipped, with a notice, and dev and staging are deployed as before.
+  default branch, the contract work/releases/<V>.md the push adds (git diff <the push's previous
+  head, else HEAD^> HEAD, the template excluded). A default-branch push adding no contract is not
+  a release: production's jobs are skipped, with a notice, and dev and staging are deployed.
 - GATE-DP-14: the contract must pass `python tools/release_check.py contract --version V` (the
   tool the gate commits into the repository); without one the job fails and production is not
   deployed.
@@ -78,10 +78,15 @@ def resolve_script(policy: GatePolicy, repo: Repository) -> str:
         "    # A release branch: the version is in its name (release/<V>).\n"
         f"    {_branch_version(repo.release_branch_pattern)} ;;\n"
         "  *)\n"
+        "    # The default branch: the release contract the push adds (since the push's previous head,\n"
+        "    # else since the parent), the template and other _ files excluded.\n"
+        "    since='HEAD^'\n"
+        '    if [ -n "$BEFORE" ] && git cat-file -e "$BEFORE^{commit}" 2> /dev/null; then\n'
+        '      since="$BEFORE"\n'
+        "    fi\n"
         '    if [ "$REF_NAME" = "$DEFAULT_BRANCH" ] \\\n'
-        "      && git rev-parse --verify --quiet 'HEAD^' > /dev/null; then\n"
-        "      # The default branch: the release contract the pushed commit adds, the template excluded.\n"
-        '      added="$(git diff --name-only --diff-filter=A HEAD^ HEAD -- "$CONTRACTS" \\\n'
+        '      && git rev-parse --verify --quiet "$since" > /dev/null; then\n'
+        '      added="$(git diff --name-only --diff-filter=A "$since" HEAD -- "$CONTRACTS" \\\n'
         f"        | sed -n 's|^{directory}/\\([^/{TEMPLATE_PREFIX}][^/]*\\)\\.md$|\\1|p')\"\n"
         '      count="$(printf \'%s\' "$added" | grep -c . || true)"\n'
         '      if [ "$count" -gt 1 ]; then\n'
@@ -205,6 +210,8 @@ def release_job(policy: GatePolicy, repo: Repository, production: Environment, u
                 resolve_script(policy, repo),
                 REF_NAME="${{ github.ref_name }}",
                 DEFAULT_BRANCH=repo.default_branch,
+                # The commit the branch pointed at before this push (all zeros for a new branch).
+                BEFORE="${{ github.event.before }}",
                 CONTRACTS=contracts,
             ),
         },

@@ -304,3 +304,20 @@ def test_every_environment_deploys_in_order_before_the_change_log(gated: Gated, 
     ]
     methods = [c["method"] for c in calls]
     assert methods.index("actions.getReviewsForRun") < methods.index("repos.createOrUpdateFileContents")
+
+
+def test_a_push_of_several_commits_finds_the_contract_added_by_any_of_them(
+    gated: Gated, app_url: str
+) -> None:
+    deployed(gated, {"default": app_url})
+    before = gated.head
+    gated.change({contract_path("2.0.0"): contract_text("2.0.0")}, "release 2.0.0")
+    gated.change({"app/notes.md": "After the contract, in the same push.\n"}, "a second commit")
+    payload = {"ref": "refs/heads/main", "before": before}
+    run = gated.run("deploy.yml", Event("push", ref="refs/heads/main", sha=gated.head, payload=payload))
+    assert results(run) == DEPLOYED_EVERYWHERE
+    assert run.job("release").outputs["version"] == "2.0.0"
+    # Without the push's previous head, only the last commit counts: it adds no contract.
+    gated.change({"app/notes.md": "Another change.\n"}, "not a release")
+    run = gated.run("deploy.yml", main_push(gated))
+    assert run.job("release").outputs["release"] == "false"
