@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gate import clock, consistency, delivery_cli, health, lifecycle, report
+from gate import changelog, clock, consistency, delivery_cli, health, lifecycle, report, window
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     consistency.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
     _add_pipeline_commands(commands)
+    window.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-19 (issue 12, part deploy)
+    changelog.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-20 (issue 12, part deploy)
     return parser
 
 
@@ -159,6 +161,7 @@ def main(
     argv: Sequence[str] | None = None,
     workspace: lifecycle.Workspace | None = None,
     outside: delivery_cli.Outside | None = None,
+    changelog_source: changelog.ChangeLogSource | None = None,
 ) -> int:
     """`workspace` replaces the Pulumi Automation API, `outside` what the delivery commands reach
     (tests)."""
@@ -177,6 +180,8 @@ def main(
         "check": lambda: _check(args.project_dir),
         "stacks": lambda: _check(args.project_dir, listing=True),
         "report": lambda: _report(args),
+        "window": lambda: window.command(args),
+        "changelog": lambda: changelog.command(args, changelog_source),
         "health": lambda: health.command(
             args.project_dir,
             args.stack,

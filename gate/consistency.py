@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gate import release_deploy
 from gate.delivery import HAND_TYPED_REFUSED
 from gate.errors import GateError
 from gate.loader import load_policy, namespace_values
@@ -98,6 +99,7 @@ def check(policies: dict[str, GatePolicy]) -> Consistency:
                     f"[{RULE_ID}] stack {stack} does not list {missing}, gated by stack {owner}: their "
                     f"'{policy.environment}' deployment environment would not exist"
                 )
+    problems += release_deploy.stacks_agree(policies)  # issue 12, part deploy: window, change log
     order = {e.stack: index for index, e in enumerate(reference.environments)}
     return Consistency(tuple(sorted(policies, key=lambda s: (order.get(s, len(order)), s))), tuple(problems))
 

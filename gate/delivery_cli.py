@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gate import clock, deploy
+from gate import clock, deploy, window
 from gate.deploy import DeliveryRefused
 from gate.model import PipelineRun
 from gate.promote import policy_from_values
@@ -116,6 +116,10 @@ def _workspace(args: argparse.Namespace, outside: Outside) -> deploy.StackWorksp
 def run_command(args: argparse.Namespace, outside: Outside) -> int:
     now = clock.now(exact=True)
     if args.command == "deploy":
+        # GATE-DP-19 (issue 12, part deploy): production only inside its window, unless emergency.
+        window.enforce_for_stack(
+            args.project_dir, args.stack, now, emergency=bool(getattr(args, "emergency", None))
+        )
         applied = deploy.deploy(
             args.project_dir, _workspace(args, outside), args.stack, args.image, _run(args), now=now
         )

@@ -1414,8 +1414,34 @@ class GatePolicy(GateModel):
         default_factory=lambda: ReleaseContract(),  # noqa: PLW0108
         description="Where release contracts live (work/releases/<version>.md, from the template).",
     )
+    # Issue 12, part "deploy" (GATE-DP-19, GATE-DP-20): see DeploymentWindow and ChangeLog below.
+    deployment_window: DeploymentWindow = Field(
+        default_factory=lambda: DeploymentWindow(),  # noqa: PLW0108 - defined below
+        description="When production may be deployed and who is told first (GATE-DP-19).",
+    )
+    change_log: ChangeLog = Field(
+        default_factory=lambda: ChangeLog(),  # noqa: PLW0108 - defined below
+        description="Where each successful production deploy is recorded (GATE-DP-20).",
+    )
 
     # -- cross-field rules -------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _change_log_branch_is_not_protected(self) -> Self:
+        # GATE-DP-20: the pipeline writes the change log; never on a branch the gate protects.
+        from fnmatch import fnmatchcase  # noqa: PLC0415 - part "deploy" keeps its hook self-contained
+
+        branch = self.change_log.branch
+        for repo in self.repositories:
+            for protected in (repo.default_branch, repo.release_branch_pattern):
+                if self.change_log.file is not None and fnmatchcase(branch, protected):
+                    raise FieldProblem(
+                        "changeLog.branch",
+                        branch,
+                        f"is protected by the gate ({protected!r} of {repo.name}); allowed: a branch "
+                        "the pipeline may write, such as 'delivery-log'",
+                    )
+        return self
 
     @model_validator(mode="after")
     def _release_deploys_need_restricted_creation(self) -> Self:
@@ -1909,4 +1935,127 @@ class ReleaseContract(GateModel):
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Issue 12, part "deploy": the deployment window (GATE-DP-19) and the change log (GATE-DP-20).
+# DP §Deployment Process: "Deployment window communicated to stakeholders"; DP §Post-Deployment:
+# "Deployment recorded in change log". Evaluated by gate/window.py, recorded by gate/changelog.py.
+
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_HOURS = r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])"
+
+
+def _check_hours(value: str) -> str:
+    import re  # noqa: PLC0415 - local to this block, so the shared import list stays untouched
+
+    found = re.fullmatch(_HOURS, value)
+    allowed = "allowed: 'HH:MM-HH:MM' in 24-hour local time, start before end, such as '09:00-16:00'"
+    if found is None:
+        raise ValueError(allowed)
+    start = int(found[1]) * 60 + int(found[2])
+    end = int(found[3]) * 60 + int(found[4])
+    if end > 24 * 60 or start >= end:
+        raise ValueError(f"{allowed} (a window does not run past midnight)")
+    return value
+
+
+def _check_time_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    allowed = "allowed: an IANA time zone such as 'UTC', 'Europe/Berlin' or 'America/New_York'"
+    if not value or len(value) > 64 or value.startswith(("/", ".")) or ".." in value:
+        raise ValueError(allowed)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(allowed) from None
+    return value
+
+
+class Freeze(GateModel):
+    """A change freeze: no production deploy from `from` to `to`, both days included, in the
+    window's time zone (DP §Deployment Process: the window is communicated; a freeze is part of it)."""
+
+    start: date = Field(alias="from", description="The first frozen day (YYYY-MM-DD).")
+    end: date = Field(alias="to", description="The last frozen day (YYYY-MM-DD), not before `from`.")
+    reason: Annotated[str, Field(min_length=1), one_line(200, "a reason")] = Field(
+        description="Why production is frozen (shown to whoever is refused)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise FieldProblem(
+                "to", self.end.isoformat(), f"allowed: a day on or after from ({self.start.isoformat()})"
+            )
+        return self
+
+
+class DeploymentWindow(GateModel):
+    """GATE-DP-19: when production may be deployed, and who hears of it before it starts. The
+    emergency path (DP §Emergency / Hotfix Deployments) is not bound by it."""
+
+    days: tuple[Weekday, ...] = Field(
+        default=("Mon", "Tue", "Wed", "Thu"),
+        min_length=1,
+        description="Days of the week production may be deployed on (no Friday deploys by default).",
+    )
+    hours: str = Field(
+        default="09:00-16:00", description="Local hours 'HH:MM-HH:MM' (start included, end excluded)."
+    )
+    time_zone: str = Field(
+        default="UTC", description="IANA time zone the days, hours and freezes are read in (DST-aware)."
+    )
+    freezes: tuple[Freeze, ...] = Field(default=(), description="Change freezes, days included.")
+    stakeholders: tuple[SlackChannel, ...] = Field(
+        default=("#releases",),
+        min_length=1,
+        description="DP: 'Deployment window communicated to stakeholders': the Slack channels told first.",
+    )
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        return _check_hours(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _valid_time_zone(cls, value: str) -> str:
+        return _check_time_zone(value)
+
+    @model_validator(mode="after")
+    def _unique_days(self) -> Self:
+        for index, day in enumerate(self.days):
+            if day in self.days[:index]:
+                raise FieldProblem(f"days[{index}]", day, "must be unique; it appears earlier")
+        return self
+
+
+class ChangeLog(GateModel):
+    """GATE-DP-20: where each successful production deploy is recorded (DP §Post-Deployment:
+    "Deployment recorded in change log"): a file the pipeline appends to on its own branch (never
+    the protected default branch), GitHub Deployments, or both."""
+
+    file: RelativePath | None = Field(
+        default="DEPLOYMENTS.md", description="The change-log file on `branch`; none: no file."
+    )
+    branch: GitRef = Field(
+        default="delivery-log",
+        description="The branch the pipeline writes the file on (Contents API); not a protected branch.",
+    )
+    github_deployments: bool = Field(
+        default=True,
+        description="Also record each deploy as a GitHub deployment (task 'changelog') of the environment.",
+    )
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        if self.file is None and not self.github_deployments:
+            raise FieldProblem(
+                "githubDeployments", False, "allowed: true, or a file: the change log must be kept somewhere"
+            )
+        return self
+
+
+# GatePolicy names the classes above before they exist (forward references): resolve them now.
 GatePolicy.model_rebuild()

@@ -29,7 +29,7 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         stack("  delivery-gate:repos: []\n"),
         "delivery-gate:repos",
         "[]",
-        "unknown key; allowed: application, aws, checks",
+        "unknown key; allowed: application, aws, changeLog, checks",
     ),
     "missing-environment": (
         stack("", environment=None),

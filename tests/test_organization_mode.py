@@ -30,6 +30,7 @@ from gate.schema_change import SCHEMA_CHECK_PATH
 from gate.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, K6_MAPPER_PATH, WORKFLOW_DIR
 from tests.conftest import ProjectFactory
 from tests.support.actions_runner import Event, Harness
+from tests.support.release_fixture import release_files
 from tests.support.sample_world import FAKE_GATE, STUBS, app_server, make_sample_repo, make_world
 from tests.test_workflow_runs import (
     ALL_CHECKS_PASS,
@@ -292,6 +293,8 @@ def org_gated(tmp_path: Path, *, aws: bool = True) -> tuple[Gated, Harness]:
     gate_policy = policy(**values)
     repo = gate_policy.repositories[0]
     files = {**repository_workflows(gate_policy, repo), **gate_tools()}
+    # Issue 12: what deploy.yml's `release` checks the contract with (tests/support/release_fixture.py).
+    files = {**release_files(gate_policy), **files}
     path, base, head = make_sample_repo(tmp_path / NAME, owner=OWNER, name=NAME, files=files)
     gated = Gated(tmp_path, path, base, head, make_world(tmp_path), values, vars=dict(E2E_VARS))
     central = tmp_path / CENTRAL / WORKFLOW_DIR

@@ -28,6 +28,7 @@ from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 from tests.conftest import ROOT
 from tests.support import run_workflow
 from tests.support.actions_runner import Event, Harness, WorkflowRun
+from tests.support.release_fixture import approve_production, contract_path, contract_text
 from tests.support.sample_world import (
     FAKE_GATE,
     MUTATIONS,
@@ -130,7 +131,8 @@ class Gated:
                 bin_dirs=[STUBS],
                 secrets=SECRETS,
                 vars=self.vars,
-                env={"GATE_HARNESS_PYTHON": sys.executable, **self.env},
+                # GATE_HARNESS_PROJECT: the fake gate runs this project's pure commands (changelog record).
+                env={"GATE_HARNESS_PYTHON": sys.executable, "GATE_HARNESS_PROJECT": str(ROOT), **self.env},
                 work=self.tmp / "runner",
             )
         return self._harness
@@ -217,7 +219,14 @@ def merge_group(gated: Gated) -> Event:
     return Event("merge_group", ref=head_ref, sha=gated.head, payload=payload)
 
 
-def push(gated: Gated) -> Event:
+RELEASE = "1.4.0"
+
+
+def push(gated: Gated, *, release: str | None = RELEASE) -> Event:
+    """A push to main; by default its commit adds the release contract of `release`, so it is a
+    release and reaches production (issue 12: gate/release_deploy.py)."""
+    if release is not None:
+        gated.change({contract_path(release): contract_text(release)}, f"release {release}")
     return Event("push", ref="refs/heads/main", sha=gated.head, payload={"ref": "refs/heads/main"})
 
 
@@ -639,6 +648,7 @@ def deployed(gated: Gated, urls: Mapping[str, str], *, previous: bool = True, go
     GONE_IMAGE, no longer in the registry, so rolling back to it fails."""
     for environment in ENVIRONMENTS:
         gated.world.set_url(environment, urls.get(environment, urls["default"]))
+        approve_production(gated.world.root)  # production's reviewer approves (the run's approvals)
         if not previous:
             continue
         image = GONE_IMAGE if environment == gone else OLD_IMAGE
@@ -648,11 +658,16 @@ def deployed(gated: Gated, urls: Mapping[str, str], *, previous: bool = True, go
 
 STAGES = ("deploy", "parity", "validate", "evidence")
 # Built once, deployed, parity-checked, validated and evidenced in every environment; no rollback.
-DEPLOYED_EVERYWHERE = {"build image": "success"} | {
-    f"{job} {environment}": "skipped" if job == "rollback" else "success"
-    for environment in ENVIRONMENTS
-    for job in (*STAGES, "rollback")
-}
+# Issue 12: the release is resolved and announced before production, recorded after it.
+DEPLOYED_EVERYWHERE = (
+    {"build image": "success"}
+    | {
+        f"{job} {environment}": "skipped" if job == "rollback" else "success"
+        for environment in ENVIRONMENTS
+        for job in (*STAGES, "rollback")
+    }
+    | {"release": "success", "change log": "success"}
+)
 
 
 def gate_calls(gated: Gated) -> list[tuple[str, str]]:
@@ -672,7 +687,8 @@ def option(call: Mapping[str, Any], name: str) -> str:
 def outcome_after(environment: str, **failed: str) -> dict[str, str]:
     """Every job's result when the chain stops in `environment` (its stages as given, else
     success, and a rollback) and nothing after it runs."""
-    expected = {"build image": "success"}
+    # Issue 12: the release job runs after staging's evidence, the change log after production's.
+    expected = {"build image": "success", "release": "skipped", "change log": "skipped"}
     reached = True
     for env in ENVIRONMENTS:
         for job in (*STAGES, "rollback"):

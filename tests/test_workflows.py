@@ -258,11 +258,14 @@ def test_deploy_goes_stack_by_stack_through_the_gate_with_evidence_and_rollback(
     gate_policy = policy()
     jobs = committed_workflows(gate_policy, gate_policy.repositories[0])["deploy.yml"]["jobs"]
     stages = ("deploy", "parity", "validate", "evidence", "rollback")
-    assert list(jobs) == ["build", *(f"{kind}-{env}" for env in ENVIRONMENTS for kind in stages)]
+    chain = [f"{kind}-{env}" for env in ENVIRONMENTS for kind in stages]
+    # Issue 12 (gate/release_deploy.py): `release` right before production, the change log after it.
+    chain.insert(chain.index("deploy-production"), "release")
+    assert list(jobs) == ["build", *chain, "changelog"]
     # DP: no environment is skipped — each deploy waits for the previous environment's evidence.
     assert jobs["deploy-dev"]["needs"] == ["build"]
     assert jobs["deploy-staging"]["needs"] == ["build", "evidence-dev"]
-    assert jobs["deploy-production"]["needs"] == ["build", "evidence-staging"]
+    assert jobs["deploy-production"]["needs"] == ["build", "evidence-staging", "release"]
     assert jobs["build"]["outputs"] == {"image": "${{ steps.image.outputs.ref }}"}
     for env, stack in (("dev", "dev"), ("staging", "staging"), ("production", "prod")):
         # Production's reviewers approve once, in the deploy job; nothing after it waits for anyone.
@@ -372,6 +375,9 @@ def test_deploy_jobs_log_in_to_aws_only_through_the_environment_role() -> None:
     )
     for name, job in with_aws["jobs"].items():
         if "uses" in job or name == "build":  # the parity check (reusable), the image build: no AWS
+            continue
+        if name in ("release", "changelog"):  # issue 12: the repository and GitHub only, no AWS
+            assert "id-token" not in job["permissions"]
             continue
         logins = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
         assert len(logins) == 1, name

@@ -27,6 +27,11 @@
         S runs the image of evidence/S.json again (it must still be pushed); fails when S has no
         evidence (a first deploy: nothing to roll back to). Writes image= to $GITHUB_OUTPUT.
     promote ...                                       recorded only
+    window --stack S [--at ISO]
+        GATE-DP-19: exit 1 (outside) when the world file window/S says "closed" (its second line,
+        if any, is the reason), else exit 0 (inside); writes inside= and window= to $GITHUB_OUTPUT
+    changelog record ... --out FILE
+        GATE-DP-20: runs the REAL `gate changelog record` (pure, offline) of this project
 
 Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}.
 $GATE_HARNESS_WORLD/faults/gate makes every call fail, faults/gate-<command> every call of one
@@ -293,6 +298,36 @@ def rollback(root: Path, stack: str, reason: str) -> int:
     return 0
 
 
+WINDOW = "Mon, Tue, Wed, Thu 09:00-16:00 UTC"
+
+
+def window(root: Path, stack: str) -> int:
+    environment_of(stack)
+    state = root / "window" / stack
+    lines = state.read_text(encoding="utf-8").splitlines() if state.is_file() else []
+    closed = bool(lines) and lines[0].strip() == "closed"
+    write_outputs(inside=str(not closed).lower(), window=WINDOW)
+    if closed:
+        why = lines[1] if len(lines) > 1 else "Saturday is not a deployment day (Mon, Tue, Wed, Thu)"
+        print(f"[GATE-DP-19] outside the deployment window ({WINDOW}): {why}")
+        return 1
+    print(f"[GATE-DP-19] inside the deployment window ({WINDOW})")
+    return 0
+
+
+def changelog(argv: list[str]) -> int:
+    """The real command, from this project ($GATE_HARNESS_PROJECT): the record's rendering is
+    pure and offline, so the harness runs what ships."""
+    import subprocess  # noqa: PLC0415
+
+    project = os.environ.get("GATE_HARNESS_PROJECT")
+    if not project:
+        raise SystemExit("fake gate: changelog needs GATE_HARNESS_PROJECT (this project's root)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_HARNESS")}
+    command = [sys.executable, "-m", "gate", *argv]
+    return subprocess.run(command, cwd=project, env=env, check=False).returncode
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m gate", description="the fake delivery-gate CLI")
     commands = root.add_subparsers(dest="command", required=True)
@@ -336,6 +371,8 @@ def parser() -> argparse.ArgumentParser:
         for option, settings in options.items():
             command.add_argument(option, **settings)
     commands.add_parser("promote")
+    commands.add_parser("window").add_argument("--stack", required=True)
+    commands.add_parser("changelog")
     return root
 
 
@@ -368,6 +405,8 @@ def run(root: Path, argv: list[str]) -> int:
         return RELEASE_COMMANDS[args.command](root, args)
     if args.command == "ephemeral":
         return EPHEMERAL_VERBS[args.verb](root, args)
+    if args.command in ("window", "changelog"):  # issue 12, part deploy
+        return window(root, args.stack) if args.command == "window" else changelog(argv)
     if args.command == "plan":
         return plan(args.project_dir, args.stack, args.out)
     if args.command == "diff":
