@@ -379,7 +379,12 @@ def test_alerts_link_the_dashboard_when_grafana_has_a_url() -> None:
 
 @pytest.mark.parametrize(
     ("url", "allowed"),
-    [("https://grafana.example.com/", "trailing"), ("http://grafana.example.com", "https://")],
+    [
+        ("https://grafana.example.com/", "trailing"),
+        ("http://grafana.example.com", "https://"),
+        # Prometheus runs annotations as templates: a link must not carry one.
+        ('https://grafana.example/{{ query "up" }}', "without spaces, quotes, braces or '$'"),
+    ],
 )
 def test_the_grafana_url_must_be_https_without_a_trailing_slash(url: str, allowed: str) -> None:
     with pytest.raises(PolicyError) as caught:
