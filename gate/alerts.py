@@ -636,6 +636,8 @@ SLACK_TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n"
     "{{ .Annotations.description }}\n"
     "Runbook: {{ .Annotations.runbook_url }}\n"
+    # GATE-OBS-01: the dashboard next to the runbook, when monitoring.grafana.url gives one.
+    "{{ if .Annotations.dashboard_url }}Dashboard: {{ .Annotations.dashboard_url }}\n{{ end }}"
     "{{ end }}"
 )
 

@@ -549,3 +549,20 @@ def test_rollout_criteria_render_the_same_queries_for_argo_and_for_the_dashboard
     argo = rollout.rollback_criteria(policy)
     grafana = rollout.rollback_criteria(policy, dashboards.dashboard_argument(policy))
     assert [argo_to_grafana(c.query, "aos") for c in argo] == [c.query for c in grafana]
+
+
+def test_the_slack_message_template_with_the_dashboard_line_parses(tmp_path: Path) -> None:
+    """`amtool template render` (its own example alerts, which carry no dashboard_url) parses the
+    message; an unclosed action is shown to fail."""
+    assert "Dashboard: {{ .Annotations.dashboard_url }}" in alerts.SLACK_TEXT
+    if prom_tools.run("amtool", "template", "render", "--help").returncode != 0:
+        pytest.skip("this amtool has no `template render` (Alertmanager 0.24 and later)")
+    empty = tmp_path / "empty.tmpl"
+    empty.write_text("", encoding="utf-8")
+    glob = f"--template.glob={empty}"
+    result = prom_tools.run("amtool", "template", "render", glob, f"--template.text={alerts.SLACK_TEXT}")
+    assert result.returncode == 0, prom_tools.output(result)
+    assert "Runbook: " in result.stdout and "Dashboard: " not in result.stdout
+    broken = alerts.SLACK_TEXT.removesuffix("{{ end }}")
+    result = prom_tools.run("amtool", "template", "render", glob, f"--template.text={broken}")
+    assert result.returncode != 0, prom_tools.output(result)
