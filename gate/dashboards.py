@@ -311,6 +311,44 @@ def config_map(policy: GatePolicy) -> Document:
     }
 
 
+def coverage_problems(policy: GatePolicy) -> list[str]:
+    """GATE-OBS-01, checked on what is declared: every alert rule of the PrometheusRule and every
+    metric of the AnalysisTemplate has a panel whose queries are its expression, string for string
+    (an alert written around the registry in gate/alerts.py has no panel, and fails the plan)."""
+    dashboard = grafana_dashboard(policy)
+    shown: dict[str, list[str]] = {
+        panel["title"]: [target["expr"] for target in panel["targets"]]
+        for panel in dashboard["panels"]
+        if panel["type"] == "timeseries"
+    }
+    queries = {query.condition: query for query in alerts.alert_queries(policy).values()}
+    problems = []
+    for group in alerts.rule_groups(policy):
+        for rule in group["rules"]:
+            if "alert" not in rule:
+                continue
+            window = rule["labels"].get("window")
+            panel = f"{ALERT_PREFIX}{rule['alert']}" + (f" {window}" if window else "")
+            query = queries.get(rule["expr"])
+            if query is None or shown.get(panel) != list(query.series):
+                problems.append(
+                    f"alert {rule['alert']}{f' ({window})' if window else ''}: no dashboard panel "
+                    f"{panel!r} shows its expression; build it from alerts.alert_queries"
+                )
+    if rollout.progressive(policy):
+        render = dashboard_argument(policy)
+        for metric in rollout.analysis_template(policy)["spec"]["metrics"]:
+            query = metric["provider"]["prometheus"]["query"]
+            for argument in (rollout.NAMESPACE, *HASH_VARIABLES):
+                query = query.replace(f"{{{{args.{argument}}}}}", render(argument))
+            if shown.get(f"{ANALYSIS_PREFIX}{metric['name']}") != [query]:
+                problems.append(
+                    f"analysis metric {metric['name']}: no dashboard panel shows its query; build it "
+                    "from rollout.rollback_criteria"
+                )
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------
 # CloudWatch
 

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from gate import alerts, dashboards, rollout
-from gate.errors import PolicyError
+from gate.errors import PolicyError, RuleViolation
 from gate.loader import load_policy
 from gate.model import GatePolicy
 from gate.plan import build_plan
@@ -566,3 +566,50 @@ def test_the_slack_message_template_with_the_dashboard_line_parses(tmp_path: Pat
     broken = alerts.SLACK_TEXT.removesuffix("{{ end }}")
     result = prom_tools.run("amtool", "template", "render", glob, f"--template.text={broken}")
     assert result.returncode != 0, prom_tools.output(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# GATE-OBS-01 at plan time: an alert or analysis query that no panel shows fails the rules
+
+
+def test_every_stack_passes_the_coverage_rule() -> None:
+    for environment in ("dev", "staging", "production"):
+        assert dashboards.coverage_problems(policy_of(environment)) == [], environment
+
+
+def test_an_alert_written_around_the_registry_fails_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate import rules  # noqa: PLC0415
+
+    original = alerts.rule_groups
+
+    def with_inline_alert(policy: GatePolicy) -> list[dict[str, Any]]:
+        groups = original(policy)
+        inline = {"alert": "Inline", "expr": "vector(1) > 0", "labels": {}, "annotations": {}}
+        return [{**groups[0], "rules": [*groups[0]["rules"], inline]}, *groups[1:]]
+
+    monkeypatch.setattr(alerts, "rule_groups", with_inline_alert)
+    policy = policy_of()
+    assert dashboards.coverage_problems(policy) == [
+        "alert Inline: no dashboard panel 'alert: Inline' shows its expression; "
+        "build it from alerts.alert_queries"
+    ]
+    with pytest.raises(RuleViolation) as caught:
+        rules.enforce_rules(policy, "dev")
+    assert "[GATE-OBS-01] alert Inline" in str(caught.value)
+    assert "stacks/Pulumi.dev.yaml" in str(caught.value)
+
+
+def test_an_analysis_query_the_dashboard_does_not_show_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = rollout.analysis_template
+
+    def changed(policy: GatePolicy) -> dict[str, Any]:
+        template = copy.deepcopy(original(policy))
+        template["spec"]["metrics"][1]["provider"]["prometheus"]["query"] += " * 2"
+        return template
+
+    monkeypatch.setattr(rollout, "analysis_template", changed)
+    problems = dashboards.coverage_problems(policy_of("staging"))
+    assert problems == [
+        "analysis metric p99-latency: no dashboard panel shows its query; "
+        "build it from rollout.rollback_criteria"
+    ]
