@@ -23,8 +23,10 @@ Output is deterministic: fixed panel order, JSON with sorted keys, uid from the 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from gate import alerts, aws, rollout
@@ -430,9 +432,38 @@ RUNBOOK_MARKER = "Dashboard (GATE-OBS-01):"
 def runbook_line(alert: str) -> str:
     """What docs/runbooks/<alert>.md says about where its dashboard is (a test keeps them equal)."""
     return (
-        f"{RUNBOOK_MARKER} the `{ALERT_PREFIX}{alert}` panel(s) of the Grafana dashboard "
-        "`delivery-gate-<environment>` (uid; folder `monitoring.grafana.folder`, by default "
+        f"{RUNBOOK_MARKER} the `{ALERT_PREFIX}{alert}` panel(s) of the Grafana dashboard with uid "
+        "`delivery-gate-<environment>` (folder `monitoring.grafana.folder`, by default "
         "\"Delivery gate\"), drawn from this alert's own expression with its threshold; the alert's "
         "`dashboard_url` annotation links it when `monitoring.grafana.url` is set. With `aws`, the "
         "rollback alarms are on the CloudWatch dashboard `delivery-gate-<environment>-dashboard`."
     )
+
+
+def with_runbook_line(text: str, alert: str) -> str:
+    """A runbook's text with its dashboard line: replaced where it is, else before the first `## `."""
+    line = runbook_line(alert)
+    lines = text.split("\n")
+    marked = [i for i, existing in enumerate(lines) if existing.startswith(RUNBOOK_MARKER)]
+    if marked:
+        lines[marked[0]] = line
+        return "\n".join(lines)
+    head, heading, rest = text.partition("\n## ")
+    return f"{head.rstrip(chr(10))}\n\n{line}\n{heading}{rest}"
+
+
+def sync_runbooks(directory: Path) -> list[Path]:
+    """Write the dashboard line into every docs/runbooks/<alert>.md; the files it changed."""
+    changed = []
+    for path in sorted(directory.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        updated = with_runbook_line(text, path.stem)
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":  # python -m gate.dashboards [docs/runbooks]
+    for changed_path in sync_runbooks(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/runbooks")):
+        print(f"updated {changed_path}")

@@ -357,7 +357,7 @@ def test_every_runbook_says_where_its_dashboard_is() -> None:
     for name in names:
         text = (RUNBOOKS / f"{name}.md").read_text(encoding="utf-8")
         assert text.count(dashboards.RUNBOOK_MARKER) == 1, name
-        assert dashboards.runbook_line(name) + "\n" in text, f"{name}: regenerate its dashboard line"
+        assert dashboards.runbook_line(name) + "\n" in text, f"{name}: run python -m gate.dashboards"
     # The line names panels that exist.
     titles = set(titled(grafana_of("prod"), dashboards.ALERT_PREFIX))
     for name in names:
@@ -613,3 +613,14 @@ def test_an_analysis_query_the_dashboard_does_not_show_fails(monkeypatch: pytest
         "analysis metric p99-latency: no dashboard panel shows its query; "
         "build it from rollout.rollback_criteria"
     ]
+
+
+def test_sync_runbooks_adds_a_missing_line_and_leaves_a_current_one(tmp_path: Path) -> None:
+    (tmp_path / "Foo.md").write_text("# Foo\n\nIntro.\n\n## What it means\n\nText.\n", encoding="utf-8")
+    current = (RUNBOOKS / "ReplayMismatch.md").read_text(encoding="utf-8")
+    (tmp_path / "ReplayMismatch.md").write_text(current, encoding="utf-8")
+    assert dashboards.sync_runbooks(tmp_path) == [tmp_path / "Foo.md"]
+    assert (tmp_path / "Foo.md").read_text(encoding="utf-8") == (
+        f"# Foo\n\nIntro.\n\n{dashboards.runbook_line('Foo')}\n\n## What it means\n\nText.\n"
+    )
+    assert dashboards.sync_runbooks(tmp_path) == []
