@@ -424,6 +424,31 @@ def cloudwatch_dashboard_json(policy: GatePolicy) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The stack output
+
+
+def outputs(policy: GatePolicy) -> Document:
+    """The stack output `dashboards`: where this environment's dashboards are, for the runbooks,
+    `gate evaluate` ("dashboard created", DP §Pre-Deployment) and people."""
+    grafana = policy.monitoring.grafana
+    out: Document = {
+        "rule": RULE_ID,
+        "grafana": {
+            "uid": alerts.dashboard_uid(policy),
+            "title": title(policy),
+            "folder": grafana.folder,
+            "configMap": f"{policy.monitoring.namespace}/{config_map_name(policy)}",
+        },
+    }
+    url = alerts.dashboard_url(policy)
+    if url is not None:
+        out["grafana"]["url"] = url
+    if policy.aws is not None:
+        out["cloudwatch"] = {"name": cloudwatch_dashboard_name(policy), "region": policy.aws.region}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Runbooks
 
 RUNBOOK_MARKER = "Dashboard (GATE-OBS-01):"

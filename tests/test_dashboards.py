@@ -624,3 +624,19 @@ def test_sync_runbooks_adds_a_missing_line_and_leaves_a_current_one(tmp_path: Pa
         f"# Foo\n\nIntro.\n\n{dashboards.runbook_line('Foo')}\n\n## What it means\n\nText.\n"
     )
     assert dashboards.sync_runbooks(tmp_path) == []
+
+
+def test_each_stack_outputs_where_its_dashboards_are() -> None:
+    assert stack_plan("prod")["outputs"]["dashboards"] == {
+        "rule": "GATE-OBS-01",
+        "grafana": {
+            "uid": "delivery-gate-production",
+            "title": "Delivery gate: aos in production",
+            "folder": "Delivery gate",
+            "configMap": "monitoring/delivery-gate-production-dashboard",
+        },
+        "cloudwatch": {"name": "delivery-gate-production-dashboard", "region": "eu-west-1"},
+    }
+    with_url = dashboards.outputs(policy_of(monitoring={"grafana": {"url": "https://grafana.example.com"}}))
+    assert with_url["grafana"]["url"] == "https://grafana.example.com/d/delivery-gate-dev"
+    assert "cloudwatch" not in with_url
