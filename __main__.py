@@ -9,7 +9,7 @@ from components.aws import AwsFoundation
 from components.github_gate import CentralWorkflowRepository, RepositoryGate
 from components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
-from gate import delivery, ephemeral, nonnegotiables, promotion, relay, runtime
+from gate import dashboards, delivery, ephemeral, nonnegotiables, promotion, relay, runtime
 from gate.clock import iso
 from gate.errors import GateError
 from gate.flags import flag_configmap_data
@@ -61,6 +61,8 @@ def declare_runtime_safety_net(policy: GatePolicy) -> None:
     )
     pulumi.export("namespace", net.namespace)
     pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
+    # GATE-OBS-01: where the environment's dashboards are (gate/dashboards.py).
+    pulumi.export("dashboards", dashboards.outputs(policy))
     if relay.enabled(policy):
         token = None
         if policy.relay_github_token is not None:

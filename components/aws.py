@@ -24,7 +24,7 @@ with warnings.catch_warnings():
     # Both modules load lazily, on first attribute access: load them here, warnings ignored.
     _FUNCTION = lambda_.Function
 
-from gate import alerts, relay
+from gate import alerts, dashboards, relay
 from gate import aws as spec
 from gate.model import AwsSettings, GatePolicy
 from gate.prnames import repository_slug
@@ -110,6 +110,7 @@ class AwsFoundation(pulumi.ComponentResource):
         if self._settings.chatbot is not None:
             self._chatbot()
         alarms = self._alarms()
+        self._dashboard()
         self.relay_function_arn = self._relay(key) if relay.enabled(policy) else None
         flags = self._flags(alarms)
         self.deploy_role_arn = self._deploy_role(oidc, flags)
@@ -434,6 +435,15 @@ class AwsFoundation(pulumi.ComponentResource):
         names[spec.ROLLBACK] = resource.alarm_name
         self.alarm_names = names
         return names
+
+    def _dashboard(self) -> aws.cloudwatch.Dashboard:
+        """GATE-OBS-01: the rollback alarms' metrics and thresholds (gate/dashboards.py)."""
+        return aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            dashboard_name=dashboards.cloudwatch_dashboard_name(self._policy),
+            dashboard_body=dashboards.cloudwatch_dashboard_json(self._policy),
+            opts=self._opts(named=True),
+        )
 
     def _metric_alarm(self, alarm: spec.MetricAlarm) -> aws.cloudwatch.MetricAlarm:
         single = not alarm.queries

@@ -113,6 +113,23 @@ def runbook_url(policy: GatePolicy, alert: str) -> str:
     return f"{runbook_base_url(policy)}/{alert}.md"
 
 
+# Grafana's limit on a dashboard uid.
+DASHBOARD_UID_MAX = 40
+
+
+def dashboard_uid(policy: GatePolicy) -> str:
+    """The stable uid of the environment's Grafana dashboard (gate/dashboards.py): one per environment,
+    the same on every run; `dg-<environment>` when the long form would exceed Grafana's 40 characters."""
+    uid = f"delivery-gate-{policy.environment}"
+    return uid if len(uid) <= DASHBOARD_UID_MAX else f"dg-{policy.environment}"
+
+
+def dashboard_url(policy: GatePolicy) -> str | None:
+    """GATE-OBS-01: where the alert's dashboard is served, when monitoring.grafana.url says."""
+    base = policy.monitoring.grafana.url
+    return None if base is None else f"{base}/d/{dashboard_uid(policy)}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Expressions
 
@@ -169,6 +186,157 @@ def _latency_quantile_ms(policy: GatePolicy, quantile: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The alerts' queries: one registry that the rules below and the dashboards (gate/dashboards.py,
+# GATE-OBS-01) both read, so no PromQL is written twice.
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """What one alert rule evaluates: `series` compared with `threshold`, or (no comparison) any
+    sample at all fires (the absent() companions).
+
+    `series` are what a dashboard graphs; `condition` is the rule's `expr`: each series compared
+    with the threshold, joined with `and` (the burn rates' long and short windows).
+    """
+
+    key: str  # the alertname, or <alertname>:<window> for the burn rates
+    alert: str
+    series: tuple[str, ...]
+    comparison: str | None = None  # ">" or "=="
+    threshold: str | None = None  # as written in the rule: number() text, or `(14.4 * 0.001)`
+    threshold_value: Decimal | None = None  # the same threshold as a number (dashboards draw it)
+
+    @property
+    def condition(self) -> str:
+        if self.comparison is None:
+            (only,) = self.series
+            return only
+        return "\nand\n".join(
+            # A multi-line series puts the comparison on a line of its own.
+            f"{expr}\n{self.comparison} {self.threshold}"
+            if "\n" in expr
+            else f"{expr} {self.comparison} {self.threshold}"
+            for expr in self.series
+        )
+
+
+def _compared(
+    key: str, series: tuple[str, ...], comparison: str, threshold: Decimal, text: str | None = None
+) -> AlertQuery:
+    return AlertQuery(
+        key=key,
+        alert=key.partition(":")[0],
+        series=series,
+        comparison=comparison,
+        threshold=number(threshold) if text is None else text,
+        threshold_value=threshold,
+    )
+
+
+def burn_key(burn: BurnRate) -> str:
+    return f"ErrorBudgetBurn:{burn.long_window}"
+
+
+def requests_selector(policy: GatePolicy) -> str:
+    """This environment's series of the requests counter (what RequestsMetricAbsent watches)."""
+    return _series(policy, policy.application.requests_metric)
+
+
+def request_rate(policy: GatePolicy) -> str:
+    """Requests per second of this environment's application (dashboards; no alert reads it)."""
+    return f"sum(rate({requests_selector(policy)}[{RATE_WINDOW}]))"
+
+
+def error_ratio(policy: GatePolicy) -> str:
+    """The recorded 5xx ratio over RATE_WINDOW: what ErrorRateIncrease compares with its baseline."""
+    return _recorded(policy, RATE_WINDOW)
+
+
+def latency_ms(policy: GatePolicy, quantile: str) -> str:
+    """The latency quantile in ms the latency alerts compare with their targets ("0.95", "0.99")."""
+    return _latency_quantile_ms(policy, quantile)
+
+
+def _absent_companions(policy: GatePolicy) -> tuple[tuple[str, str, str], ...]:
+    """(alertname, selector, the alerts it keeps from going blind): one per metric an alert reads."""
+    app = policy.application
+    return (
+        (
+            "ReplayMismatchMetricAbsent",
+            _series(policy, policy.thresholds.replay_mismatch.metric, job=False),
+            "ReplayMismatch",
+        ),
+        (
+            "RedisMetricAbsent",
+            _series(policy, policy.thresholds.redis.metric, job=False),
+            "RedisDisconnected",
+        ),
+        (
+            "LatencyMetricAbsent",
+            _series(policy, f"{app.latency_histogram}_bucket"),
+            "LatencyP95OverTarget, LatencyP99OverTarget",
+        ),
+        ("RequestsMetricAbsent", _series(policy, app.requests_metric), "ErrorRateIncrease, ErrorBudgetBurn"),
+        ("ScrapeTargetAbsent", _series(policy, "up"), "HealthCheckFailing"),
+    )
+
+
+def alert_queries(policy: GatePolicy) -> dict[str, AlertQuery]:
+    """Every alert rule's query, keyed by `AlertQuery.key`, in rule order."""
+    mismatch = policy.thresholds.replay_mismatch
+    latency = policy.thresholds.latency
+    budget = error_budget(policy)
+    queries = [
+        _compared(
+            "ReplayMismatch",
+            (f"sum(increase({_series(policy, mismatch.metric, job=False)}[{mismatch.window}]))",),
+            ">",
+            Decimal(number(mismatch.increase_above)),
+        ),
+        _compared("HealthCheckFailing", (_series(policy, "up"),), "==", Decimal(0)),
+        _compared(
+            "LatencyP99OverTarget",
+            (latency_ms(policy, "0.99"),),
+            ">",
+            Decimal(number(latency.p99_target_ms)),
+        ),
+        _compared(
+            "LatencyP95OverTarget",
+            (latency_ms(policy, "0.95"),),
+            ">",
+            Decimal(number(latency.p95_target_ms)),
+        ),
+        _compared(
+            "ErrorRateIncrease",
+            (f"{error_ratio(policy)}\n  - {_recorded(policy, BASELINE_WINDOW)} offset {BASELINE_OFFSET}",),
+            ">",
+            Decimal(number(policy.thresholds.max_error_rate_increase)),
+        ),
+        *(
+            _compared(
+                burn_key(burn),
+                (_recorded(policy, burn.long_window), _recorded(policy, burn.short_window)),
+                ">",
+                Decimal(burn.factor) * budget,
+                text=f"({burn.factor} * {number(budget)})",
+            )
+            for burn in BURN_RATES
+        ),
+        _compared(
+            "RedisDisconnected",
+            (_series(policy, policy.thresholds.redis.metric, job=False),),
+            "==",
+            Decimal(0),
+        ),
+        *(
+            AlertQuery(key=name, alert=name, series=(f"absent({selector})",))
+            for name, selector, _ in _absent_companions(policy)
+        ),
+    ]
+    return {query.key: query for query in queries}
+
+
+# ---------------------------------------------------------------------------------------------
 # Rules
 
 
@@ -206,6 +374,10 @@ def _alert(
         "runbook_url": runbook_url(policy, name),
         "policy": policy_line,
     }
+    dashboard = dashboard_url(policy)
+    if dashboard is not None:
+        # GATE-OBS-01: the runbook's alert links the dashboard built from this very expression.
+        rule["annotations"]["dashboard_url"] = dashboard
     return rule
 
 
@@ -214,6 +386,7 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
     mismatch = policy.thresholds.replay_mismatch
     latency = policy.thresholds.latency
     channels = policy.notifications
+    q = alert_queries(policy)
     return [
         # M9 §Post-merge 2: "`aos_replay_mismatch_total` increases above threshold in 5m" -> rollback,
         # operator incident, high-priority issue, #oncall and #platform. Summed over pods: the
@@ -221,8 +394,7 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "ReplayMismatch",
-            f"sum(increase({_series(policy, mismatch.metric, job=False)}[{mismatch.window}])) "
-            f"> {number(mismatch.increase_above)}",
+            q["ReplayMismatch"].condition,
             hold=None,
             severity=CRITICAL,
             team=ONCALL,
@@ -241,7 +413,7 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "HealthCheckFailing",
-            f"{_series(policy, 'up')} == 0",
+            q["HealthCheckFailing"].condition,
             hold=HEALTH_FOR,
             severity=CRITICAL,
             team=ONCALL,
@@ -257,7 +429,7 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "LatencyP99OverTarget",
-            f"{_latency_quantile_ms(policy, '0.99')} > {number(latency.p99_target_ms)}",
+            q["LatencyP99OverTarget"].condition,
             hold=ROLLBACK_FOR,
             severity=CRITICAL,
             team=ONCALL,
@@ -274,7 +446,7 @@ def _release_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "LatencyP95OverTarget",
-            f"{_latency_quantile_ms(policy, '0.95')} > {number(latency.p95_target_ms)}",
+            q["LatencyP95OverTarget"].condition,
             hold=TICKET_FOR,
             severity=WARNING,
             team=PLATFORM,
@@ -295,6 +467,7 @@ def _error_ratio_rules(policy: GatePolicy) -> list[Document]:
     increase = number(policy.thresholds.max_error_rate_increase)
     budget = number(error_budget(policy))
     slo = number(policy.monitoring.availability_slo)
+    q = alert_queries(policy)
     rules: list[Document] = [
         {
             "record": error_ratio_record(policy, window),
@@ -310,9 +483,7 @@ def _error_ratio_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "ErrorRateIncrease",
-            f"{_recorded(policy, RATE_WINDOW)}\n"
-            f"  - {_recorded(policy, BASELINE_WINDOW)} offset {BASELINE_OFFSET}\n"
-            f"> {increase}",
+            q["ErrorRateIncrease"].condition,
             hold=ROLLBACK_FOR,
             severity=CRITICAL,
             team=ONCALL,
@@ -328,14 +499,12 @@ def _error_ratio_rules(policy: GatePolicy) -> list[Document]:
     # DP §Post-Deployment: "Health target burn rate monitored during rollout"; the objective is
     # monitoring.availabilitySlo. One alertname, so the page inhibits the ticket (alertmanager_config).
     for burn in BURN_RATES:
-        threshold = f"({burn.factor} * {budget})"
         page = burn.severity == CRITICAL
         rules.append(
             _alert(
                 policy,
                 "ErrorBudgetBurn",
-                f"{_recorded(policy, burn.long_window)} > {threshold}\n"
-                f"and\n{_recorded(policy, burn.short_window)} > {threshold}",
+                q[burn_key(burn)].condition,
                 hold=None,
                 severity=burn.severity,
                 team=ONCALL if page else PLATFORM,
@@ -367,7 +536,7 @@ def _redis_rules(policy: GatePolicy) -> list[Document]:
         _alert(
             policy,
             "RedisDisconnected",
-            f"{_series(policy, redis.metric, job=False)} == 0",
+            alert_queries(policy)["RedisDisconnected"].condition,
             hold=redis.disconnected_for,
             severity=WARNING,
             team=SRE,
@@ -383,33 +552,15 @@ def _redis_rules(policy: GatePolicy) -> list[Document]:
 
 
 def _absent_rules(policy: GatePolicy) -> list[Document]:
-    app, env = policy.application, policy.environment
+    env = policy.environment
+    q = alert_queries(policy)
     # DP §Post-Deployment: "Telemetry verified: ... metrics ... flowing correctly after deployment".
     # An alert over a series that is gone is silent, not green: one companion per metric read.
-    companions = (
-        (
-            "ReplayMismatchMetricAbsent",
-            _series(policy, policy.thresholds.replay_mismatch.metric, job=False),
-            "ReplayMismatch",
-        ),
-        (
-            "RedisMetricAbsent",
-            _series(policy, policy.thresholds.redis.metric, job=False),
-            "RedisDisconnected",
-        ),
-        (
-            "LatencyMetricAbsent",
-            _series(policy, f"{app.latency_histogram}_bucket"),
-            "LatencyP95OverTarget, LatencyP99OverTarget",
-        ),
-        ("RequestsMetricAbsent", _series(policy, app.requests_metric), "ErrorRateIncrease, ErrorBudgetBurn"),
-        ("ScrapeTargetAbsent", _series(policy, "up"), "HealthCheckFailing"),
-    )
     return [
         _alert(
             policy,
             name,
-            f"absent({selector})",
+            q[name].condition,
             hold=ABSENT_FOR,
             severity=WARNING,
             team=PLATFORM,
@@ -421,7 +572,7 @@ def _absent_rules(policy: GatePolicy) -> list[Document]:
             ),
             policy_line=f"{DP} §Post-Deployment (telemetry verified); §Pre-Deployment (alerting)",
         )
-        for name, selector, blind in companions
+        for name, selector, blind in _absent_companions(policy)
     ]
 
 
@@ -485,6 +636,8 @@ SLACK_TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n"
     "{{ .Annotations.description }}\n"
     "Runbook: {{ .Annotations.runbook_url }}\n"
+    # GATE-OBS-01: the dashboard next to the runbook, when monitoring.grafana.url gives one.
+    "{{ if .Annotations.dashboard_url }}Dashboard: {{ .Annotations.dashboard_url }}\n{{ end }}"
     "{{ end }}"
 )
 

@@ -989,6 +989,55 @@ class Incidents(GateModel):
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Issue 12, part "dash": dashboards built from the alerts' and the analysis' queries (GATE-OBS-01)
+
+
+class GrafanaDashboards(GateModel):
+    """DP §Pre-Deployment "observability verified (... dashboard created)": each environment's
+    dashboard is a ConfigMap in the monitoring namespace that Grafana's dashboard sidecar loads
+    (the grafana chart, as kube-prometheus-stack deploys it: `sidecar.dashboards.label`,
+    `labelValue`, `folderAnnotation`). gate/dashboards.py renders it."""
+
+    folder: str = Field(
+        default="Delivery gate",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$",
+        description="The Grafana folder the dashboard goes into (the folder annotation's value).",
+    )
+    label: str = Field(
+        default="grafana_dashboard",
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$",
+        description="The label the sidecar watches (sidecar.dashboards.label).",
+    )
+    label_value: str = Field(
+        default="1",
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$",
+        description="Its value (sidecar.dashboards.labelValue).",
+    )
+    folder_annotation: str = Field(
+        default="grafana_folder",
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$",
+        description=(
+            "The annotation naming the folder (sidecar.dashboards.folderAnnotation; Grafana files "
+            "it there with provider.foldersFromFilesStructure)."
+        ),
+    )
+    url: HttpsUrl | None = Field(
+        default=None,
+        description=(
+            "Where Grafana serves dashboards, without a trailing '/' (e.g. https://grafana.example.com); "
+            "set: every alert gets a dashboard_url annotation <url>/d/<uid>."
+        ),
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        if url is not None and url.endswith("/"):
+            raise ValueError("allowed: an https:// link without a trailing '/'")
+        return url
+
+
 class Monitoring(GateModel):
     """DP §Pre-Deployment: "alerting with runbooks"; §Post-Deployment: "burn rate monitored"."""
 
@@ -1014,6 +1063,10 @@ class Monitoring(GateModel):
     relay: Relay = Field(default_factory=Relay, description="The alert relay to the gated repository.")
     incidents: Incidents = Field(
         default_factory=Incidents, description="Where runtime rollbacks open the operator incident."
+    )
+    grafana: GrafanaDashboards = Field(
+        default_factory=GrafanaDashboards,
+        description="The environment's Grafana dashboard (GATE-OBS-01, gate/dashboards.py).",
     )
 
     @field_validator("runbook_base_url")

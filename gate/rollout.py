@@ -33,6 +33,7 @@ disposable environment (`aos-pr-42`, same app and pod names) can never fail or p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,13 @@ class Criterion:
     source: str  # the policy line it implements
 
 
+def progressive(policy: GatePolicy) -> bool:
+    """Staging (what production promotes from) and production roll out progressively, with the
+    analysis (gate/runtime.py declares it; gate/dashboards.py shows its queries)."""
+    production = policy.environments[-1]
+    return policy.environment in (production.name, production.promotes_from)
+
+
 def template_name(policy: GatePolicy) -> str:
     return f"{policy.application.name}-rollback-criteria"
 
@@ -105,29 +113,34 @@ def failure_condition(threshold: float) -> str:
     return f"len(result) == 0 || isNaN(result[0]) || result[0] > {number(threshold)}"
 
 
+# How a query names an AnalysisTemplate argument: `{{args.<name>}}` in the AnalysisTemplate; a
+# dashboard (gate/dashboards.py) renders the same queries with its own variables instead.
+ArgRenderer = Callable[[str], str]
+
+
 def _arg(name: str) -> str:
     return f"{{{{args.{name}}}}}"
 
 
-def _pods(policy: GatePolicy, hash_arg: str) -> tuple[promql.Matcher, ...]:
+def _pods(policy: GatePolicy, hash_arg: str, arg: ArgRenderer = _arg) -> tuple[promql.Matcher, ...]:
     """Label matchers for one ReplicaSet's pods: `<app>-<hash>-<suffix>` in the Rollout's namespace."""
     app = policy.application.name
     return (
-        promql.eq("namespace", _arg(NAMESPACE)),
-        promql.regex("pod", f"{app}-{_arg(hash_arg)}-[a-z0-9]+"),
+        promql.eq("namespace", arg(NAMESPACE)),
+        promql.regex("pod", f"{app}-{arg(hash_arg)}-[a-z0-9]+"),
     )
 
 
-def _error_ratio(policy: GatePolicy, hash_arg: str) -> str:
+def _error_ratio(policy: GatePolicy, hash_arg: str, arg: ArgRenderer = _arg) -> str:
     # A labelled counter has no 5xx series until the first 5xx, so the numerator alone falls back to
     # 0; the denominator has no fallback, so no requests at all still gives [] or NaN (a failure).
-    metric, pods = policy.application.requests_metric, _pods(policy, hash_arg)
+    metric, pods = policy.application.requests_metric, _pods(policy, hash_arg, arg)
     errors = f"sum(rate({promql.selector(metric, *pods, promql.regex('code', '5..'))}[{RATE_WINDOW}]))"
     total = f"sum(rate({promql.selector(metric, *pods)}[{RATE_WINDOW}]))"
     return f"(({errors} or vector(0)) / {total})"
 
 
-def _critical_alerts(policy: GatePolicy) -> str:
+def _critical_alerts(policy: GatePolicy, arg: ArgRenderer = _arg) -> str:
     """How many critical alerts fire for this environment now: DP §Rollback Criteria "Critical
     alert triggered". Critical alerts are exactly the rollback criteria (gate/alerts.py).
 
@@ -145,7 +158,7 @@ def _critical_alerts(policy: GatePolicy) -> str:
     absent() alerts and the plan's PrometheusRule are there for.
     """
     firing = (promql.eq("alertstate", "firing"), promql.eq("severity", "critical"))
-    about_namespace = promql.selector("ALERTS", *firing, promql.eq("namespace", _arg(NAMESPACE)))
+    about_namespace = promql.selector("ALERTS", *firing, promql.eq("namespace", arg(NAMESPACE)))
     gate_alerts = promql.selector(
         "ALERTS",
         *firing,
@@ -155,10 +168,15 @@ def _critical_alerts(policy: GatePolicy) -> str:
     return f"sum({about_namespace} or {gate_alerts}) or vector(0)"
 
 
-def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
-    """The policy's rollback criteria as Prometheus queries, each compared with its threshold."""
+def rollback_criteria(policy: GatePolicy, arg: ArgRenderer = _arg) -> tuple[Criterion, ...]:
+    """The policy's rollback criteria as Prometheus queries, each compared with its threshold.
+
+    `arg` renders the AnalysisTemplate arguments (the namespace and the pod-template hashes): by
+    default as Argo's `{{args.<name>}}`; the dashboards pass their own (GATE-OBS-01), so the panels
+    show these very queries.
+    """
     app, thresholds = policy.application, policy.thresholds
-    canary = _pods(policy, CANARY_HASH)
+    canary = _pods(policy, CANARY_HASH, arg)
     mismatch = thresholds.replay_mismatch
     probes = (*canary, promql.eq("container", app.name), promql.regex("probe_type", "Liveness|Readiness"))
     failed = promql.selector("prober_probe_total", *probes, promql.eq("result", "failed"))
@@ -168,7 +186,7 @@ def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
         Criterion(
             name="error-rate-increase",
             # Canary 5xx ratio minus the stable (baseline) 5xx ratio over the same window.
-            query=f"{_error_ratio(policy, CANARY_HASH)} - {_error_ratio(policy, STABLE_HASH)}",
+            query=f"{_error_ratio(policy, CANARY_HASH, arg)} - {_error_ratio(policy, STABLE_HASH, arg)}",
             threshold=thresholds.max_error_rate_increase,
             # Statistical signal: one outlying minute is tolerated, a second one aborts.
             failure_limit=1,
@@ -209,7 +227,7 @@ def rollback_criteria(policy: GatePolicy) -> tuple[Criterion, ...]:
         Criterion(
             name="critical-alerts",
             # The one criterion where no data passes: see _critical_alerts for why, and the risk.
-            query=_critical_alerts(policy),
+            query=_critical_alerts(policy, arg),
             threshold=0,
             # A critical alert is a rollback criterion: the first firing one aborts.
             failure_limit=0,

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gate import nonnegotiables, organization
+from gate import dashboards, nonnegotiables, organization
 from gate.concurrency import RULE_ID as CONCURRENCY_RULE
 from gate.concurrency import check_call_concurrency
 from gate.engine import get_root_directory
@@ -72,6 +72,9 @@ def enforce_rules(policy: GatePolicy, stack: str, source: str | None = None) -> 
     verdict = nonnegotiables.judge(policy, today)
     lines = list(verdict.violations)
     hints = [_EXCEPTION_HINT] if lines else []
+    if policy.ephemeral is None:
+        # GATE-OBS-01: the environment's dashboard shows every alert's and analysis metric's query.
+        lines += [f"[{dashboards.RULE_ID}] {v}" for v in dashboards.coverage_problems(policy)]
     for repo in policy.repositories if policy.owns_merge_gate else ():
         required = {gate.pattern: gate.required_checks for gate in branch_gates(policy, repo)}
         workflows = committed_workflows(policy, repo)

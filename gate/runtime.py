@@ -8,7 +8,7 @@ use gate/ephemeral.py instead.
 
 from __future__ import annotations
 
-from gate import alerts, flags, network, rollout
+from gate import alerts, dashboards, flags, network, rollout
 from gate.kube import MANAGED_BY, Manifest
 from gate.kube import app_namespace as app_namespace  # noqa: PLC0414 - explicit re-export (mypy)
 from gate.model import GatePolicy
@@ -23,8 +23,7 @@ EXTERNAL_EGRESS_PORTS = (443,)
 
 def uses_progressive_rollout(policy: GatePolicy) -> bool:
     """Staging (what production promotes from) and production roll out progressively."""
-    production = policy.environments[-1]
-    return policy.environment in (production.name, production.promotes_from)
+    return rollout.progressive(policy)
 
 
 def namespace(policy: GatePolicy) -> Manifest:
@@ -73,6 +72,8 @@ def manifests(policy: GatePolicy) -> list[Manifest]:
         *network_policies(policy),
         alerts.prometheus_rule(policy),
         alerts.alertmanager_config(policy),
+        # GATE-OBS-01: the dashboard of these alerts and of the analysis, in the monitoring namespace.
+        dashboards.config_map(policy),
         flags.feature_flag_resource(policy),
     ]
     if uses_progressive_rollout(policy):

@@ -79,9 +79,12 @@ FUNCTION, PERMISSION = "aws:lambda/function:Function", "aws:lambda/permission:Pe
 SECRET, SECRET_VERSION = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion"
 LOG_GROUP, SUBSCRIPTION = "aws:cloudwatch/logGroup:LogGroup", "aws:sns/topicSubscription:TopicSubscription"
 RELAY = {FUNCTION, PERMISSION, SECRET, LOG_GROUP, SUBSCRIPTION}
+# GATE-OBS-01: the rollback alarms' dashboard (gate/dashboards.py; tests/test_dashboards.py).
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 
 ALWAYS = {COMPONENT, PROVIDER, KEY, ALIAS, OIDC, ROLE, ROLE_POLICY, TOPIC, METRIC_ALARM, COMPOSITE_ALARM}
 ALWAYS |= {APPLICATION, APPCONFIG_ENV, PROFILE, VERSION, STRATEGY, DEPLOYMENT} | RELAY
+ALWAYS |= {DASHBOARD}
 
 PROGRAM = """
 import json
@@ -793,6 +796,7 @@ def test_the_workspace_alertmanager_config_passes_amtool_and_routes_like_the_clu
 NEVER_PROTECTED = {COMPONENT, PROVIDER, VERSION, DEPLOYMENT}
 NAMED = {ALIAS, REPOSITORY, OIDC, ROLE, TOPIC, CHATBOT_CHANNEL, METRIC_ALARM, COMPOSITE_ALARM, RULES}
 NAMED |= {FUNCTION, SECRET, LOG_GROUP}
+NAMED |= {DASHBOARD}
 
 
 def test_production_protects_every_resource_but_the_flag_rollout_records(declare: Declare) -> None:
