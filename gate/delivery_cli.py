@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gate import clock, deploy, window
+from gate import clock, deploy, emergency, window
 from gate.deploy import DeliveryRefused
 from gate.model import PipelineRun
 from gate.promote import policy_from_values
@@ -49,6 +49,7 @@ def add_parsers(commands: Any, project_dir_default: Path) -> None:
     common(command)
     run_arguments(command)
     command.add_argument("--image", required=True, help="registry/name@sha256:<digest>")
+    emergency.add_arguments(command)  # issue 12, part emergency: DP §Emergency / Hotfix Deployments
 
     command = commands.add_parser("rollback", help="redeploy the environment's last validated image")
     common(command)
@@ -120,10 +121,25 @@ def run_command(args: argparse.Namespace, outside: Outside) -> int:
         window.enforce_for_stack(
             args.project_dir, args.stack, now, emergency=bool(getattr(args, "emergency", None))
         )
+        run = _run(args)
+        # Issue 12, part emergency: verified emergency inputs (GATE-DP-10), else GATE-DP-17.
+        release_emergency = emergency.precheck(args, run.repository, outside.github, now)
         applied = deploy.deploy(
-            args.project_dir, _workspace(args, outside), args.stack, args.image, _run(args), now=now
+            args.project_dir,
+            _workspace(args, outside),
+            args.stack,
+            args.image,
+            run,
+            now=now,
+            emergency=release_emergency,
         )
-        deploy.write_github_output({"image": applied.image, "previous_image": applied.previous_image or ""})
+        deploy.write_github_output(
+            {
+                "image": applied.image,
+                "previous_image": applied.previous_image or "",
+                **emergency.follow_up_output(applied.outputs),
+            }
+        )
         print(f"deployed {applied.image} to {applied.stack} (it ran {applied.previous_image or 'nothing'})")
         return 0
     if args.command == "rollback":

@@ -693,6 +693,27 @@ class Emergency(GateModel):
     security_checks_skippable: Literal[False] = Field(
         default=False, description="DP: 'Security checks are never skippable'."
     )
+    # Issue 12, part emergency (gate/emergency.py): what the pipeline files after an emergency deploy.
+    signal: Literal["issue", "pull-request"] = Field(
+        default="issue",
+        description=(
+            "DP: 'A post-incident signal must be filed': an issue labelled post-incident, or a pull "
+            "request adding <signalsDirectory>/<incident>.md."
+        ),
+    )
+    signals_directory: RelativePath = Field(
+        default="work/signals", description="DP: 'filed in work/signals/': where a signal PR adds it."
+    )
+    backfill_within: Duration = Field(
+        default="168h",  # 7 days (a Duration has no day unit)
+        description=(
+            "GATE-DP-17: the backfill issue's due date; past it, while open, it blocks non-emergency "
+            "deploys into the environment that took the emergency release."
+        ),
+    )
+    backfill_label: LabelName = Field(
+        default="emergency-backfill", description="The label of the backfill issue the pipeline files."
+    )
 
 
 class Label(GateModel):
@@ -710,6 +731,9 @@ def _default_labels() -> tuple[Label, ...]:
         Label(name="schema-change", color="5319e7", description="Changes the trace schema"),
         # DP §Emergency / Hotfix Deployments.
         Label(name="emergency", color="000000", description="Emergency deployment; backfill validation"),
+        # Issue 12, part emergency: the signal and the backfill the emergency workflow files.
+        Label(name="post-incident", color="5319e7", description="Post-incident signal (emergency)"),
+        Label(name="emergency-backfill", color="b60205", description="Validation an emergency skipped"),
         Label(name="infra-change", color="0e8a16", description="Changes infrastructure; see the plan diff"),
         # M9 §Thresholds: "p95 > target: create an alerting ticket and notify #platform".
         Label(name="platform", color="1d76db", description="Ticket for the platform team (#platform)"),

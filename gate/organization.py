@@ -61,6 +61,7 @@ REPOSITORY_WORKFLOWS = (
     automation.FILE,
     "ephemeral-janitor.yml",
     release_notes.PUBLISH_WORKFLOW,
+    "emergency-deploy.yml",  # issue 12, part emergency: workflow_dispatch only (gate/emergency.py)
 )
 RERUN_WORKFLOW = "schema-change-rerun.yml"
 # Separates the gated repository's name from the workflow's in the central repository's file names

@@ -1411,6 +1411,11 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/automation.py)
     documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
     documents[release_notes.PUBLISH_WORKFLOW] = release_notes.publish_workflow(policy, repo)
+    # Issue 12, part emergency: DP §Emergency / Hotfix Deployments (gate/emergency.py).
+    from gate import emergency  # noqa: PLC0415 - gate.emergency builds on this module
+
+    if emergency.targets(policy):
+        documents[emergency.WORKFLOW_FILE] = emergency.emergency_workflow(policy, repo)
     return dict(sorted(documents.items()))
 
 
