@@ -540,14 +540,18 @@ def _follow_up_job(policy: GatePolicy, repo: Repository, names: Sequence[str]) -
             **w.uses(actions.GITHUB_SCRIPT, script=_SIGNAL_ISSUE),
             "env": facts,
         }
-        grants = {"issues": "write"}
+        grants = {"issues": "write: file the post-incident signal and the backfill issue"}
     else:
         signal = {
             "name": f"File the post-incident signal (a pull request into {e.signals_directory}/)",
             **w.uses(actions.GITHUB_SCRIPT, script=_SIGNAL_PULL_REQUEST),
             "env": {**facts, "SIGNALS_DIRECTORY": e.signals_directory, "BASE": repo.default_branch},
         }
-        grants = {"issues": "write", "contents": "write", "pull-requests": "write"}
+        grants = {
+            "issues": "write: file the backfill issue",
+            "contents": "write: create the signal's branch and file (Contents API)",
+            "pull-requests": "write: open the signal's pull request",
+        }
     backfill = w.when(
         # Rolled back: the environment runs a validated image again, nothing to backfill there.
         f"${{{{ !({rolled_back}) }}}}",
@@ -566,16 +570,18 @@ def _follow_up_job(policy: GatePolicy, repo: Repository, names: Sequence[str]) -
             },
         },
     )
+    from gate.yamltext import Commented  # noqa: PLC0415
+
+    body = w.job("post-incident follow-up", policy.workflows, [signal, backfill], permissions={})
+    # Least privilege, each grant saying why (DP §Emergency: signal and backfill are filed here).
+    body["permissions"] = {
+        scope: Commented(text.split(": ", 1)[0], text.split(": ", 1)[1]) for scope, text in grants.items()
+    }
     return {
         "needs": ["inputs", *(f"{kind}-{n}" for n in names for kind in ("deploy", "rollback"))],
         # DP §Emergency: after the deploy, whatever followed it (a rollback included).
         "if": f"${{{{ always() && ({deployed}) }}}}",
-        **w.job(
-            "post-incident follow-up",
-            policy.workflows,
-            [signal, backfill],
-            permissions=grants,  # least privilege: no checkout, only what the scripts write
-        ),
+        **body,
     }
 
 
@@ -626,6 +632,8 @@ def precheck(args: Any, repository: str, github: GitHubApi | None, now: datetime
         if problems:
             raise DeliveryRefused("the emergency deploy is refused: " + "; ".join(problems))
         return request.release_emergency()
+    if policy.upstream_environment is None:
+        return None  # the first environment never takes an emergency release (targets())
     api = github or _github(github_from_environment)
     issues = open_backfills(api, repository, policy.emergency.backfill_label)
     problems = backfill_problems(policy, issues, now)

@@ -296,7 +296,14 @@ EMERGENCY = (
 def deploy_cli(project: Path, stack: str, workspace: Untouched) -> int:
     argv = ["deploy", "--stack", stack, "--image", IMAGE, "--project-dir", str(project)]
     argv += ["--repository", "acme/aos", "--run-id", "5"]
-    return cli.main(argv, outside=delivery_cli.Outside(workspace=workspace))
+    # Issue 12 (emergency): `gate deploy` reads open backfill issues (GATE-DP-17): none here.
+    return cli.main(argv, outside=delivery_cli.Outside(workspace=workspace, github=NoBackfills()))
+
+
+class NoBackfills:
+    def get(self, path: str) -> Any:
+        assert "/issues?state=open&labels=emergency-backfill" in path
+        return []
 
 
 def test_a_hand_run_production_deploy_outside_the_window_is_refused_before_the_stack_is_touched(
