@@ -86,6 +86,8 @@ class FakeGitHub:
 
     def get(self, path: str) -> Any:
         self.gets.append(path)
+        if "/issues?" in path:
+            return []  # no open emergency-backfill issue (GATE-DP-17, gate/emergency.py)
         run_id = int(path.split("/runs/")[1].split("/", maxsplit=1)[0].split("?", maxsplit=1)[0])
         run, jobs = self.runs[run_id]
         return {"jobs": jobs} if "/jobs" in path else run
@@ -396,11 +398,11 @@ def test_gate_deploy_writes_the_outputs_the_next_job_reads(
     at(monkeypatch, T0)
     argv = ["deploy", "--stack", "dev", "--image", A, "--project-dir", str(backend.project)]
     # GITHUB_* are read when the parser is built: the workflow's own run.
-    assert cli.main(argv, outside=Outside(workspace=backend)) == 0
+    assert cli.main(argv, outside=Outside(workspace=backend, github=FakeGitHub())) == 0
     assert output.read_text() == f"image={A}\nprevious_image=\n"
     assert backend.state["dev"]["deployment"]["run"]["runId"] == 101
     argv[argv.index(A)] = "aos:latest"
-    assert cli.main(argv, outside=Outside(workspace=backend)) == 2
+    assert cli.main(argv, outside=Outside(workspace=backend, github=FakeGitHub())) == 2
     assert "allowed: an image pinned by digest" in capsys.readouterr().err
 
 

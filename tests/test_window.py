@@ -293,10 +293,18 @@ EMERGENCY = (
 )
 
 
+class NoBackfillIssues:
+    """The GitHub API with no open emergency-backfill issue (GATE-DP-17, gate/emergency.py)."""
+
+    def get(self, path: str) -> Any:
+        assert "labels=emergency-backfill" in path, path
+        return []
+
+
 def deploy_cli(project: Path, stack: str, workspace: Untouched) -> int:
     argv = ["deploy", "--stack", stack, "--image", IMAGE, "--project-dir", str(project)]
     argv += ["--repository", "acme/aos", "--run-id", "5"]
-    return cli.main(argv, outside=delivery_cli.Outside(workspace=workspace))
+    return cli.main(argv, outside=delivery_cli.Outside(workspace=workspace, github=NoBackfillIssues()))
 
 
 def test_a_hand_run_production_deploy_outside_the_window_is_refused_before_the_stack_is_touched(
