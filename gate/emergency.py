@@ -454,9 +454,7 @@ def _follow_up_job(
     from gate.workflows import job  # noqa: PLC0415
 
     e = policy.emergency
-    started = " || ".join(
-        f"needs.{ids['deploy']}.outputs.deploy_started == 'true'" for ids in chains.values()
-    )
+    deployed = " || ".join(f"needs.{ids['deploy']}.result == 'success'" for ids in chains.values())
     inputs = f"needs.{INPUT_JOB}.outputs"
 
     def result(kind: str) -> str:
@@ -518,8 +516,9 @@ def _follow_up_job(
     return {
         "name": "follow-up",
         "needs": needs,
-        # Whatever happened after it, an emergency deploy that started is followed up.
-        "if": f"${{{{ always() && ({started}) }}}}",
+        # Whatever happened after it (a failed parity or window rolls back), an emergency release
+        # that was deployed is followed up; a refused one deployed nothing and files nothing.
+        "if": f"${{{{ always() && ({deployed}) }}}}",
         **{k: v for k, v in body.items() if k != "name"},
     }
 
