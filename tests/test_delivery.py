@@ -203,7 +203,7 @@ def test_evidence_is_recorded_for_the_run_that_deployed_and_the_next_stack_deplo
         ("other-run", "run 999 did not deploy the image dev runs (run 101 did)"),
         ("parity-failed", "job 'parity dev / e2e-parity' of run 101 concluded failure"),
         ("not-validated", "job 'validate dev' of run 101 concluded nothing yet"),
-        ("other-workflow", "run 101 is .github/workflows/ci.yml, not .github/workflows/deploy.yml"),
+        ("other-workflow", "run 101 is .github/workflows/ci.yml, not .github/workflows/deploy.yml or"),
         ("analysis-failed", "--analysis: got 'Failed'; only a 'Successful' canary analysis is evidence"),
         ("future-window", "must be a past window"),
     ],

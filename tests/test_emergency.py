@@ -18,7 +18,8 @@ import yaml
 from gate import cli, emergency
 from gate.delivery import RELEASE_KEY, carry_forward
 from gate.delivery_cli import Outside
-from gate.deploy import DeliveryRefused
+from gate.deploy import Claim, DeliveryRefused, Window, record_evidence
+from gate.model import PipelineRun
 from gate.organization import repository_workflow_documents, required_workflow_documents
 from gate.workflows import render_workflows
 from tests.conftest import ROOT
@@ -38,6 +39,7 @@ class FakeApi:
     def __init__(self, runs: Mapping[int, Mapping[str, Any]] | None = None) -> None:
         self.runs = dict(runs or {})
         self.issues: list[dict[str, Any]] = []
+        self.jobs: list[dict[str, Any]] = []
         self.gets: list[str] = []
 
     def get(self, path: str) -> Any:
@@ -45,6 +47,8 @@ class FakeApi:
         if "/issues?" in path:
             assert "state=open" in path and "labels=emergency-backfill" in path
             return [issue for issue in self.issues if issue.get("state", "open") == "open"]
+        if "/jobs?" in path:
+            return {"jobs": self.jobs}
         run_id = int(path.rsplit("/", 1)[1])
         return self.runs.get(run_id, {})
 
@@ -133,6 +137,37 @@ def test_an_emergency_deploy_goes_straight_to_production_and_exports_the_follow_
     # The state carries the emergency release and its follow-up to every later `pulumi up`.
     again = stacks.plain_up("prod")
     assert again["release"] == state["release"] and again["emergencyFollowUp"] == follow_up
+
+
+def test_the_emergency_run_records_the_evidence_of_what_it_deployed(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, SATURDAY)
+    api = FakeApi({123: scan_run()})
+    assert deploy_cli(stacks, "prod", B, api, *EMERGENCY) == 0
+    # emergency-deploy.yml's own run (501) deployed B; its parity and validation jobs passed.
+    api.runs[501] = {
+        "id": 501,
+        "path": ".github/workflows/emergency-deploy.yml",
+        "repository": {"full_name": REPOSITORY},
+    }
+    api.jobs = [
+        {"name": "parity production / e2e-parity", "conclusion": "success"},
+        {"name": "validate production", "conclusion": "success"},
+    ]
+    later = at(monkeypatch, SATURDAY + timedelta(minutes=40))
+    claim = Claim(B, "sha256:" + "d" * 64, "Successful", Window(SATURDAY + timedelta(minutes=5), later))
+    outputs = record_evidence(
+        stacks.project,
+        stacks,
+        api,
+        "prod",
+        claim=claim,
+        run=PipelineRun(repository=REPOSITORY, run_id=501),
+        now=later,
+    )
+    assert outputs["validation"]["image"] == B
+    assert outputs["release"]["emergency"]["incidentId"] == "INC-4711"  # still the emergency release
 
 
 @pytest.mark.parametrize(
