@@ -121,7 +121,7 @@ def deploy(
 ) -> Applied:
     """Put `image` in `stack`: the program checks GATE-DP-09 (upstream evidence) or, for a
     rollback, GATE-DP-12 (this environment validated it) before it declares anything. An
-    `emergency` (release.emergency, verified by gate/emergency.py) takes GATE-DP-10 instead."""
+    `emergency` block (verified by gate/emergency.py) goes into the release: GATE-DP-10."""
     image = _pinned(image)
     state = workspace.outputs(stack)
     current = _release_of(state)
@@ -136,8 +136,8 @@ def deploy(
     # A new deploy needs new evidence: the state's validation is not carried (the digests this
     # environment validated stay in validatedImages, its rollback targets).
     release: dict[str, Any] = {"image": image}
-    if emergency is not None:
-        release["emergency"] = dict(emergency)  # issue 12: the program applies GATE-DP-10
+    if emergency:
+        release["emergency"] = dict(emergency)  # issue 12, part emergency (gate/emergency.py)
     values = {RELEASE_KEY: release, DEPLOYMENT_KEY: deployment}
     why = f"written by `gate deploy` for run {run.run_id}"
     outputs = _apply(project_dir, workspace, stack, values, why)

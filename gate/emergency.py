@@ -1,661 +1,619 @@
-"""The emergency path through the one delivery path (DP §Emergency / Hotfix Deployments, issue 12).
+"""DP §Emergency / Hotfix Deployments through the one delivery path (issue 12, part emergency).
 
-Why this exists: `gate promote --emergency` wrote `release.emergency` into the committed stack file,
-but since issue 11 the stack's STATE wins over a committed release (gate/delivery.py carry_forward),
-so once an environment has been deployed by the pipeline that path deployed nothing. An emergency
-now goes through `gate deploy` like every other deploy:
+Since issue 11 an environment's stack deploys what its STATE holds (gate/delivery.py carry_forward):
+a `release.emergency` committed into a stack file by `gate promote --emergency` is only the bootstrap
+value of a stack that has never been deployed, so on a live environment it deploys nothing. The
+emergency path is therefore `gate deploy --emergency` (the emergency-deploy.yml workflow calls it):
 
-    python -m gate deploy --stack S --image IMG --emergency INC-1 --rollback-plan URL --security-scan URL
-
-The release the pipeline writes carries `emergency`, so the program applies GATE-DP-10 (no upstream
-evidence needed; `emergencyFollowUp` exported) and the state carries it forward like any release.
-What a person typed is verified before it is trusted (`verify`):
-- the incident id matches emergency.incidentIdPattern;
-- the rollback plan is an https link; one into the repository must exist (GitHub API);
-- the security scan is a successful run of this repository's security-scan workflow on the commit
-  being deployed (GitHub API): "Security checks are never skippable".
-
-GATE-DP-17 (`enforce_backfill`): a later non-emergency `gate deploy` into the environment that took
-the emergency release is refused while the backfill issue the pipeline filed for it is open past
-emergency.backfillWithin. Only that environment: the backfill itself deploys the image upstream and
-records its evidence there, which a repository-wide block would make impossible. Rollbacks are
-never blocked (M9 §Post-merge 2: a rollback never waits). An issue carrying the label but no marker
-(filed by hand) cannot say which environment it is about: it blocks the last environment of the
-chain (production), the one the emergency path exists for.
-
-The workflow emergency-deploy.yml (`emergency_workflow`) is rendered here from deploy.yml's own jobs.
+- `python -m gate deploy --stack S --image IMG --emergency INC-1 --rollback-plan URL
+  --security-scan URL` verifies what a person typed before anything is applied: the incident id
+  matches `emergency.incidentIdPattern`, the rollback plan is an https link (DP: "A rollback plan
+  must be documented before deploying the fix") and the security-scan link is a SUCCESSFUL run of
+  this repository's security-scan workflow for the very commit being deployed, read through the
+  GitHub API (DP: "Security checks are never skippable"). The release it writes carries
+  `emergency`, so the program applies GATE-DP-10 (no upstream evidence needed) and exports
+  `emergencyFollowUp`; the state carries both forward like any release.
+- GATE-DP-17: every NON-emergency `gate deploy` lists the repository's open issues labelled
+  `emergency.backfillLabel`; one older than `emergency.backfillWithin` refuses the deploy into the
+  environment it names (its marker, written by emergency-deploy.yml), or into any environment
+  when it names none (a backfill issue filed by hand: fail closed). Closing the issue, once the
+  skipped validation is done, lifts the block. An emergency deploy is never blocked by it.
+- emergency-deploy.yml (rendered here, hooked into gate/workflows.py): workflow_dispatch, inputs
+  validated in the first step, then deploy → parity → validate → evidence → rollback-on-failure in
+  the target environment (deploy.yml's builders), and the post-incident signal and the backfill
+  issue filed with actions/github-script.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
+from gate import actions
 from gate.clock import iso
-from gate.model import GatePolicy, Repository
-from gate.types import HttpsUrl, duration_seconds, fullmatch_linear
+from gate.deploy import DeliveryRefused, GitHubApi, RestGitHub
+from gate.model import Environment, GatePolicy, Repository
+from gate.promotion import EMERGENCY_RULE_ID
+from gate.types import duration_seconds, fullmatch_linear
+from gate.yamltext import Commented
 
-RULE_ID = "GATE-DP-17"  # an overdue emergency backfill blocks later non-emergency deploys
+RULE_ID = "GATE-DP-17"  # an overdue emergency backfill blocks non-emergency deploys
 WORKFLOW_FILE = "emergency-deploy.yml"
-SECURITY_SCAN_FILE = "security-scan.yml"  # the workflow of the catalogue's security-scan check
-SECURITY_SCAN_NAME = "security-scan"
-# The marker the pipeline writes into the backfill issue's body: which environment took the release.
-MARKER = re.compile(r"<!-- delivery-gate:emergency-backfill environment=([a-z0-9-]+) incident=(\S+) -->")
-
-
-class GitHubApi(Protocol):
-    def get(self, path: str) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Request:
-    """What the person on call types (`gate deploy --emergency ...`, the workflow's inputs)."""
-
-    incident_id: str
-    rollback_plan: str
-    security_scan: str
-
-    def release_emergency(self) -> dict[str, str]:
-        """`release.emergency` as the program reads it (gate/model.py EmergencyRelease)."""
-        return {
-            "incidentId": self.incident_id,
-            "rollbackPlan": self.rollback_plan,
-            "securityScan": self.security_scan,
-        }
+SECURITY_SCAN_WORKFLOW = "security-scan.yml"
+WORKFLOW_DIR = ".github/workflows"
+POST_INCIDENT_LABEL = "post-incident"
+EMERGENCY_LABEL = "emergency"
+# An incident id becomes a branch name and a file name (`<signalsDirectory>/<id>.md`): whatever the
+# configured pattern admits, it must also be this, so it can never climb out of the directory.
+SAFE_INCIDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_RUN_URL = re.compile(
+    r"https://github\.com/([A-Za-z0-9-]+/[A-Za-z0-9._-]+)/actions/runs/([0-9]{1,20})(?:/[a-z0-9/]*)?"
+)
+# The backfill issue's first line names the environment and the incident, for GATE-DP-17.
+_MARKER = re.compile(r"<!-- delivery-gate:emergency-backfill environment=([a-z0-9-]+) incident=(\S+) -->")
 
 
 def marker(environment: str, incident_id: str) -> str:
     return f"<!-- delivery-gate:emergency-backfill environment={environment} incident={incident_id} -->"
 
 
-_HTTPS: TypeAdapter[str] = TypeAdapter(HttpsUrl)
+def backfill_seconds(value: str) -> int:
+    """emergency.backfillWithin in seconds: 'Nd' days, or an h/m/s duration."""
+    return int(value[:-1]) * 86400 if value.endswith("d") else duration_seconds(value)
 
 
-def _https(url: str) -> bool:
-    try:
-        _HTTPS.validate_python(url)
-    except ValidationError:
-        return False
-    return True
+@dataclass(frozen=True)
+class Claim:
+    """What the person who dispatched the emergency deploy typed."""
+
+    incident_id: str
+    rollback_plan: str
+    security_scan: str
 
 
-def _in_repository(url: str, repository: str, server: str) -> list[str] | None:
-    """The path segments after https://<server>/<owner>/<repo>/, or None when the URL is elsewhere."""
-    prefix = f"{server.rstrip('/')}/{repository}"
-    parsed = urllib.parse.urlsplit(url)
-    base = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
-    if base.lower() != prefix.lower() and not base.lower().startswith(prefix.lower() + "/"):
-        return None
-    rest = base[len(prefix) :].strip("/")
-    return [urllib.parse.unquote(part) for part in rest.split("/")] if rest else []
-
-
-def incident_problems(policy: GatePolicy, incident_id: str) -> list[str]:
+def claim_problems(policy: GatePolicy, claim: Claim) -> list[str]:
+    """What is wrong with the typed incident id, rollback plan and security-scan link, offline."""
+    problems = []
     pattern = policy.emergency.incident_id_pattern
-    if fullmatch_linear(pattern, incident_id):
-        return []
-    return [
-        f"--emergency: got {incident_id!r}; allowed: an incident id matching emergency.incidentIdPattern "
-        f"{pattern}"
-    ]
-
-
-def rollback_plan_problems(url: str, github: GitHubApi, repository: str, server: str) -> list[str]:
-    """DP: "A rollback plan must be documented before deploying the fix": an https link; one into
-    this repository must name a file (blob/tree) or an issue/pull request that exists."""
-    if not _https(url):
-        return [f"--rollback-plan: got {url!r}; allowed: an https:// link to the documented rollback plan"]
-    parts = _in_repository(url, repository, server)
-    if parts is None:
-        return []  # a runbook elsewhere (wiki, incident tool): its content stays the reviewers' judgement
-    if len(parts) >= 3 and parts[0] in ("blob", "tree"):
-        ref, path = parts[1], "/".join(parts[2:])
-        api = f"repos/{repository}/contents/{urllib.parse.quote(path)}?ref={urllib.parse.quote(ref, safe='')}"
-    elif len(parts) == 2 and parts[0] in ("issues", "pull") and parts[1].isdigit():
-        api = f"repos/{repository}/issues/{parts[1]}"
-    else:
-        return [
-            f"--rollback-plan: {url} points into {repository} but not at a file (/blob/<ref>/<path>) or an "
-            "issue (/issues/<n>): the gate cannot check that it exists"
-        ]
-    if _get(github, api) is None:
-        return [f"--rollback-plan: {url} does not exist in {repository} (GitHub API GET {api})"]
-    return []
-
-
-def _get(github: GitHubApi, path: str) -> Any:
-    """The API's answer, or None when it has none (404 and the like: the gate fails closed)."""
-    try:
-        return github.get(path)
-    except Exception:  # any failure to read is "not verified" (fail closed); the caller says what
-        return None
-
-
-_RUN_URL = re.compile(r"actions/runs/([0-9]+)(?:/(?:attempts/[0-9]+|job/[0-9]+))?")
-
-
-def security_scan_problems(
-    url: str, github: GitHubApi, repository: str, commit: str | None, server: str
-) -> list[str]:
-    """DP: "Security checks are never skippable": a successful security-scan run of this repository
-    on the very commit being deployed (repository mode: security-scan.yml; organisation mode: the
-    central required workflow `<repo>--security-scan.yml`, which runs in this repository)."""
-    parts = _in_repository(url, repository, server) if _https(url) else None
-    found = _RUN_URL.fullmatch("/".join(parts)) if parts else None
-    if found is None:
-        return [
-            f"--security-scan: got {url!r}; allowed: a run of {repository}'s security-scan workflow, "
-            f"{server.rstrip('/')}/{repository}/actions/runs/<id>"
-        ]
-    if not commit:
-        return ["--security-scan: the commit being deployed is unknown: pass --commit (or GITHUB_SHA)"]
-    run_id = found.group(1)
-    run = _get(github, f"repos/{repository}/actions/runs/{run_id}")
-    if not isinstance(run, Mapping):
-        return [f"--security-scan: run {run_id} of {repository} could not be read through the GitHub API"]
-    problems = []
-    file = str(run.get("path", "")).split("@", 1)[0].rsplit("/", 1)[-1]
-    repo_name = repository.rsplit("/", 1)[-1]
-    if run.get("name") != SECURITY_SCAN_NAME or file not in (
-        SECURITY_SCAN_FILE,
-        f"{repo_name}--{SECURITY_SCAN_FILE}",
-    ):
+    if not fullmatch_linear(pattern, claim.incident_id):
         problems.append(
-            f"run {run_id} is {run.get('name')!r} ({run.get('path')}), not the security-scan workflow"
+            f"--emergency: got {claim.incident_id!r}; allowed: an incident id matching "
+            f"emergency.incidentIdPattern {pattern}"
         )
-    full_name = (run.get("repository") or {}).get("full_name")
-    if full_name != repository:
-        problems.append(f"run {run_id} belongs to {full_name}, not {repository}")
-    if run.get("head_sha") != commit:
-        problems.append(f"run {run_id} scanned {run.get('head_sha')}, not the commit being deployed {commit}")
-    if run.get("status") != "completed" or run.get("conclusion") != "success":
+    elif SAFE_INCIDENT_ID.fullmatch(claim.incident_id) is None:
         problems.append(
-            f"run {run_id} is {run.get('status')}/{run.get('conclusion') or 'no conclusion'}, not a success"
+            f"--emergency: got {claim.incident_id!r}; allowed: letters, digits, '.', '_', '-' (it names "
+            "the signal's branch and file)"
         )
-    return [f"--security-scan: {p}" for p in problems]
-
-
-def verify(
-    policy: GatePolicy,
-    request: Request,
-    github: GitHubApi,
-    *,
-    repository: str,
-    commit: str | None,
-    server: str = "https://github.com",
-) -> list[str]:
-    """Everything wrong with what was typed; empty when the emergency may go ahead."""
-    return [
-        *incident_problems(policy, request.incident_id),
-        *rollback_plan_problems(request.rollback_plan, github, repository, server),
-        *security_scan_problems(request.security_scan, github, repository, commit, server),
-    ]
-
-
-# -- GATE-DP-17: an overdue backfill blocks later non-emergency deploys ------------------------------
-
-
-def open_backfills(github: GitHubApi, repository: str, label: str) -> list[Mapping[str, Any]]:
-    """The repository's open issues labelled `label` (pull requests excluded), every page."""
-    issues: list[Mapping[str, Any]] = []
-    quoted = urllib.parse.quote(label, safe="")
-    for page in range(1, 11):  # at most 1000: a backlog that size is its own emergency
-        answer = github.get(f"repos/{repository}/issues?state=open&labels={quoted}&per_page=100&page={page}")
-        batch = [item for item in answer or [] if isinstance(item, Mapping)]
-        issues += [item for item in batch if "pull_request" not in item]
-        if len(batch) < 100:
-            break
-    return issues
-
-
-def _created(issue: Mapping[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(issue.get("created_at", "")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def backfill_environment(issue: Mapping[str, Any], policy: GatePolicy) -> str:
-    """The environment a backfill issue is about: its marker's, else the last of the chain."""
-    found = MARKER.search(str(issue.get("body") or ""))
-    return found.group(1) if found else policy.environments[-1].name
-
-
-def overdue_backfills(
-    policy: GatePolicy, issues: Sequence[Mapping[str, Any]], now: datetime
-) -> list[Mapping[str, Any]]:
-    """The open backfill issues about this policy's environment older than backfillWithin. An issue
-    whose creation time cannot be read counts as overdue (fail closed)."""
-    within = timedelta(seconds=duration_seconds(policy.emergency.backfill_within))
-    overdue = []
-    for issue in issues:
-        if backfill_environment(issue, policy) != policy.environment:
-            continue
-        created = _created(issue)
-        if created is None or created.tzinfo is None or now - created > within:
-            overdue.append(issue)
-    return sorted(overdue, key=lambda issue: int(issue.get("number") or 0))
-
-
-def backfill_problems(policy: GatePolicy, issues: Sequence[Mapping[str, Any]], now: datetime) -> list[str]:
-    e = policy.emergency
-    problems = []
-    for issue in overdue_backfills(policy, issues, now):
-        created = _created(issue)
-        since = iso(created) if created is not None and created.tzinfo is not None else "an unreadable time"
+    if not re.fullmatch(r"https://[^\s\"'{}$<>\\`]{1,2000}", claim.rollback_plan):
         problems.append(
-            f"[{RULE_ID}] backfill #{issue.get('number')} {issue.get('title')!r} ({issue.get('html_url')}), "
-            f"opened {since}, is open past emergency.backfillWithin {e.backfill_within}"
+            f"--rollback-plan: got {claim.rollback_plan!r}; allowed: the https:// link of the documented "
+            "rollback plan (DP: 'A rollback plan must be documented before deploying the fix')"
         )
-    if problems:
+    if _RUN_URL.fullmatch(claim.security_scan) is None:
         problems.append(
-            f"what closes the gap: do the backfill each issue lists (deploy the emergency image upstream "
-            f"and record its evidence there, post-deployment health evidence, the post-incident signal in "
-            f"{e.signals_directory}/), then close the issue; until then only an emergency deploy "
-            f"(--emergency) or a rollback may change {policy.environment}"
+            f"--security-scan: got {claim.security_scan!r}; allowed: the link of a GitHub Actions run, "
+            "https://github.com/<owner>/<repo>/actions/runs/<id>"
         )
     return problems
 
 
-# -- emergency-deploy.yml ----------------------------------------------------------------------------
+def security_scan_paths(policy: GatePolicy, repo_name: str) -> tuple[str, ...]:
+    """The workflow files whose runs are this repository's security scan: its own security-scan.yml
+    or, in organisation mode, the central required workflow `<repo>--security-scan.yml`."""
+    paths = [f"{WORKFLOW_DIR}/{SECURITY_SCAN_WORKFLOW}"]
+    organization = policy.merge_gate.organization
+    if organization is not None:
+        central_file = f"{WORKFLOW_DIR}/{repo_name}--{SECURITY_SCAN_WORKFLOW}"
+        owner = next((r.owner for r in policy.repositories if r.name == repo_name), None)
+        paths += [central_file, f"{owner}/{organization.central_repository}/{central_file}"]
+    return tuple(paths)
 
 
-def targets(policy: GatePolicy) -> list[str]:
-    """The environments an emergency may deploy straight to: every one with an upstream (the first
-    one has nothing to skip; gate/model.py refuses release.emergency there)."""
-    return [env.name for env in policy.environments[1:]]
+def security_scan_problems(
+    url: str, run: Mapping[str, Any], *, repository: str, commit: str, paths: Sequence[str]
+) -> list[str]:
+    """Why the GitHub API's view of the run behind `url` is not a passed security scan of `commit`
+    in `repository` (DP: 'Security checks are never skippable')."""
+    problems = []
+    path = str(run.get("path", "")).split("@", 1)[0]
+    if path not in paths:
+        problems.append(f"it runs {path or 'no workflow'}, not {' or '.join(paths)}")
+    full_name = (run.get("repository") or {}).get("full_name")
+    if full_name != repository:
+        problems.append(f"it belongs to {full_name}, not {repository}")
+    if run.get("head_sha") != commit:
+        problems.append(
+            f"it scanned commit {run.get('head_sha') or 'unknown'}, not {commit} (being deployed)"
+        )
+    if run.get("status") != "completed" or run.get("conclusion") != "success":
+        state = run.get("conclusion") or run.get("status") or "unknown"
+        problems.append(f"it concluded {state}, not success")
+    return [f"--security-scan {url}: {problem}" for problem in problems]
 
 
-# Step 1 of the workflow: every input checked before anything uses it. The inputs reach the script
-# through env only (never `${{ }}` in run:, which GitHub would paste into the script: injection).
-_VALIDATE = """\
-set -euo pipefail
+def verify_claim(
+    policy: GatePolicy, claim: Claim, github: GitHubApi, *, repository: str, commit: str | None
+) -> dict[str, str]:
+    """The `release.emergency` block of an emergency deploy, once everything typed is verified;
+    else DeliveryRefused saying what is wrong and what is allowed."""
+    problems = claim_problems(policy, claim)
+    if not commit or re.fullmatch(r"[0-9a-f]{40}", commit) is None:
+        problems.append(
+            f"--commit: got {commit!r}; allowed: the 40-hex commit being deployed (default: GITHUB_SHA), "
+            "which the security scan must have passed"
+        )
+    if problems:
+        raise DeliveryRefused(f"[{EMERGENCY_RULE_ID}] emergency deploy refused: " + "; ".join(problems))
+    match = _RUN_URL.fullmatch(claim.security_scan)
+    assert match is not None and commit is not None
+    run = github.get(f"repos/{match.group(1)}/actions/runs/{match.group(2)}") or {}
+    paths = security_scan_paths(policy, repository.split("/", 1)[1])
+    problems = security_scan_problems(
+        claim.security_scan, run, repository=repository, commit=commit, paths=paths
+    )
+    if problems:
+        raise DeliveryRefused(
+            f"[{EMERGENCY_RULE_ID}] security checks are never skippable: " + "; ".join(problems)
+        )
+    return {
+        "incidentId": claim.incident_id,
+        "rollbackPlan": claim.rollback_plan,
+        "securityScan": claim.security_scan,
+    }
+
+
+# -- GATE-DP-17: an overdue backfill blocks ordinary deploys --------------------------------------
+
+
+@dataclass(frozen=True)
+class Backfill:
+    number: int
+    url: str
+    title: str
+    created_at: datetime
+    environment: str | None  # None: no marker (filed by hand): it blocks every environment
+    incident: str | None
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+
+
+def backfills(issues: Sequence[Mapping[str, Any]]) -> list[Backfill]:
+    """The backfill issues in the GitHub API's list of issues (pull requests left out)."""
+    found = []
+    for issue in issues:
+        if "pull_request" in issue or issue.get("state", "open") != "open":
+            continue
+        created = _time(str(issue.get("created_at", "")))
+        if created is None:
+            continue
+        match = _MARKER.search(str(issue.get("body") or ""))
+        found.append(
+            Backfill(
+                number=int(issue.get("number", 0)),
+                url=str(issue.get("html_url", "")),
+                title=str(issue.get("title", "")),
+                created_at=created,
+                environment=match.group(1) if match else None,
+                incident=match.group(2) if match else None,
+            )
+        )
+    return found
+
+
+def overdue(policy: GatePolicy, issues: Sequence[Mapping[str, Any]], now: datetime) -> list[Backfill]:
+    """The open backfill issues past `emergency.backfillWithin` that block a deploy into this
+    stack's environment, oldest first."""
+    within = timedelta(seconds=backfill_seconds(policy.emergency.backfill_within))
+    return sorted(
+        (
+            backfill
+            for backfill in backfills(issues)
+            if backfill.environment in (None, policy.environment) and backfill.created_at + within < now
+        ),
+        key=lambda backfill: (backfill.created_at, backfill.number),
+    )
+
+
+def backfill_problem(policy: GatePolicy, blocking: Sequence[Backfill], now: datetime) -> str | None:
+    if not blocking:
+        return None
+    within = policy.emergency.backfill_within
+    listed = "; ".join(
+        f"#{b.number} {b.title!r} ({b.url}, filed {iso(b.created_at)}, "
+        f"{(now - b.created_at).days}d ago"
+        + (f", incident {b.incident}" if b.incident else ", names no environment: it blocks every one")
+        + ")"
+        for b in blocking
+    )
+    return (
+        f"[{RULE_ID}] {policy.environment} took an emergency release whose skipped validation is overdue "
+        f"(open '{policy.emergency.backfill_label}' issue(s) older than emergency.backfillWithin "
+        f"{within}): {listed}. Do the validation the issue lists (deploy the image upstream and record "
+        "its evidence, post-deployment health evidence, the post-incident signal), then close the "
+        "issue; only another emergency deploy (`gate deploy --emergency`) goes ahead meanwhile"
+    )
+
+
+def enforce_backfill(policy: GatePolicy, github: GitHubApi, repository: str, now: datetime) -> None:
+    """GATE-DP-17 before `gate deploy` touches a stack, for a non-emergency deploy."""
+    label = urllib.parse.quote(policy.emergency.backfill_label, safe="")
+    issues: list[Mapping[str, Any]] = []
+    for page in range(1, 11):  # 1000 open backfill issues is beyond any sane backlog
+        batch = github.get(f"repos/{repository}/issues?state=open&labels={label}&per_page=100&page={page}")
+        if not isinstance(batch, list):
+            raise DeliveryRefused(f"[{RULE_ID}] GitHub API: the open issues of {repository} are not a list")
+        issues += batch
+        if len(batch) < 100:
+            break
+    problem = backfill_problem(policy, overdue(policy, issues, now), now)
+    if problem:
+        raise DeliveryRefused(problem)
+
+
+def github_for_deploy(outside: GitHubApi | None) -> GitHubApi:
+    if outside is not None:
+        return outside
+    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise DeliveryRefused(
+            "gate deploy reads the repository's open emergency-backfill issues (GATE-DP-17) and verifies "
+            "an emergency's security scan through the GitHub API: set GH_TOKEN (issues: read, actions: read)"
+        )
+    return RestGitHub(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"))
+
+
+def precheck(
+    project_dir: Path,
+    stack: str,
+    github: GitHubApi,
+    *,
+    repository: str,
+    claim: Claim | None,
+    commit: str | None,
+    now: datetime,
+) -> dict[str, str] | None:
+    """What `gate deploy` checks before it touches the stack: an emergency's claim (its verified
+    `release.emergency` block is returned), or GATE-DP-17 for an ordinary deploy."""
+    from gate.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
+    from gate.stackfile import read_stack_config  # noqa: PLC0415
+
+    config = read_stack_config(project_dir, stack)
+    policy = policy_from_values(config.values, stack, config.source)
+    if claim is None:
+        enforce_backfill(policy, github, repository, now)
+        return None
+    if policy.upstream_environment is None:
+        raise DeliveryRefused(
+            f"[{EMERGENCY_RULE_ID}] --emergency: {policy.environment} promotes from no environment, so there "
+            "is no validation to skip; deploy without --emergency"
+        )
+    return verify_claim(policy, claim, github, repository=repository, commit=commit)
+
+
+# -- emergency-deploy.yml ----------------------------------------------------------------------
+
+
+def targets(policy: GatePolicy) -> list[Environment]:
+    """The environments an emergency may deploy straight into: those that promote from another."""
+    return list(policy.environments[1:])
+
+
+INPUT_JOB = "inputs"
+FOLLOW_UP_JOB = "follow-up"
+
+# The first step: every input checked before anything else runs (stdlib Python on the runner; the
+# inputs arrive through env only). The gate checks them again, the security scan through the API.
+_VALIDATE_INPUTS = """\
 python3 - <<'PY'
-import json, os, re, sys
-e = os.environ
-server, repository = e["GITHUB_SERVER_URL"].rstrip("/"), e["GITHUB_REPOSITORY"]
-stacks = json.loads(e["STACKS"])
+import os, re, sys
+
+env = os.environ
+repository, default = env["GITHUB_REPOSITORY"], env["DEFAULT_BRANCH"]
 checks = [
-    ("incident_id", e["INCIDENT_ID"], e["INCIDENT_PATTERN"], "an id matching " + e["INCIDENT_PATTERN"]),
-    ("image", e["IMAGE"], r"[a-z0-9][a-z0-9.:-]*(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}", "a pinned image"),
-    ("rollback_plan", e["ROLLBACK_PLAN"], r"https://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]{1,2000}", "https link"),
-    (
-        "security_scan_run",
-        e["SECURITY_SCAN_RUN"],
-        re.escape(server + "/" + repository) + r"/actions/runs/[0-9]+(/attempts/[0-9]+)?",
-        "a security-scan run of this repository: " + server + "/" + repository + "/actions/runs/<id>",
-    ),
+    (env["GITHUB_REF"] == f"refs/heads/{default}", "ref", env["GITHUB_REF"],
+     f"refs/heads/{default}: the fix merges through the gate's checks first"),
+    (env["TARGET"] in env["TARGETS"].split(), "environment", env["TARGET"], env["TARGETS"]),
+    (re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}", env["IMAGE"]), "image", env["IMAGE"],
+     "an image pinned by digest (registry/name@sha256:<64 hex>)"),
+    (re.fullmatch(env["PATTERN"], env["INCIDENT_ID"])
+     and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", env["INCIDENT_ID"]), "incident_id",
+     env["INCIDENT_ID"], f"an incident id matching emergency.incidentIdPattern {env['PATTERN']}"
+     " (letters, digits, '.', '_', '-')"),
+    (re.fullmatch(r"https://[^\\s\\x22\\x27{}$<>\\\\`]{1,2000}", env["ROLLBACK_PLAN"]), "rollback_plan",
+     env["ROLLBACK_PLAN"], "the https:// link of the documented rollback plan"),
+    (re.fullmatch(rf"https://github\\.com/{re.escape(repository)}/actions/runs/[0-9]{{1,20}}",
+                  env["SECURITY_SCAN"]), "security_scan_run", env["SECURITY_SCAN"], f"https://github.com/{repository}/actions/runs/<id>"),
 ]
-problems = [
-    f"{name}: got {value!r}; allowed: {allowed}"
-    for name, value, pattern, allowed in checks
-    if re.fullmatch(pattern, value) is None
-]
-if e["TARGET"] not in stacks:
-    problems.append(f"environment: got {e['TARGET']!r}; allowed: one of {', '.join(stacks)}")
-for problem in problems:
-    print("::error::refused: " + problem)
-if problems:
+failed = [(name, value, allowed) for ok, name, value, allowed in checks if not ok]
+for name, value, allowed in failed:
+    print(f"::error::{name}: got {value!r}; allowed: {allowed}")
+if failed:
     sys.exit(1)
-with open(e["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
-    out.write(f"environment={e['TARGET']}\\nstack={stacks[e['TARGET']]}\\nimage={e['IMAGE']}\\n")
-print(f"emergency {e['INCIDENT_ID']}: {e['IMAGE']} to {e['TARGET']}")
+with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as output:
+    for name, key in [("environment", "TARGET"), ("image", "IMAGE"), ("incident_id", "INCIDENT_ID"),
+                      ("rollback_plan", "ROLLBACK_PLAN"), ("security_scan", "SECURITY_SCAN")]:
+        output.write(f"{name}={env[key]}\\n")
+print(f"emergency deploy of {env['IMAGE']} to {env['TARGET']} for {env['INCIDENT_ID']}")
 PY
 """
 
-_DEPLOY = """\
+_GATE_EMERGENCY_DEPLOY = """\
 set -euo pipefail
 python -m gate deploy --stack "$STACK" --image "$IMAGE" --repository "$REPOSITORY" --run-id "$RUN_ID" \\
-  --commit "$COMMIT" --emergency "$INCIDENT_ID" --rollback-plan "$ROLLBACK_PLAN" \\
-  --security-scan "$SECURITY_SCAN"
+  --emergency "$INCIDENT_ID" --rollback-plan "$ROLLBACK_PLAN" --security-scan "$SECURITY_SCAN" \\
+  --commit "$COMMIT"
 """
 
-_SIGNAL_BODY = """\
-const { INCIDENT_ID, ENVIRONMENT, IMAGE, ROLLBACK_PLAN, SECURITY_SCAN, RUN_URL } = process.env;
-const text = `# Post-incident signal: ${INCIDENT_ID}\\n\\n` +
-  `Emergency deploy of \\`${IMAGE}\\` to ${ENVIRONMENT} (${RUN_URL}).\\n\\n` +
-  `- Rollback plan: ${ROLLBACK_PLAN}\\n- Security scan: ${SECURITY_SCAN}\\n\\n` +
-  '## What happened\\n\\n_To be written after resolution._\\n';
-"""
-
-_SIGNAL_ISSUE = (
-    _SIGNAL_BODY
-    + """\
-await github.rest.issues.create({
-  owner: context.repo.owner,
-  repo: context.repo.repo,
-  title: `Post-incident signal: ${INCIDENT_ID} (emergency deploy to ${ENVIRONMENT})`,
-  body: text,
-  labels: ['post-incident'],
-});
-"""
-)
-
-_SIGNAL_PULL_REQUEST = (
-    _SIGNAL_BODY
-    + """\
-const { SIGNALS_DIRECTORY, BASE } = process.env;
+_FOLLOW_UP = """\
+const { ENVIRONMENT, IMAGE, INCIDENT_ID, ROLLBACK_PLAN, SECURITY_SCAN, RUN_URL } = process.env;
+const { SIGNAL, SIGNALS_DIRECTORY, BACKFILL_LABEL, BACKFILL_SECONDS, BACKFILL_WITHIN } = process.env;
+const { POST_INCIDENT_LABEL, EMERGENCY_LABEL } = process.env;
+const { WINDOW, UPSTREAMS, PARITY, VALIDATION, EVIDENCE, DEFAULT_BRANCH, MARKER } = process.env;
 const { owner, repo } = context.repo;
-const branch = `post-incident/${INCIDENT_ID}`;
-const { data: base } = await github.rest.git.getRef({ owner, repo, ref: `heads/${BASE}` });
-await github.rest.git.createRef({ owner, repo, ref: `refs/heads/${branch}`, sha: base.object.sha });
-await github.rest.repos.createOrUpdateFileContents({
-  owner,
-  repo,
-  path: `${SIGNALS_DIRECTORY}/${INCIDENT_ID}.md`,
-  message: `Post-incident signal: ${INCIDENT_ID}`,
-  content: Buffer.from(text).toString('base64'),
-  branch,
-});
-await github.rest.pulls.create({
-  owner,
-  repo,
-  title: `Post-incident signal: ${INCIDENT_ID} (emergency deploy to ${ENVIRONMENT})`,
-  head: branch,
-  base: BASE,
-  body: `Adds ${SIGNALS_DIRECTORY}/${INCIDENT_ID}.md; complete it after resolution.`,
-});
-"""
-)
-
-_BACKFILL = """\
-const { INCIDENT_ID, ENVIRONMENT, IMAGE, RUN_URL, FOLLOW_UP, LABEL } = process.env;
-const { WITHIN, WITHIN_SECONDS, MARKER } = process.env;
-const followUp = FOLLOW_UP ? JSON.parse(FOLLOW_UP) : {};
-const skipped = followUp.skippedValidation || [];
-const backfill = followUp.backfill || [];
-const due = new Date(Date.now() + Number(WITHIN_SECONDS) * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z');
-const list = (items, none) => (items.length ? items.map((item) => `- [ ] ${item}`).join('\\n') : none);
+const upstream = JSON.parse(UPSTREAMS)[ENVIRONMENT];
+const outcome = `parity ${PARITY || 'not run'}, validation ${VALIDATION || 'not run'}, ` +
+  `evidence ${EVIDENCE || 'not run'}`;
+const facts = [
+  `- Incident: ${INCIDENT_ID}`,
+  `- Image: \\`${IMAGE}\\` deployed straight to ${ENVIRONMENT} by ${RUN_URL}`,
+  `- Rollback plan: ${ROLLBACK_PLAN}`,
+  `- Security scan (verified by the gate before the deploy): ${SECURITY_SCAN}`,
+  `- After the deploy: ${outcome}`,
+].join('\\n');
+// DP: "A post-incident signal must be filed in work/signals/ after resolution".
+const signalText = `# Post-incident signal: ${INCIDENT_ID}\\n\\n${facts}\\n\\n` +
+  '## What happened\\n\\n_To be completed after resolution._\\n\\n' +
+  '## Follow-up\\n\\n_Link the backfill issue and any further work._\\n';
+let signal;
+if (SIGNAL === 'pull-request') {
+  const branch = `post-incident/${INCIDENT_ID}`;
+  await github.rest.git.createRef({ owner, repo, ref: `refs/heads/${branch}`, sha: context.sha });
+  await github.rest.repos.createOrUpdateFileContents({
+    owner, repo, branch,
+    path: `${SIGNALS_DIRECTORY}/${INCIDENT_ID}.md`,
+    message: `Post-incident signal ${INCIDENT_ID} (emergency deploy to ${ENVIRONMENT})`,
+    content: Buffer.from(signalText).toString('base64'),
+  });
+  const { data } = await github.rest.pulls.create({
+    owner, repo, head: branch, base: DEFAULT_BRANCH,
+    title: `Post-incident signal: ${INCIDENT_ID}`,
+    body: `Files \\`${SIGNALS_DIRECTORY}/${INCIDENT_ID}.md\\`; complete it after resolution.\\n\\n${facts}`,
+  });
+  signal = data.html_url || `the pull request of ${branch}`;
+} else {
+  const { data } = await github.rest.issues.create({
+    owner, repo,
+    title: `Post-incident signal: ${INCIDENT_ID}`,
+    body: signalText,
+    labels: [POST_INCIDENT_LABEL],
+  });
+  signal = data.html_url || 'the post-incident issue';
+}
+// DP: "Follow-up work to backfill any skipped validation must be tracked as a new mission".
+const due = new Date(Date.now() + Number(BACKFILL_SECONDS) * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z');
+const skipped = [
+  `- [ ] Deploy \\`${IMAGE}\\` to ${upstream} and record its e2e parity evidence there (skipped: GATE-DP-10)`,
+  `- [ ] Post-deployment health evidence in ${ENVIRONMENT} within ${WINDOW} (this run: ${outcome})`,
+  `- [ ] Complete the post-incident signal after resolution: ${signal}`,
+].join('\\n');
 await github.rest.issues.create({
-  owner: context.repo.owner,
-  repo: context.repo.repo,
-  title: `Emergency backfill: ${INCIDENT_ID} in ${ENVIRONMENT} (due ${due})`,
-  body: `Emergency deploy of \\`${IMAGE}\\` to ${ENVIRONMENT} (${RUN_URL}) skipped validation:\\n\\n` +
-    `${list(skipped, '- nothing upstream (the image was validated there)')}\\n\\n` +
-    `Backfill, due ${due} (emergency.backfillWithin ${WITHIN}):\\n\\n${list(backfill, '- none')}\\n\\n` +
-    `Past the due date, while this issue is open, non-emergency deploys to ${ENVIRONMENT} are ` +
-    `refused (GATE-DP-17). Close it when the backfill is done.\\n\\n${MARKER}\\n`,
-  labels: [LABEL, 'emergency'],
+  owner, repo,
+  title: `Backfill the validation skipped by emergency ${INCIDENT_ID} (${ENVIRONMENT}), due ${due}`,
+  body: `${MARKER}\\nDue: ${due} (emergency.backfillWithin ${BACKFILL_WITHIN}). While this issue is ` +
+    `open past its due date, ordinary deploys to ${ENVIRONMENT} are refused (GATE-DP-17); close it ` +
+    `when the validation below is done.\\n\\n${facts}\\n\\n## Skipped validation\\n\\n${skipped}\\n`,
+  labels: [BACKFILL_LABEL, EMERGENCY_LABEL],
 });
+core.notice(`filed ${signal} and the backfill issue of ${INCIDENT_ID}, due ${due}`);
 """
 
 
-def _rewired(body: Any) -> Any:
-    """A deploy.yml job read by the emergency workflow: its `build` job is the inputs job here."""
-    if isinstance(body, dict):
-        out = {key: _rewired(value) for key, value in body.items()}
-        if isinstance(out.get("needs"), list):
-            out["needs"] = ["inputs" if need == "build" else need for need in out["needs"]]
-        return out
-    if isinstance(body, list):
-        return [_rewired(item) for item in body]
-    if isinstance(body, str):
-        return body.replace("needs.build.outputs.", "needs.inputs.outputs.")
-    return body
+def _input_job(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
+    from gate.workflows import job, run  # noqa: PLC0415 - gate.workflows imports this module
 
-
-def emergency_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
-    """emergency-deploy.yml: dispatched by the person on call; deploys straight to the target
-    environment through its GitHub environment (its reviewers approve), then deploy.yml's own
-    parity -> validate -> evidence -> rollback-on-failure jobs for it; no deployment window (DP
-    §Emergency); then files the post-incident signal and the backfill issue."""
-    from gate import workflows as w  # noqa: PLC0415 - gate.workflows hooks this module in
-
-    s, e = policy.workflows, policy.emergency
-    names = targets(policy)
-    stacks = {env.name: env.stack for env in policy.environments if env.name in names}
-    chain = w.deploy_workflow(policy, repo)["jobs"]
-    inputs_job = w.job(
-        "validate inputs",
-        s,
-        [
-            {
-                "id": "inputs",
-                **w.run(
-                    "Validate the inputs (nothing else reads them before this)",
-                    _VALIDATE,
-                    INCIDENT_ID="${{ inputs.incident_id }}",
-                    IMAGE="${{ inputs.image }}",
-                    ROLLBACK_PLAN="${{ inputs.rollback_plan }}",
-                    SECURITY_SCAN_RUN="${{ inputs.security_scan_run }}",
-                    TARGET="${{ inputs.environment }}",
-                    INCIDENT_PATTERN=e.incident_id_pattern,
-                    STACKS=_json(stacks),
-                ),
-            }
-        ],
-        permissions={},
-        outputs={
-            name: f"${{{{ steps.inputs.outputs.{name} }}}}" for name in ("environment", "stack", "image")
-        },
+    names = [env.name for env in targets(policy)]
+    step = run(
+        "Validate the inputs",
+        _VALIDATE_INPUTS,
+        # Inputs reach the shell only through env, never `${{ }}` inside the script (injection).
+        TARGET="${{ inputs.environment }}",
+        IMAGE="${{ inputs.image }}",
+        INCIDENT_ID="${{ inputs.incident_id }}",
+        ROLLBACK_PLAN="${{ inputs.rollback_plan }}",
+        SECURITY_SCAN="${{ inputs.security_scan_run }}",
+        TARGETS=" ".join(names),
+        PATTERN=policy.emergency.incident_id_pattern,
+        DEFAULT_BRANCH=repo.default_branch,
     )
-    jobs: dict[str, Any] = {"inputs": inputs_job}
-    for name in names:
-        deploy_step = w.gate_command(
-            "Emergency deploy through the environment's stack (verifies the inputs through the API)",
-            _DEPLOY,
-            STACK=stacks[name],
-            IMAGE="${{ needs.inputs.outputs.image }}",
-            REPOSITORY="${{ github.repository }}",
-            RUN_ID="${{ github.run_id }}",
-            COMMIT="${{ github.sha }}",
-            INCIDENT_ID="${{ inputs.incident_id }}",
-            ROLLBACK_PLAN="${{ inputs.rollback_plan }}",
-            SECURITY_SCAN="${{ inputs.security_scan_run }}",
-            # The security-scan run and the rollback plan are read through the API with this token.
-            GH_TOKEN="${{ github.token }}",
-        )
-        jobs[f"deploy-{name}"] = {
-            "needs": ["inputs"],
-            "if": f"${{{{ needs.inputs.outputs.environment == '{name}' }}}}",
-            **w.job(
-                f"deploy {name}",
-                s,
-                [*w.gate_steps(policy, repo), {"id": "deploy", **deploy_step}],
-                # DP §Emergency: straight to the environment; its reviewers approve here.
-                environment={"name": name},
-                permissions=w.deploy_permissions(policy, actions="read"),
-                outputs={
-                    "image": "${{ steps.deploy.outputs.image }}",
-                    "previous_image": "${{ steps.deploy.outputs.previous_image }}",
-                    "deploy_started": (
-                        "${{ steps.deploy.outcome == 'success' || steps.deploy.outcome == 'failure' }}"
-                    ),
-                    "follow_up": "${{ steps.deploy.outputs.follow_up }}",
-                },
-            ),
-        }
-        # deploy.yml's own jobs for this environment, not copies (gate/workflows.py).
-        for kind in ("parity", "validate", "evidence", "rollback"):
-            jobs[f"{kind}-{name}"] = _rewired(chain[f"{kind}-{name}"])
-    jobs["follow-up"] = _follow_up_job(policy, repo, names)
-    on = {
-        "workflow_dispatch": {
-            "inputs": {
-                "incident_id": {
-                    "description": f"The incident ({e.incident_id_pattern})",
-                    "required": True,
-                    "type": "string",
-                },
-                "image": {
-                    "description": "The hotfix image, pinned by digest",
-                    "required": True,
-                    "type": "string",
-                },
-                "rollback_plan": {
-                    "description": "https link to the documented rollback plan",
-                    "required": True,
-                    "type": "string",
-                },
-                "security_scan_run": {
-                    "description": "The successful security-scan run of this commit (its URL)",
-                    "required": True,
-                    "type": "string",
-                },
-                "environment": {
-                    "description": "Where to deploy",
-                    "required": True,
-                    "type": "choice",
-                    "options": names,
-                    "default": names[-1],
-                },
-            }
-        }
-    }
-    # One emergency at a time, never cancelled half-way; deploy.yml's group stays its own.
-    concurrency = {"group": "emergency-deploy", "cancel-in-progress": False}
-    return w.workflow("emergency-deploy", on, jobs, concurrency=concurrency)
+    outputs = ("environment", "image", "incident_id", "rollback_plan", "security_scan")
+    return job(
+        "inputs",
+        policy.workflows,
+        [{"id": "inputs", **step}],
+        permissions={},
+        outputs={name: f"${{{{ steps.inputs.outputs.{name} }}}}" for name in outputs},
+    )
 
 
-def _json(value: Any) -> str:
-    import json  # noqa: PLC0415
-
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _follow_up_job(policy: GatePolicy, repo: Repository, names: Sequence[str]) -> dict[str, Any]:
-    from gate import actions  # noqa: PLC0415
-    from gate import workflows as w  # noqa: PLC0415
+def _follow_up_job(
+    policy: GatePolicy, repo: Repository, chains: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    from gate.workflows import job  # noqa: PLC0415
 
     e = policy.emergency
-    deployed = " || ".join(f"needs.deploy-{n}.result == 'success'" for n in names)
-    rolled_back = " || ".join(f"needs.rollback-{n}.result == 'success'" for n in names)
-    facts = {
-        "INCIDENT_ID": "${{ inputs.incident_id }}",
-        "ENVIRONMENT": "${{ needs.inputs.outputs.environment }}",
-        "IMAGE": "${{ needs.inputs.outputs.image }}",
-        "ROLLBACK_PLAN": "${{ inputs.rollback_plan }}",
-        "SECURITY_SCAN": "${{ inputs.security_scan_run }}",
+    deployed = " || ".join(f"needs.{ids['deploy']}.result == 'success'" for ids in chains.values())
+    inputs = f"needs.{INPUT_JOB}.outputs"
+
+    def result(kind: str) -> str:
+        # One chain ran (the target's); the others were skipped: the non-skipped result is its own.
+        parts = " || ".join(
+            f"(needs.{ids['deploy']}.result != 'skipped' && needs.{ids[kind]}.result)"
+            for ids in chains.values()
+        )
+        return f"${{{{ {parts} || '' }}}}"
+
+    upstreams = {
+        env.name: prev.name for prev, env in zip(policy.environments, policy.environments[1:], strict=False)
+    }
+    environment = f"${{{{ {inputs}.environment }}}}"
+    incident = f"${{{{ {inputs}.incident_id }}}}"
+    env = {
+        "ENVIRONMENT": environment,
+        "IMAGE": f"${{{{ {inputs}.image }}}}",
+        "INCIDENT_ID": incident,
+        "ROLLBACK_PLAN": f"${{{{ {inputs}.rollback_plan }}}}",
+        "SECURITY_SCAN": f"${{{{ {inputs}.security_scan }}}}",
         "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
+        "SIGNAL": e.signal,
+        "SIGNALS_DIRECTORY": e.signals_directory.rstrip("/"),
+        "BACKFILL_LABEL": e.backfill_label,
+        "POST_INCIDENT_LABEL": POST_INCIDENT_LABEL,
+        "EMERGENCY_LABEL": EMERGENCY_LABEL,
+        "BACKFILL_SECONDS": str(backfill_seconds(e.backfill_within)),
+        "BACKFILL_WITHIN": e.backfill_within,
+        "WINDOW": policy.thresholds.post_deploy_validation_window,
+        "UPSTREAMS": json.dumps(upstreams, sort_keys=True),
+        "PARITY": result("parity"),
+        "VALIDATION": result("validate"),
+        "EVIDENCE": result("evidence"),
+        "DEFAULT_BRANCH": repo.default_branch,
+        "MARKER": marker(environment, incident),
     }
-    if e.signal == "issue":
-        signal = {
-            "name": "File the post-incident signal (an issue)",
-            **w.uses(actions.GITHUB_SCRIPT, script=_SIGNAL_ISSUE),
-            "env": facts,
-        }
-        grants = {"issues": "write: file the post-incident signal and the backfill issue"}
-    else:
-        signal = {
-            "name": f"File the post-incident signal (a pull request into {e.signals_directory}/)",
-            **w.uses(actions.GITHUB_SCRIPT, script=_SIGNAL_PULL_REQUEST),
-            "env": {**facts, "SIGNALS_DIRECTORY": e.signals_directory, "BASE": repo.default_branch},
-        }
+    step = {
+        "name": "File the post-incident signal and the backfill issue",
+        **uses_github_script(_FOLLOW_UP),
+        "env": env,
+    }
+    body = job("follow-up", policy.workflows, [step])
+    # Least privilege, with this job's own reasons (gate/workflows.py's table explains others).
+    grants = {
+        "issues": Commented("write", "file the post-incident signal and the backfill issue (DP §Emergency)")
+    }
+    if e.signal == "pull-request":
         grants = {
-            "issues": "write: file the backfill issue",
-            "contents": "write: create the signal's branch and file (Contents API)",
-            "pull-requests": "write: open the signal's pull request",
+            "contents": Commented("write", "push the signal's branch and work/signals/<incident>.md"),
+            **grants,
+            "pull-requests": Commented("write", "open the post-incident signal's pull request"),
         }
-    backfill = w.when(
-        # Rolled back: the environment runs a validated image again, nothing to backfill there.
-        f"${{{{ !({rolled_back}) }}}}",
-        {
-            "name": "File the backfill issue",
-            **w.uses(actions.GITHUB_SCRIPT, script=_BACKFILL),
-            "env": {
-                **facts,
-                "FOLLOW_UP": "${{ "
-                + " || ".join(f"needs.deploy-{n}.outputs.follow_up" for n in names)
-                + " }}",
-                "LABEL": e.backfill_label,
-                "WITHIN": e.backfill_within,
-                "WITHIN_SECONDS": str(duration_seconds(e.backfill_within)),
-                "MARKER": marker("${{ needs.inputs.outputs.environment }}", "${{ inputs.incident_id }}"),
-            },
-        },
-    )
-    from gate.yamltext import Commented  # noqa: PLC0415
-
-    body = w.job("post-incident follow-up", policy.workflows, [signal, backfill], permissions={})
-    # Least privilege, each grant saying why (DP §Emergency: signal and backfill are filed here).
-    body["permissions"] = {
-        scope: Commented(text.split(": ", 1)[0], text.split(": ", 1)[1]) for scope, text in grants.items()
-    }
+    body["permissions"] = grants
+    needs = [
+        INPUT_JOB,
+        *(ids[kind] for ids in chains.values() for kind in ("deploy", "parity", "validate", "evidence")),
+    ]
     return {
-        "needs": ["inputs", *(f"{kind}-{n}" for n in names for kind in ("deploy", "rollback"))],
-        # DP §Emergency: after the deploy, whatever followed it (a rollback included).
+        "name": "follow-up",
+        "needs": needs,
+        # Whatever happened after it (a failed parity or window rolls back), an emergency release
+        # that was deployed is followed up; a refused one deployed nothing and files nothing.
         "if": f"${{{{ always() && ({deployed}) }}}}",
-        **body,
+        **{k: v for k, v in body.items() if k != "name"},
     }
 
 
-# -- `gate deploy` options and precheck (gate/delivery_cli.py hooks these in) ------------------------
+def uses_github_script(script: str) -> dict[str, Any]:
+    from gate.workflows import uses  # noqa: PLC0415
+
+    return uses(actions.GITHUB_SCRIPT, script=script)
 
 
-def add_arguments(command: Any) -> None:
-    import os  # noqa: PLC0415
+def workflow_document(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
+    """emergency-deploy.yml: DP §Emergency straight to the target environment, through the one
+    delivery path, with no deployment-window check (GATE-DP-19 exempts emergencies)."""
+    from gate.workflows import environment_chain, workflow  # noqa: PLC0415
 
-    group = command.add_argument_group("emergency path (DP §Emergency / Hotfix Deployments)")
-    group.add_argument("--emergency", metavar="INCIDENT_ID", help="deploy without upstream evidence")
-    group.add_argument("--rollback-plan", metavar="URL", help="https link to the documented rollback plan")
-    group.add_argument("--security-scan", metavar="URL", help="the successful security-scan run of --commit")
-    group.add_argument(
-        "--commit", default=os.environ.get("GITHUB_SHA"), help="the commit being deployed (GITHUB_SHA)"
-    )
-
-
-def precheck(args: Any, repository: str, github: GitHubApi | None, now: datetime) -> dict[str, str] | None:
-    """Before `gate deploy` applies anything: an emergency's inputs verified (its release.emergency
-    returned), or GATE-DP-17 for an ordinary deploy. Raises DeliveryRefused."""
-    import os  # noqa: PLC0415
-
-    from gate.deploy import DeliveryRefused, github_from_environment  # noqa: PLC0415
-    from gate.promote import policy_from_values  # noqa: PLC0415
-    from gate.stackfile import read_stack_config  # noqa: PLC0415
-
-    config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source)
-    given = {
-        "--emergency": args.emergency,
-        "--rollback-plan": args.rollback_plan,
-        "--security-scan": args.security_scan,
+    names = [env.name for env in targets(policy)]
+    inputs_spec = {
+        "incident_id": {
+            "description": f"Incident id, matching {policy.emergency.incident_id_pattern}",
+            "required": True,
+            "type": "string",
+        },
+        "image": {
+            "description": "Image to deploy, pinned by digest (registry/name@sha256:...)",
+            "required": True,
+            "type": "string",
+        },
+        "rollback_plan": {
+            "description": "https link of the documented rollback plan",
+            "required": True,
+            "type": "string",
+        },
+        "security_scan_run": {
+            "description": "Link of the passed security-scan run of this commit",
+            "required": True,
+            "type": "string",
+        },
+        "environment": {
+            "description": "Target environment",
+            "required": True,
+            "type": "choice",
+            "options": names,
+            "default": names[-1],
+        },
     }
-    if any(given.values()):
-        absent = [flag for flag, value in given.items() if not value]
-        if absent:
-            raise DeliveryRefused(f"the emergency path needs {', '.join(absent)} as well")
-        if policy.upstream_environment is None:
+    inputs = f"needs.{INPUT_JOB}.outputs"
+    jobs: dict[str, Any] = {INPUT_JOB: _input_job(policy, repo)}
+    chains: dict[str, dict[str, str]] = {}
+    for env in targets(policy):
+        claim = {
+            "INCIDENT_ID": f"${{{{ {inputs}.incident_id }}}}",
+            "ROLLBACK_PLAN": f"${{{{ {inputs}.rollback_plan }}}}",
+            "SECURITY_SCAN": f"${{{{ {inputs}.security_scan }}}}",
+            "COMMIT": "${{ github.sha }}",
+        }
+        chain, ids = environment_chain(
+            policy,
+            repo,
+            env,
+            source=INPUT_JOB,
+            after=None,
+            only_if=f"{inputs}.environment == '{env.name}'",
+            deploy_script=_GATE_EMERGENCY_DEPLOY,
+            deploy_env=claim,
+            deploy_grants={"actions": "read"},
+        )
+        permissions = chain[ids["deploy"]]["permissions"]
+        permissions["actions"] = Commented(
+            "read", "let the gate verify the security-scan run (DP: security checks are never skippable)"
+        )
+        jobs.update(chain)
+        chains[env.name] = ids
+    jobs[FOLLOW_UP_JOB] = _follow_up_job(policy, repo, chains)
+    on = {"workflow_dispatch": {"inputs": inputs_spec}}
+    # One emergency deploy at a time; never cancelled half-way. Not deploy.yml's group: an
+    # emergency must not queue behind an ordinary deploy waiting for its reviewers.
+    concurrency = {"group": "emergency-deploy", "cancel-in-progress": False}
+    return workflow("emergency-deploy", on, jobs, concurrency=concurrency)
+
+
+def claim_from_args(args: Any) -> Claim | None:
+    """The emergency claim of `gate deploy`'s options; --rollback-plan and --security-scan belong
+    to --emergency and are refused without it (an ordinary deploy carries none)."""
+    incident = getattr(args, "emergency", None)
+    plan, scan = getattr(args, "rollback_plan", None), getattr(args, "security_scan", None)
+    if incident is None:
+        if plan or scan:
             raise DeliveryRefused(
-                f"--emergency: {policy.environment} is the first environment: there is no upstream "
-                "validation to skip; deploy it the ordinary way"
+                "--rollback-plan and --security-scan are given with --emergency INCIDENT only"
             )
-        request = Request(args.emergency, args.rollback_plan, args.security_scan)
-        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-        api = github or _github(github_from_environment)
-        problems = verify(policy, request, api, repository=repository, commit=args.commit, server=server)
-        if problems:
-            raise DeliveryRefused("the emergency deploy is refused: " + "; ".join(problems))
-        return request.release_emergency()
-    if policy.upstream_environment is None:
-        return None  # the first environment never takes an emergency release (targets())
-    api = github or _github(github_from_environment)
-    issues = open_backfills(api, repository, policy.emergency.backfill_label)
-    problems = backfill_problems(policy, issues, now)
-    if problems:
-        raise DeliveryRefused(f"deploy to {policy.environment} refused: " + "; ".join(problems))
-    return None
-
-
-def _github(factory: Any) -> GitHubApi:
-    from gate.deploy import DeliveryRefused  # noqa: PLC0415
-
-    try:
-        api: GitHubApi = factory()
-    except DeliveryRefused:
+        return None
+    missing = [flag for flag, value in (("--rollback-plan", plan), ("--security-scan", scan)) if not value]
+    if missing:
         raise DeliveryRefused(
-            "gate deploy reads the GitHub API (GATE-DP-17 backfills; an emergency's security scan and "
-            "rollback plan): set GH_TOKEN"
-        ) from None
-    return api
-
-
-def follow_up_output(outputs: Mapping[str, Any]) -> dict[str, str]:
-    """`follow_up=` for the workflow: the program's emergencyFollowUp, one line of JSON."""
-    follow_up = outputs.get("emergencyFollowUp")
-    return {"follow_up": _json(follow_up)} if follow_up else {}
+            f"[{EMERGENCY_RULE_ID}] --emergency {incident}: {' and '.join(missing)} required (DP: a rollback "
+            "plan documented before deploying the fix; security checks are never skippable)"
+        )
+    return Claim(str(incident), str(plan), str(scan))

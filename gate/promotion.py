@@ -147,8 +147,9 @@ def enforce_promotion(
         hint = (
             f"hint: deploy and validate it in {upstream.name} first, then run "
             f"`python -m gate promote --from {upstream.stack} --to {policy.stack}`; during an incident, "
-            "the emergency path: `gate deploy --emergency INCIDENT --rollback-plan URL --security-scan URL` "
-            "(the emergency-deploy workflow)"
+            "dispatch emergency-deploy.yml (`gate deploy --emergency INCIDENT --rollback-plan URL "
+            "--security-scan URL`, gate/emergency.py): a committed release.emergency only bootstraps a "
+            "stack whose state holds no deploy yet"
         )
         raise RuleViolation(source, [f"[{RULE_ID}] {m}" for m in missing] + [hint])
     return emergency_follow_up(policy, missing)

@@ -1,344 +1,406 @@
-"""The emergency path through the one delivery path (gate/emergency.py, issue 12).
+"""DP §Emergency / Hotfix through the one delivery path (gate/emergency.py; issue 12, part emergency).
 
-The stack workspace is test_delivery's offline backend: its `up` runs the REAL program, so whether
-an emergency release is accepted (GATE-DP-10) and what it exports is the program's decision. The
-GitHub API is a dictionary of answers by path; a missing path is an HTTP error, as RestGitHub's.
+The CLI runs against the in-memory stack backend of tests/test_delivery.py, whose `up` runs the REAL
+program offline: GATE-DP-10 and the exported `emergencyFollowUp` are the program's own decision.
+The GitHub API is a fake answering by path: runs (the security scan) and the open issues.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gate import cli, emergency
 from gate.delivery import RELEASE_KEY, carry_forward
 from gate.delivery_cli import Outside
-from gate.deploy import DeliveryRefused
-from gate.loader import load_policy
+from gate.deploy import Claim, DeliveryRefused, Window, record_evidence
+from gate.model import PipelineRun
 from gate.organization import repository_workflow_documents, required_workflow_documents
-from gate.workflows import workflow_documents
+from gate.workflows import render_workflows
 from tests.conftest import ROOT
-from tests.test_delivery import REPOSITORY, STACKS, T0, A, B, FakeGitHub, OfflineBackend, at, validated_in
-from tests.test_workflows import VARIANTS, policy
+from tests.test_delivery import REPOSITORY, STACKS, A, B, OfflineBackend, at
+from tests.test_workflows import policy
 
-COMMIT = "c0ffee" + "0" * 34
-SCAN_URL = f"https://github.com/{REPOSITORY}/actions/runs/555"
-PLAN_URL = f"https://github.com/{REPOSITORY}/blob/main/docs/rollback/INC-42.md"
-LABEL_PATH = f"repos/{REPOSITORY}/issues?state=open&labels=emergency-backfill&per_page=100&page=1"
+COMMIT = "c" * 40
+SCAN = f"https://github.com/{REPOSITORY}/actions/runs/123"
+PLAN = "https://wiki.acme.example/runbooks/aos-rollback"
+# A Saturday: outside the production deployment window, which an emergency is not bound by.
+SATURDAY = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
-class Api:
-    """GET answers by path; anything else is an HTTP 404, as the real client raises it."""
+class FakeApi:
+    """GET answers by path prefix; the open issues for any issues query."""
 
-    def __init__(self, answers: dict[str, Any] | None = None) -> None:
-        self.answers = dict(answers or {})
+    def __init__(self, runs: Mapping[int, Mapping[str, Any]] | None = None) -> None:
+        self.runs = dict(runs or {})
+        self.issues: list[dict[str, Any]] = []
+        self.jobs: list[dict[str, Any]] = []
         self.gets: list[str] = []
 
     def get(self, path: str) -> Any:
         self.gets.append(path)
-        if path not in self.answers:
-            raise DeliveryRefused(f"GitHub API GET {path}: HTTP 404")
-        return self.answers[path]
+        if "/issues?" in path:
+            assert "state=open" in path and "labels=emergency-backfill" in path
+            return [issue for issue in self.issues if issue.get("state", "open") == "open"]
+        if "/jobs?" in path:
+            return {"jobs": self.jobs}
+        run_id = int(path.rsplit("/", 1)[1])
+        return self.runs.get(run_id, {})
 
 
-class Backend(OfflineBackend):
-    """test_delivery's backend; a refused `up` leaves no scratch copy behind for the next one."""
+def scan_run(**overrides: Any) -> dict[str, Any]:
+    run = {
+        "id": 123,
+        "path": ".github/workflows/security-scan.yml",
+        "repository": {"full_name": REPOSITORY},
+        "head_sha": COMMIT,
+        "status": "completed",
+        "conclusion": "success",
+    }
+    return {**run, **overrides}
 
-    def up_with_config(self, stack: str, config_file: Path) -> dict[str, Any]:
-        shutil.rmtree(self.scratch / f"up-{len(self.applied)}-{stack}", ignore_errors=True)
-        return super().up_with_config(stack, config_file)
+
+def backfill_issue(
+    number: int, created: datetime, environment: str | None = "production", **kw: Any
+) -> dict[str, Any]:
+    marker = emergency.marker(environment, "INC-7") if environment else "Filed by hand."
+    return {
+        "number": number,
+        "title": f"Backfill the validation skipped by emergency INC-7 ({environment})",
+        "html_url": f"https://github.com/{REPOSITORY}/issues/{number}",
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "body": f"{marker}\nDue: ...",
+        "state": kw.get("state", "open"),
+        **({"pull_request": {}} if kw.get("pull_request") else {}),
+    }
+
+
+def deploy_cli(stacks: OfflineBackend, stack: str, image: str, api: FakeApi, *extra: str) -> int:
+    argv = ["deploy", "--stack", stack, "--image", image, "--project-dir", str(stacks.project)]
+    argv += ["--repository", REPOSITORY, "--run-id", "501", "--commit", COMMIT, *extra]
+    return cli.main(argv, outside=Outside(workspace=stacks, github=api))
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> Backend:
+def stacks(tmp_path: Path) -> OfflineBackend:
+    """tests/test_delivery.py's backend: the real program offline, each stack's state in memory."""
     project = tmp_path / "project"
     (project / "stacks").mkdir(parents=True)
     for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
         (project / name).symlink_to(ROOT / name)
     for stack, text in STACKS.items():
         (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(text)
-    return Backend(project, tmp_path / "runs")
+    backend = OfflineBackend(project, tmp_path / "runs")
+    # Staging runs A and has validated nothing: production has no evidence for B.
+    backend.state = {"dev": {}, "staging": {"release": {"image": A}}}
+    return backend
 
 
-def env_policy(environment: str, stack: str) -> Any:
-    values = {"environment": environment, "repositories": [{"name": "aos"}]}
-    return load_policy(values, stack=stack, github_owner="acme")
+EMERGENCY = ("--emergency", "INC-4711", "--rollback-plan", PLAN, "--security-scan", SCAN)
 
 
-def scan_run(**overrides: Any) -> dict[str, Any]:
-    return {
-        "id": 555,
-        "name": "security-scan",
-        "path": ".github/workflows/security-scan.yml",
-        "repository": {"full_name": REPOSITORY},
-        "head_sha": COMMIT,
-        "status": "completed",
-        "conclusion": "success",
-        **overrides,
-    }
+# -- why the path had to move: a committed emergency release loses to the stack's state ------------
 
 
-def verified_api(**run: Any) -> Api:
-    return Api(
-        {
-            f"repos/{REPOSITORY}/actions/runs/555": scan_run(**run),
-            f"repos/{REPOSITORY}/contents/docs/rollback/INC-42.md?ref=main": {"type": "file"},
-            LABEL_PATH: [],
-        }
-    )
-
-
-def issue(number: int, created: str, environment: str | None = "staging", **extra: Any) -> dict[str, Any]:
-    body = "backfill\n" + (emergency.marker(environment, "INC-42") if environment else "")
-    return {
-        "number": number,
-        "title": f"Emergency backfill: INC-42 in {environment}",
-        "html_url": f"https://github.com/{REPOSITORY}/issues/{number}",
-        "created_at": created,
-        "body": body,
-        **extra,
-    }
-
-
-def emergency_argv(backend: OfflineBackend, stack: str, image: str, **flags: str) -> list[str]:
-    values = {
-        "--emergency": "INC-42",
-        "--rollback-plan": PLAN_URL,
-        "--security-scan": SCAN_URL,
-        "--commit": COMMIT,
-        **flags,
-    }
-    argv = ["deploy", "--stack", stack, "--image", image, "--project-dir", str(backend.project)]
-    argv += ["--repository", REPOSITORY, "--run-id", "900"]
-    for flag, value in values.items():
-        if value:
-            argv += [flag, value]
-    return argv
-
-
-def dev_validated_a(backend: OfflineBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    validated_in(backend, FakeGitHub(), "dev", "dev", A, 101, monkeypatch, T0)
-
-
-# -- the claim: a committed emergency release deploys nothing once the stack has state ------------
-
-
-def test_a_committed_emergency_release_loses_to_the_stack_state() -> None:
+def test_a_committed_emergency_release_no_longer_deploys_once_the_stack_has_state() -> None:
     committed = {RELEASE_KEY: {"image": B, "emergency": {"incidentId": "INC-1"}}}
     config, source = carry_forward(committed, {"release": {"image": A}})
-    # What `gate promote --emergency` wrote is dropped: the stack redeploys A, its last deploy.
     assert config[RELEASE_KEY] == {"image": A} and source == "the stack's state (the last deploy)"
 
 
-# -- gate deploy --emergency ------------------------------------------------------------------
+# -- gate deploy --emergency ------------------------------------------------------------------------
 
 
-def test_an_emergency_deploy_skips_upstream_validation_and_exports_the_follow_up(
-    backend: OfflineBackend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_an_emergency_deploy_goes_straight_to_production_and_exports_the_follow_up(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dev_validated_a(backend, monkeypatch)
-    at(monkeypatch, T0 + timedelta(hours=1))
-    output = tmp_path / "github_output"
-    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    api = verified_api()
-    # Without --emergency, B (never validated in dev) is refused by the program (GATE-DP-09).
-    plain = emergency_argv(backend, "staging", B, **dict.fromkeys(("--emergency", "--rollback-plan"), ""))
-    plain = plain[: plain.index("--security-scan")]
-    assert cli.main(plain, outside=Outside(workspace=backend, github=api)) == 2
-    assert "staging" not in backend.state
-    assert (
-        cli.main(emergency_argv(backend, "staging", B), outside=Outside(workspace=backend, github=api)) == 0
-    )
-    state = backend.state["staging"]
+    at(monkeypatch, SATURDAY)
+    api = FakeApi({123: scan_run()})
+    # Even an overdue backfill does not block another emergency.
+    api.issues.append(backfill_issue(3, SATURDAY - timedelta(days=30)))
+    assert deploy_cli(stacks, "prod", B, api, *EMERGENCY) == 0, capsys.readouterr().err
+    assert api.gets == [f"repos/{REPOSITORY}/actions/runs/123"]  # verified; no backfill query
+    state = stacks.state["prod"]
     assert state["release"] == {
         "image": B,
-        "emergency": {"incidentId": "INC-42", "rollbackPlan": PLAN_URL, "securityScan": SCAN_URL},
+        "emergency": {"incidentId": "INC-4711", "rollbackPlan": PLAN, "securityScan": SCAN},
     }
     follow_up = state["emergencyFollowUp"]
-    assert follow_up["rule"] == "GATE-DP-10" and follow_up["incidentId"] == "INC-42"
-    assert any("has not been validated by dev" in line for line in follow_up["skippedValidation"])
-    lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    assert lines["image"] == B and json.loads(lines["follow_up"]) == follow_up
-    # What was typed was checked through the API: the scan run and the rollback plan.
-    assert f"repos/{REPOSITORY}/actions/runs/555" in api.gets
-    # The state carries the emergency release forward: a plain `pulumi up` keeps B and its follow-up.
-    again = backend.plain_up("staging")
-    assert again["release"]["image"] == B and again["emergencyFollowUp"] == follow_up
+    assert follow_up["rule"] == "GATE-DP-10" and follow_up["incidentId"] == "INC-4711"
+    assert follow_up["securityScan"] == SCAN
+    assert any("staging" in m for m in follow_up["skippedValidation"])
+    # The state carries the emergency release and its follow-up to every later `pulumi up`.
+    again = stacks.plain_up("prod")
+    assert again["release"] == state["release"] and again["emergencyFollowUp"] == follow_up
+
+
+def test_the_emergency_run_records_the_evidence_of_what_it_deployed(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(monkeypatch, SATURDAY)
+    api = FakeApi({123: scan_run()})
+    assert deploy_cli(stacks, "prod", B, api, *EMERGENCY) == 0
+    # emergency-deploy.yml's own run (501) deployed B; its parity and validation jobs passed.
+    api.runs[501] = {
+        "id": 501,
+        "path": ".github/workflows/emergency-deploy.yml",
+        "repository": {"full_name": REPOSITORY},
+    }
+    api.jobs = [
+        {"name": "parity production / e2e-parity", "conclusion": "success"},
+        {"name": "validate production", "conclusion": "success"},
+    ]
+    later = at(monkeypatch, SATURDAY + timedelta(minutes=40))
+    claim = Claim(B, "sha256:" + "d" * 64, "Successful", Window(SATURDAY + timedelta(minutes=5), later))
+    outputs = record_evidence(
+        stacks.project,
+        stacks,
+        api,
+        "prod",
+        claim=claim,
+        run=PipelineRun(repository=REPOSITORY, run_id=501),
+        now=later,
+    )
+    assert outputs["validation"]["image"] == B
+    assert outputs["release"]["emergency"]["incidentId"] == "INC-4711"  # still the emergency release
 
 
 @pytest.mark.parametrize(
-    ("run", "flags", "message"),
+    ("run", "said"),
     [
-        ({"head_sha": "f" * 40}, {}, f"scanned {'f' * 40}, not the commit being deployed {COMMIT}"),
-        ({"conclusion": "failure"}, {}, "run 555 is completed/failure, not a success"),
-        ({"status": "in_progress", "conclusion": None}, {}, "in_progress/no conclusion, not a success"),
-        ({"name": "ci", "path": ".github/workflows/ci.yml"}, {}, "not the security-scan workflow"),
-        ({"repository": {"full_name": "evil/aos"}}, {}, "belongs to evil/aos, not acme/aos"),
-        (
-            {},
-            {"--security-scan": "https://github.com/evil/aos/actions/runs/555"},
-            "allowed: a run of acme/aos",
-        ),
-        ({}, {"--security-scan": "https://github.com/acme/aos/actions/runs/9"}, "could not be read"),
-        ({}, {"--emergency": "incident 42"}, "allowed: an incident id matching emergency.incidentIdPattern"),
-        ({}, {"--rollback-plan": "http://wiki/plan"}, "allowed: an https:// link"),
-        ({}, {"--rollback-plan": f"https://github.com/{REPOSITORY}/blob/main/gone.md"}, "does not exist"),
-        (
-            {},
-            {"--rollback-plan": f"https://github.com/{REPOSITORY}/wiki/Plan"},
-            "cannot check that it exists",
-        ),
-        ({}, {"--rollback-plan": ""}, "the emergency path needs --rollback-plan as well"),
+        (scan_run(conclusion="failure"), "it concluded failure, not success"),
+        (scan_run(status="in_progress", conclusion=None), "it concluded in_progress, not success"),
+        (scan_run(head_sha="d" * 40), f"it scanned commit {'d' * 40}, not {COMMIT}"),
+        (scan_run(path=".github/workflows/ci.yml"), "it runs .github/workflows/ci.yml, not"),
+        (scan_run(repository={"full_name": "evil/aos"}), "it belongs to evil/aos, not acme/aos"),
+        ({}, "it runs no workflow"),
     ],
 )
-def test_what_was_typed_is_verified_before_anything_is_deployed(  # noqa: PLR0917 - parametrized
-    backend: OfflineBackend,
+def test_an_unverified_security_scan_refuses_the_emergency_before_the_stack_is_touched(
+    stacks: OfflineBackend,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     run: dict[str, Any],
-    flags: dict[str, str],
-    message: str,
+    said: str,
 ) -> None:
-    dev_validated_a(backend, monkeypatch)
-    argv = emergency_argv(backend, "staging", B, **flags)
-    assert cli.main(argv, outside=Outside(workspace=backend, github=verified_api(**run))) == 2
+    at(monkeypatch, SATURDAY)
+    code = deploy_cli(stacks, "prod", B, FakeApi({123: run}), *EMERGENCY)
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
-    assert "staging" not in backend.state  # nothing applied
+    assert code == 2 and "Traceback" not in err
+    assert "[GATE-DP-10] security checks are never skippable" in err and said in err
+    assert stacks.applied == []
 
 
-def test_a_rollback_plan_elsewhere_and_an_organisation_scan_are_accepted() -> None:
-    gate_policy = env_policy("staging", "staging")
-    api = verified_api(path="acme/gate-central/.github/workflows/aos--security-scan.yml@refs/heads/main")
-    request = emergency.Request("INC-7", "https://runbooks.example.com/aos/rollback", SCAN_URL)
-    assert emergency.verify(gate_policy, request, api, repository=REPOSITORY, commit=COMMIT) == []
-
-
-def test_the_first_environment_takes_no_emergency(
-    backend: OfflineBackend, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (("INC-4711", "urgent"), "--emergency: got 'urgent'; allowed: an incident id matching"),
+        (("INC-4711", "INC-1/../x"), "--emergency: got 'INC-1/../x'"),
+        ((PLAN, "http://wiki/plan"), "--rollback-plan: got 'http://wiki/plan'; allowed: the https://"),
+        ((SCAN, "https://ci.example/scan/1"), "--security-scan: got 'https://ci.example/scan/1'"),
+    ],
+)
+def test_what_a_person_typed_is_checked_and_the_error_says_what_is_allowed(
+    stacks: OfflineBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: tuple[str, str],
+    said: str,
 ) -> None:
-    argv = emergency_argv(backend, "dev", A)
-    assert cli.main(argv, outside=Outside(workspace=backend, github=verified_api())) == 2
-    assert "dev is the first environment" in capsys.readouterr().err
-
-
-# -- GATE-DP-17: an overdue backfill blocks later non-emergency deploys --------------------------
-
-
-def test_overdue_backfill_rules() -> None:
-    staging, production = env_policy("staging", "staging"), env_policy("production", "prod")
-    now = T0
-    old, young = "2026-11-20T09:00:00Z", "2026-11-27T09:00:00Z"  # 8 days, 1 day before T0
-    issues = [issue(3, old), issue(4, young), issue(5, old, environment="production")]
-    assert [i["number"] for i in emergency.overdue_backfills(staging, issues, now)] == [3]
-    assert [i["number"] for i in emergency.overdue_backfills(production, issues, now)] == [5]
-    # An issue labelled by hand (no marker) is about the last environment; an unreadable time fails closed.
-    unmarked = [issue(6, old, environment=None), issue(7, "yesterday", environment=None)]
-    assert emergency.overdue_backfills(staging, unmarked, now) == []
-    assert [i["number"] for i in emergency.overdue_backfills(production, unmarked, now)] == [6, 7]
-    problems = emergency.backfill_problems(staging, issues, now)
-    assert problems[0].startswith("[GATE-DP-17] backfill #3 'Emergency backfill: INC-42 in staging'")
-    assert "open past emergency.backfillWithin 168h" in problems[0]
-    assert "what closes the gap" in problems[-1] and "then close the issue" in problems[-1]
-
-
-def test_an_overdue_backfill_refuses_a_later_ordinary_deploy_until_closed(
-    backend: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    dev_validated_a(backend, monkeypatch)
-    argv = ["deploy", "--stack", "staging", "--image", A, "--project-dir", str(backend.project)]
-    argv += ["--repository", REPOSITORY, "--run-id", "901"]
-    at(monkeypatch, T0 + timedelta(days=8))
-    overdue = Api({LABEL_PATH: [issue(12, "2026-11-28T09:30:00Z")]})
-    assert cli.main(argv, outside=Outside(workspace=backend, github=overdue)) == 2
+    at(monkeypatch, SATURDAY)
+    api = FakeApi({123: scan_run()})
+    typed = [change[1] if value == change[0] else value for value in EMERGENCY]
+    code = deploy_cli(stacks, "prod", B, api, *typed)
     err = capsys.readouterr().err
-    assert "deploy to staging refused: [GATE-DP-17] backfill #12" in err
-    assert f"https://github.com/{REPOSITORY}/issues/12" in err and "what closes the gap" in err
-    assert "staging" not in backend.state
-    # Within its window the same issue does not block; once closed it is not listed at all.
-    at(monkeypatch, T0 + timedelta(days=2))
-    assert cli.main(argv, outside=Outside(workspace=backend, github=overdue)) == 0
-    at(monkeypatch, T0 + timedelta(days=9))
-    assert cli.main(argv, outside=Outside(workspace=backend, github=Api({LABEL_PATH: []}))) == 0
-    # Pull requests carrying the label are not backfill issues.
-    pull = issue(13, "2026-11-01T00:00:00Z", pull_request={"url": "x"})
-    assert cli.main(argv, outside=Outside(workspace=backend, github=Api({LABEL_PATH: [pull]}))) == 0
+    assert code == 2 and said in err and "Traceback" not in err
+    assert api.gets == [] and stacks.applied == []  # refused offline, before the API
 
 
-def test_an_emergency_deploy_is_not_blocked_by_an_overdue_backfill(
-    backend: OfflineBackend, monkeypatch: pytest.MonkeyPatch
+def test_the_emergency_options_belong_together(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dev_validated_a(backend, monkeypatch)
-    at(monkeypatch, T0 + timedelta(days=8))
-    api = verified_api()
-    api.answers[LABEL_PATH] = [issue(12, "2026-11-20T00:00:00Z")]
+    at(monkeypatch, SATURDAY)
+    api = FakeApi({123: scan_run()})
+    assert deploy_cli(stacks, "prod", B, api, "--emergency", "INC-4711", "--rollback-plan", PLAN) == 2
+    assert "--security-scan required" in capsys.readouterr().err
+    assert deploy_cli(stacks, "dev", B, api, "--security-scan", SCAN) == 2
+    assert "with --emergency INCIDENT only" in capsys.readouterr().err
+    # dev promotes from nothing: there is no validation an emergency could skip.
+    assert deploy_cli(stacks, "dev", B, api, *EMERGENCY) == 2
+    assert "dev promotes from no environment" in capsys.readouterr().err
+    assert stacks.applied == []
+
+
+# -- GATE-DP-17: an overdue backfill blocks ordinary deploys ----------------------------------------
+
+MONDAY = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # inside the production window
+
+
+def test_an_overdue_backfill_refuses_an_ordinary_deploy_naming_the_issue_and_what_closes_it(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at(monkeypatch, MONDAY)
+    api = FakeApi()
+    api.issues.append(backfill_issue(12, MONDAY - timedelta(days=8)))
+    assert deploy_cli(stacks, "prod", B, api) == 2
+    err = capsys.readouterr().err
+    assert "[GATE-DP-17] production took an emergency release whose skipped validation is overdue" in err
     assert (
-        cli.main(emergency_argv(backend, "staging", B), outside=Outside(workspace=backend, github=api)) == 0
+        f"#12 'Backfill the validation skipped by emergency INC-7 (production)' (https://github.com/{REPOSITORY}/issues/12"
+        in err
     )
-    assert LABEL_PATH not in api.gets
+    assert "8d ago" in err and "incident INC-7" in err and "emergency.backfillWithin 7d" in err
+    assert "then close the issue" in err and "Traceback" not in err
+    assert stacks.applied == []
 
 
-# -- emergency-deploy.yml as data ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "issue",
+    [
+        backfill_issue(12, MONDAY - timedelta(days=6)),  # not overdue yet
+        backfill_issue(12, MONDAY - timedelta(days=30), state="closed"),  # closed: the gap is closed
+        backfill_issue(12, MONDAY - timedelta(days=30), environment="staging"),  # another environment
+        backfill_issue(12, MONDAY - timedelta(days=30), pull_request=True),  # a pull request, no issue
+    ],
+    ids=["not-overdue", "closed", "other-environment", "pull-request"],
+)
+def test_a_backfill_that_is_not_overdue_closed_or_elsewhere_does_not_block(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, issue: dict[str, Any]
+) -> None:
+    at(monkeypatch, MONDAY)
+    api = FakeApi()
+    api.issues.append(issue)
+    assert deploy_cli(stacks, "dev", A, api) == 0
+    assert emergency.overdue(load("production"), [issue], MONDAY) == []
 
 
-def documents(**values: Any) -> dict[str, Any]:
+def test_a_backfill_issue_filed_by_hand_blocks_every_environment(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at(monkeypatch, MONDAY)
+    api = FakeApi()
+    api.issues.append(backfill_issue(5, MONDAY - timedelta(days=9), environment=None))
+    assert deploy_cli(stacks, "dev", A, api) == 2
+    assert "names no environment: it blocks every one" in capsys.readouterr().err
+
+
+def test_without_a_token_an_ordinary_deploy_fails_closed(
+    stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at(monkeypatch, MONDAY)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    argv = ["deploy", "--stack", "dev", "--image", A, "--project-dir", str(stacks.project)]
+    argv += ["--repository", REPOSITORY, "--run-id", "501"]
+    assert cli.main(argv, outside=Outside(workspace=stacks)) == 2
+    assert "set GH_TOKEN" in capsys.readouterr().err and stacks.applied == []
+
+
+# -- pure logic ------------------------------------------------------------------------------------
+
+
+def load(environment: str, **emergency_values: Any) -> Any:
+    stacks = {"dev": "dev", "staging": "staging", "production": "prod"}
+    from gate.loader import load_policy  # noqa: PLC0415
+
+    values: dict[str, Any] = {"environment": environment, "repositories": [{"name": "aos"}]}
+    if emergency_values:
+        values["emergency"] = emergency_values
+    return load_policy(values, stack=stacks[environment], github_owner="acme")
+
+
+def test_backfill_within_reads_days_or_a_duration() -> None:
+    assert emergency.backfill_seconds("7d") == 7 * 86400
+    assert emergency.backfill_seconds("36h") == 36 * 3600
+    within = load("production", backfillWithin="36h")
+    issue = backfill_issue(1, MONDAY - timedelta(hours=37))
+    assert [b.number for b in emergency.overdue(within, [issue], MONDAY)] == [1]
+    assert emergency.overdue(load("production"), [issue], MONDAY) == []
+
+
+def test_the_security_scan_of_organisation_mode_is_the_central_required_workflow() -> None:
+    org = {"mergeGate": {"mode": "organization", "organization": {"centralRepository": "gate-central"}}}
+    gate_policy = policy(**org)
+    paths = emergency.security_scan_paths(gate_policy, "aos")
+    assert ".github/workflows/aos--security-scan.yml" in paths
+    assert "acme/gate-central/.github/workflows/aos--security-scan.yml" in paths
+    assert emergency.security_scan_paths(policy(), "aos") == (".github/workflows/security-scan.yml",)
+
+
+def test_verify_claim_returns_the_release_emergency_block() -> None:
+    claim = emergency.Claim("INC-9", PLAN, SCAN)
+    block = emergency.verify_claim(
+        load("production"), claim, FakeApi({123: scan_run()}), repository=REPOSITORY, commit=COMMIT
+    )
+    assert block == {"incidentId": "INC-9", "rollbackPlan": PLAN, "securityScan": SCAN}
+    with pytest.raises(DeliveryRefused, match="--commit: got None"):
+        emergency.verify_claim(load("production"), claim, FakeApi(), repository=REPOSITORY, commit=None)
+
+
+# -- emergency-deploy.yml ----------------------------------------------------------------------------
+
+
+def rendered(**values: Any) -> dict[str, Any]:
     gate_policy = policy(**values)
-    return workflow_documents(gate_policy, gate_policy.repositories[0])
-
-
-def _runs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["run"]] if isinstance(node.get("run"), str) else []
-        return found + [r for value in node.values() for r in _runs(value)]
-    if isinstance(node, list):
-        return [r for item in node for r in _runs(item)]
-    return []
-
-
-def test_the_workflow_takes_its_inputs_through_env_and_reuses_deploy_yml_jobs() -> None:
-    docs = documents()
-    workflow = docs[emergency.WORKFLOW_FILE]
-    assert set(workflow["on"]) == {"workflow_dispatch"}
-    assert workflow["on"]["workflow_dispatch"]["inputs"]["environment"]["options"] == [
-        "staging",
-        "production",
+    text = render_workflows(gate_policy, gate_policy.repositories[0])[
+        ".github/workflows/emergency-deploy.yml"
     ]
-    assert all("${{" not in script for script in _runs(workflow))
-    first = workflow["jobs"]["inputs"]["steps"][0]
-    assert first["id"] == "inputs" and set(first["env"]) >= {"INCIDENT_ID", "IMAGE", "ROLLBACK_PLAN"}
-    # deploy.yml's parity/validate/evidence/rollback jobs, only rewired from `build` to `inputs`.
-    deploy_jobs = docs["deploy.yml"]["jobs"]
-    original = json.dumps(deploy_jobs["rollback-production"], default=repr)
-    rewired = json.loads(original.replace("needs.build.", "needs.inputs."))
-    rewired["needs"] = ["inputs" if n == "build" else n for n in rewired["needs"]]
-    assert "needs.build." in original
-    assert json.loads(json.dumps(workflow["jobs"]["rollback-production"], default=repr)) == rewired
-    assert workflow["jobs"]["validate-production"]["steps"] == deploy_jobs["validate-production"]["steps"]
-    # No deployment window, no release job: straight to the environment, its reviewers approve.
-    assert "release" not in workflow["jobs"]
-    assert workflow["jobs"]["deploy-production"]["environment"] == {"name": "production"}
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
 
 
-def test_least_privilege_follow_up_per_signal_mode() -> None:
-    issue_mode = documents()[emergency.WORKFLOW_FILE]["jobs"]["follow-up"]
-    assert {k: v.value for k, v in issue_mode["permissions"].items()} == {"issues": "write"}
-    pr_mode = documents(emergency={"signal": "pull-request"})[emergency.WORKFLOW_FILE]["jobs"]["follow-up"]
-    assert {k: v.value for k, v in pr_mode["permissions"].items()} == {
-        "issues": "write",
-        "contents": "write",
-        "pull-requests": "write",
-    }
-    labels = {label.name for label in policy().labels}
-    assert {"post-incident", "emergency-backfill"} <= labels
+def test_the_workflow_takes_inputs_through_env_only_and_deploys_to_the_chosen_environment() -> None:
+    document = rendered()
+    inputs = document["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"incident_id", "image", "rollback_plan", "security_scan_run", "environment"}
+    assert inputs["environment"]["default"] == "production"
+    assert inputs["environment"]["options"] == ["staging", "production"]
+    for job in document["jobs"].values():
+        for step in job.get("steps", []):
+            assert "${{" not in step.get("run", ""), step["name"]
+            assert "${{" not in (step.get("with") or {}).get("script", ""), step["name"]
+    first = document["jobs"]["inputs"]["steps"][0]
+    assert first["env"]["INCIDENT_ID"] == "${{ inputs.incident_id }}"
+    deploy = document["jobs"]["deploy-production"]
+    assert deploy["needs"] == ["inputs"] and deploy["environment"] == {"name": "production"}
+    assert deploy["if"] == "${{ needs.inputs.outputs.environment == 'production' }}"
+    assert "--emergency" in deploy["steps"][-1]["run"]
+    # No deployment-window check and no release job: the emergency is exempt from GATE-DP-19.
+    assert "release" not in document["jobs"]
+    assert not any("gate window" in str(job) for job in document["jobs"].values())
+    # The same chain as deploy.yml after the deploy.
+    for kind in ("parity", "validate", "evidence", "rollback"):
+        assert f"{kind}-production" in document["jobs"]
+    assert document["jobs"]["rollback-production"]["environment"] == {"name": "production-rollback"}
 
 
-def test_organisation_mode_keeps_the_workflow_in_the_repository() -> None:
-    gate_policy = policy(**VARIANTS["organization"])
+def test_the_follow_up_job_holds_only_what_its_signal_needs() -> None:
+    issue_mode = rendered()["jobs"]["follow-up"]
+    assert issue_mode["permissions"] == {"issues": "write"}
+    pr_mode = rendered(emergency={"signal": "pull-request"})["jobs"]["follow-up"]
+    assert pr_mode["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    assert rendered()["permissions"] == {}
+
+
+def test_organisation_mode_keeps_the_emergency_workflow_in_the_repository() -> None:
+    org = {"mergeGate": {"mode": "organization", "organization": {"centralRepository": "gate-central"}}}
+    gate_policy = policy(**org)
     repo = gate_policy.repositories[0]
     assert emergency.WORKFLOW_FILE in repository_workflow_documents(gate_policy, repo)
     assert emergency.WORKFLOW_FILE not in required_workflow_documents(gate_policy, repo)
+
+
+def test_the_default_labels_include_the_signal_and_the_backfill() -> None:
+    names = {label.name for label in policy().labels}
+    assert {"post-incident", "emergency-backfill", "emergency"} <= names
+
+
+def test_the_marker_the_workflow_writes_is_what_gate_dp_17_reads_back() -> None:
+    body = emergency.marker("production", "INC-1") + "\nDue: later"
+    (found,) = emergency.backfills([{"number": 1, "created_at": "2026-11-01T00:00:00Z", "body": body}])
+    assert (found.environment, found.incident) == ("production", "INC-1")

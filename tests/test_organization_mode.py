@@ -18,7 +18,7 @@ import pytest
 
 from gate import cli, organization
 from gate.automation import FILE as MISMATCH_AUTOMATION
-from gate.emergency import WORKFLOW_FILE as EMERGENCY  # issue 12, part emergency
+from gate.emergency import WORKFLOW_FILE as EMERGENCY_WORKFLOW
 from gate.errors import PolicyError
 from gate.github import repository_workflows, required_checks
 from gate.liveness import check_liveness
@@ -115,6 +115,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
     own = repository_workflows(gate_policy, repo)
     # ...and the alert relay's mismatch-automation.yml (repository_dispatch is no pull request).
     # ...and the release-notes publication on a tag push (issue 12).
+    # ...and the emergency deploy, dispatched by hand (issue 12, part emergency).
     kept = sorted(
         (
             "deploy.yml",
@@ -123,7 +124,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
             JANITOR_WORKFLOW,
             RERUN_WORKFLOW,
             PUBLISH_WORKFLOW,
-            EMERGENCY,
+            EMERGENCY_WORKFLOW,
         )
     )
     assert sorted(own) == [f"{WORKFLOW_DIR}/{f}" for f in kept]
@@ -286,7 +287,7 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
                 JANITOR_WORKFLOW,
                 RERUN_WORKFLOW,
                 PUBLISH_WORKFLOW,
-                EMERGENCY,
+                EMERGENCY_WORKFLOW,
                 *extra,
             )
         }

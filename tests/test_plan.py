@@ -83,7 +83,6 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
         ".github/workflows/deploy.yml",
         ".github/workflows/determinism-check.yml",
         ".github/workflows/e2e-parity-check.yml",
-        ".github/workflows/emergency-deploy.yml",  # issue 12, part emergency
         ".github/workflows/ephemeral-janitor.yml",
         ".github/workflows/infra-preview.yml",
         ".github/workflows/mismatch-automation.yml",

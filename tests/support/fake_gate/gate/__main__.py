@@ -16,15 +16,14 @@
         aos-production) runs IMAGE, which must be pushed and pinned by digest; for a stack that
         promotes from another (staging from dev, prod from staging) IMAGE's digest must be the one
         evidenced upstream (GATE-DP-09). Writes image= and previous_image= to $GITHUB_OUTPUT.
-        For a stack that promotes from another, GATE-DP-17 (issue 12, emergency): refused while
-        github/api/repos/<R>/issues.json holds an open issue labelled emergency-backfill whose
-        body's marker names S's environment (none: production) created more than 168h ago.
-    deploy ... --emergency INC --rollback-plan URL --security-scan URL --commit SHA
-        (issue 12, emergency) needs GH_TOKEN; refuses an incident id not matching ^INC-[0-9]+$,
-        a non-https rollback plan, and a security scan that is not
-        https://github.com/<R>/actions/runs/<id> whose github/api/repos/<R>/actions/runs/<id>.json
-        says name security-scan, head_sha SHA, conclusion success; skips the upstream evidence
-        (GATE-DP-10) and writes follow_up= (the emergencyFollowUp, one line of JSON) as well.
+        Issue 12, part emergency (gate/emergency.py): an ordinary deploy fails with [GATE-DP-17]
+        while the world file emergency/overdue-backfill exists (its text: the overdue issues).
+    deploy ... --emergency INCIDENT --rollback-plan URL --security-scan URL --commit SHA
+        GATE-DP-10: no upstream evidence needed, but the security-scan run must be verified: the
+        world file emergency/security-scans.json maps run URL -> {"head_sha", "conclusion"}; a
+        missing URL, another commit or a conclusion other than success refuses the deploy. The
+        release is recorded in emergency/S.json ({"image", "incidentId", "rollbackPlan",
+        "securityScan"}).
     watch --stack S --image IMAGE
         fails unless S runs IMAGE; alerts/<environment>.json (a list of alert names) firing during
         the window fails it with analysis=Failed. Writes analysis=, window_start=, window_end=.
@@ -230,91 +229,40 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-BACKFILL_MARKER = re.compile(r"<!-- delivery-gate:emergency-backfill environment=([a-z0-9-]+) ")
-
-
-def emergency_problems(root: Path, args: argparse.Namespace) -> list[str]:
-    """gate/emergency.py verify, on the world's GitHub API answers."""
-    if not (os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")):
-        raise SystemExit("fake gate: the emergency deploy reads the GitHub API: set GH_TOKEN")
-    problems = []
-    if not re.fullmatch(r"INC-[0-9]+", args.emergency or ""):
-        problems.append(f"--emergency: got {args.emergency!r}; allowed: an incident id matching ^INC-[0-9]+$")
-    if not str(args.rollback_plan or "").startswith("https://"):
-        problems.append(f"--rollback-plan: got {args.rollback_plan!r}; allowed: an https:// link")
-    prefix = f"https://github.com/{args.repository}/actions/runs/"
-    scan = str(args.security_scan or "")
-    run_id = scan.removeprefix(prefix)
-    if not scan.startswith(prefix) or not run_id.isdigit():
-        return [*problems, f"--security-scan: got {scan!r}; allowed: {prefix}<id>"]
-    run = read_json(
-        root / "github" / "api" / "repos" / args.repository / "actions" / "runs" / f"{run_id}.json", None
-    )
-    if not isinstance(run, dict):
-        problems.append(f"--security-scan: run {run_id} could not be read through the GitHub API")
-    elif (run.get("name"), run.get("head_sha"), run.get("conclusion")) != (
-        "security-scan",
-        args.commit,
-        "success",
-    ):
-        problems.append(
-            f"--security-scan: run {run_id} is {run.get('name')} on {run.get('head_sha')} "
-            f"({run.get('conclusion')}), not a successful security-scan of {args.commit}"
+def emergency_claim(root: Path, stack: str, args: argparse.Namespace) -> bool:
+    """Issue 12, part emergency: whether this deploy is a verified emergency; refuses an unverified
+    one, and an ordinary one while a backfill is overdue (GATE-DP-17)."""
+    if args.emergency is None:
+        overdue = root / "emergency" / "overdue-backfill"
+        if overdue.exists():
+            raise SystemExit(f"[GATE-DP-17] overdue emergency backfill: {overdue.read_text().strip()}")
+        return False
+    if not args.rollback_plan or not args.security_scan:
+        raise SystemExit("[GATE-DP-10] --emergency needs --rollback-plan and --security-scan")
+    scans: dict[str, dict[str, str]] = read_json(root / "emergency" / "security-scans.json", {})
+    scan = scans.get(args.security_scan, {})
+    if scan.get("conclusion") != "success" or scan.get("head_sha") != args.commit:
+        raise SystemExit(
+            f"[GATE-DP-10] security checks are never skippable: {args.security_scan} is no passed "
+            f"security scan of {args.commit} ({scan or 'unknown run'})"
         )
-    return problems
+    record = {
+        "image": args.image,
+        "incidentId": args.emergency,
+        "rollbackPlan": args.rollback_plan,
+        "securityScan": args.security_scan,
+    }
+    write_json(root / "emergency" / f"{stack}.json", record)
+    return True
 
 
-def overdue_backfills(root: Path, repository: str, stack: str) -> list[str]:
-    """GATE-DP-17, as gate/emergency.py decides it (168h, the default backfillWithin)."""
-    issues = read_json(root / "github" / "api" / "repos" / repository / "issues.json", [])
-    environment, overdue = environment_of(stack), []
-    limit = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=168)
-    for issue in issues:
-        labels = [label if isinstance(label, str) else label.get("name") for label in issue.get("labels", [])]
-        found = BACKFILL_MARKER.search(str(issue.get("body") or ""))
-        about = found.group(1) if found else "production"
-        if issue.get("state", "open") != "open" or "emergency-backfill" not in labels or about != environment:
-            continue
-        created = str(issue.get("created_at") or "")  # `gh issue create` records none: just opened
-        if created and datetime.datetime.fromisoformat(created.replace("Z", "+00:00")) < limit:
-            overdue.append(f"#{issue.get('number')}")
-    return overdue
-
-
-def deploy(root: Path, stack: str, image: str, args: argparse.Namespace | None = None) -> int:
+def deploy(root: Path, stack: str, image: str, *, emergency: bool = False) -> int:
     if "@sha256:" not in image:
         raise SystemExit(f"fake gate: {image} is not pinned by digest")
     environment_of(stack)
     pushed_image(root, "", image)
     upstream = STACKS[stack][1]
-    follow_up: dict[str, Any] | None = None
-    if args is not None and args.emergency:
-        if upstream is None:
-            raise SystemExit(f"fake gate: {stack} is the first environment: no emergency there")
-        problems = emergency_problems(root, args)
-        if problems:
-            raise SystemExit("fake gate: the emergency deploy is refused: " + "; ".join(problems))
-        validated = str((evidence_of(root, upstream) or {}).get("image", ""))
-        skipped = (
-            []
-            if validated.partition("@")[2] == image.partition("@")[2]
-            else [f"image digest {image.partition('@')[2]} has not been validated by {upstream}"]
-        )
-        follow_up = {
-            "rule": "GATE-DP-10",
-            "incidentId": args.emergency,
-            "skippedValidation": skipped,
-            "backfill": [f"deploy {image.partition('@')[2]} to {upstream} and record its e2e parity result"],
-        }
-        upstream = None  # GATE-DP-10: no upstream evidence needed
-    elif upstream is not None and args is not None:
-        overdue = overdue_backfills(root, str(args.repository), stack)
-        if overdue:
-            raise SystemExit(
-                f"[GATE-DP-17] backfill {', '.join(overdue)} is open past emergency.backfillWithin 168h: "
-                "do the backfill it lists and close it"
-            )
-    if upstream is not None:
+    if upstream is not None and not emergency:
         evidence = evidence_of(root, upstream) or {}
         validated = str(evidence.get("image", ""))
         if validated.partition("@")[2] != image.partition("@")[2]:
@@ -325,8 +273,6 @@ def deploy(root: Path, stack: str, image: str, args: argparse.Namespace | None =
     previous = running(root, stack)
     write_json(deployment_path(root, stack), {"containers": {"app": image}})
     write_outputs(image=image, previous_image=previous)
-    if follow_up is not None:
-        write_outputs(follow_up=json.dumps(follow_up, separators=(",", ":"), sort_keys=True))
     print(f"{stack}: deployed {image} (was {previous or 'nothing'})")
     return 0
 
@@ -450,7 +396,7 @@ def parser() -> argparse.ArgumentParser:
             "--stack": {"required": True},
             "--image": {"required": True},
             **release,
-            # Issue 12, part emergency (gate/emergency.py add_arguments).
+            # Issue 12, part emergency.
             **{f"--{name}": {} for name in ("emergency", "rollback-plan", "security-scan")},
             "--commit": {"default": os.environ.get("GITHUB_SHA")},
         },
@@ -474,7 +420,9 @@ def parser() -> argparse.ArgumentParser:
 
 # The commands a release goes through, each answered from (and changing) the world.
 RELEASE_COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
-    "deploy": lambda root, args: deploy(root, args.stack, args.image, args),
+    "deploy": lambda root, args: deploy(
+        root, args.stack, args.image, emergency=emergency_claim(root, args.stack, args)
+    ),
     "watch": lambda root, args: watch(root, args.stack, args.image),
     "record-evidence": record_evidence,
     "rollback": lambda root, args: rollback(root, args.stack, args.reason),
