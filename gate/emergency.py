@@ -32,7 +32,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,9 @@ class Backfill:
     incident: str | None
 
 
+_UNKNOWN_AGE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _time(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -229,9 +232,8 @@ def backfills(issues: Sequence[Mapping[str, Any]]) -> list[Backfill]:
     for issue in issues:
         if "pull_request" in issue or issue.get("state", "open") != "open":
             continue
-        created = _time(str(issue.get("created_at", "")))
-        if created is None:
-            continue
+        # An issue whose age GitHub does not give counts as overdue: the rule fails closed.
+        created = _time(str(issue.get("created_at", ""))) or _UNKNOWN_AGE
         match = _MARKER.search(str(issue.get("body") or ""))
         found.append(
             Backfill(

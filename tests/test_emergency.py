@@ -289,6 +289,13 @@ def test_a_backfill_issue_filed_by_hand_blocks_every_environment(
     assert "names no environment: it blocks every one" in capsys.readouterr().err
 
 
+def test_a_backfill_issue_without_a_readable_age_counts_as_overdue() -> None:
+    body = "<!-- delivery-gate:emergency-backfill environment=production incident=INC-1 -->"
+    issues = [{"number": 8, "body": body, "created_at": "not a time"}]
+    (found,) = emergency.overdue(load("production"), issues, datetime(2026, 11, 30, tzinfo=UTC))
+    assert found.number == 8
+
+
 def test_without_a_token_an_ordinary_deploy_fails_closed(
     stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
