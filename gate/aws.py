@@ -330,7 +330,11 @@ EMERGENCY_WORKFLOW_PATH = ".github/workflows/emergency-deploy.yml"
 
 
 def emergency_workflow_refs(policy: GatePolicy) -> list[str]:
-    """The gate's emergency deploy workflow on each gated repository's default branch: exact refs."""
+    """The gate's emergency deploy workflow on each gated repository's default branch: exact refs;
+    none for the first environment of the chain, which has no validation to skip (the emergency
+    path refuses it), so its role need not trust the workflow."""
+    if policy.upstream_environment is None:
+        return []
     return sorted(
         {
             f"{repo.full_name}/{EMERGENCY_WORKFLOW_PATH}@refs/heads/"

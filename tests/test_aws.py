@@ -290,6 +290,10 @@ DEPLOY_WORKFLOW_REFS = [
     "acme-labs/web/.github/workflows/deploy.yml@refs/heads/main",
     "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
 ]
+EMERGENCY_WORKFLOW_REFS = [
+    "acme-labs/web/.github/workflows/emergency-deploy.yml@refs/heads/main",
+    "acme/aos/.github/workflows/emergency-deploy.yml@refs/heads/main",
+]
 ECR_WRITES = {"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
 REPOSITORY_ARNS = [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}" for name in ("aos", "web")]
 
@@ -330,8 +334,11 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
                 f"repo:acme/aos:environment:{environment}",
                 f"repo:acme/aos:environment:{environment}-rollback",
             ],
-            # The gate's deploy.yml on the default branch: not another workflow, not another branch.
-            WORKFLOW_REF: DEPLOY_WORKFLOW_REFS,
+            # The gate's deploy.yml on the default branch: not another workflow, not another branch;
+            # and its emergency-deploy.yml where an emergency may go (not dev: nothing to skip).
+            WORKFLOW_REF: DEPLOY_WORKFLOW_REFS
+            if environment == "dev"
+            else sorted([*DEPLOY_WORKFLOW_REFS, *EMERGENCY_WORKFLOW_REFS]),
         }
     }
     assert not [c for c in role.inputs["assumeRolePolicy"] if c in "*?"]
@@ -349,7 +356,9 @@ def test_release_branches_add_a_statement_with_a_pattern_on_the_workflow_ref_onl
     recording = declare(stack_values("production", deployFromReleaseBranches=True))
     trust = document(role_named(recording, "delivery-gate-deploy-production"), "assumeRolePolicy")
     default, release, _alert_rollback = trust["Statement"]
-    assert default["Condition"]["StringEquals"][WORKFLOW_REF] == DEPLOY_WORKFLOW_REFS
+    assert default["Condition"]["StringEquals"][WORKFLOW_REF] == sorted(
+        [*DEPLOY_WORKFLOW_REFS, *EMERGENCY_WORKFLOW_REFS]
+    )
     assert "StringLike" not in default["Condition"]
     assert release["Condition"] == {
         "StringEquals": {
