@@ -810,3 +810,127 @@ def command(
     results = evaluate(facts)
     print(render(facts, results, args.format), end="")
     return 0 if overall(results) == "PASS" else 1
+
+
+# -- deploy.yml: the `evaluate` job before the production deploy (GATE-DP-18) ---------------------
+
+_EVALUATE = """\
+set -uo pipefail
+args=(--stack "$STACK" --image "$IMAGE" --repo-dir "$GITHUB_WORKSPACE" --format markdown)
+if [ -n "$VERSION" ]; then
+  args+=(--release "$VERSION")
+fi
+status=0
+python -m gate evaluate "${args[@]}" > "$RUNNER_TEMP/evaluation.md" || status=$?
+cat "$RUNNER_TEMP/evaluation.md" >> "$GITHUB_STEP_SUMMARY"
+if [ "$status" -ne 0 ]; then
+  echo "::error::[GATE-DP-18] a criterion is not PASS (exit $status): production is not deployed"
+fi
+exit "$status"
+"""
+
+# The table replaces the one a previous run appended, between these markers: a re-run never
+# stacks tables up.
+_MARK = "<!-- delivery-gate:evaluation -->"
+_APPEND = f"""\
+const fs = require('fs');
+const table = fs.readFileSync(process.env.TABLE, 'utf8');
+const mark = '{_MARK}';
+const owner = context.repo.owner;
+const repo = context.repo.repo;
+let release;
+try {{
+  release = (await github.rest.repos.getReleaseByTag({{ owner, repo, tag: process.env.TAG }})).data;
+}} catch (error) {{
+  core.warning(`no GitHub release ${{process.env.TAG}} to append the evaluation to: ${{error}}`);
+  return;
+}}
+if (!release || !release.id) {{
+  core.warning(`no GitHub release ${{process.env.TAG}} to append the evaluation to`);
+  return;
+}}
+const body = (release.body || '').split(mark)[0].trimEnd();
+await github.rest.repos.updateRelease({{
+  owner, repo, release_id: release.id,
+  body: `${{body}}\\n\\n${{mark}}\\n${{table}}\\n${{mark}}\\n`,
+}});
+"""
+
+# Least privilege: the production stack's backend credentials read its state and the upstream's
+# (as production's StackReference does); production's reviewers approve the deploy itself, after
+# this verdict, so the reviewer-free twin holds them here (as for validate and evidence).
+STATE_ENVIRONMENT_REASON = "reads the production and upstream stacks' state; reviewers approve the deploy"
+
+
+def evaluation_job(policy: GatePolicy, repo: Any, release_job: str) -> dict[str, Any]:
+    """GATE-DP-18: `gate evaluate` on the production stack, for the image built and validated
+    upstream, before the production deploy (which needs this job): exit 1 fails the job and
+    production is not deployed."""
+    from gate import actions  # noqa: PLC0415
+    from gate.workflows import checkout, gate_command, gate_steps, job, uses, when  # noqa: PLC0415
+    from gate.yamltext import Commented  # noqa: PLC0415
+
+    production = policy.environments[-1]
+    upstream = policy.environments[-2].name
+    version_expression = f"needs.{release_job}.outputs.version"
+    version = f"${{{{ {version_expression} }}}}"
+    evaluate_step = gate_command(
+        "Evaluate the delivery policy's criteria (GATE-DP-18)",
+        _EVALUATE,
+        STACK=production.stack,
+        IMAGE="${{ needs.build.outputs.image }}",
+        VERSION=version,
+        # Releases and issues of this repository, read with the job's own token (below).
+        GH_TOKEN="${{ github.token }}",
+    )
+    append = when(
+        # Also when the verdict is FAIL: the release records why it was not deployed.
+        f"${{{{ !cancelled() && steps.evaluate.outcome != 'skipped' && {version_expression} != '' }}}}",
+        {
+            "name": "Append the evaluation to the GitHub release",
+            **uses(actions.GITHUB_SCRIPT, script=_APPEND),
+            "env": {
+                "TABLE": "${{ runner.temp }}/evaluation.md",
+                "TAG": f"{tag_of(policy, '')}{version}",
+            },
+        },
+    )
+    body = job(
+        JOB,
+        policy.workflows,
+        [checkout(), *gate_steps(policy, repo), {"id": "evaluate", **evaluate_step}, append],
+        environment={"name": Commented(production.rollback.name, STATE_ENVIRONMENT_REASON)},
+    )
+    grants: dict[str, Any] = {
+        "contents": Commented("write", "read the release contract; append the table to the GitHub release"),
+        "issues": Commented("read", "an emergency's post-incident and backfill issues"),
+    }
+    if policy.aws is not None:
+        grants["id-token"] = "write"  # the environment's role: its stack's state backend
+    body["permissions"] = grants
+    return {
+        "needs": ["build", f"evidence-{upstream}", release_job],
+        # Not a release: production's jobs are skipped, and so is this one.
+        "if": f"${{{{ needs.{release_job}.outputs.release == 'true' }}}}",
+        **body,
+    }
+
+
+def attach(policy: GatePolicy, repo: Any, jobs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """deploy.yml's jobs with `evaluate` right before the production deploy, which needs it."""
+    from gate.release_deploy import RELEASE_JOB  # noqa: PLC0415
+
+    deploy_id = f"deploy-{policy.environments[-1].name}"
+    if deploy_id not in jobs or RELEASE_JOB not in jobs:
+        return jobs
+    result: dict[str, dict[str, Any]] = {}
+    for job_id, body in jobs.items():
+        if job_id == deploy_id:
+            result[JOB] = evaluation_job(policy, repo, RELEASE_JOB)
+            result[job_id] = {
+                "needs": [*body["needs"], JOB],
+                **{k: v for k, v in body.items() if k != "needs"},
+            }
+        else:
+            result[job_id] = body
+    return result

@@ -14,7 +14,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gate import actions, automation, aws, release_contract, release_deploy, release_notes, schema_change
+from gate import (
+    actions,
+    automation,
+    aws,
+    evaluate,
+    release_contract,
+    release_deploy,
+    release_notes,
+    schema_change,
+)
 from gate.actions import Action
 from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
 from gate.prnames import repository_slug
@@ -1234,7 +1243,10 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     # One deploy per branch at a time, never cancelled half-way.
     concurrency = {"group": "deploy-${{ github.ref }}", "cancel-in-progress": False}
     # Issue 12, part deploy: the `release` job before production, the change log after it.
-    return workflow("deploy", on, release_deploy.attach(policy, repo, jobs), concurrency=concurrency)
+    jobs = release_deploy.attach(policy, repo, jobs)
+    # Issue 12, part evaluate (GATE-DP-18): the Evaluation Criteria before the production deploy.
+    jobs = evaluate.attach(policy, repo, jobs)
+    return workflow("deploy", on, jobs, concurrency=concurrency)
 
 
 _ROLLBACK_ISSUE = """\

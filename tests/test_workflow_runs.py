@@ -667,6 +667,8 @@ DEPLOYED_EVERYWHERE = (
         for job in (*STAGES, "rollback")
     }
     | {"release": "success", "change log": "success"}
+    # Issue 12, part evaluate: the Evaluation Criteria before the production deploy (GATE-DP-18).
+    | {"evaluate": "success"}
 )
 
 
@@ -688,7 +690,12 @@ def outcome_after(environment: str, **failed: str) -> dict[str, str]:
     """Every job's result when the chain stops in `environment` (its stages as given, else
     success, and a rollback) and nothing after it runs."""
     # Issue 12: the release job runs after staging's evidence, the change log after production's.
-    expected = {"build image": "success", "release": "skipped", "change log": "skipped"}
+    expected = {
+        "build image": "success",
+        "release": "skipped",
+        "change log": "skipped",
+        "evaluate": "skipped",
+    }
     reached = True
     for env in ENVIRONMENTS:
         for job in (*STAGES, "rollback"):
