@@ -776,9 +776,12 @@ def test_with_aws_each_gate_job_assumes_its_environments_role(tmp_path: Path, ap
     assert results(run) == DEPLOYED_EVERYWHERE, log(run, "build")
     logins = gated.world.calls("uses:aws-actions/configure-aws-credentials")
     # Only the build job may push (the build role); each gate job gets its environment's role.
+    gate_jobs = [f"{stage}-{e}" for e in ENVIRONMENTS for stage in ("deploy", "validate", "evidence")]
+    # Issue 12 (gate/evaluate.py): `evaluate` reads production's stack before its deploy.
+    gate_jobs.insert(gate_jobs.index("deploy-production"), "evaluate")
     assert [(c["job"], c["with"]["role-to-assume"]) for c in logins] == [
         ("build", BUILD_ROLE),
-        *((f"{stage}-{e}", ROLE) for e in ENVIRONMENTS for stage in ("deploy", "validate", "evidence")),
+        *((job, ROLE) for job in gate_jobs),
     ]
     image = run.job("build").outputs["image"]
     assert image.startswith(f"{ECR}/aos@sha256:")
