@@ -535,3 +535,32 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(
     err = document["err"]
     assert code == 2, document
     assert message in err and "Traceback" not in err
+
+
+# -- the job deploy.yml runs (GATE-DP-18) ---------------------------------------------------------
+
+
+def test_deploy_yml_evaluates_before_the_production_deploy_with_least_privilege() -> None:
+    from gate.rules import committed_workflows  # noqa: PLC0415
+    from tests.test_workflows import VARIANTS, policy  # noqa: PLC0415
+
+    for variant in ({}, VARIANTS["aws-deploy-role"]):
+        gate_policy = policy(**variant)
+        jobs = committed_workflows(gate_policy, gate_policy.repositories[0])["deploy.yml"]["jobs"]
+        job = jobs["evaluate"]
+        assert job["needs"] == ["build", "evidence-staging", "release"]
+        assert "evaluate" in jobs["deploy-production"]["needs"]
+        # Skipped with production when the push is no release.
+        assert job["if"] == "${{ needs.release.outputs.release == 'true' }}"
+        # Reviewer-free: production's reviewers approve the deploy, after the verdict.
+        assert job["environment"] == {"name": "production-rollback"}
+        expected = {"contents": "write", "issues": "read"}
+        assert job["permissions"] == expected | ({"id-token": "write"} if variant else {})
+        (step,) = [s for s in job["steps"] if s.get("id") == "evaluate"]
+        assert step["env"]["STACK"] == "prod" and step["env"]["GH_TOKEN"] == "${{ github.token }}"
+        assert step["env"]["VERSION"] == "${{ needs.release.outputs.version }}"
+        assert 'python -m gate evaluate "${args[@]}"' in step["run"]
+        assert '>> "$GITHUB_STEP_SUMMARY"' in step["run"] and 'exit "$status"' in step["run"]
+        (append,) = [s for s in job["steps"] if "github-script" in s.get("uses", "")]
+        assert append["env"]["TAG"] == "v${{ needs.release.outputs.version }}"
+        assert "updateRelease" in append["with"]["script"]
