@@ -867,7 +867,7 @@ def evaluation_job(policy: GatePolicy, repo: Any, release_job: str) -> dict[str,
     upstream, before the production deploy (which needs this job): exit 1 fails the job and
     production is not deployed."""
     from gate import actions  # noqa: PLC0415
-    from gate.workflows import checkout, gate_command, gate_steps, job, uses, when  # noqa: PLC0415
+    from gate.workflows import checkout, gate_command, gate_steps, job, permissions, uses, when  # noqa: PLC0415
     from gate.yamltext import Commented  # noqa: PLC0415
 
     production = policy.environments[-1]
@@ -905,8 +905,8 @@ def evaluation_job(policy: GatePolicy, repo: Any, release_job: str) -> dict[str,
         "contents": Commented("write", "read the release contract; append the table to the GitHub release"),
         "issues": Commented("read", "an emergency's post-incident and backfill issues"),
     }
-    if policy.aws is not None:
-        grants["id-token"] = "write"  # the environment's role: its stack's state backend
+    if policy.aws is not None:  # the environment's role: its stack's state backend
+        grants.update(permissions(**{"id-token": "write"}))
     body["permissions"] = grants
     return {
         "needs": ["build", f"evidence-{upstream}", release_job],
