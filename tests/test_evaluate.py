@@ -554,13 +554,24 @@ def test_deploy_yml_evaluates_before_the_production_deploy_with_least_privilege(
         assert job["if"] == "${{ needs.release.outputs.release == 'true' }}"
         # Reviewer-free: production's reviewers approve the deploy, after the verdict.
         assert job["environment"] == {"name": "production-rollback"}
-        expected = {"contents": "write", "issues": "read"}
+        expected = {"contents": "read", "issues": "read"}
         assert job["permissions"] == expected | ({"id-token": "write"} if variant else {})
         (step,) = [s for s in job["steps"] if s.get("id") == "evaluate"]
         assert step["env"]["STACK"] == "prod" and step["env"]["GH_TOKEN"] == "${{ github.token }}"
         assert step["env"]["VERSION"] == "${{ needs.release.outputs.version }}"
         assert 'python -m gate evaluate "${args[@]}"' in step["run"]
-        assert '>> "$GITHUB_STEP_SUMMARY"' in step["run"] and 'exit "$status"' in step["run"]
-        (append,) = [s for s in job["steps"] if "github-script" in s.get("uses", "")]
-        assert append["env"]["TAG"] == "v${{ needs.release.outputs.version }}"
-        assert "updateRelease" in append["with"]["script"]
+        assert '>> "$GITHUB_STEP_SUMMARY"' in step["run"]
+        assert job["outputs"] == {"table": "${{ steps.evaluate.outputs.table }}"}
+        (block,) = [s for s in job["steps"] if s.get("name") == "Block the production deploy on a FAIL"]
+        assert block["env"] == {"STATUS": "${{ steps.evaluate.outputs.status }}"}
+        # The one write, apart: no environment, no secret, only the release's body.
+        notes = jobs["evaluation-notes"]
+        assert notes["needs"] == ["release", "evaluate"] and "environment" not in notes
+        assert notes["permissions"] == {"contents": "write"}
+        assert "evaluation-notes" not in jobs["deploy-production"]["needs"]
+        (append,) = notes["steps"]
+        assert append["env"] == {
+            "TABLE": "${{ needs.evaluate.outputs.table }}",
+            "TAG": "v${{ needs.release.outputs.version }}",
+        }
+        assert "updateRelease" in append["with"]["script"] and "secrets." not in str(notes)

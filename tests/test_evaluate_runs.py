@@ -65,6 +65,7 @@ def test_a_failed_criterion_blocks_production_and_says_why(gated: Gated, app_url
     expected = {job: result for job, result in DEPLOYED_EVERYWHERE.items() if not job.endswith("production")}
     assert results(run) == expected | dict.fromkeys(PRODUCTION_JOBS, "skipped") | {
         "evaluate": "failure",
+        "evaluation notes": "success",
         "change log": "skipped",
     }, log(run, "evaluate")
     # Staging deployed; production still runs what it ran, and nothing rolled it back.
@@ -77,8 +78,11 @@ def test_a_failed_criterion_blocks_production_and_says_why(gated: Gated, app_url
     assert "::error::[GATE-DP-18] a criterion is not PASS (exit 1): production is not deployed" in log(
         run, "evaluate"
     )
-    # The release still records why it was not deployed.
+    # The release still records why it was not deployed (no release yet here: a warning).
     assert [call["args"]["tag"] for call in github_calls(gated, "repos.getReleaseByTag")] == [f"v{RELEASE}"]
+    assert f"::warning::no GitHub release v{RELEASE} to append the evaluation to" in log(
+        run, "evaluation-notes"
+    )
 
 
 def test_every_criterion_passing_lets_production_through_with_the_table_on_the_release(

@@ -263,6 +263,7 @@ def test_deploy_goes_stack_by_stack_through_the_gate_with_evidence_and_rollback(
     chain.insert(chain.index("deploy-production"), "release")
     # Issue 12 (gate/evaluate.py, GATE-DP-18): `evaluate` between `release` and the production deploy.
     chain.insert(chain.index("deploy-production"), "evaluate")
+    chain.insert(chain.index("deploy-production"), "evaluation-notes")
     assert list(jobs) == ["build", *chain, "changelog"]
     # DP: no environment is skipped — each deploy waits for the previous environment's evidence.
     assert jobs["deploy-dev"]["needs"] == ["build"]
@@ -380,7 +381,8 @@ def test_deploy_jobs_log_in_to_aws_only_through_the_environment_role() -> None:
     for name, job in with_aws["jobs"].items():
         if "uses" in job or name == "build":  # the parity check (reusable), the image build: no AWS
             continue
-        if name in ("release", "changelog"):  # issue 12: the repository and GitHub only, no AWS
+        # Issue 12: the repository and GitHub only, no AWS.
+        if name in ("release", "changelog", "evaluation-notes"):
             assert "id-token" not in job["permissions"]
             continue
         logins = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
