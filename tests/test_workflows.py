@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli, release_notes
+from gate import cli, emergency, release_notes
 from gate.automation import FILE as MISMATCH_AUTOMATION
 from gate.files import committed_files
 from gate.github import required_checks, workflows_run_for
@@ -153,7 +153,14 @@ def test_jobs_are_named_after_the_required_checks() -> None:
         job["name"]
         for file, document in committed_workflows(gate_policy, repo).items()
         # they report no required check
-        if file not in ("deploy.yml", MISMATCH_AUTOMATION, JANITOR_WORKFLOW, release_notes.PUBLISH_WORKFLOW)
+        if file
+        not in (
+            "deploy.yml",
+            MISMATCH_AUTOMATION,
+            JANITOR_WORKFLOW,
+            release_notes.PUBLISH_WORKFLOW,
+            emergency.WORKFLOW_FILE,  # issue 12, part emergency: dispatched by hand
+        )
         for job in document["jobs"].values()
     }
     assert reported == set(required_checks(gate_policy, repo))
