@@ -25,10 +25,12 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
 
 from gate import clock, delivery, flags, promotion, runtime
 from gate.deploy import GitHubApi, StackWorkspace
@@ -36,7 +38,7 @@ from gate.errors import GateError
 from gate.model import GatePolicy, Release
 from gate.promote import policy_from_values
 from gate.stackfile import read_stack_config
-from gate.types import duration_seconds
+from gate.types import PinnedImage, duration_seconds
 
 RULE_ID = "GATE-DP-18"  # production is deployed only when every criterion passes
 JOB = "evaluate"
@@ -50,6 +52,8 @@ FOLLOW_UP_OUTPUT = "emergencyFollowUp"  # gate/promotion.py emergency_follow_up,
 POST_INCIDENT_LABEL = "post-incident"
 DEFAULT_BACKFILL_LABEL = "emergency-backfill"  # part emergency: Emergency.backfillLabel
 DEFAULT_SIGNALS_DIRECTORY = "work/signals"  # part emergency: Emergency.signalsDirectory
+SIGNAL_BRANCH_PREFIX = "post-incident/"  # part emergency: the signal pull request's branch
+SIGNAL_PULL_REQUEST = "signal pull request"  # Facts.issues key of its answer
 DEFAULT_TAG_PREFIX = "v"  # part notes: ReleaseNotes.tagPrefix
 DEFAULT_CONTRACTS = "work/releases"  # part notes: ReleaseContract.directory
 
@@ -474,19 +478,14 @@ def emergency_deployment(facts: Facts) -> Verdict:
         evidence.append(f"{incident}: security scan {emergency.security_scan}")
     else:
         problems.append(f"{incident}: no security scan link (security checks are never skippable)")
-    signal = _mentioning(facts.issues.get(POST_INCIDENT_LABEL), incident)
-    if POST_INCIDENT_LABEL in facts.issues:
-        sources.append(f"GitHub API GET {facts.issues[POST_INCIDENT_LABEL].path}")
-    if facts.signal_file is not None:
-        sources.append(f"--repo-dir {facts.signal_file[0]}")
+    signal, signal_sources = post_incident_signal(facts, incident)
+    sources += signal_sources
     if signal:
-        evidence.append(f"post-incident signal: issue #{signal}")
-    elif facts.signal_file is not None and facts.signal_file[1]:
-        evidence.append(f"post-incident signal: {facts.signal_file[0]}")
+        evidence.append(f"post-incident signal: {signal}")
     else:
         problems.append(
             f"no post-incident signal for {incident} (an issue labelled {POST_INCIDENT_LABEL} "
-            "naming it, or a signal file)"
+            "naming it, a signal pull request, or a signal file)"
         )
     backfill = _mentioning(facts.issues.get(label), incident)
     if label in facts.issues:
@@ -496,6 +495,22 @@ def emergency_deployment(facts: Facts) -> Verdict:
     else:
         problems.append(f"no backfill issue labelled {label} names {incident}")
     return failed(problems + evidence, sources) if problems else passed(evidence, sources)
+
+
+def post_incident_signal(facts: Facts, incident: str) -> tuple[str | None, list[str]]:
+    """The incident's post-incident signal (an issue, a pull request, or the file), and what was
+    looked at."""
+    found: list[str] = []
+    sources: list[str] = []
+    for key, kind in ((POST_INCIDENT_LABEL, "issue"), (SIGNAL_PULL_REQUEST, "pull request")):
+        if key in facts.issues:
+            sources.append(f"GitHub API GET {facts.issues[key].path}")
+            number = _mentioning(facts.issues[key], incident)
+            found += [f"{kind} #{number}"] if number else []
+    if facts.signal_file is not None:
+        sources.append(f"--repo-dir {facts.signal_file[0]}")
+        found += [facts.signal_file[0]] if facts.signal_file[1] else []
+    return (found[0] if found else None), sources
 
 
 def _mentioning(answer: Answer | None, text: str) -> int | None:
@@ -662,22 +677,34 @@ def gather(
         )
     emergency = emergency_of(facts)
     if emergency is not None:
-        label, directory = emergency_settings(bare)
-        issues = {
-            name: _ask(
-                github,
-                f"repos/{_need(repository)}/issues?labels={urllib.parse.quote(name)}&state=all&per_page=100",
-            )
-            for name in (POST_INCIDENT_LABEL, label)
-        }
-        signal = f"{directory}/{emergency.incident_id}.md"
-        facts = _with(facts, issues=issues, signal_file=(signal, (request.repo_dir / signal).is_file()))
+        facts = _emergency_facts(facts, bare, request.repo_dir, _need(repository), github)
     return facts
 
 
-def _with(facts: Facts, **changes: Any) -> Facts:
-    from dataclasses import replace  # noqa: PLC0415
+def _emergency_facts(
+    facts: Facts, policy: GatePolicy, repo_dir: Path, repository: str, github: Callable[[], GitHubApi]
+) -> Facts:
+    """An emergency's follow-up: the post-incident and backfill issues, the signal pull request
+    (part emergency's `signal: pull-request`), the signal file."""
+    incident = emergency_of(facts).incident_id
+    label, directory = emergency_settings(policy)
+    issues = {
+        name: _ask(
+            github, f"repos/{repository}/issues?labels={urllib.parse.quote(name)}&state=all&per_page=100"
+        )
+        for name in (POST_INCIDENT_LABEL, label)
+    }
+    if getattr(policy.emergency, "signal", "issue") == "pull-request":
+        owner = repository.split("/", maxsplit=1)[0]
+        head = urllib.parse.quote(f"{owner}:{SIGNAL_BRANCH_PREFIX}{incident}", safe="")
+        issues[SIGNAL_PULL_REQUEST] = _ask(
+            github, f"repos/{repository}/pulls?state=all&head={head}&per_page=100"
+        )
+    signal = f"{directory}/{incident}.md"
+    return _with(facts, issues=issues, signal_file=(signal, (repo_dir / signal).is_file()))
 
+
+def _with(facts: Facts, **changes: Any) -> Facts:
     return replace(facts, **changes)
 
 
@@ -780,6 +807,7 @@ def add_parser(commands: Any, project_dir_default: Path) -> None:
     command.add_argument("--project-dir", type=Path, default=project_dir_default)
 
 
+_PINNED: TypeAdapter[str] = TypeAdapter(PinnedImage)
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 
 
@@ -793,9 +821,13 @@ def command(
     if release is not None and not _VERSION.match(release):
         raise EvaluationProblem(f"--release: got {release!r}; allowed: a version such as 1.4.0")
     if args.image:
-        from gate.deploy import _pinned  # noqa: PLC0415
-
-        _pinned(args.image)
+        try:
+            _PINNED.validate_python(args.image)
+        except ValidationError:
+            raise EvaluationProblem(
+                f"--image: got {args.image!r}; allowed: an image pinned by digest "
+                "(registry/name@sha256:<64 hex>)"
+            ) from None
     request = Request(
         stack=args.stack,
         project_dir=args.project_dir,

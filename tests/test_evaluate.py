@@ -575,3 +575,31 @@ def test_deploy_yml_evaluates_before_the_production_deploy_with_least_privilege(
             "TAG": "v${{ needs.release.outputs.version }}",
         }
         assert "updateRelease" in append["with"]["script"] and "secrets." not in str(notes)
+
+
+def test_a_signal_pull_request_counts_when_the_policy_files_signals_as_pull_requests(
+    project: Path, capsys: CapSys
+) -> None:
+    stack = project / "project" / "stacks" / "Pulumi.prod.yaml"
+    stack.write_text(
+        stack.read_text(encoding="utf-8") + "  delivery-gate:emergency:\n    signal: pull-request\n"
+    )
+    emergency = {
+        "incidentId": "INC-42",
+        "rollbackPlan": "https://wiki.example.com/inc-42",
+        "securityScan": "https://scan.example.com/inc-42",
+    }
+    other = "ghcr.io/acme/aos@sha256:" + "d" * 64
+    follow_up = {"rule": "GATE-DP-10", "incidentId": "INC-42", "backfill": []}
+    prod = prod_state(other, release={"image": other, "emergency": emergency}, emergencyFollowUp=follow_up)
+    pulls = f"repos/{REPOSITORY}/pulls?state=all&head=acme%3Apost-incident%2FINC-42&per_page=100"
+    backfill = [{"number": 9, "title": "Backfill the validation skipped by emergency INC-42", "body": ""}]
+    answers: dict[str, Any] = {POST_INCIDENT: [], BACKFILL: backfill, pulls: []}
+    states = {"prod": prod, "staging": staging_state()}
+    code, document = run(project, "--no-image", "--no-release", states=states, answers=answers, capsys=capsys)
+    row = verdict(document, "Emergency deployment")
+    assert code == 1 and row["status"] == "FAIL" and f"GitHub API GET {pulls}" in row["sources"]
+    answers[pulls] = [{"number": 11, "title": "Post-incident signal: INC-42", "body": ""}]
+    _, document = run(project, "--no-image", "--no-release", states=states, answers=answers, capsys=capsys)
+    row = verdict(document, "Emergency deployment")
+    assert row["status"] == "PASS" and "post-incident signal: pull request #11" in row["evidence"]
