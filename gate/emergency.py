@@ -32,7 +32,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,11 +163,44 @@ def verify_claim(
         raise DeliveryRefused(
             f"[{EMERGENCY_RULE_ID}] security checks are never skippable: " + "; ".join(problems)
         )
+    problems = rollback_plan_problems(claim.rollback_plan, github, repository)
+    if problems:
+        raise DeliveryRefused(f"[{EMERGENCY_RULE_ID}] emergency deploy refused: " + "; ".join(problems))
     return {
         "incidentId": claim.incident_id,
         "rollbackPlan": claim.rollback_plan,
         "securityScan": claim.security_scan,
     }
+
+
+def rollback_plan_problems(url: str, github: GitHubApi, repository: str) -> list[str]:
+    """DP: "A rollback plan must be documented before deploying the fix": a link into this
+    repository must name something that exists (a file, /blob/<ref>/<path> or /tree/..., read with
+    the Contents API; or an issue or pull request). A link elsewhere (a runbook tool, a wiki) is
+    only checked to be https (claim_problems): its content stays the reviewers' judgement."""
+    prefix = f"https://github.com/{repository}".lower()
+    parsed = urllib.parse.urlsplit(url)
+    base = f"{parsed.scheme}://{parsed.netloc}{parsed.path}".rstrip("/")
+    if base.lower() != prefix and not base.lower().startswith(prefix + "/"):
+        return []
+    parts = [urllib.parse.unquote(part) for part in base[len(prefix) :].strip("/").split("/") if part]
+    if len(parts) >= 3 and parts[0] in ("blob", "tree"):
+        ref, path = urllib.parse.quote(parts[1], safe=""), urllib.parse.quote("/".join(parts[2:]))
+        api = f"repos/{repository}/contents/{path}?ref={ref}"
+    elif len(parts) == 2 and parts[0] in ("issues", "pull") and parts[1].isdigit():
+        api = f"repos/{repository}/issues/{parts[1]}"
+    else:
+        return [
+            f"--rollback-plan {url}: points into {repository} but not at a file (/blob/<ref>/<path>) or an "
+            "issue (/issues/<n>), so the gate cannot check that the plan exists"
+        ]
+    try:
+        found = github.get(api)
+    except DeliveryRefused:  # RestGitHub's HTTP error (404: not there)
+        found = None
+    if not found:
+        return [f"--rollback-plan {url}: not found in {repository} (GitHub API GET {api}): document it first"]
+    return []
 
 
 # -- GATE-DP-17: an overdue backfill blocks ordinary deploys --------------------------------------
@@ -183,6 +216,9 @@ class Backfill:
     incident: str | None
 
 
+_UNKNOWN_AGE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _time(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -196,9 +232,8 @@ def backfills(issues: Sequence[Mapping[str, Any]]) -> list[Backfill]:
     for issue in issues:
         if "pull_request" in issue or issue.get("state", "open") != "open":
             continue
-        created = _time(str(issue.get("created_at", "")))
-        if created is None:
-            continue
+        # An issue whose age GitHub does not give counts as overdue: the rule fails closed.
+        created = _time(str(issue.get("created_at", ""))) or _UNKNOWN_AGE
         match = _MARKER.search(str(issue.get("body") or ""))
         found.append(
             Backfill(

@@ -289,6 +289,13 @@ def test_a_backfill_issue_filed_by_hand_blocks_every_environment(
     assert "names no environment: it blocks every one" in capsys.readouterr().err
 
 
+def test_a_backfill_issue_without_a_readable_age_counts_as_overdue() -> None:
+    body = "<!-- delivery-gate:emergency-backfill environment=production incident=INC-1 -->"
+    issues = [{"number": 8, "body": body, "created_at": "not a time"}]
+    (found,) = emergency.overdue(load("production"), issues, datetime(2026, 11, 30, tzinfo=UTC))
+    assert found.number == 8
+
+
 def test_without_a_token_an_ordinary_deploy_fails_closed(
     stacks: OfflineBackend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -340,6 +347,54 @@ def test_verify_claim_returns_the_release_emergency_block() -> None:
     assert block == {"incidentId": "INC-9", "rollbackPlan": PLAN, "securityScan": SCAN}
     with pytest.raises(DeliveryRefused, match="--commit: got None"):
         emergency.verify_claim(load("production"), claim, FakeApi(), repository=REPOSITORY, commit=None)
+
+
+class PlanApi(FakeApi):
+    """FakeApi that also answers the Contents and Issues API for rollback plans in the repository."""
+
+    def __init__(self, found: Mapping[str, Any]) -> None:
+        super().__init__({123: scan_run()})
+        self.found = dict(found)
+
+    def get(self, path: str) -> Any:
+        if "/contents/" in path or "/issues/" in path:
+            self.gets.append(path)
+            if path not in self.found:
+                raise DeliveryRefused(f"GitHub API GET {path}: HTTP 404")
+            return self.found[path]
+        return super().get(path)
+
+
+@pytest.mark.parametrize(
+    ("plan", "said"),
+    [
+        (f"https://github.com/{REPOSITORY}/blob/main/docs/rollback.md", None),
+        (f"https://github.com/{REPOSITORY}/issues/42", None),
+        (f"https://github.com/{REPOSITORY}/blob/main/docs/gone.md", "not found in acme/aos"),
+        (f"https://github.com/{REPOSITORY}/issues/43", "not found in acme/aos"),
+        (f"https://github.com/{REPOSITORY}/wiki/Rollback", "cannot check that the plan exists"),
+        (PLAN, None),  # elsewhere: https is all the gate can check
+    ],
+)
+def test_a_rollback_plan_in_the_repository_must_exist(plan: str, said: str | None) -> None:
+    api = PlanApi(
+        {
+            f"repos/{REPOSITORY}/contents/docs/rollback.md?ref=main": {"type": "file"},
+            f"repos/{REPOSITORY}/issues/42": {"number": 42},
+        }
+    )
+    claim = emergency.Claim("INC-9", plan, SCAN)
+
+    def verify() -> dict[str, str]:
+        return emergency.verify_claim(load("production"), claim, api, repository=REPOSITORY, commit=COMMIT)
+
+    if said is None:
+        assert verify()["rollbackPlan"] == plan
+    else:
+        with pytest.raises(
+            DeliveryRefused, match=f"\\[GATE-DP-10\\] emergency deploy refused: --rollback-plan .*{said}"
+        ):
+            verify()
 
 
 # -- emergency-deploy.yml ----------------------------------------------------------------------------
