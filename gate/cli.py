@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gate import changelog, clock, consistency, delivery_cli, health, lifecycle, report, window
+from gate import changelog, clock, consistency, delivery_cli, evaluate, health, lifecycle, report, window
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_commands(commands)
     window.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-19 (issue 12, part deploy)
     changelog.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-20 (issue 12, part deploy)
+    evaluate.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-18 (issue 12, part evaluate)
     return parser
 
 
@@ -182,6 +183,7 @@ def main(
         "report": lambda: _report(args),
         "window": lambda: window.command(args),
         "changelog": lambda: changelog.command(args, changelog_source),
+        "evaluate": lambda: _evaluate(args, outside or delivery_cli.Outside()),
         "health": lambda: health.command(
             args.project_dir,
             args.stack,
@@ -194,6 +196,18 @@ def main(
     except GateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _evaluate(args: argparse.Namespace, outside: delivery_cli.Outside) -> int:
+    """GATE-DP-18 (issue 12, part evaluate): the stacks' state through the Automation API, GitHub
+    through the job's token, each only when needed."""
+    from gate import deploy  # noqa: PLC0415
+
+    return evaluate.command(
+        args,
+        lambda: delivery_cli._workspace(args, outside),
+        lambda: outside.github or deploy.github_from_environment(),
+    )
 
 
 def _check(project_dir: Path, *, listing: bool = False) -> int:

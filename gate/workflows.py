@@ -19,6 +19,7 @@ from gate import (
     automation,
     aws,
     emergency,
+    evaluate,
     release_contract,
     release_deploy,
     release_notes,
@@ -1273,7 +1274,10 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     # One deploy per branch at a time, never cancelled half-way.
     concurrency = {"group": "deploy-${{ github.ref }}", "cancel-in-progress": False}
     # Issue 12, part deploy: the `release` job before production, the change log after it.
-    return workflow("deploy", on, release_deploy.attach(policy, repo, jobs), concurrency=concurrency)
+    jobs = release_deploy.attach(policy, repo, jobs)
+    # Issue 12, part evaluate (GATE-DP-18): the Evaluation Criteria before the production deploy.
+    jobs = evaluate.attach(policy, repo, jobs)
+    return workflow("deploy", on, jobs, concurrency=concurrency)
 
 
 _ROLLBACK_ISSUE = """\

@@ -667,6 +667,8 @@ DEPLOYED_EVERYWHERE = (
         for job in (*STAGES, "rollback")
     }
     | {"release": "success", "change log": "success"}
+    # Issue 12, part evaluate: the Evaluation Criteria before the production deploy (GATE-DP-18).
+    | {"evaluate": "success", "evaluation notes": "success"}
 )
 
 
@@ -688,7 +690,13 @@ def outcome_after(environment: str, **failed: str) -> dict[str, str]:
     """Every job's result when the chain stops in `environment` (its stages as given, else
     success, and a rollback) and nothing after it runs."""
     # Issue 12: the release job runs after staging's evidence, the change log after production's.
-    expected = {"build image": "success", "release": "skipped", "change log": "skipped"}
+    expected = {
+        "build image": "success",
+        "release": "skipped",
+        "change log": "skipped",
+        "evaluate": "skipped",
+        "evaluation notes": "skipped",
+    }
     reached = True
     for env in ENVIRONMENTS:
         for job in (*STAGES, "rollback"):
@@ -769,9 +777,12 @@ def test_with_aws_each_gate_job_assumes_its_environments_role(tmp_path: Path, ap
     assert results(run) == DEPLOYED_EVERYWHERE, log(run, "build")
     logins = gated.world.calls("uses:aws-actions/configure-aws-credentials")
     # Only the build job may push (the build role); each gate job gets its environment's role.
+    gate_jobs = [f"{stage}-{e}" for e in ENVIRONMENTS for stage in ("deploy", "validate", "evidence")]
+    # Issue 12 (gate/evaluate.py): `evaluate` reads production's stack before its deploy.
+    gate_jobs.insert(gate_jobs.index("deploy-production"), "evaluate")
     assert [(c["job"], c["with"]["role-to-assume"]) for c in logins] == [
         ("build", BUILD_ROLE),
-        *((f"{stage}-{e}", ROLE) for e in ENVIRONMENTS for stage in ("deploy", "validate", "evidence")),
+        *((job, ROLE) for job in gate_jobs),
     ]
     image = run.job("build").outputs["image"]
     assert image.startswith(f"{ECR}/aos@sha256:")

@@ -268,11 +268,14 @@ def test_deploy_goes_stack_by_stack_through_the_gate_with_evidence_and_rollback(
     chain = [f"{kind}-{env}" for env in ENVIRONMENTS for kind in stages]
     # Issue 12 (gate/release_deploy.py): `release` right before production, the change log after it.
     chain.insert(chain.index("deploy-production"), "release")
+    # Issue 12 (gate/evaluate.py, GATE-DP-18): `evaluate` between `release` and the production deploy.
+    chain.insert(chain.index("deploy-production"), "evaluate")
+    chain.insert(chain.index("deploy-production"), "evaluation-notes")
     assert list(jobs) == ["build", *chain, "changelog"]
     # DP: no environment is skipped — each deploy waits for the previous environment's evidence.
     assert jobs["deploy-dev"]["needs"] == ["build"]
     assert jobs["deploy-staging"]["needs"] == ["build", "evidence-dev"]
-    assert jobs["deploy-production"]["needs"] == ["build", "evidence-staging", "release"]
+    assert jobs["deploy-production"]["needs"] == ["build", "evidence-staging", "release", "evaluate"]
     assert jobs["build"]["outputs"] == {"image": "${{ steps.image.outputs.ref }}"}
     for env, stack in (("dev", "dev"), ("staging", "staging"), ("production", "prod")):
         # Production's reviewers approve once, in the deploy job; nothing after it waits for anyone.
@@ -335,8 +338,10 @@ def test_no_job_after_the_approved_deploy_references_a_reviewer_environment() ->
     assert {job_id for job_id, name in with_environment.items() if name in chain} == {
         f"deploy-{env}" for env in chain
     }
+    # Issue 12 (gate/evaluate.py): `evaluate` reads production's state before its deploy, reviewer-free.
+    named = {"evaluate": f"{gate_policy.environments[-1].name}-rollback"}
     assert all(
-        name == f"{job_id.split('-', 1)[1]}-rollback"
+        name == named.get(job_id, f"{job_id.split('-', 1)[-1]}-rollback")
         for job_id, name in with_environment.items()
         if not job_id.startswith("deploy-")
     )
@@ -383,14 +388,17 @@ def test_deploy_jobs_log_in_to_aws_only_through_the_environment_role() -> None:
     for name, job in with_aws["jobs"].items():
         if "uses" in job or name == "build":  # the parity check (reusable), the image build: no AWS
             continue
-        if name in ("release", "changelog"):  # issue 12: the repository and GitHub only, no AWS
+        # Issue 12: the repository and GitHub only, no AWS.
+        if name in ("release", "changelog", "evaluation-notes"):
             assert "id-token" not in job["permissions"]
             continue
         logins = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
         assert len(logins) == 1, name
         # The role and region come from the job's GitHub environment, set by that environment's stack.
         # (`<env>` for the deploy, the reviewer-free `<env>-rollback` after it: both trusted by the role).
-        assert job["environment"]["name"].removesuffix("-rollback") == name.split("-", 1)[1]
+        # Issue 12 (gate/evaluate.py): `evaluate` reads production's stack, with production's role.
+        environment = "production" if name == "evaluate" else name.split("-", 1)[1]
+        assert job["environment"]["name"].removesuffix("-rollback") == environment
         assert logins[0]["with"] == {
             "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
             "aws-region": "${{ vars.AWS_REGION }}",

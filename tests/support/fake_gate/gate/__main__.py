@@ -40,6 +40,10 @@
         if any, is the reason), else exit 0 (inside); writes inside= and window= to $GITHUB_OUTPUT
     changelog record ... --out FILE
         GATE-DP-20: runs the REAL `gate changelog record` (pure, offline) of this project
+    evaluate --stack S [--image IMAGE] [--release V] [--format F] ...
+        GATE-DP-18: prints the world file evaluate/S.md (the table), else a table of seven PASS
+        rows naming the image and release; exit 1 when the table's first line ends in "FAIL"
+        (faults/gate-evaluate: exit 1 with no table)
 
 Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}.
 $GATE_HARNESS_WORLD/faults/gate makes every call fail, faults/gate-<command> every call of one
@@ -363,6 +367,37 @@ def changelog(argv: list[str]) -> int:
     return subprocess.run(command, cwd=project, env=env, check=False).returncode
 
 
+EVALUATION = (
+    "Environment progression",
+    "Progressive rollout",
+    "Rollback plan",
+    "Feature flags",
+    "Post-deploy validation",
+    "Release notes",
+    "Emergency deployment",
+)
+
+
+def evaluate(root: Path, args: argparse.Namespace) -> int:
+    environment_of(args.stack)
+    given = root / "evaluate" / f"{args.stack}.md"
+    if given.is_file():
+        table = given.read_text(encoding="utf-8")
+    else:
+        rows = [f"| {name} | **PASS** | fake | fake |" for name in EVALUATION]
+        head = [
+            "### Evaluation criteria (GATE-DP-18): PASS",
+            "",
+            f"stack {args.stack}, image {args.image}, release {args.release}",
+            "",
+            "| Criterion | Result | Evidence | Source |",
+            "|-----------|--------|----------|--------|",
+        ]
+        table = "\n".join(head + rows) + "\n"
+    sys.stdout.write(table)
+    return 1 if table.splitlines()[0].rstrip().endswith("FAIL") else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m gate", description="the fake delivery-gate CLI")
     commands = root.add_subparsers(dest="command", required=True)
@@ -415,6 +450,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("promote")
     commands.add_parser("window").add_argument("--stack", required=True)
     commands.add_parser("changelog")
+    evaluation = commands.add_parser("evaluate")  # issue 12, part evaluate
+    for name in ("--stack", "--image", "--release", "--repo-dir", "--format"):
+        evaluation.add_argument(name, required=name == "--stack")
     return root
 
 
@@ -426,6 +464,7 @@ RELEASE_COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "watch": lambda root, args: watch(root, args.stack, args.image),
     "record-evidence": record_evidence,
     "rollback": lambda root, args: rollback(root, args.stack, args.reason),
+    "evaluate": evaluate,  # issue 12, part evaluate (GATE-DP-18)
 }
 
 
