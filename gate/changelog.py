@@ -21,7 +21,6 @@ import json
 import os
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
 
-from gate import clock
+from gate import clock, githubapi
 from gate.errors import GateError, shown
 from gate.model import PipelineRun
 from gate.types import EnvironmentName, GateModel, HttpsUrl, PinnedImage, RootHash, matching
@@ -248,17 +247,8 @@ class RestSource:
         self.token, self.api_url = token, api_url.rstrip("/")
 
     def _get(self, path: str) -> Any:
-        request = urllib.request.Request(
-            f"{self.api_url}{path}",
-            headers={
-                "Authorization": f"Bearer {self.token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read().decode("utf-8"))
+            return githubapi.get_json(self.api_url, self.token, path)
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from gate import githubapi
 from gate.clock import iso
 from gate.delivery import (
     DEPLOYMENT_KEY,
@@ -361,17 +362,8 @@ class RestGitHub:
         self.token, self.api_url = token, api_url.rstrip("/")
 
     def get(self, path: str) -> Any:
-        request = urllib.request.Request(
-            f"{self.api_url}/{path.lstrip('/')}",
-            headers={
-                "Authorization": f"Bearer {self.token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.load(response)
+            return githubapi.get_json(self.api_url, self.token, path)
         except urllib.error.HTTPError as error:
             raise DeliveryRefused(f"GitHub API GET {path}: HTTP {error.code}") from None
 
