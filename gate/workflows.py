@@ -14,7 +14,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gate import actions, automation, aws, release_contract, release_deploy, release_notes, schema_change
+from gate import (
+    actions,
+    automation,
+    aws,
+    drill,
+    release_contract,
+    release_deploy,
+    release_notes,
+    schema_change,
+)
 from gate.actions import Action
 from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
 from gate.prnames import repository_slug
@@ -1411,6 +1420,8 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/automation.py)
     documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
     documents[release_notes.PUBLISH_WORKFLOW] = release_notes.publish_workflow(policy, repo)
+    # Issue 12, part "drill": the scheduled rollback drill, GATE-DP-16's evidence (gate/drill.py).
+    documents[drill.WORKFLOW_FILE] = drill.drill_workflow(policy, repo)
     return dict(sorted(documents.items()))
 
 
