@@ -40,6 +40,7 @@ from gate.delivery import (
     DRILL_PENDING_OUTPUT,
     DRILL_RESULT_KEY,
     DRILL_RESULT_OUTPUT,
+    HAND_TYPED_REFUSED,
     RELEASE_KEY,
     RELEASE_OUTPUT,
     VALIDATION_KEY,
@@ -50,6 +51,8 @@ from gate.deploy import Applied, DeliveryRefused, GitHubApi, StackWorkspace, _ap
 from gate.errors import RuleViolation
 from gate.model import DrillResult, Environment, GatePolicy, PipelineRun, Repository
 from gate.promote import policy_from_values
+from gate.promotion import RULE_ID as PROMOTION_RULE_ID
+from gate.promotion import read_evidence, unvalidated
 from gate.stackfile import read_stack_config
 from gate.types import duration_seconds
 from gate.yamltext import Commented
@@ -123,6 +126,12 @@ def start(
             f"stack {stack} has validated no image other than the one it runs ({release.get('image')}): "
             "nothing to roll back to, so no drill; it becomes possible after the next validated deploy"
         )
+    unrestorable = _restore_refusals(project_dir, workspace, stack, release)
+    if unrestorable:
+        raise DeliveryRefused(
+            f"stack {stack}: the restore after the drill would be refused ({'; '.join(unrestorable)}), "
+            f"so no drill now: it can run once {stack} runs what its upstream validated"
+        )
     running = str(release["image"])
     remembered: dict[str, Any] = {"release": release, "deployment": deployment}
     validation = _record(state, VALIDATION_OUTPUT)
@@ -144,6 +153,23 @@ def start(
     before_apply()  # from here on, the stack may have changed: the restore must run
     outputs = _apply(project_dir, workspace, stack, values, why)
     return Applied(stack, target, running, outputs)
+
+
+def _restore_refusals(
+    project_dir: Path, workspace: StackWorkspace, stack: str, release: Mapping[str, Any]
+) -> list[str]:
+    """Why the program would refuse to put `release` back (GATE-DP-09: every `pulumi up` of the
+    stack checks it against its upstream's evidence again): checked before the drill starts, so
+    that a drill never leaves the environment on the older image."""
+    config = read_stack_config(project_dir, stack)
+    values = {key: value for key, value in config.values.items() if key not in HAND_TYPED_REFUSED}
+    values[RELEASE_KEY] = dict(release)
+    policy = policy_from_values(values, stack, config.source)
+    upstream = policy.upstream_environment
+    if upstream is None or policy.release is None or policy.release.emergency is not None:
+        return []
+    evidence, why_none = read_evidence(workspace.outputs(upstream.stack), upstream.stack)
+    return [f"[{PROMOTION_RULE_ID}] {problem}" for problem in unvalidated(policy, evidence, why_none)]
 
 
 @dataclass(frozen=True)

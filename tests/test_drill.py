@@ -195,6 +195,25 @@ def test_nothing_to_roll_back_to_is_refused_and_nothing_changes(
     assert (json.dumps(backend.state), len(backend.applied), started) == (state, applied, [])
 
 
+def test_no_drill_starts_when_the_restore_would_be_refused(
+    backend: OfflineBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dev moved on to C: a `pulumi up` putting B back in staging fails GATE-DP-09, so no drill."""
+    github = FakeGitHub()
+    staging_runs_b_after_a(backend, github, monkeypatch)
+    validated_in(backend, github, "dev", "dev", C, 105, monkeypatch, T0 + timedelta(hours=4))
+    state = json.dumps(backend.state)
+    with pytest.raises(
+        DeliveryRefused,
+        match=r"the restore after the drill would be refused \(\[GATE-DP-09\] image digest sha256:b{64} "
+        r"has not been validated by dev",
+    ):
+        drill.start(
+            backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5))
+        )
+    assert json.dumps(backend.state) == state
+
+
 def test_refusals_name_the_problem(backend: OfflineBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     github = FakeGitHub()
     now = at(monkeypatch, T0 + timedelta(hours=5))

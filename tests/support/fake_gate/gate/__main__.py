@@ -452,7 +452,8 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("changelog")
     drill = commands.add_parser("drill")
     drill.add_argument("phase", choices=("rollback", "restore"))
-    for option, settings in {"--stack": {"required": True}, **release}.items():
+    drill_options: dict[str, dict[str, Any]] = {"--stack": {"required": True}, **release}
+    for option, settings in drill_options.items():
         drill.add_argument(option, **settings)
     drill.add_argument("--parity", default="")
     drill.add_argument("--parity-root-hash", default="")
