@@ -324,6 +324,22 @@ def deploy_workflow_refs(policy: GatePolicy) -> list[str]:
     )
 
 
+# Issue 12, part emergency: emergency-deploy.yml (gate/emergency.py) deploys through the same
+# stacks, from the default branch only: the deploy roles trust it there (never the build role).
+EMERGENCY_WORKFLOW_PATH = ".github/workflows/emergency-deploy.yml"
+
+
+def emergency_workflow_refs(policy: GatePolicy) -> list[str]:
+    """The gate's emergency deploy workflow on each gated repository's default branch: exact refs."""
+    return sorted(
+        {
+            f"{repo.full_name}/{EMERGENCY_WORKFLOW_PATH}@refs/heads/"
+            + _no_pattern(repo.default_branch, "the default branch", policy)
+            for repo in policy.repositories
+        }
+    )
+
+
 def release_workflow_refs(policy: GatePolicy) -> list[str]:
     """The gate's deploy workflow on the release branches: IAM patterns (StringLike), used only with
     aws.deployFromReleaseBranches. IAM's `*` also matches `/`, so `release/*` here admits
@@ -404,7 +420,10 @@ def deploy_trust_policy(policy: GatePolicy) -> Document:
         _github_statement(
             "GateDeployWorkflowOnTheDefaultBranch",
             policy,
-            {SUB_KEY: subjects, WORKFLOW_REF_KEY: deploy_workflow_refs(policy)},
+            {
+                SUB_KEY: subjects,
+                WORKFLOW_REF_KEY: sorted([*deploy_workflow_refs(policy), *emergency_workflow_refs(policy)]),
+            },
         )
     ]
     if aws_settings(policy).deploy_from_release_branches:

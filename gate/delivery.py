@@ -206,6 +206,9 @@ def evidence_record(policy: GatePolicy) -> dict[str, Any] | None:
 # -- the pipeline run behind a piece of evidence -------------------------------------------------
 
 DEPLOY_WORKFLOW_PATH = ".github/workflows/deploy.yml"
+# Issue 12, part emergency: emergency-deploy.yml runs the same chain (gate/emergency.py).
+EMERGENCY_WORKFLOW_PATH = ".github/workflows/emergency-deploy.yml"
+DELIVERY_WORKFLOW_PATHS = (DEPLOY_WORKFLOW_PATH, EMERGENCY_WORKFLOW_PATH)
 
 
 def run_problems(
@@ -218,11 +221,13 @@ def run_problems(
     deployed_by: int | None,
 ) -> list[str]:
     """Why the GitHub API's view of run `run_id` does not back evidence for `environment`: it must
-    be a deploy.yml run of the repository, the very run that deployed the image, whose parity and
-    validation jobs for this environment succeeded."""
+    be a deploy.yml (or emergency-deploy.yml) run of the repository, the very run that deployed
+    the image, whose parity and validation jobs for this environment succeeded."""
     problems = []
-    if str(run.get("path", "")).split("@", 1)[0] != DEPLOY_WORKFLOW_PATH:
-        problems.append(f"run {run_id} is {run.get('path') or 'no workflow'}, not {DEPLOY_WORKFLOW_PATH}")
+    if str(run.get("path", "")).split("@", 1)[0] not in DELIVERY_WORKFLOW_PATHS:
+        problems.append(
+            f"run {run_id} is {run.get('path') or 'no workflow'}, not {' or '.join(DELIVERY_WORKFLOW_PATHS)}"
+        )
     full_name = (run.get("repository") or {}).get("full_name")
     if full_name != repository:
         problems.append(f"run {run_id} belongs to {full_name}, not {repository}")

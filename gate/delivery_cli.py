@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gate import clock, deploy, drill, window
+from gate import clock, deploy, drill, emergency, window
 from gate.deploy import DeliveryRefused
 from gate.model import PipelineRun
 from gate.promote import policy_from_values
@@ -49,6 +49,18 @@ def add_parsers(commands: Any, project_dir_default: Path) -> None:
     common(command)
     run_arguments(command)
     command.add_argument("--image", required=True, help="registry/name@sha256:<digest>")
+    # Issue 12, part emergency: DP §Emergency / Hotfix (gate/emergency.py); `emergency` is the name
+    # the deployment-window check reads (getattr(args, "emergency", None)).
+    command.add_argument(
+        "--emergency", default=None, metavar="INCIDENT_ID", help="deploy as an emergency (GATE-DP-10)"
+    )
+    command.add_argument("--rollback-plan", default=None, help="with --emergency: https link of the plan")
+    command.add_argument(
+        "--security-scan", default=None, help="with --emergency: the passed security-scan run of --commit"
+    )
+    command.add_argument(
+        "--commit", default=os.environ.get("GITHUB_SHA"), help="the commit deployed (default: GITHUB_SHA)"
+    )
 
     command = commands.add_parser("rollback", help="redeploy the environment's last validated image")
     common(command)
@@ -134,8 +146,25 @@ def run_command(args: argparse.Namespace, outside: Outside) -> int:
         window.enforce_for_stack(
             args.project_dir, args.stack, now, emergency=bool(getattr(args, "emergency", None))
         )
+        run = _run(args)
+        # Issue 12, part emergency: an emergency's claim is verified, else GATE-DP-17 is enforced.
+        verified = emergency.precheck(
+            args.project_dir,
+            args.stack,
+            emergency.github_for_deploy(outside.github),
+            repository=run.repository,
+            claim=emergency.claim_from_args(args),
+            commit=args.commit,
+            now=now,
+        )
         applied = deploy.deploy(
-            args.project_dir, _workspace(args, outside), args.stack, args.image, _run(args), now=now
+            args.project_dir,
+            _workspace(args, outside),
+            args.stack,
+            args.image,
+            run,
+            now=now,
+            emergency=verified,
         )
         deploy.write_github_output({"image": applied.image, "previous_image": applied.previous_image or ""})
         print(f"deployed {applied.image} to {applied.stack} (it ran {applied.previous_image or 'nothing'})")

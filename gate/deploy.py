@@ -116,9 +116,11 @@ def deploy(
     *,
     now: datetime,
     rollback: bool = False,
+    emergency: Mapping[str, str] | None = None,
 ) -> Applied:
     """Put `image` in `stack`: the program checks GATE-DP-09 (upstream evidence) or, for a
-    rollback, GATE-DP-12 (this environment validated it) before it declares anything."""
+    rollback, GATE-DP-12 (this environment validated it) before it declares anything. An
+    `emergency` block (verified by gate/emergency.py) goes into the release: GATE-DP-10."""
     image = _pinned(image)
     state = workspace.outputs(stack)
     current = _release_of(state)
@@ -132,7 +134,10 @@ def deploy(
         deployment["previousImage"] = previous
     # A new deploy needs new evidence: the state's validation is not carried (the digests this
     # environment validated stay in validatedImages, its rollback targets).
-    values = {RELEASE_KEY: {"image": image}, DEPLOYMENT_KEY: deployment}
+    release: dict[str, Any] = {"image": image}
+    if emergency:
+        release["emergency"] = dict(emergency)  # issue 12, part emergency (gate/emergency.py)
+    values = {RELEASE_KEY: release, DEPLOYMENT_KEY: deployment}
     why = f"written by `gate deploy` for run {run.run_id}"
     outputs = _apply(project_dir, workspace, stack, values, why)
     return Applied(stack, image, previous, outputs)

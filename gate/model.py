@@ -677,6 +677,17 @@ class Notifications(GateModel):
     sre: SlackChannel = Field(default="#sre", description="SRE alerts such as Redis failover.")
 
 
+# Issue 12, part emergency: a backfill is due in days, which Duration (h/m/s) does not write.
+# gate/emergency.py backfill_seconds() reads it.
+BackfillDuration = Annotated[
+    str,
+    matching(
+        r"[1-9][0-9]{0,2}d|[0-9]{1,6}h(?:[0-9]{1,6}m)?(?:[0-9]{1,6}s)?|[0-9]{1,6}m(?:[0-9]{1,6}s)?|[0-9]{1,6}s",
+        "days such as '7d' (1-999), or a duration in h, m and s units such as '36h'",
+    ),
+]
+
+
 class Emergency(GateModel):
     """DP §Emergency / Hotfix Deployments."""
 
@@ -692,6 +703,29 @@ class Emergency(GateModel):
     )
     security_checks_skippable: Literal[False] = Field(
         default=False, description="DP: 'Security checks are never skippable'."
+    )
+    # Issue 12, part emergency (gate/emergency.py): what the pipeline files after an emergency deploy.
+    signal: Literal["issue", "pull-request"] = Field(
+        default="issue",
+        description=(
+            "DP: 'A post-incident signal must be filed': an issue labelled post-incident, or a pull "
+            "request adding <signalsDirectory>/<incident>.md."
+        ),
+    )
+    signals_directory: RelativePath = Field(
+        default="work/signals",
+        description="DP: 'filed in work/signals/': where a signal pull request adds <incident>.md.",
+    )
+    backfill_within: BackfillDuration = Field(
+        default="7d",
+        description=(
+            "GATE-DP-17: the backfill issue is due this long after it is filed (days 'Nd', or h/m/s); "
+            "past it, while open, it blocks non-emergency deploys into the environment that took the "
+            "emergency release."
+        ),
+    )
+    backfill_label: LabelName = Field(
+        default="emergency-backfill", description="The label of the backfill issue the pipeline files."
     )
 
 
@@ -710,6 +744,13 @@ def _default_labels() -> tuple[Label, ...]:
         Label(name="schema-change", color="5319e7", description="Changes the trace schema"),
         # DP §Emergency / Hotfix Deployments.
         Label(name="emergency", color="000000", description="Emergency deployment; backfill validation"),
+        # Issue 12, part emergency: the signal and the backfill the emergency workflow files.
+        Label(
+            name="post-incident", color="5319e7", description="Post-incident signal of an emergency deploy"
+        ),
+        Label(
+            name="emergency-backfill", color="b60205", description="Validation an emergency deploy skipped"
+        ),
         Label(name="infra-change", color="0e8a16", description="Changes infrastructure; see the plan diff"),
         # M9 §Thresholds: "p95 > target: create an alerting ticket and notify #platform".
         Label(name="platform", color="1d76db", description="Ticket for the platform team (#platform)"),

@@ -45,7 +45,8 @@ SECURITY_SCAN = NonNegotiable(
 )
 REQUIRED_CHECKS = NonNegotiable(
     "GATE-NN-02",
-    "every protected branch requires the unit, static, determinism, e2e-parity and schema-change checks",
+    "every protected branch requires the unit, static, determinism, e2e-parity, schema-change, "
+    "release-contract and release-notes checks",
     f"{M9} §Required CI checks: all must PASS",
 )
 ADMINS_INCLUDED = NonNegotiable(
@@ -93,6 +94,10 @@ _ALWAYS = (
     "e2e-parity",
     # M9 §Exceptions: schema changes carry their artifacts and approvals, in every merge-gate mode.
     "schema-change",
+    # DP §Pre-Deployment "Release contract completed" and §Release Notes (issue 12): a stack
+    # cannot drop them quietly either (GATE-DP-14, GATE-DP-15).
+    "release-contract",
+    "release-notes",
 )
 # What each of those checks is in the gate's own catalogue (category and workflow): a stack's
 # catalogue may add checks, but these must stay what the gate's jobs report.
@@ -141,7 +146,10 @@ def merge_gate_findings(policy: GatePolicy) -> list[Finding]:
             for name in required_by_policy(repo):
                 rule = SECURITY_SCAN if name == "security-scan" else REQUIRED_CHECKS
                 if name not in gate.required_checks:
-                    findings.append(Finding(rule.id, f"{where} does not require '{name}' ({rule.policy})"))
+                    # M9's checks cite M9; the delivery policy's (release contract, notes) cite theirs.
+                    own = _BUILTIN[name].policy
+                    line = rule.policy if own.startswith(M9) else own
+                    findings.append(Finding(rule.id, f"{where} does not require '{name}' ({line})"))
                     continue
                 problem = _reporter_problem(name, catalogue.get(name), repo, policy.workflows.commit)
                 if problem:

@@ -147,7 +147,9 @@ def enforce_promotion(
         hint = (
             f"hint: deploy and validate it in {upstream.name} first, then run "
             f"`python -m gate promote --from {upstream.stack} --to {policy.stack}`; during an incident, "
-            "set release.emergency (incidentId, rollbackPlan, securityScan)"
+            "dispatch emergency-deploy.yml (`gate deploy --emergency INCIDENT --rollback-plan URL "
+            "--security-scan URL`, gate/emergency.py): a committed release.emergency only bootstraps a "
+            "stack whose state holds no deploy yet"
         )
         raise RuleViolation(source, [f"[{RULE_ID}] {m}" for m in missing] + [hint])
     return emergency_follow_up(policy, missing)

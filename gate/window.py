@@ -8,7 +8,8 @@ and 07:00Z in summer, and a local time skipped by a DST change is never an openi
 `python -m gate window --stack S [--at ISO]` reads the stack file only (no Pulumi): exit 0 inside,
 1 outside (saying why and when the window opens next), 2 bad input. deploy.yml's `release` job runs
 it before production; `gate deploy` checks it again for the production stack unless the release
-is an emergency (gate/delivery_cli.py), so a hand-run deploy cannot dodge it.
+is an emergency deploy (`gate deploy --emergency`, gate/delivery_cli.py), so a hand-run deploy
+cannot dodge it.
 """
 
 from __future__ import annotations
@@ -137,15 +138,16 @@ def enforce(policy: GatePolicy, at: datetime, *, emergency: bool) -> Verdict | N
 
 
 def enforce_for_stack(project_dir: Path, stack: str, at: datetime, *, emergency: bool = False) -> None:
-    """The hook `gate deploy` calls before it touches the stack: the stack file's policy; its
-    committed release says whether this is an emergency (`gate promote --emergency` writes it)."""
+    """The hook `gate deploy` calls before it touches the stack: the stack file's policy. Only the
+    deploy's own `--emergency` (a verified claim, gate/emergency.py) lifts the window: a release
+    committed in the stack file no longer deploys once the stack has state (gate/delivery.py), so a
+    committed `release.emergency` must not let an ordinary deploy dodge it."""
     from gate.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
     from gate.stackfile import read_stack_config  # noqa: PLC0415
 
     config = read_stack_config(project_dir, stack)
     policy = policy_from_values(config.values, stack, config.source)
-    committed_emergency = policy.release is not None and policy.release.emergency is not None
-    verdict = enforce(policy, at, emergency=emergency or committed_emergency)
+    verdict = enforce(policy, at, emergency=emergency)
     if verdict is not None:
         print(verdict.render())
 

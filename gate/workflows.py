@@ -19,6 +19,7 @@ from gate import (
     automation,
     aws,
     drill,
+    emergency,
     release_contract,
     release_deploy,
     release_notes,
@@ -85,6 +86,8 @@ PERMISSION_REASONS = {
     ("pull-requests", "write"): "comment the preview on the pull request",
     ("pull-requests", "read"): "read the pull request and its reviews",
     ("issues", "write"): "open the issue of a rollback (parity-mismatch when parity failed)",
+    # Issue 12, part emergency: `gate deploy` lists the open emergency-backfill issues.
+    ("issues", "read"): "let the gate read the open emergency-backfill issues (GATE-DP-17)",
     ("id-token", "write"): "trade the job's OIDC token for an AWS role (the environment's or the build's)",
     ("packages", "write"): "push the image built from this commit (deployed by digest)",
     ("actions", "write"): "re-run the required schema-change check after a review (organisation mode)",
@@ -1141,100 +1144,128 @@ def build_job(policy: GatePolicy, repo: Repository) -> Job:
     )
 
 
-def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
-    """Per environment of the chain: deploy (in the environment: its reviewers approve here, once),
-    parity, validate, evidence, and an automatic rollback in the reviewer-free `<env>-rollback`."""
+def environment_chain(
+    policy: GatePolicy,
+    repo: Repository,
+    env: Environment,
+    *,
+    source: str,
+    after: str | None,
+    only_if: str | None = None,
+    deploy_script: str = _GATE_DEPLOY,
+    deploy_env: Mapping[str, str] | None = None,
+    deploy_grants: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Job], dict[str, str]]:
+    """One environment's deploy (in the environment: its reviewers approve here, once), parity,
+    validate, evidence, and an automatic rollback in the reviewer-free `<env>-rollback`.
+
+    `source` is the job whose `image` output is deployed (deploy.yml's build, emergency-deploy.yml's
+    validated inputs), `after` the job the deploy waits for besides it, `only_if` a condition on the
+    deploy job (the emergency's target), `deploy_script`/`deploy_env` the `gate deploy` call."""
     s = policy.workflows
+    ids = {kind: f"{kind}-{env.name}" for kind in ("deploy", "parity", "validate", "evidence")}
+    stack = {"STACK": env.stack}
+    run_facts = {"REPOSITORY": "${{ github.repository }}", "RUN_ID": "${{ github.run_id }}"}
+    deployed = f"${{{{ needs.{ids['deploy']}.outputs.image }}}}"
+    automatic = {"name": env.rollback.name}  # reviewer-free: nothing after the approval waits
+    deploy_step = gate_command(
+        "Deploy through the environment's stack",
+        deploy_script,
+        **stack,
+        IMAGE=f"${{{{ needs.{source}.outputs.image }}}}",
+        **run_facts,
+        **(deploy_env or {}),
+        # GATE-DP-17 (and an emergency's security scan): `gate deploy` reads through the API.
+        GH_TOKEN="${{ github.token }}",
+    )
+    jobs: dict[str, Job] = {}
+    jobs[ids["deploy"]] = {
+        # DP: no environment is skipped — each deploy waits for the previous one's evidence.
+        "needs": [source, *([after] if after else [])],
+        **({"if": f"${{{{ {only_if} }}}}"} if only_if else {}),
+        **job(
+            f"deploy {env.name}",
+            s,
+            [*gate_steps(policy, repo), {"id": "deploy", **deploy_step}],
+            environment={"name": env.name},
+            permissions=deploy_permissions(policy, **(deploy_grants or {"issues": "read"})),
+            outputs={
+                "image": "${{ steps.deploy.outputs.image }}",
+                "previous_image": "${{ steps.deploy.outputs.previous_image }}",
+                # Whether anything may have changed in the environment: the deploy step ran.
+                "deploy_started": (
+                    "${{ steps.deploy.outcome == 'success' || steps.deploy.outcome == 'failure' }}"
+                ),
+            },
+        ),
+    }
+    jobs[ids["parity"]] = {
+        "name": f"parity {env.name}",
+        "needs": [ids["deploy"]],
+        # The called workflow's job declares packages: write (and id-token: write) for pull
+        # requests (gate/workflows.py e2e_permissions); a call may not grant less than its jobs
+        # ask for. Nothing is pushed and no role is assumed in this call.
+        "permissions": e2e_permissions(policy),
+        # M9 §Post-merge 1: e2e-parity-check with run_k6=false after every deploy.
+        # `./` is the documented form for a reusable workflow of the same repository; the
+        # harness, actionlint 1.6 and GitHub Enterprise Server read it.
+        "uses": Commented(f"./{WORKFLOW_DIR}/{E2E_WORKFLOW}", "zizmor: ignore[self-repository]"),
+        "with": {"run_k6": False, "target_environment": env.name},
+    }
+    watch = gate_command("Watch the rollout and the validation window", _GATE_WATCH, **stack, IMAGE=deployed)
+    jobs[ids["validate"]] = {
+        "needs": [ids["deploy"], ids["parity"]],
+        **job(
+            f"validate {env.name}",
+            s,
+            [*gate_steps(policy, repo), {"id": "watch", **watch}],
+            **{"timeout-minutes": validation_minutes(policy)},
+            environment=automatic,
+            permissions=deploy_permissions(policy),
+            outputs={
+                name: f"${{{{ steps.watch.outputs.{name} }}}}"
+                for name in ("analysis", "window_start", "window_end")
+            },
+        ),
+    }
+    validated = f"needs.{ids['validate']}.outputs"
+    record = gate_command(
+        "Record the evidence in the environment's stack",
+        _GATE_RECORD_EVIDENCE,
+        **stack,
+        IMAGE=deployed,
+        PARITY_ROOT_HASH=f"${{{{ needs.{ids['parity']}.outputs.{PARITY_ROOT_HASH_OUTPUT} }}}}",
+        ANALYSIS=f"${{{{ {validated}.analysis }}}}",
+        WINDOW_START=f"${{{{ {validated}.window_start }}}}",
+        WINDOW_END=f"${{{{ {validated}.window_end }}}}",
+        **run_facts,
+        # The gate verifies this run through the API before it records it as evidence.
+        GH_TOKEN="${{ github.token }}",
+    )
+    jobs[ids["evidence"]] = {
+        "needs": [ids["deploy"], ids["parity"], ids["validate"]],
+        **job(
+            f"evidence {env.name}",
+            s,
+            [*gate_steps(policy, repo), record],
+            environment=automatic,
+            permissions=deploy_permissions(policy, actions="read"),
+        ),
+    }
+    jobs[f"rollback-{env.name}"] = rollback_job(policy, repo, env, ids, source=source)
+    return jobs, ids
+
+
+def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
+    """Per environment of the chain: deploy, parity, validate, evidence and rollback
+    (environment_chain), each environment after the previous one's evidence."""
     jobs: dict[str, Job] = {"build": build_job(policy, repo)}
     previous: str | None = None
     for env in policy.environments:
-        ids = {kind: f"{kind}-{env.name}" for kind in ("deploy", "parity", "validate", "evidence")}
-        stack = {"STACK": env.stack}
-        run_facts = {"REPOSITORY": "${{ github.repository }}", "RUN_ID": "${{ github.run_id }}"}
-        deployed = f"${{{{ needs.{ids['deploy']}.outputs.image }}}}"
-        automatic = {"name": env.rollback.name}  # reviewer-free: nothing after the approval waits
-        deploy_step = gate_command(
-            "Deploy through the environment's stack",
-            _GATE_DEPLOY,
-            **stack,
-            IMAGE="${{ needs.build.outputs.image }}",
-            **run_facts,
+        chain, _ = environment_chain(
+            policy, repo, env, source="build", after=f"evidence-{previous}" if previous else None
         )
-        jobs[ids["deploy"]] = {
-            # DP: no environment is skipped — each deploy waits for the previous one's evidence.
-            "needs": ["build", *([f"evidence-{previous}"] if previous else [])],
-            **job(
-                f"deploy {env.name}",
-                s,
-                [*gate_steps(policy, repo), {"id": "deploy", **deploy_step}],
-                environment={"name": env.name},
-                permissions=deploy_permissions(policy),
-                outputs={
-                    "image": "${{ steps.deploy.outputs.image }}",
-                    "previous_image": "${{ steps.deploy.outputs.previous_image }}",
-                    # Whether anything may have changed in the environment: the deploy step ran.
-                    "deploy_started": (
-                        "${{ steps.deploy.outcome == 'success' || steps.deploy.outcome == 'failure' }}"
-                    ),
-                },
-            ),
-        }
-        jobs[ids["parity"]] = {
-            "name": f"parity {env.name}",
-            "needs": [ids["deploy"]],
-            # The called workflow's job declares packages: write (and id-token: write) for pull
-            # requests (gate/workflows.py e2e_permissions); a call may not grant less than its jobs
-            # ask for. Nothing is pushed and no role is assumed in this call.
-            "permissions": e2e_permissions(policy),
-            # M9 §Post-merge 1: e2e-parity-check with run_k6=false after every deploy.
-            # `./` is the documented form for a reusable workflow of the same repository; the
-            # harness, actionlint 1.6 and GitHub Enterprise Server read it.
-            "uses": Commented(f"./{WORKFLOW_DIR}/{E2E_WORKFLOW}", "zizmor: ignore[self-repository]"),
-            "with": {"run_k6": False, "target_environment": env.name},
-        }
-        watch = gate_command(
-            "Watch the rollout and the validation window", _GATE_WATCH, **stack, IMAGE=deployed
-        )
-        jobs[ids["validate"]] = {
-            "needs": [ids["deploy"], ids["parity"]],
-            **job(
-                f"validate {env.name}",
-                s,
-                [*gate_steps(policy, repo), {"id": "watch", **watch}],
-                **{"timeout-minutes": validation_minutes(policy)},
-                environment=automatic,
-                permissions=deploy_permissions(policy),
-                outputs={
-                    name: f"${{{{ steps.watch.outputs.{name} }}}}"
-                    for name in ("analysis", "window_start", "window_end")
-                },
-            ),
-        }
-        validated = f"needs.{ids['validate']}.outputs"
-        record = gate_command(
-            "Record the evidence in the environment's stack",
-            _GATE_RECORD_EVIDENCE,
-            **stack,
-            IMAGE=deployed,
-            PARITY_ROOT_HASH=f"${{{{ needs.{ids['parity']}.outputs.{PARITY_ROOT_HASH_OUTPUT} }}}}",
-            ANALYSIS=f"${{{{ {validated}.analysis }}}}",
-            WINDOW_START=f"${{{{ {validated}.window_start }}}}",
-            WINDOW_END=f"${{{{ {validated}.window_end }}}}",
-            **run_facts,
-            # The gate verifies this run through the API before it records it as evidence.
-            GH_TOKEN="${{ github.token }}",
-        )
-        jobs[ids["evidence"]] = {
-            "needs": [ids["deploy"], ids["parity"], ids["validate"]],
-            **job(
-                f"evidence {env.name}",
-                s,
-                [*gate_steps(policy, repo), record],
-                environment=automatic,
-                permissions=deploy_permissions(policy, actions="read"),
-            ),
-        }
-        jobs[f"rollback-{env.name}"] = rollback_job(policy, repo, env, ids)
+        jobs.update(chain)
         previous = env.name
     on = {
         "push": {"branches": [repo.default_branch, repo.release_branch_pattern]},
@@ -1267,7 +1298,9 @@ await github.rest.issues.create({
 """
 
 
-def rollback_job(policy: GatePolicy, repo: Repository, env: Environment, ids: Mapping[str, str]) -> Job:
+def rollback_job(
+    policy: GatePolicy, repo: Repository, env: Environment, ids: Mapping[str, str], *, source: str = "build"
+) -> Job:
     """M9 §Post-merge 2 and DP §Rollback Criteria: when anything after a started deploy is not a
     success, the environment's stack goes back to its last validated image, in `<env>-rollback`,
     which has no reviewers and no wait timer: a rollback never waits for a human."""
@@ -1289,7 +1322,7 @@ def rollback_job(policy: GatePolicy, repo: Repository, env: Environment, ids: Ma
     facts = {
         "ENVIRONMENT": env.name,
         "SHA": "${{ github.sha }}",
-        "IMAGE": "${{ needs.build.outputs.image }}",
+        "IMAGE": f"${{{{ needs.{source}.outputs.image }}}}",
         "ROLLED_BACK_TO": "${{ steps.rollback.outputs.image }}",
         "ROLLBACK": "${{ steps.rollback.outcome }}",
         **results,
@@ -1341,7 +1374,7 @@ def rollback_job(policy: GatePolicy, repo: Repository, env: Environment, ids: Ma
     not_all_passed = " || ".join(f"needs.{i}.result != 'success'" for i in (parity, validate, evidence))
     return {
         "name": f"rollback {env.name}",
-        "needs": ["build", deploy, parity, validate, evidence],
+        "needs": [source, deploy, parity, validate, evidence],
         # Something was deployed and parity, validation or evidence is anything but a success
         # (failed, cancelled, or never ran because an earlier job failed): rollback policies apply
         # (M9 §Merge conditions, DP §Rollback Criteria).
@@ -1420,6 +1453,8 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/automation.py)
     documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
     documents[release_notes.PUBLISH_WORKFLOW] = release_notes.publish_workflow(policy, repo)
+    # Issue 12, part emergency: DP §Emergency / Hotfix Deployments (gate/emergency.py).
+    documents[emergency.WORKFLOW_FILE] = emergency.workflow_document(policy, repo)
     # Issue 12, part "drill": the scheduled rollback drill, GATE-DP-16's evidence (gate/drill.py).
     documents[drill.WORKFLOW_FILE] = drill.drill_workflow(policy, repo)
     return dict(sorted(documents.items()))

@@ -208,7 +208,10 @@ def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
             ],
             WORKFLOW_REF: [
                 "acme/aos/.github/workflows/deploy.yml@refs/heads/main",
+                # Issue 12, part emergency: the emergency deploy, from the default branch only.
+                "acme/aos/.github/workflows/emergency-deploy.yml@refs/heads/main",
                 "zeta/web/.github/workflows/deploy.yml@refs/heads/trunk",
+                "zeta/web/.github/workflows/emergency-deploy.yml@refs/heads/trunk",
             ],
         }
     }

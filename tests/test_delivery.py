@@ -86,6 +86,8 @@ class FakeGitHub:
 
     def get(self, path: str) -> Any:
         self.gets.append(path)
+        if "/issues?" in path:
+            return []  # no open emergency-backfill issue (GATE-DP-17, gate/emergency.py)
         run_id = int(path.split("/runs/")[1].split("/", maxsplit=1)[0].split("?", maxsplit=1)[0])
         run, jobs = self.runs[run_id]
         return {"jobs": jobs} if "/jobs" in path else run
@@ -201,7 +203,7 @@ def test_evidence_is_recorded_for_the_run_that_deployed_and_the_next_stack_deplo
         ("other-run", "run 999 did not deploy the image dev runs (run 101 did)"),
         ("parity-failed", "job 'parity dev / e2e-parity' of run 101 concluded failure"),
         ("not-validated", "job 'validate dev' of run 101 concluded nothing yet"),
-        ("other-workflow", "run 101 is .github/workflows/ci.yml, not .github/workflows/deploy.yml"),
+        ("other-workflow", "run 101 is .github/workflows/ci.yml, not .github/workflows/deploy.yml or"),
         ("analysis-failed", "--analysis: got 'Failed'; only a 'Successful' canary analysis is evidence"),
         ("future-window", "must be a past window"),
     ],
@@ -396,11 +398,11 @@ def test_gate_deploy_writes_the_outputs_the_next_job_reads(
     at(monkeypatch, T0)
     argv = ["deploy", "--stack", "dev", "--image", A, "--project-dir", str(backend.project)]
     # GITHUB_* are read when the parser is built: the workflow's own run.
-    assert cli.main(argv, outside=Outside(workspace=backend)) == 0
+    assert cli.main(argv, outside=Outside(workspace=backend, github=FakeGitHub())) == 0
     assert output.read_text() == f"image={A}\nprevious_image=\n"
     assert backend.state["dev"]["deployment"]["run"]["runId"] == 101
     argv[argv.index(A)] = "aos:latest"
-    assert cli.main(argv, outside=Outside(workspace=backend)) == 2
+    assert cli.main(argv, outside=Outside(workspace=backend, github=FakeGitHub())) == 2
     assert "allowed: an image pinned by digest" in capsys.readouterr().err
 
 

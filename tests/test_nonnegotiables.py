@@ -86,6 +86,29 @@ WEAKENINGS: dict[str, tuple[dict[str, Any], list[str]]] = {
         },
         both_branches(f"does not require 'e2e-parity' ({M9_CHECKS})", "GATE-NN-02"),
     ),
+    # Issue 12: the delivery policy's release checks are as hard to drop as M9's.
+    "required-checks-without-release-notes": (
+        {
+            **BASE,
+            "mergeGate": {"requiredChecks": [c.name for c in _default_checks() if c.name != "release-notes"]},
+        },
+        both_branches(
+            "does not require 'release-notes' (delivery-policy.md §Release Notes (GATE-DP-15))", "GATE-NN-02"
+        ),
+    ),
+    "required-checks-without-release-contract": (
+        {
+            **BASE,
+            "mergeGate": {
+                "requiredChecks": [c.name for c in _default_checks() if c.name != "release-contract"]
+            },
+        },
+        both_branches(
+            "does not require 'release-contract' (delivery-policy.md §Pre-Deployment: release contract "
+            "completed (GATE-DP-14))",
+            "GATE-NN-02",
+        ),
+    ),
     "determinism-restricted-to-a-language-the-repository-lacks": (
         {
             **BASE,

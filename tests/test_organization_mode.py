@@ -19,6 +19,7 @@ import pytest
 from gate import cli, organization
 from gate.automation import FILE as MISMATCH_AUTOMATION
 from gate.drill import WORKFLOW_FILE as DRILL_WORKFLOW
+from gate.emergency import WORKFLOW_FILE as EMERGENCY_WORKFLOW
 from gate.errors import PolicyError
 from gate.github import repository_workflows, required_checks
 from gate.liveness import check_liveness
@@ -115,6 +116,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
     own = repository_workflows(gate_policy, repo)
     # ...and the alert relay's mismatch-automation.yml (repository_dispatch is no pull request).
     # ...and the release-notes publication on a tag push (issue 12).
+    # ...and the emergency deploy, dispatched by hand (issue 12, part emergency).
     kept = sorted(
         (
             "deploy.yml",
@@ -123,6 +125,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
             JANITOR_WORKFLOW,
             RERUN_WORKFLOW,
             PUBLISH_WORKFLOW,
+            EMERGENCY_WORKFLOW,
             DRILL_WORKFLOW,  # issue 12, part drill: scheduled, like the janitor
         )
     )
@@ -280,7 +283,15 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
         }
         assert {p for p in own if p.startswith(WORKFLOW_DIR)} == {
             f"{WORKFLOW_DIR}/{f}"
-            for f in ("deploy.yml", E2E_WORKFLOW, JANITOR_WORKFLOW, RERUN_WORKFLOW, PUBLISH_WORKFLOW, *extra)
+            for f in (
+                "deploy.yml",
+                E2E_WORKFLOW,
+                JANITOR_WORKFLOW,
+                RERUN_WORKFLOW,
+                PUBLISH_WORKFLOW,
+                EMERGENCY_WORKFLOW,
+                *extra,
+            )
         } | {f"{WORKFLOW_DIR}/{DRILL_WORKFLOW}"}
     assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET, FILE))
 

@@ -293,10 +293,18 @@ EMERGENCY = (
 )
 
 
+class NoBackfillIssues:
+    """The GitHub API with no open emergency-backfill issue (GATE-DP-17, gate/emergency.py)."""
+
+    def get(self, path: str) -> Any:
+        assert "labels=emergency-backfill" in path, path
+        return []
+
+
 def deploy_cli(project: Path, stack: str, workspace: Untouched) -> int:
     argv = ["deploy", "--stack", stack, "--image", IMAGE, "--project-dir", str(project)]
     argv += ["--repository", "acme/aos", "--run-id", "5"]
-    return cli.main(argv, outside=delivery_cli.Outside(workspace=workspace))
+    return cli.main(argv, outside=delivery_cli.Outside(workspace=workspace, github=NoBackfillIssues()))
 
 
 def test_a_hand_run_production_deploy_outside_the_window_is_refused_before_the_stack_is_touched(
@@ -318,13 +326,23 @@ def test_inside_the_window_or_for_an_emergency_the_deploy_goes_on_to_the_stack(
     workspace = Untouched()
     with pytest.raises(RuntimeError, match="reached the stack"):
         deploy_cli(project_with(tmp_path / "inside", "prod", ""), "prod", workspace)
-    monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-28T10:00:00Z")  # Saturday, but an incident
-    with pytest.raises(RuntimeError, match="reached the stack"):
-        deploy_cli(project_with(tmp_path / "emergency", "prod", EMERGENCY), "prod", workspace)
+    monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-28T10:00:00Z")  # Saturday
     # Other environments are not bound by the production window.
     with pytest.raises(RuntimeError, match="reached the stack"):
         deploy_cli(project_with(tmp_path / "dev", "dev", "", environment="dev"), "dev", workspace)
-    assert workspace.calls == ["outputs prod", "outputs prod", "outputs dev"]
+    assert workspace.calls == ["outputs prod", "outputs dev"]
+
+
+def test_a_committed_emergency_release_does_not_lift_the_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A committed release no longer deploys once the stack has state (gate/delivery.py), so only
+    # the deploy's own verified `--emergency` (gate/emergency.py) may go outside the window.
+    monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-28T10:00:00Z")  # a Saturday
+    workspace = Untouched()
+    code = deploy_cli(project_with(tmp_path, "prod", EMERGENCY), "prod", workspace)
+    assert code == 2 and "[GATE-DP-19] outside the deployment window" in capsys.readouterr().err
+    assert workspace.calls == []
 
 
 # -- `gate check`: every stack agrees (deploy.yml is rendered by one, the window read from another) --

@@ -16,6 +16,14 @@
         aos-production) runs IMAGE, which must be pushed and pinned by digest; for a stack that
         promotes from another (staging from dev, prod from staging) IMAGE's digest must be the one
         evidenced upstream (GATE-DP-09). Writes image= and previous_image= to $GITHUB_OUTPUT.
+        Issue 12, part emergency (gate/emergency.py): an ordinary deploy fails with [GATE-DP-17]
+        while the world file emergency/overdue-backfill exists (its text: the overdue issues).
+    deploy ... --emergency INCIDENT --rollback-plan URL --security-scan URL --commit SHA
+        GATE-DP-10: no upstream evidence needed, but the security-scan run must be verified: the
+        world file emergency/security-scans.json maps run URL -> {"head_sha", "conclusion"}; a
+        missing URL, another commit or a conclusion other than success refuses the deploy. The
+        release is recorded in emergency/S.json ({"image", "incidentId", "rollbackPlan",
+        "securityScan"}).
     watch --stack S --image IMAGE
         fails unless S runs IMAGE; alerts/<environment>.json (a list of alert names) firing during
         the window fails it with analysis=Failed. Writes analysis=, window_start=, window_end=.
@@ -233,13 +241,40 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def deploy(root: Path, stack: str, image: str) -> int:
+def emergency_claim(root: Path, stack: str, args: argparse.Namespace) -> bool:
+    """Issue 12, part emergency: whether this deploy is a verified emergency; refuses an unverified
+    one, and an ordinary one while a backfill is overdue (GATE-DP-17)."""
+    if args.emergency is None:
+        overdue = root / "emergency" / "overdue-backfill"
+        if overdue.exists():
+            raise SystemExit(f"[GATE-DP-17] overdue emergency backfill: {overdue.read_text().strip()}")
+        return False
+    if not args.rollback_plan or not args.security_scan:
+        raise SystemExit("[GATE-DP-10] --emergency needs --rollback-plan and --security-scan")
+    scans: dict[str, dict[str, str]] = read_json(root / "emergency" / "security-scans.json", {})
+    scan = scans.get(args.security_scan, {})
+    if scan.get("conclusion") != "success" or scan.get("head_sha") != args.commit:
+        raise SystemExit(
+            f"[GATE-DP-10] security checks are never skippable: {args.security_scan} is no passed "
+            f"security scan of {args.commit} ({scan or 'unknown run'})"
+        )
+    record = {
+        "image": args.image,
+        "incidentId": args.emergency,
+        "rollbackPlan": args.rollback_plan,
+        "securityScan": args.security_scan,
+    }
+    write_json(root / "emergency" / f"{stack}.json", record)
+    return True
+
+
+def deploy(root: Path, stack: str, image: str, *, emergency: bool = False) -> int:
     if "@sha256:" not in image:
         raise SystemExit(f"fake gate: {image} is not pinned by digest")
     environment_of(stack)
     pushed_image(root, "", image)
     upstream = STACKS[stack][1]
-    if upstream is not None:
+    if upstream is not None and not emergency:
         evidence = evidence_of(root, upstream) or {}
         validated = str(evidence.get("image", ""))
         if validated.partition("@")[2] != image.partition("@")[2]:
@@ -434,7 +469,14 @@ def parser() -> argparse.ArgumentParser:
         "--run-id": {"default": os.environ.get("GITHUB_RUN_ID")},
     }
     arguments: dict[str, dict[str, dict[str, Any]]] = {
-        "deploy": {"--stack": {"required": True}, "--image": {"required": True}, **release},
+        "deploy": {
+            "--stack": {"required": True},
+            "--image": {"required": True},
+            **release,
+            # Issue 12, part emergency.
+            **{f"--{name}": {} for name in ("emergency", "rollback-plan", "security-scan")},
+            "--commit": {"default": os.environ.get("GITHUB_SHA")},
+        },
         "watch": {"--stack": {"required": True}, "--image": {"required": True}},
         "record-evidence": {
             **{f"--{name}": {"required": True} for name in ("stack", "image", "parity-root-hash")},
@@ -462,7 +504,9 @@ def parser() -> argparse.ArgumentParser:
 
 # The commands a release goes through, each answered from (and changing) the world.
 RELEASE_COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
-    "deploy": lambda root, args: deploy(root, args.stack, args.image),
+    "deploy": lambda root, args: deploy(
+        root, args.stack, args.image, emergency=emergency_claim(root, args.stack, args)
+    ),
     "watch": lambda root, args: watch(root, args.stack, args.image),
     "record-evidence": record_evidence,
     "rollback": lambda root, args: rollback(root, args.stack, args.reason),
