@@ -9,7 +9,7 @@ from components.aws import AwsFoundation
 from components.github_gate import CentralWorkflowRepository, RepositoryGate
 from components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from components.promotion import read_stack_outputs, reference_stack
-from gate import dashboards, delivery, ephemeral, nonnegotiables, promotion, relay, runtime
+from gate import clock, dashboards, delivery, drill, ephemeral, nonnegotiables, promotion, relay, runtime
 from gate.clock import iso
 from gate.errors import GateError
 from gate.flags import flag_configmap_data
@@ -142,7 +142,15 @@ def check_promotion(policy: GatePolicy, state: dict[str, Any] | None) -> dict[st
         return None
     source = promotion.evidence_source(policy)
     outputs = read_stack_outputs(source) if source is not None else None
-    return promotion.enforce_promotion(policy, outputs, stack_file(policy.stack))
+    follow_up = promotion.enforce_promotion(policy, outputs, stack_file(policy.stack))
+    # GATE-DP-16 (issue 12, part drill): a new image reaches production only after a recent
+    # passed rollback drill upstream (gate/drill.py); emergencies, rollbacks, re-applies exempt.
+    if drill.needs_drill(policy, state):
+        drilled = drill.drilled_environment(policy).stack
+        drilled_outputs = outputs if drilled == source else read_stack_outputs(drilled)
+        now = clock.now(exact=True)
+        drill.enforce_drill(policy, state, drilled_outputs, stack_file(policy.stack), now)
+    return follow_up
 
 
 def export_promotion(

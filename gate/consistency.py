@@ -112,7 +112,8 @@ def hand_typed_evidence(project_dir: Path) -> list[str]:
         config = read_stack_config(project_dir, stack)
         problems += [
             f"[{DELIVERY_RULE_ID}] {config.source}: {key} is written by the pipeline (gate deploy, gate "
-            "record-evidence) into the stack's state, never committed: evidence typed by hand is no evidence"
+            "record-evidence, gate drill) into the stack's state, never committed: evidence typed by "
+            "hand is no evidence"
             for key in HAND_TYPED_REFUSED
             if key in config.values
         ]

@@ -29,20 +29,26 @@ from gate.loader import NAMESPACE
 from gate.model import GatePolicy
 from gate.prnames import LEGACY_PR_STACK, PR_STACK
 from gate.promotion import ReleaseEvidence, evidence_document, flag_states
-from gate.types import image_digest
+from gate.types import GateModel, image_digest
 
 RELEASE_KEY = f"{NAMESPACE}:release"
 VALIDATION_KEY = f"{NAMESPACE}:validation"
 DEPLOYMENT_KEY = f"{NAMESPACE}:deployment"
 # What the pipeline writes and the stack carries in its state; a stack file must not hold the last
 # two (`gate check`): evidence typed by hand is no evidence.
-PIPELINE_KEYS = (RELEASE_KEY, VALIDATION_KEY, DEPLOYMENT_KEY)
-HAND_TYPED_REFUSED = (VALIDATION_KEY, DEPLOYMENT_KEY)
+# Issue 12, part "drill" (gate/drill.py): the last rollback drill's result (output `rollbackDrill`)
+# and, while a drill runs, what the stack ran before it (output `rollbackDrillPending`).
+DRILL_RESULT_KEY = f"{NAMESPACE}:rollbackDrillResult"
+DRILL_PENDING_KEY = f"{NAMESPACE}:rollbackDrillPending"
+PIPELINE_KEYS = (RELEASE_KEY, VALIDATION_KEY, DEPLOYMENT_KEY, DRILL_RESULT_KEY, DRILL_PENDING_KEY)
+HAND_TYPED_REFUSED = (VALIDATION_KEY, DEPLOYMENT_KEY, DRILL_RESULT_KEY, DRILL_PENDING_KEY)
 
 RELEASE_OUTPUT = "release"
 VALIDATION_OUTPUT = "validation"
 DEPLOYMENT_OUTPUT = "deployment"
 VALIDATED_IMAGES_OUTPUT = "validatedImages"
+DRILL_RESULT_OUTPUT = "rollbackDrill"
+DRILL_PENDING_OUTPUT = "rollbackDrillPending"
 # Rollback targets kept in the state: enough for a few bad deploys in a row, bounded.
 VALIDATED_IMAGES_KEPT = 10
 
@@ -60,6 +66,12 @@ def carry_forward(values: Mapping[str, Any], state: Mapping[str, Any] | None) ->
     if DEPLOYMENT_KEY in config:
         deployment = config[DEPLOYMENT_KEY]
         run = deployment.get("run", {}) if isinstance(deployment, dict) else {}
+        # The last rollback drill outlives deploys: it tested the environment's rollback, not an
+        # image (GATE-DP-16). `gate drill restore` passes a new one; a drill's pending record is
+        # passed by `gate drill rollback` only, so any other deploy ends it.
+        drilled = (state or {}).get(DRILL_RESULT_OUTPUT)
+        if DRILL_RESULT_KEY not in config and drilled is not None:
+            config[DRILL_RESULT_KEY] = drilled
         return config, f"deployed by {run.get('repository')} run {run.get('runId')}"
     carried = {
         key: (state or {}).get(output)
@@ -67,6 +79,8 @@ def carry_forward(values: Mapping[str, Any], state: Mapping[str, Any] | None) ->
             (RELEASE_KEY, RELEASE_OUTPUT),
             (VALIDATION_KEY, VALIDATION_OUTPUT),
             (DEPLOYMENT_KEY, DEPLOYMENT_OUTPUT),
+            (DRILL_RESULT_KEY, DRILL_RESULT_OUTPUT),
+            (DRILL_PENDING_KEY, DRILL_PENDING_OUTPUT),
         )
     }
     if carried[RELEASE_KEY] is None:
@@ -148,7 +162,19 @@ def state_outputs(policy: GatePolicy, state: Mapping[str, Any] | None) -> dict[s
     history = validated_images(policy, state)
     if history:
         outputs[VALIDATED_IMAGES_OUTPUT] = history
+    for output, record in (
+        (DRILL_RESULT_OUTPUT, policy.rollback_drill_result),
+        (DRILL_PENDING_OUTPUT, policy.rollback_drill_pending),
+    ):
+        if record is not None:
+            outputs[output] = drill_document(record)
     return outputs
+
+
+def drill_document(record: GateModel) -> dict[str, Any]:
+    """A drill record as the state holds it (camelCase; UTC times end in Z)."""
+    document: dict[str, Any] = record.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return document
 
 
 def evidence_record(policy: GatePolicy) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gate import clock, deploy, emergency, window
+from gate import clock, deploy, drill, emergency, window
 from gate.deploy import DeliveryRefused
 from gate.model import PipelineRun
 from gate.promote import policy_from_values
@@ -88,6 +88,20 @@ def add_parsers(commands: Any, project_dir_default: Path) -> None:
     command.add_argument("--analysis", required=True, help="the canary analysis result (Successful)")
     command.add_argument("--window-start", required=True, type=_time)
     command.add_argument("--window-end", required=True, type=_time)
+
+    # Issue 12, part "drill" (gate/drill.py): the scheduled rollback drill, GATE-DP-16's evidence.
+    command = commands.add_parser(
+        "drill", help="the rollback drill: roll the drilled stack back, then restore it and record the result"
+    )
+    command.add_argument(
+        "phase", choices=("rollback", "restore"), help="rollback first; restore always after"
+    )
+    common(command)
+    run_arguments(command)
+    command.add_argument(
+        "--parity", default="", help="restore: the parity job's result (success, failure, cancelled, skipped)"
+    )
+    command.add_argument("--parity-root-hash", default="", help="restore: the parity check's root hash")
 
 
 def _env_int(name: str) -> int | None:
@@ -181,7 +195,44 @@ def run_command(args: argparse.Namespace, outside: Outside) -> int:
         )
         print(f"recorded the evidence of {args.stack} for {args.image}")
         return 0
+    if args.command == "drill":
+        return _drill(args, outside, now)
     return _watch(args, outside)
+
+
+def _drill(args: argparse.Namespace, outside: Outside, now: datetime) -> int:
+    workspace = _workspace(args, outside)
+    if args.phase == "rollback":
+        applied = drill.start(
+            args.project_dir,
+            workspace,
+            args.stack,
+            _run(args),
+            now=now,
+            before_apply=lambda: deploy.write_github_output({"started": "true"}),
+        )
+        deploy.write_github_output({"image": applied.image, "previous_image": applied.previous_image or ""})
+        print(f"drill: rolled {applied.stack} back to {applied.image} (it ran {applied.previous_image})")
+        return 0
+    github = outside.github
+    if github is None and args.parity == "success":
+        github = deploy.github_from_environment()
+    restored = drill.restore(
+        args.project_dir,
+        workspace,
+        github,
+        args.stack,
+        _run(args),
+        parity=args.parity,
+        parity_root_hash=args.parity_root_hash or None,
+        now=now,
+    )
+    deploy.write_github_output({"result": restored.result["result"]})
+    print(
+        f"drill: {restored.stack} runs {restored.image} again with its evidence; "
+        f"drill {restored.result['result']} (rolled back to {restored.result['rolledBackTo']})"
+    )
+    return 0
 
 
 def _watch(args: argparse.Namespace, outside: Outside) -> int:
@@ -215,4 +266,4 @@ def _watch(args: argparse.Namespace, outside: Outside) -> int:
     return 0 if result.analysis == "Successful" else 1
 
 
-COMMANDS = ("deploy", "rollback", "watch", "record-evidence")
+COMMANDS = ("deploy", "rollback", "watch", "record-evidence", "drill")

@@ -30,6 +30,7 @@ from gate.clock import iso
 from gate.delivery import (
     DEPLOYMENT_KEY,
     DEPLOYMENT_OUTPUT,
+    HAND_TYPED_REFUSED,
     RELEASE_KEY,
     RELEASE_OUTPUT,
     VALIDATION_KEY,
@@ -93,13 +94,11 @@ def _apply(
     """`pulumi up` of `stack` with the stack file plus `values`; checked offline first, so a config
     the program would refuse is refused here with the same words and nothing is applied."""
     config = read_stack_config(project_dir, stack)
-    merged = {
-        key: value for key, value in config.values.items() if key not in (VALIDATION_KEY, DEPLOYMENT_KEY)
-    }
+    merged = {key: value for key, value in config.values.items() if key not in HAND_TYPED_REFUSED}
     merged.update(values)
     policy_from_values(merged, stack, f"{config.source} + {why}")
     text = (project_dir / config.source).read_text(encoding="utf-8")
-    for key in (VALIDATION_KEY, DEPLOYMENT_KEY):
+    for key in HAND_TYPED_REFUSED:
         text = replace_config_block(text, key, None, why) if key in config.values else text
     for key, value in values.items():
         text = replace_config_block(text, key, value, why)

@@ -33,7 +33,9 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from gate import clock, delivery, flags, promotion, runtime
+from gate import emergency as emergency_path
 from gate.deploy import GitHubApi, StackWorkspace
+from gate.drill import drilled_environment
 from gate.errors import GateError
 from gate.model import GatePolicy, Release
 from gate.promote import policy_from_values
@@ -45,17 +47,11 @@ JOB = "evaluate"
 Status = Literal["PASS", "FAIL"]
 FORMATS = ("text", "json", "markdown")
 
-# Contracts with other parts of issue 12, read with defaults: they may not exist in every branch.
-DRILL_OUTPUT = "rollbackDrill"  # part drill: the drilled stack's state output
-DEFAULT_DRILL_MAX_AGE = "14d"
+DRILL_OUTPUT = delivery.DRILL_RESULT_OUTPUT  # the drilled stack's state output (gate/drill.py)
 FOLLOW_UP_OUTPUT = "emergencyFollowUp"  # gate/promotion.py emergency_follow_up, exported by the stack
-POST_INCIDENT_LABEL = "post-incident"
-DEFAULT_BACKFILL_LABEL = "emergency-backfill"  # part emergency: Emergency.backfillLabel
-DEFAULT_SIGNALS_DIRECTORY = "work/signals"  # part emergency: Emergency.signalsDirectory
+POST_INCIDENT_LABEL = emergency_path.POST_INCIDENT_LABEL
 SIGNAL_BRANCH_PREFIX = "post-incident/"  # part emergency: the signal pull request's branch
 SIGNAL_PULL_REQUEST = "signal pull request"  # Facts.issues key of its answer
-DEFAULT_TAG_PREFIX = "v"  # part notes: ReleaseNotes.tagPrefix
-DEFAULT_CONTRACTS = "work/releases"  # part notes: ReleaseContract.directory
 
 
 class EvaluationProblem(GateError):
@@ -178,32 +174,22 @@ def _time(value: Any) -> datetime | None:
 
 
 def drill_settings(policy: GatePolicy) -> tuple[str | None, str]:
-    """(the drilled environment, maxAge) of `rollbackDrill` (part drill), with the contract's
-    defaults: the environment production promotes from, 14d."""
-    drill = getattr(policy, "rollback_drill", None)
-    production = policy.environments[-1]
-    environment = getattr(drill, "environment", None) or production.promotes_from
-    max_age = getattr(drill, "max_age", None) or DEFAULT_DRILL_MAX_AGE
-    return environment, str(max_age)
+    """(the drilled environment, maxAge) of `rollbackDrill` (gate/drill.py)."""
+    return drilled_environment(policy).name, policy.rollback_drill.max_age
 
 
 def emergency_settings(policy: GatePolicy) -> tuple[str, str]:
-    """(backfillLabel, signalsDirectory) of the `emergency` model (part emergency), defaulted."""
+    """(backfillLabel, signalsDirectory) of the `emergency` settings (gate/emergency.py)."""
     emergency = policy.emergency
-    label = getattr(emergency, "backfill_label", None) or DEFAULT_BACKFILL_LABEL
-    directory = getattr(emergency, "signals_directory", None) or DEFAULT_SIGNALS_DIRECTORY
-    return str(label), str(directory).rstrip("/")
+    return emergency.backfill_label, str(emergency.signals_directory).rstrip("/")
 
 
 def tag_of(policy: GatePolicy, version: str) -> str:
-    notes = getattr(policy, "release_notes", None)
-    prefix = getattr(notes, "tag_prefix", None)
-    return f"{DEFAULT_TAG_PREFIX if prefix is None else prefix}{version}"
+    return f"{policy.release_notes.tag_prefix}{version}"
 
 
 def contracts_directory(policy: GatePolicy) -> str:
-    contract = getattr(policy, "release_contract", None)
-    return str(getattr(contract, "directory", None) or DEFAULT_CONTRACTS)
+    return str(policy.release_contract.directory)
 
 
 def _environment_stack(policy: GatePolicy, environment: str | None) -> str | None:
@@ -694,7 +680,7 @@ def _emergency_facts(
         )
         for name in (POST_INCIDENT_LABEL, label)
     }
-    if getattr(policy.emergency, "signal", "issue") == "pull-request":
+    if policy.emergency.signal == "pull-request":
         owner = repository.split("/", maxsplit=1)[0]
         head = urllib.parse.quote(f"{owner}:{SIGNAL_BRANCH_PREFIX}{incident}", safe="")
         issues[SIGNAL_PULL_REQUEST] = _ask(

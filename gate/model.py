@@ -1508,6 +1508,28 @@ class GatePolicy(GateModel):
         default_factory=lambda: ReleaseContract(),  # noqa: PLW0108
         description="Where release contracts live (work/releases/<version>.md, from the template).",
     )
+    # Issue 12, part "drill" (GATE-DP-16): see RollbackDrill, DrillResult and DrillPending below.
+    rollback_drill: RollbackDrill = Field(
+        default_factory=lambda: RollbackDrill(),  # noqa: PLW0108
+        description=(
+            "DP §Pre-Deployment 'Rollback plan documented and tested': the scheduled rollback drill "
+            "whose passed result production's promotion requires (GATE-DP-16)."
+        ),
+    )
+    rollback_drill_result: DrillResult | None = Field(
+        default=None,
+        description=(
+            "Written only by `python -m gate drill restore` (never committed: `gate check` refuses it): "
+            "the last rollback drill of this stack, exported as `rollbackDrill`."
+        ),
+    )
+    rollback_drill_pending: DrillPending | None = Field(
+        default=None,
+        description=(
+            "Written only by `python -m gate drill rollback` (never committed): what the stack ran "
+            "before a drill in progress, which `gate drill restore` puts back exactly."
+        ),
+    )
     # Issue 12, part "deploy" (GATE-DP-19, GATE-DP-20): see DeploymentWindow and ChangeLog below.
     deployment_window: DeploymentWindow = Field(
         default_factory=lambda: DeploymentWindow(),  # noqa: PLW0108 - defined below
@@ -1849,6 +1871,12 @@ class GatePolicy(GateModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _rollback_drill_in_the_chain(self) -> Self:
+        # Issue 12, part "drill": the drilled environment is one production promotes through.
+        _check_rollback_drill(self.rollback_drill, [e.name for e in self.environments])
+        return self
+
     # -- derived values ----------------------------------------------------------------------
 
     @property
@@ -2149,6 +2177,99 @@ class ChangeLog(GateModel):
                 "githubDeployments", False, "allowed: true, or a file: the change log must be kept somewhere"
             )
         return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12, part "drill": the scheduled rollback drill (gate/drill.py, rollback-drill.yml) and the
+# evidence production's promotion requires (GATE-DP-16). DP §Pre-Deployment: "Rollback plan
+# documented and tested".
+
+CronSchedule = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9*/,-]+ [0-9*/,-]+ [0-9*/,?LW-]+ [0-9A-Za-z*/,-]+ [0-9A-Za-z*/,?L#-]+$",
+        max_length=100,
+    ),
+]
+
+
+class RollbackDrill(GateModel):
+    """DP §Pre-Deployment "Rollback plan documented and tested": on `schedule`, rollback-drill.yml
+    rolls `environment` back to its previous validated image, runs the parity check against it and
+    puts back what ran before; production's promotion needs a passed drill younger than `maxAge`."""
+
+    environment: EnvironmentName | None = Field(
+        default=None,
+        description=(
+            "The environment drilled; none: the one production promotes from (staging by default). "
+            "Never production: a drill rolls back on purpose."
+        ),
+    )
+    schedule: CronSchedule = Field(
+        default="23 7 * * 2",
+        description=(
+            "Cron (UTC) of the drill on the default branch; default: Tuesdays 07:23, a weekday "
+            "morning off the hour, before the deployment window opens."
+        ),
+    )
+    max_age: Duration = Field(
+        default="336h",
+        description="How old a passed drill production's promotion accepts (336h: 14 days; h/m/s units).",
+    )
+
+    @field_validator("max_age")
+    @classmethod
+    def _positive_age(cls, value: str) -> str:
+        if duration_seconds(value) <= 0:
+            raise ValueError("allowed: a positive duration such as '336h'")
+        return value
+
+
+def _check_rollback_drill(drill: RollbackDrill, chain: list[str]) -> None:
+    if drill.environment is None:
+        return
+    if drill.environment not in chain:
+        raise FieldProblem(
+            "rollbackDrill.environment", drill.environment, f"allowed: one of {', '.join(chain[:-1])}"
+        )
+    if drill.environment == chain[-1]:
+        raise FieldProblem(
+            "rollbackDrill.environment",
+            drill.environment,
+            "a drill rolls its environment back on purpose, never production; allowed: one of "
+            + ", ".join(chain[:-1]),
+        )
+
+
+class DrillResult(GateModel):
+    """Written by `gate drill restore` into the drilled stack's state (output `rollbackDrill`)."""
+
+    image: PinnedImage = Field(description="What the environment ran before and after the drill.")
+    rolled_back_to: PinnedImage = Field(description="The validated image the drill rolled back to.")
+    parity_root_hash: RootHash | None = Field(
+        default=None, description="The parity check's root hash against rolledBackTo (a passed drill)."
+    )
+    drilled_at: datetime = Field(description="When the drill's result was recorded (UTC).")
+    run: PipelineRun = Field(description="The rollback-drill.yml run.")
+    result: Literal["passed", "failed"] = Field(description="passed only when parity passed.")
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        _require_utc("drilledAt", self.drilled_at)
+        _require_not_after_now("drilledAt", self.drilled_at, info, "a drill cannot come from the future")
+        if self.result == "passed" and self.parity_root_hash is None:
+            raise FieldProblem("parityRootHash", None, "a passed drill records the parity root hash")
+        return self
+
+
+class DrillPending(GateModel):
+    """Written by `gate drill rollback`: the stack's release, deployment and evidence before the drill."""
+
+    release: Release = Field(description="The release the stack ran before the drill.")
+    deployment: Deployment | None = Field(default=None, description="Its deployment record.")
+    validation: Validation | None = Field(default=None, description="Its evidence, if it had any.")
+    rolled_back_to: PinnedImage = Field(description="The image the drill deployed.")
+    run: PipelineRun = Field(description="The rollback-drill.yml run that started the drill.")
 
 
 # GatePolicy names the classes above before they exist (forward references): resolve them now.

@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gate import automation, emergency, release_contract, release_notes, schema_change
+from gate import automation, drill, emergency, release_contract, release_notes, schema_change
 from gate.model import GatePolicy, Repository
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.workflows import (
@@ -63,6 +63,7 @@ REPOSITORY_WORKFLOWS = (
     release_notes.PUBLISH_WORKFLOW,
     # Issue 12, part emergency: workflow_dispatch only, like deploy.yml (gate/emergency.py).
     emergency.WORKFLOW_FILE,
+    drill.WORKFLOW_FILE,  # issue 12, part "drill": scheduled, in the repository like deploy.yml
 )
 RERUN_WORKFLOW = "schema-change-rerun.yml"
 # Separates the gated repository's name from the workflow's in the central repository's file names

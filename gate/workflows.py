@@ -18,6 +18,7 @@ from gate import (
     actions,
     automation,
     aws,
+    drill,
     emergency,
     evaluate,
     release_contract,
@@ -1458,6 +1459,8 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     documents[release_notes.PUBLISH_WORKFLOW] = release_notes.publish_workflow(policy, repo)
     # Issue 12, part emergency: DP §Emergency / Hotfix Deployments (gate/emergency.py).
     documents[emergency.WORKFLOW_FILE] = emergency.workflow_document(policy, repo)
+    # Issue 12, part "drill": the scheduled rollback drill, GATE-DP-16's evidence (gate/drill.py).
+    documents[drill.WORKFLOW_FILE] = drill.drill_workflow(policy, repo)
     return dict(sorted(documents.items()))
 
 

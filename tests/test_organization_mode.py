@@ -18,6 +18,7 @@ import pytest
 
 from gate import cli, organization
 from gate.automation import FILE as MISMATCH_AUTOMATION
+from gate.drill import WORKFLOW_FILE as DRILL_WORKFLOW
 from gate.emergency import WORKFLOW_FILE as EMERGENCY_WORKFLOW
 from gate.errors import PolicyError
 from gate.github import repository_workflows, required_checks
@@ -125,6 +126,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
             RERUN_WORKFLOW,
             PUBLISH_WORKFLOW,
             EMERGENCY_WORKFLOW,
+            DRILL_WORKFLOW,  # issue 12, part drill: scheduled, like the janitor
         )
     )
     assert sorted(own) == [f"{WORKFLOW_DIR}/{f}" for f in kept]
@@ -290,7 +292,7 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
                 EMERGENCY_WORKFLOW,
                 *extra,
             )
-        }
+        } | {f"{WORKFLOW_DIR}/{DRILL_WORKFLOW}"}
     assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET, FILE))
 
 

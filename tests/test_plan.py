@@ -97,6 +97,9 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
         ".github/workflows/release-notes.yml",
         "tools/release_check.py",
         "work/releases/_TEMPLATE-release-contract.md",
+        # Issue 12 (drill): the scheduled rollback drill; (emergency) the emergency deploy.
+        ".github/workflows/rollback-drill.yml",
+        ".github/workflows/emergency-deploy.yml",
     }
     assert len(of_type(plan, LABEL)) >= 1
     assert plan["outputs"]["ownsMergeGate"] is True

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from gate import cli, engine
+from gate import cli, clock, engine
+from gate.clock import iso
+from gate.delivery import DRILL_RESULT_OUTPUT
 from gate.errors import GateError
 from gate.plan import build_plan
 from gate.promote import promote as promote_release
@@ -43,7 +45,16 @@ def staging_evidence(digest: str = VALIDATED, flags: dict[str, bool] | None = No
             "flags": flags if flags is not None else {},
             "parityRootHash": ROOT_HASH,
             "validatedAt": "2026-11-21T14:05:00Z",
-        }
+        },
+        # Issue 12, part drill: a passed rollback drill of today (GATE-DP-16, tests/test_drill.py).
+        DRILL_RESULT_OUTPUT: {
+            "image": f"{REGISTRY}@{digest}",
+            "rolledBackTo": f"{REGISTRY}@{OTHER}",
+            "parityRootHash": ROOT_HASH,
+            "drilledAt": iso(clock.now()),
+            "run": {"repository": "acme/aos", "runId": 7101},
+            "result": "passed",
+        },
     }
 
 
@@ -100,8 +111,9 @@ def test_each_stack_exports_evidence_and_the_next_one_reads_it() -> None:
     (reference,) = [r for r in prod["resources"] if r["type"] == engine.STACK_REFERENCE_TYPE]
     assert reference["inputs"]["name"] == "organization/delivery-gate/staging"
     assert reference["options"]["read"] == "organization/delivery-gate/staging"
-    # Prod has not recorded a parity result of its own: it exports nothing further down the chain.
-    assert EVIDENCE_OUTPUT not in prod["outputs"]
+    # Prod's own evidence (examples/state/prod.json: validated there too) is for prod's image.
+    assert prod["outputs"][EVIDENCE_OUTPUT]["environment"] == "production"
+    assert prod["outputs"][EVIDENCE_OUTPUT]["imageDigest"] == evidence["imageDigest"]
 
 
 # -- GATE-DP-09: good, missing and mismatched evidence ------------------------------------------------

@@ -44,6 +44,18 @@
         GATE-DP-18: prints the world file evaluate/S.md (the table), else a table of seven PASS
         rows naming the image and release; exit 1 when the table's first line ends in "FAIL"
         (faults/gate-evaluate: exit 1 with no table)
+    drill rollback --stack S --repository R --run-id ID
+        GATE-DP-16 (issue 12, part drill): S's rollback target is the first image of the world
+        file validated/S.json (the images S validated, newest first) other than the one it runs;
+        none: exit 2, nothing changed. Else writes started=true, keeps what S ran and its
+        evidence/S.json in drill/S-pending.json, runs the target (it must be pushed) and writes
+        image= and previous_image=. A drill already pending: exit 2.
+    drill restore --stack S --parity RESULT --parity-root-hash H --repository R --run-id ID
+        puts back the pending image and evidence/S.json exactly, removes the pending file and
+        writes drill/S.json: {image, rolledBackTo, ranDuringParity (what S ran when the restore
+        began), parityRootHash (passed only), result: passed iff RESULT is success and H a root
+        hash, else failed, repository, runId}; writes result=. No pending drill: exit 2. The
+        world file faults/gate-drill-restore makes the restore fail before it changes anything.
 
 Every call is appended to $GATE_HARNESS_WORLD/calls.jsonl as {"tool": "gate", "argv", "cwd"}.
 $GATE_HARNESS_WORLD/faults/gate makes every call fail, faults/gate-<command> every call of one
@@ -337,6 +349,71 @@ def rollback(root: Path, stack: str, reason: str) -> int:
     return 0
 
 
+def drill_rollback(root: Path, stack: str, run_id: str) -> int:
+    environment_of(stack)
+    pending_path = root / "drill" / f"{stack}-pending.json"
+    if pending_path.is_file():
+        print(f"fake gate: {stack} is in the middle of a drill: restore it first", file=sys.stderr)
+        return 2
+    current = running(root, stack)
+    validated: list[str] = read_json(root / "validated" / f"{stack}.json", [])
+    target = next((image for image in validated if image != current), None)
+    if target is None:
+        print(
+            f"fake gate: stack {stack} has validated no image other than the one it runs "
+            f"({current or 'nothing'}): nothing to roll back to, so no drill",
+            file=sys.stderr,
+        )
+        return 2
+    write_outputs(started="true")
+    pending = {
+        "image": current,
+        "evidence": evidence_of(root, stack),
+        "rolledBackTo": target,
+        "runId": run_id,
+    }
+    write_json(pending_path, pending)
+    pushed_image(root, "", target)
+    write_json(deployment_path(root, stack), {"containers": {"app": target}})
+    write_outputs(image=target, previous_image=current)
+    print(f"{stack}: drill: rolled back to {target} (was {current})")
+    return 0
+
+
+def drill_restore(root: Path, args: argparse.Namespace) -> int:
+    stack = args.stack
+    pending_path = root / "drill" / f"{stack}-pending.json"
+    pending = read_json(pending_path, None)
+    if pending is None:
+        print(f"fake gate: stack {stack} has no drill in progress: nothing to restore", file=sys.stderr)
+        return 2
+    if (root / "faults" / "gate-drill-restore").exists():
+        raise SystemExit("fake gate: drill restore failed (fault injected: gate-drill-restore)")
+    during = running(root, stack)
+    write_json(deployment_path(root, stack), {"containers": {"app": pending["image"]}})
+    evidence_path = root / "evidence" / f"{stack}.json"
+    if pending["evidence"] is None:
+        evidence_path.unlink(missing_ok=True)
+    else:
+        write_json(evidence_path, pending["evidence"])
+    passed = args.parity == "success" and bool(ROOT_HASH.fullmatch(args.parity_root_hash or ""))
+    record: dict[str, Any] = {
+        "image": pending["image"],
+        "rolledBackTo": pending["rolledBackTo"],
+        "ranDuringParity": during,
+        "result": "passed" if passed else "failed",
+        "repository": args.repository,
+        "runId": args.run_id,
+    }
+    if passed:
+        record["parityRootHash"] = args.parity_root_hash
+    write_json(root / "drill" / f"{stack}.json", record)
+    pending_path.unlink()
+    write_outputs(result=record["result"])
+    print(f"{stack}: drill {record['result']}; runs {pending['image']} again with its evidence")
+    return 0
+
+
 WINDOW = "Mon, Tue, Wed, Thu 09:00-16:00 UTC"
 
 
@@ -453,6 +530,13 @@ def parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser("evaluate")  # issue 12, part evaluate
     for name in ("--stack", "--image", "--release", "--repo-dir", "--format"):
         evaluation.add_argument(name, required=name == "--stack")
+    drill = commands.add_parser("drill")
+    drill.add_argument("phase", choices=("rollback", "restore"))
+    drill_options: dict[str, dict[str, Any]] = {"--stack": {"required": True}, **release}
+    for option, settings in drill_options.items():
+        drill.add_argument(option, **settings)
+    drill.add_argument("--parity", default="")
+    drill.add_argument("--parity-root-hash", default="")
     return root
 
 
@@ -465,6 +549,12 @@ RELEASE_COMMANDS: dict[str, Callable[[Path, argparse.Namespace], int]] = {
     "record-evidence": record_evidence,
     "rollback": lambda root, args: rollback(root, args.stack, args.reason),
     "evaluate": evaluate,  # issue 12, part evaluate (GATE-DP-18)
+    # Issue 12, part drill: the scheduled rollback drill (GATE-DP-16).
+    "drill": lambda root, args: (
+        drill_rollback(root, args.stack, args.run_id)
+        if args.phase == "rollback"
+        else drill_restore(root, args)
+    ),
 }
 
 
