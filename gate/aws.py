@@ -441,7 +441,33 @@ def deploy_trust_policy(policy: GatePolicy) -> Document:
         )
     if relay.enabled(policy):
         statements.append(alert_rollback_statement(policy))
+    drill = rollback_drill_statement(policy)
+    if drill is not None:
+        statements.append(drill)
     return {"Version": IAM_VERSION, "Statement": statements}
+
+
+def rollback_drill_statement(policy: GatePolicy) -> Document | None:
+    """Issue 12, part drill (GATE-DP-16): rollback-drill.yml deploys the drilled environment's
+    stack. Only that environment's role trusts it, on each gated repository's default branch, in
+    the reviewer-free `<environment>-rollback` where its jobs run; every other role: nothing."""
+    # gate.drill renders a workflow and reads stacks: imported here, where it is needed.
+    from gate import drill  # noqa: PLC0415
+
+    environment = drill.drilled_environment(policy)
+    if environment.name != policy.environment:
+        return None
+    refs = sorted(
+        f"{repo.full_name}/{drill.WORKFLOW_PATH}@refs/heads/"
+        + _no_pattern(repo.default_branch, "the default branch", policy)
+        for repo in policy.repositories
+    )
+    subjects = sorted(
+        f"repo:{repo.full_name}:environment:{environment.rollback.name}" for repo in policy.repositories
+    )
+    return _github_statement(
+        "GateRollbackDrillOnTheDefaultBranch", policy, {SUB_KEY: subjects, WORKFLOW_REF_KEY: refs}
+    )
 
 
 def alert_rollback_statement(policy: GatePolicy) -> Document:

@@ -312,7 +312,12 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
 ) -> None:
     recording = declare(stack_values(environment))
     role = role_named(recording, f"delivery-gate-deploy-{environment}")
-    statement, alert_rollback = document(role, "assumeRolePolicy")["Statement"]
+    statement, alert_rollback, *drill = document(role, "assumeRolePolicy")["Statement"]
+    # Issue 12, part drill: only the drilled environment (staging) also trusts rollback-drill.yml
+    # (tests/test_drill.py checks that statement).
+    assert [s["Sid"] for s in drill] == (
+        ["GateRollbackDrillOnTheDefaultBranch"] if environment == "staging" else []
+    )
     # The runtime rollback of the alert relay's workflow (gate/automation.py), exactly as narrow.
     assert alert_rollback["Sid"] == "GateAlertRollbackOnTheDefaultBranch"
     assert alert_rollback["Principal"] == {"Federated": OIDC_ARN}

@@ -220,9 +220,11 @@ def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
 
 def test_release_branches_are_opt_in_and_a_pattern_only_for_the_workflow_ref() -> None:
     trust = spec.deploy_trust_policy(gated("staging", deployFromReleaseBranches=True))
-    default, release, alert_rollback = trust["Statement"]
+    # Issue 12, part drill: staging is drilled, so its role also trusts rollback-drill.yml (last).
+    default, release, alert_rollback, drill = trust["Statement"]
     assert default == spec.deploy_trust_policy(gated("staging"))["Statement"][0]
     assert alert_rollback == spec.deploy_trust_policy(gated("staging"))["Statement"][1]
+    assert drill == spec.deploy_trust_policy(gated("staging"))["Statement"][2]
     assert release["Condition"] == {
         "StringEquals": {
             AUD: "sts.amazonaws.com",

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gate import cli, drill
+from gate import aws, cli, drill
 from gate.concurrency import check_call_concurrency
 from gate.delivery import DRILL_PENDING_OUTPUT, DRILL_RESULT_OUTPUT, carry_forward
 from gate.delivery_cli import Outside
@@ -517,3 +517,28 @@ def test_organisation_mode_keeps_the_drill_in_the_repository() -> None:
     )
     documents = repository_workflow_documents(gate_policy, gate_policy.repositories[0])
     assert "schedule" in documents[drill.WORKFLOW_FILE]["on"]
+
+
+# -- AWS: only the drilled environment's deploy role trusts the drill --------------------------------
+
+
+def test_only_the_drilled_environments_role_trusts_the_drill_in_its_rollback_environment() -> None:
+    from tests.test_aws_renderers import gated  # noqa: PLC0415
+
+    drilled = [s for s in aws.deploy_trust_policy(gated("staging"))["Statement"] if "Drill" in s["Sid"]]
+    assert [s["Condition"]["StringEquals"] for s in drilled] == [
+        {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            aws.SUB_KEY: [
+                "repo:acme/aos:environment:staging-rollback",
+                "repo:zeta/web:environment:staging-rollback",
+            ],
+            aws.WORKFLOW_REF_KEY: [
+                "acme/aos/.github/workflows/rollback-drill.yml@refs/heads/main",
+                "zeta/web/.github/workflows/rollback-drill.yml@refs/heads/trunk",
+            ],
+        }
+    ]
+    for other in ("dev", "production"):
+        statements = aws.deploy_trust_policy(gated(other))["Statement"]
+        assert not [s for s in statements if "rollback-drill" in json.dumps(s)]
