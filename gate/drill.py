@@ -49,12 +49,11 @@ from gate.delivery import (
 )
 from gate.deploy import Applied, DeliveryRefused, GitHubApi, StackWorkspace, _apply
 from gate.errors import RuleViolation
-from gate.model import DrillResult, Environment, GatePolicy, PipelineRun, Repository
+from gate.model import DrillResult, Environment, GatePolicy, PipelineRun, Repository, backfill_seconds
 from gate.promote import policy_from_values
 from gate.promotion import RULE_ID as PROMOTION_RULE_ID
 from gate.promotion import read_evidence, unvalidated
 from gate.stackfile import read_stack_config
-from gate.types import duration_seconds
 from gate.yamltext import Commented
 
 RULE_ID = "GATE-DP-16"  # production's promotion rests on a passed, recent rollback drill
@@ -300,7 +299,7 @@ def drill_problems(policy: GatePolicy, drilled_outputs: Mapping[str, Any] | None
     if drill.result != PASSED:
         return [f"the last rollback drill of {drilled.name}, at {iso(drill.drilled_at)}, failed ({where})"]
     age = now - drill.drilled_at
-    if age > timedelta(seconds=duration_seconds(max_age)):
+    if age > timedelta(seconds=backfill_seconds(max_age)):
         return [
             f"the last rollback drill of {drilled.name} passed at {iso(drill.drilled_at)} ({where}), "
             f"{_days(age)} ago: older than rollbackDrill.maxAge {max_age}"

@@ -39,9 +39,9 @@ from typing import Any
 from gate import actions
 from gate.clock import iso
 from gate.deploy import DeliveryRefused, GitHubApi, RestGitHub
-from gate.model import Environment, GatePolicy, Repository
+from gate.model import Environment, GatePolicy, Repository, backfill_seconds
 from gate.promotion import EMERGENCY_RULE_ID
-from gate.types import duration_seconds, fullmatch_linear
+from gate.types import fullmatch_linear
 from gate.yamltext import Commented
 
 RULE_ID = "GATE-DP-17"  # an overdue emergency backfill blocks non-emergency deploys
@@ -62,11 +62,6 @@ _MARKER = re.compile(r"<!-- delivery-gate:emergency-backfill environment=([a-z0-
 
 def marker(environment: str, incident_id: str) -> str:
     return f"<!-- delivery-gate:emergency-backfill environment={environment} incident={incident_id} -->"
-
-
-def backfill_seconds(value: str) -> int:
-    """emergency.backfillWithin in seconds: 'Nd' days, or an h/m/s duration."""
-    return int(value[:-1]) * 86400 if value.endswith("d") else duration_seconds(value)
 
 
 @dataclass(frozen=True)

@@ -688,6 +688,11 @@ BackfillDuration = Annotated[
 ]
 
 
+def backfill_seconds(value: str) -> int:
+    """A BackfillDuration in seconds: 'Nd' days, or an h/m/s duration."""
+    return int(value[:-1]) * 86400 if value.endswith("d") else duration_seconds(value)
+
+
 class Emergency(GateModel):
     """DP §Emergency / Hotfix Deployments."""
 
@@ -2212,16 +2217,17 @@ class RollbackDrill(GateModel):
             "morning off the hour, before the deployment window opens."
         ),
     )
-    max_age: Duration = Field(
-        default="336h",
-        description="How old a passed drill production's promotion accepts (336h: 14 days; h/m/s units).",
+    # Days like the emergency part's backfillWithin (same type; gate/emergency.py reads it).
+    max_age: BackfillDuration = Field(
+        default="14d",
+        description="How old a passed drill production's promotion accepts (days 'Nd', or h/m/s).",
     )
 
     @field_validator("max_age")
     @classmethod
     def _positive_age(cls, value: str) -> str:
-        if duration_seconds(value) <= 0:
-            raise ValueError("allowed: a positive duration such as '336h'")
+        if backfill_seconds(value) <= 0:
+            raise ValueError("allowed: a positive duration such as '14d'")
         return value
 
 

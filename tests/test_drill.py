@@ -391,7 +391,7 @@ def test_dp16_a_recent_passed_drill_lets_production_promote(
 ) -> None:
     monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-28T09:00:00Z")
     plan_prod(prod_project(tmp_path), a_drill("2026-11-24T07:41:00Z"))
-    # maxAge 336h (14 days) by default: 13 days 23 hours old still passes.
+    # maxAge 14d by default: 13 days 23 hours old still passes.
     plan_prod(prod_project(tmp_path), a_drill("2026-11-14T10:00:00Z"))
 
 
@@ -408,7 +408,7 @@ def test_dp16_a_recent_passed_drill_lets_production_promote(
         (
             a_drill("2026-11-14T08:00:00Z"),
             "",
-            r"passed at 2026-11-14T08:00:00Z .*, 14d1h ago: older than rollbackDrill.maxAge 336h",
+            r"passed at 2026-11-14T08:00:00Z .*, 14d1h ago: older than rollbackDrill.maxAge 14d",
         ),
         (
             a_drill("2026-11-27T08:00:00Z"),
@@ -461,12 +461,18 @@ def test_the_drilled_environment_defaults_to_the_one_production_promotes_from() 
     assert drill.drilled_environment(policy(rollbackDrill={"environment": "dev"})).name == "dev"
 
 
+def test_max_age_is_written_in_days_by_default() -> None:
+    assert policy().rollback_drill.max_age == "14d"
+    assert policy(rollbackDrill={"maxAge": "36h"}).rollback_drill.max_age == "36h"
+
+
 @pytest.mark.parametrize(
     ("drill_settings", "expected"),
     [
         ({"environment": "production"}, "never production; allowed: one of dev, staging"),
         ({"environment": "qa"}, "got 'qa'; allowed: one of dev, staging"),
-        ({"maxAge": "14d"}, "rollbackDrill.maxAge"),
+        ({"maxAge": "2w"}, "rollbackDrill.maxAge"),
+        ({"maxAge": "0d"}, "days such as '7d' \\(1-999\\)"),
         ({"maxAge": "0h"}, "a positive duration"),
         ({"schedule": "every tuesday"}, "rollbackDrill.schedule"),
     ],

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli, emergency
+from gate import cli, emergency, model
 from gate.delivery import RELEASE_KEY, carry_forward
 from gate.delivery_cli import Outside
 from gate.deploy import Claim, DeliveryRefused, Window, record_evidence
@@ -322,8 +322,8 @@ def load(environment: str, **emergency_values: Any) -> Any:
 
 
 def test_backfill_within_reads_days_or_a_duration() -> None:
-    assert emergency.backfill_seconds("7d") == 7 * 86400
-    assert emergency.backfill_seconds("36h") == 36 * 3600
+    assert model.backfill_seconds("7d") == 7 * 86400
+    assert model.backfill_seconds("36h") == 36 * 3600
     within = load("production", backfillWithin="36h")
     issue = backfill_issue(1, MONDAY - timedelta(hours=37))
     assert [b.number for b in emergency.overdue(within, [issue], MONDAY)] == [1]
