@@ -371,7 +371,7 @@ def drill_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     # A module import would be circular: gate.workflows assembles this file.
     from gate import workflows as w  # noqa: PLC0415
 
-    s, n = policy.workflows, policy.notifications
+    s = policy.workflows
     env = drilled_environment(policy)
     facts = {"STACK": env.stack, "REPOSITORY": "${{ github.repository }}", "RUN_ID": "${{ github.run_id }}"}
     rollback_step = w.gate_command("Roll back to the previous validated image", _DRILL_ROLLBACK, **facts)
@@ -423,23 +423,8 @@ def drill_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
         "${{ env.ROLLED_BACK_TO }} instead of ${{ env.IMAGE }}. ${{ env.RUN_URL }}"
     )
     restore_failed = "${{ always() && steps.restore.outcome != 'success' }}"
-    notify = [
-        w.when(
-            restore_failed,
-            {
-                "name": f"Notify {channel}",
-                **w.uses(
-                    actions.SLACK,
-                    method="chat.postMessage",
-                    token="${{ secrets.SLACK_BOT_TOKEN }}",
-                    errors=True,
-                    payload=f'channel: "{channel}"\ntext: "{message}"\n',
-                ),
-                "env": restored_facts,
-            },
-        )
-        for channel in (n.oncall, n.platform)
-    ]
+    # The same pages as a failed deploy's rollback (rollback_job), only when the restore failed.
+    notify = w.notify_oncall(policy, restore_failed, message, restored_facts)
     restore = {
         "needs": ["rollback", "parity"],
         # Whatever the parity check did (failed, cancelled), once the rollback started.
@@ -472,10 +457,9 @@ def drill_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     on = {"schedule": [{"cron": policy.rollback_drill.schedule}], "workflow_dispatch": {}}
     # deploy.yml's group for the default branch: a drill never overlaps a deploy (GATE-M9-04
     # checks the parity call's group differs from it).
-    concurrency = {"group": "deploy-${{ github.ref }}", "cancel-in-progress": False}
     return w.workflow(
         "rollback-drill",
         on,
         {"rollback": rollback, "parity": parity, "restore": restore},
-        concurrency=concurrency,
+        concurrency=w.DEPLOY_CONCURRENCY,
     )

@@ -1273,7 +1273,7 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
         "workflow_dispatch": {},
     }
     # One deploy per branch at a time, never cancelled half-way.
-    concurrency = {"group": "deploy-${{ github.ref }}", "cancel-in-progress": False}
+    concurrency = DEPLOY_CONCURRENCY
     # Issue 12, part deploy: the `release` job before production, the change log after it.
     jobs = release_deploy.attach(policy, repo, jobs)
     # Issue 12, part evaluate (GATE-DP-18): the Evaluation Criteria before the production deploy.
@@ -1302,13 +1302,41 @@ await github.rest.issues.create({
 """
 
 
+def notify_oncall(policy: GatePolicy, condition: str, message: str, facts: Mapping[str, str]) -> list[Step]:
+    """Slack steps to #oncall and #platform when `condition` holds (a rollback's, or a rollback
+    drill's failed restore: gate/drill.py)."""
+    n = policy.notifications
+    return [
+        when(
+            condition,
+            {
+                "name": f"Notify {channel}",
+                **uses(
+                    actions.SLACK,
+                    method="chat.postMessage",
+                    token="${{ secrets.SLACK_BOT_TOKEN }}",
+                    # The action's default (errors: false) would let a failed notification pass silently.
+                    errors=True,
+                    payload=f'channel: "{channel}"\ntext: "{message}"\n',
+                ),
+                "env": dict(facts),
+            },
+        )
+        for channel in (n.oncall, n.platform)
+    ]
+
+
+# deploy.yml's group: one deploy of a branch at a time; the rollback drill (gate/drill.py) shares it.
+DEPLOY_CONCURRENCY = {"group": "deploy-${{ github.ref }}", "cancel-in-progress": False}
+
+
 def rollback_job(
     policy: GatePolicy, repo: Repository, env: Environment, ids: Mapping[str, str], *, source: str = "build"
 ) -> Job:
     """M9 §Post-merge 2 and DP §Rollback Criteria: when anything after a started deploy is not a
     success, the environment's stack goes back to its last validated image, in `<env>-rollback`,
     which has no reviewers and no wait timer: a rollback never waits for a human."""
-    s, n = policy.workflows, policy.notifications
+    s = policy.workflows
     labels = ["parity-mismatch", "high-priority"]
     issue_script = _ROLLBACK_ISSUE.replace("OTHER_LABELS", repr(labels[1:])).replace(
         "PARITY_LABELS", repr(labels)
@@ -1332,25 +1360,8 @@ def rollback_job(
         **results,
         "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
     }
-    notify = [
-        when(
-            # Also, and above all, when the rollback failed.
-            "${{ always() }}",
-            {
-                "name": f"Notify {channel}",
-                **uses(
-                    actions.SLACK,
-                    method="chat.postMessage",
-                    token="${{ secrets.SLACK_BOT_TOKEN }}",
-                    # The action's default (errors: false) would let a failed notification pass silently.
-                    errors=True,
-                    payload=f'channel: "{channel}"\ntext: "{message}"\n',
-                ),
-                "env": facts,
-            },
-        )
-        for channel in (n.oncall, n.platform)
-    ]
+    # Also, and above all, when the rollback failed.
+    notify = notify_oncall(policy, "${{ always() }}", message, facts)
     rollback = gate_command(
         "Roll back to the last validated image",
         _GATE_ROLLBACK,

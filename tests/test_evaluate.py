@@ -384,7 +384,7 @@ def test_a_big_bang_environment_fails_progressive_rollout(project: Path, capsys:
     [
         (None, CONTRACT, "tested: stack staging records no rollback drill"),
         ({"result": "failed"}, CONTRACT, "tested: the last drill in staging did not pass (result 'failed')"),
-        ({"drilledAt": iso(NOW - timedelta(days=15))}, CONTRACT, "is not within rollbackDrill.maxAge 336h"),
+        ({"drilledAt": iso(NOW - timedelta(days=15))}, CONTRACT, "is not within rollbackDrill.maxAge 14d"),
         (
             {},
             CONTRACT.replace(
