@@ -188,7 +188,7 @@ def test_a_breaking_change_without_migration_publishes_nothing(gated: Gated) -> 
     assert [c["method"] for c in github_calls(gated)] == ["repos.generateReleaseNotes", "pulls.get"]
 
 
-def test_only_the_publishing_and_change_log_jobs_can_write_contents() -> None:
+def test_only_the_release_and_change_log_writers_can_write_contents() -> None:
     documents = committed_workflows(policy(), policy().repositories[0])
     writers = {
         (file, job_id)
@@ -196,8 +196,13 @@ def test_only_the_publishing_and_change_log_jobs_can_write_contents() -> None:
         for job_id, body in document["jobs"].items()
         if (body.get("permissions") or {}).get("contents") == "write"
     }
-    # The notes' publisher creates the release; the change log (GATE-DP-20) writes its own branch.
-    assert writers == {("publish-release-notes.yml", "publish-release-notes"), ("deploy.yml", "changelog")}
+    # The notes' publisher creates the release, the evaluation (GATE-DP-18) adds its table to it, the
+    # change log (GATE-DP-20) writes its own branch: none of them holds a secret.
+    assert writers == {
+        ("publish-release-notes.yml", "publish-release-notes"),
+        ("deploy.yml", "evaluation-notes"),
+        ("deploy.yml", "changelog"),
+    }
     assert documents["publish-release-notes.yml"]["on"] == {"push": {"tags": ["v*"]}}
 
 
