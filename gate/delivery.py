@@ -223,28 +223,39 @@ def run_problems(
     """Why the GitHub API's view of run `run_id` does not back evidence for `environment`: it must
     be a deploy.yml (or emergency-deploy.yml) run of the repository, the very run that deployed
     the image, whose parity and validation jobs for this environment succeeded."""
-    problems = []
-    if str(run.get("path", "")).split("@", 1)[0] not in DELIVERY_WORKFLOW_PATHS:
-        problems.append(
-            f"run {run_id} is {run.get('path') or 'no workflow'}, not {' or '.join(DELIVERY_WORKFLOW_PATHS)}"
-        )
-    full_name = (run.get("repository") or {}).get("full_name")
-    if full_name != repository:
-        problems.append(f"run {run_id} belongs to {full_name}, not {repository}")
+    problems = workflow_run_problems(run_id, run, repository, DELIVERY_WORKFLOW_PATHS)
     if deployed_by is None:
         problems.append(f"{environment} records no deploy: run `gate deploy` first")
     elif deployed_by != run_id:
         problems.append(f"run {run_id} did not deploy the image {environment} runs (run {deployed_by} did)")
     for name in (f"parity {environment}", f"validate {environment}"):
-        # A called workflow's jobs are named "<caller job> / <called job>" in the API.
-        found = [
-            job for job in jobs if job.get("name") == name or str(job.get("name")).startswith(f"{name} / ")
-        ]
-        if not found:
-            problems.append(f"run {run_id} has no job {name!r}")
-        problems += [
-            f"job {job.get('name')!r} of run {run_id} concluded {job.get('conclusion') or 'nothing yet'}"
-            for job in found
-            if job.get("conclusion") != "success"
-        ]
+        problems += job_problems(run_id, jobs, name)
     return problems
+
+
+def workflow_run_problems(
+    run_id: int, run: Mapping[str, Any], repository: str, workflow_paths: Sequence[str]
+) -> list[str]:
+    """Why run `run_id` is not a run of one of `workflow_paths` in `repository`."""
+    problems = []
+    if str(run.get("path", "")).split("@", 1)[0] not in workflow_paths:
+        problems.append(
+            f"run {run_id} is {run.get('path') or 'no workflow'}, not {' or '.join(workflow_paths)}"
+        )
+    full_name = (run.get("repository") or {}).get("full_name")
+    if full_name != repository:
+        problems.append(f"run {run_id} belongs to {full_name}, not {repository}")
+    return problems
+
+
+def job_problems(run_id: int, jobs: Sequence[Mapping[str, Any]], name: str) -> list[str]:
+    """Why run `run_id` has no successful job `name`. A called workflow's jobs are named
+    "<caller job> / <called job>" in the API."""
+    found = [job for job in jobs if job.get("name") == name or str(job.get("name")).startswith(f"{name} / ")]
+    if not found:
+        return [f"run {run_id} has no job {name!r}"]
+    return [
+        f"job {job.get('name')!r} of run {run_id} concluded {job.get('conclusion') or 'nothing yet'}"
+        for job in found
+        if job.get("conclusion") != "success"
+    ]

@@ -45,7 +45,9 @@ from gate.delivery import (
     RELEASE_OUTPUT,
     VALIDATION_KEY,
     VALIDATION_OUTPUT,
+    job_problems,
     rollback_target,
+    workflow_run_problems,
 )
 from gate.deploy import Applied, DeliveryRefused, GitHubApi, StackWorkspace, _apply
 from gate.errors import RuleViolation
@@ -189,22 +191,9 @@ def drill_run_problems(
 ) -> list[str]:
     """Why the GitHub API's view of run `run_id` does not back a passed drill: it must be a
     rollback-drill.yml run of the repository whose `parity <environment>` jobs succeeded."""
-    problems = []
-    if str(run.get("path", "")).split("@", 1)[0] != WORKFLOW_PATH:
-        problems.append(f"run {run_id} is {run.get('path') or 'no workflow'}, not {WORKFLOW_PATH}")
-    full_name = (run.get("repository") or {}).get("full_name")
-    if full_name != repository:
-        problems.append(f"run {run_id} belongs to {full_name}, not {repository}")
-    name = f"parity {environment}"
-    found = [job for job in jobs if job.get("name") == name or str(job.get("name")).startswith(f"{name} / ")]
-    if not found:
-        problems.append(f"run {run_id} has no job {name!r}")
-    problems += [
-        f"job {job.get('name')!r} of run {run_id} concluded {job.get('conclusion') or 'nothing yet'}"
-        for job in found
-        if job.get("conclusion") != "success"
-    ]
-    return problems
+    return workflow_run_problems(run_id, run, repository, (WORKFLOW_PATH,)) + job_problems(
+        run_id, jobs, f"parity {environment}"
+    )
 
 
 def restore(

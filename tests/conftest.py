@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The execution harness's `gated` and `app_url` fixtures, for every module that runs workflows.
+pytest_plugins = ("tests.support.harness_fixtures",)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ProjectFactory = Callable[[dict[str, str]], Path]

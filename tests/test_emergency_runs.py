@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +35,6 @@ FIX = "ghcr.io/acme/aos@sha256:" + "e" * 64
 SCAN = f"https://github.com/{REPOSITORY}/actions/runs/4242"
 PLAN = "https://wiki.acme.example/runbooks/aos-rollback"
 STAGES = ("deploy", "parity", "validate", "evidence", "rollback")
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with app_server() as url:
-        yield url
 
 
 def prepared(gated: Gated, urls: dict[str, str], *, scanned: bool = True) -> None:

@@ -10,13 +10,8 @@ tests/test_evaluate.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.support.release_fixture import set_github_responses
-from tests.support.sample_world import STACKS, app_server
+from tests.support.sample_world import STACKS
 from tests.test_workflow_runs import (
     DEPLOYED_EVERYWHERE,
     OLD_IMAGE,
@@ -27,7 +22,6 @@ from tests.test_workflow_runs import (
     gate_calls,
     github_calls,
     log,
-    make_gated,
     push,
     results,
 )
@@ -40,17 +34,6 @@ FAIL_TABLE = """\
 |-----------|--------|----------|--------|
 | Rollback plan | **FAIL** | tested: stack staging records no rollback drill | state of stack staging |
 """
-
-
-@pytest.fixture
-def gated(tmp_path: Path) -> Gated:
-    return make_gated(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with app_server() as url:
-        yield url
 
 
 def evaluate_calls(gated: Gated) -> list[list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from gate.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, K6_MAPPER_PATH, WORKF
 from tests.conftest import ProjectFactory
 from tests.support.actions_runner import Event, Harness
 from tests.support.release_fixture import release_files
-from tests.support.sample_world import FAKE_GATE, STUBS, app_server, make_sample_repo, make_world
+from tests.support.sample_world import FAKE_GATE, STUBS, make_sample_repo, make_world
 from tests.test_workflow_runs import (
     ALL_CHECKS_PASS,
     AWS,
@@ -297,12 +296,6 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
 
 
 # -- run as GitHub runs them ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with app_server() as url:
-        yield url
 
 
 def org_gated(tmp_path: Path, *, aws: bool = True) -> tuple[Gated, Harness]:

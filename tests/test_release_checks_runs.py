@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gate import release_contract
 from gate.liveness import check_liveness
 from gate.rules import committed_workflows
@@ -24,11 +22,6 @@ from tests.test_workflow_runs import PR, REPOSITORY, Gated, log, make_gated, pul
 from tests.test_workflows import policy
 
 CONTRACT = "work/releases/1.4.0.md"
-
-
-@pytest.fixture
-def gated(tmp_path: Path) -> Gated:
-    return make_gated(tmp_path)
 
 
 def check(gated: Gated, workflow: str, **event: Any) -> tuple[str, str, WorkflowRun]:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gate.changelog import DEPLOYMENT_TASK, parse_file
 from tests.support.actions_runner import Event
@@ -26,7 +23,7 @@ from tests.support.release_fixture import (
     set_github_responses,
     template_path,
 )
-from tests.support.sample_world import STACKS, app_server
+from tests.support.sample_world import STACKS
 from tests.test_workflow_runs import (
     DEPLOYED_EVERYWHERE,
     ENVIRONMENTS,
@@ -47,17 +44,6 @@ from tests.test_workflow_runs import (
 VERSION = "1.4.0"
 RUN_URL_PREFIX = f"https://github.com/{REPOSITORY}/actions/runs/"
 PRODUCTION_JOBS = [f"{job} production" for job in (*STAGES, "rollback")]
-
-
-@pytest.fixture
-def gated(tmp_path: Path) -> Gated:
-    return make_gated(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with app_server() as url:
-        yield url
 
 
 def release_branch_push(gated: Gated, version: str = VERSION) -> Event:

@@ -10,11 +10,7 @@ when the restore began, i.e. during the parity check.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.support.actions_runner import Event
 from tests.support.sample_world import app_server
@@ -25,7 +21,6 @@ from tests.test_workflow_runs import (
     deployed,
     github_calls,
     log,
-    make_gated,
     option,
     results,
     slack_channels,
@@ -34,17 +29,6 @@ from tests.test_workflow_runs import (
 NEW_IMAGE = "ghcr.io/acme/aos@sha256:" + "0" * 62 + "33"
 WORKFLOW = "rollback-drill.yml"
 JOBS = ("drill rollback staging", "parity staging", "drill restore staging")
-
-
-@pytest.fixture
-def gated(tmp_path: Path) -> Gated:
-    return make_gated(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with app_server() as url:
-        yield url
 
 
 def staging_runs_new(

@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,20 +171,9 @@ def make_gated(tmp_path: Path, **values: Any) -> Gated:
 
 
 @pytest.fixture
-def gated(tmp_path: Path) -> Gated:
-    return make_gated(tmp_path)
-
-
-@pytest.fixture
 def pr_gated(tmp_path: Path) -> Gated:
     """A repository whose pull requests reach the cluster through the pull-request role (aws)."""
     return make_gated(tmp_path, **AWS)
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with app_server() as url:
-        yield url
 
 
 # A pull request's release-notes category (DP §Release Notes): every pull request needs one.
