@@ -17,7 +17,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gate import changelog, clock, consistency, delivery_cli, evaluate, health, lifecycle, report, window
+from gate import (
+    __version__,
+    changelog,
+    clock,
+    consistency,
+    delivery_cli,
+    evaluate,
+    health,
+    lifecycle,
+    report,
+    window,
+)
 from gate.diff import diff_plans, render_diff
 from gate.errors import GateError
 from gate.files import committed_files, write_files
@@ -34,6 +45,7 @@ DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"delivery-gate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     plan = commands.add_parser("plan", help="write the offline plan of one stack")

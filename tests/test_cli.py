@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -128,3 +129,17 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as unknown_command:
         main(["apply"])
     assert unknown_command.value.code == 2
+
+
+def test_version_is_printed_and_matches_the_project_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib  # noqa: PLC0415
+
+    from gate import __version__  # noqa: PLC0415
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"delivery-gate {__version__}"
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert project["version"] == __version__
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", __version__)  # semantic versioning
