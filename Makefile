@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 NODE_STAMP := node_modules/.installed
 STACK ?= dev
 
-.PHONY: setup plan plan-all test lint typecheck golden pipeline bench clean
+.PHONY: setup plan plan-all test lint typecheck golden schema pipeline bench clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -61,7 +61,8 @@ test: lint typecheck $(NODE_STAMP)
 	$(PY) -m gate check
 	$(PY) -m pytest
 
-## Refresh the golden plans after an intended change; review them with `git diff`.
+## Refresh the golden plans after an intended change; review them with `git diff`. (The config
+## reference and the stack files' schema: `make schema`.)
 golden: $(STAMP)
 	$(PY) -m gate plan --stack dev --out tests/golden $(call state,dev) >/dev/null
 	$(PY) -m gate plan --stack staging --out tests/golden --evidence dev=tests/golden/dev/plan.json \
@@ -72,6 +73,13 @@ golden: $(STAMP)
 	@# Copies of tools/k6_slo_mapper.py would be linted as project code; the golden plan pins them.
 	@rm -rf tests/golden/files/*/tools
 	@git --no-pager diff --stat -- tests/golden || true
+
+## Refresh the stack files' JSON Schema and the configuration reference after a change to gate/model.py
+## (tests/test_schema.py fails until they are current); like `make golden`, review them with `git diff`.
+schema: $(STAMP)
+	$(PY) -m gate schema --out docs/stack-file.schema.json
+	$(PY) -m gate schema --reference --out docs/config-reference.md
+	@git --no-pager diff --stat -- docs/stack-file.schema.json docs/config-reference.md || true
 
 ## Render this repository's own pipeline (.github/workflows/gate-*.yml) from the stacks and the renderer.
 pipeline: $(STAMP)

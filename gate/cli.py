@@ -27,6 +27,7 @@ from gate import (
     health,
     lifecycle,
     report,
+    schema,
     window,
 )
 from gate.diff import diff_plans, render_diff
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-19 (issue 12, part deploy)
     changelog.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-20 (issue 12, part deploy)
     evaluate.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-18 (issue 12, part evaluate)
+    schema.add_parser(commands)  # issue 13, item 6: docs/stack-file.schema.json, docs/config-reference.md
     return parser
 
 
@@ -194,6 +196,7 @@ def main(
         "stacks": lambda: _check(args.project_dir, listing=True),
         "report": lambda: _report(args),
         "window": lambda: window.command(args),
+        "schema": lambda: schema.command(args),
         "changelog": lambda: changelog.command(args, changelog_source),
         "evaluate": lambda: _evaluate(args, outside or delivery_cli.Outside()),
         "health": lambda: health.command(
