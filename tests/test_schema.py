@@ -17,6 +17,7 @@ import pytest
 
 from gate import schema
 from gate.cli import main
+from gate.promote import replace_config_block
 from gate.stackfile import render_ephemeral_template
 from gate.yamlguard import load
 from tests.conftest import ROOT
@@ -159,3 +160,16 @@ def test_schema_command_writes_both(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (tmp_path / "r.md").read_text(encoding="utf-8") == schema.config_reference_markdown()
     assert main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "Delivery Gate stack file"
+
+
+@pytest.mark.parametrize("path", STACK_FILES + TEMPLATES, ids=lambda p: p.name)
+def test_stack_files_name_the_schema_for_editors(path: Path) -> None:
+    assert path.read_text(encoding="utf-8").splitlines()[0] == SCHEMA_LINE
+    assert (path.parent / SCHEMA_LINE.split("=", 1)[1]).resolve() == (ROOT / schema.SCHEMA_FILE).resolve()
+
+
+def test_promote_keeps_the_schema_line() -> None:
+    text = (ROOT / "stacks" / "Pulumi.staging.yaml").read_text(encoding="utf-8")
+    changed = replace_config_block(text, "delivery-gate:release", {"image": "x@sha256:" + "0" * 64}, "why")
+    assert changed.splitlines()[0] == SCHEMA_LINE
+    assert changed != text
