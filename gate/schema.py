@@ -25,7 +25,6 @@ from gate.delivery import HAND_TYPED_REFUSED
 from gate.loader import NAMESPACE
 from gate.model import GatePolicy
 
-SCHEMA_ID = "https://github.com/acme/delivery-gate/docs/stack-file.schema.json"
 SCHEMA_FILE = "docs/stack-file.schema.json"
 REFERENCE_FILE = "docs/config-reference.md"
 REFRESH_COMMAND = "make schema"
@@ -104,7 +103,6 @@ def stack_file_schema() -> dict[str, Any]:
     config.update(_PROVIDER_KEYS)
     schema = {
         "$defs": defs,
-        "$id": SCHEMA_ID,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "additionalProperties": False,
         "description": (
