@@ -263,7 +263,16 @@ _LOOSENED = {
     "allowsForcePushes": False,
     "allowsDeletions": False,
     "canAdminsBypass": False,
+    # Rulesets (repository and organisation) name the same protections differently.
+    "enforcement": "active",
+    "strictRequiredStatusChecksPolicy": True,
+    "dismissStaleReviewsOnPush": True,
+    "requireCodeOwnerReview": True,
+    "requiredReviewThreadResolution": True,
+    "nonFastForward": True,
+    "deletion": True,
 }
+_PROTECTIONS = ("BranchProtection", "RepositoryRuleset", "OrganizationRuleset")
 STAT_WIDTH = 60  # characters of a resource's short name on a --stat line
 
 
@@ -365,9 +374,9 @@ def policy_changes(a: dict[str, Any], b: dict[str, Any], d: PlanDiff | None = No
             if message:
                 found.append(PolicyChange("weakened", f"{short_name(change.urn, change.type)}: {message}"))
     for resource in d.removed:
-        if resource.get("type") == BRANCH_PROTECTION:
-            name = short_name(resource["urn"], BRANCH_PROTECTION)
-            found.append(PolicyChange("weakened", f"{name}: branch protection deleted"))
+        kind = str(resource.get("type", ""))
+        if kind.rsplit(":", 1)[-1] in _PROTECTIONS:
+            found.append(PolicyChange("weakened", f"{short_name(resource['urn'], kind)}: protection deleted"))
         elif resource.get("type") == ENVIRONMENT and resource.get("inputs", {}).get("reviewers"):
             name = short_name(resource["urn"], ENVIRONMENT)
             found.append(PolicyChange("weakened", f"{name}: environment and its reviewers deleted"))
@@ -402,9 +411,12 @@ def _weakened(item: Change, kind: str) -> str | None:  # noqa: PLR0911 - one ret
     if key in _LOOSENED and item.old == _LOOSENED[key] and item.new != _LOOSENED[key]:
         return f"`{item.path}` {_show(item.old)} → {_show(item.new)}"
     lowered = isinstance(item.old, int) and (not isinstance(item.new, int) or item.new < item.old)
-    if key == "requiredApprovingReviewCount" and lowered:
+    if key in ("requiredApprovingReviewCount", "minimumApprovals") and lowered:
         return f"required approving reviews lowered {_show(item.old)} → {_show(item.new)}"
-    if key in ("requiredPullRequestReviews", "requiredStatusChecks") and item.new is ABSENT:
+    opened = item.path == "inputs.bypassActors" and item.old == [] and item.new is ABSENT
+    if opened or (item.path.startswith("inputs.bypassActors[") and item.old is ABSENT):
+        return f"bypass allowed: `{item.path}` {_show(item.old)} → {_show(item.new)}"
+    if key in ("requiredPullRequestReviews", "requiredStatusChecks", "pullRequest") and item.new is ABSENT:
         return f"`{item.path}` removed"
     reviewers = kind == ENVIRONMENT and item.path.startswith("inputs.reviewers")
     if reviewers and item.old is not ABSENT and (item.new is ABSENT or item.new in ([], {}, None)):

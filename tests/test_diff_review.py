@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gate.cli import main
+from gate.diff import policy_changes
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEV = (PROJECT_DIR / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8")
@@ -168,3 +170,39 @@ def test_identical_plans(plans: dict[str, Path], capsys: pytest.CaptureFixture[s
     assert "None: no required check added or removed" in text
     assert "### Resources" not in text
     assert main(["diff", str(plans["base"]), str(plans["base"]), "--stat", "--exit-code"]) == 0
+
+
+def test_weakened_protections_on_hand_written_plans() -> None:
+    """The rules of `policy_changes` one by one, on plans too small to need the planner."""
+    protection = "urn:pulumi:dev::p::github:index/branchProtection:BranchProtection::protect-main"
+    ruleset = "urn:pulumi:dev::p::github:index/repositoryRuleset:RepositoryRuleset::ruleset-main"
+    environment = "urn:pulumi:dev::p::github:index/repositoryEnvironment:RepositoryEnvironment::env-prod"
+
+    def plan(count: int, admins: bool, enforcement: str, bypass: list[Any] | None, reviewers: bool) -> Any:
+        reviews = {"requiredApprovingReviewCount": count, "requireCodeOwnerReviews": True}
+        inputs = {"repositoryId": "aos", "enforceAdmins": admins, "requiredPullRequestReviews": [reviews]}
+        rules = {"enforcement": enforcement, **({} if bypass is None else {"bypassActors": bypass})}
+        env = {"environment": "production", **({"reviewers": [{"teams": [1]}]} if reviewers else {})}
+        return {
+            "resources": [
+                {"urn": protection, "type": protection.split("::")[2], "inputs": inputs},
+                {"urn": ruleset, "type": ruleset.split("::")[2], "inputs": rules},
+                {"urn": environment, "type": environment.split("::")[2], "inputs": env},
+            ]
+        }
+
+    before, after = plan(2, True, "active", [], True), plan(1, False, "evaluate", None, False)
+    messages = [p.message for p in policy_changes(before, after)]
+    assert all(p.kind == "weakened" for p in policy_changes(before, after))
+    assert "BranchProtection protect-main: `inputs.enforceAdmins` true → false" in messages
+    assert "BranchProtection protect-main: required approving reviews lowered 2 → 1" in messages
+    assert 'RepositoryRuleset ruleset-main: `inputs.enforcement` "active" → "evaluate"' in messages
+    assert "RepositoryRuleset ruleset-main: bypass allowed: `inputs.bypassActors` [] → (absent)" in messages
+    assert any(
+        m.startswith("RepositoryEnvironment env-prod: environment reviewers removed") for m in messages
+    )
+    # The other way round tightens: nothing to flag.
+    assert policy_changes(after, before) == []
+    assert policy_changes(before, {"resources": []})[0].message == (
+        "BranchProtection protect-main: protection deleted"
+    )
