@@ -131,7 +131,6 @@ def test_an_added_repository_collapses_file_bodies_unless_full(
     plans: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = run(capsys, plans["base"], plans["two"], "--format", "markdown")
-    assert "check-added" not in text
     assert "added to acme/web main" in text
     assert "+ RepositoryFile acme-web-file-github-codeowners" in text
     assert "urn:pulumi" not in text.split("### Resources")[1].split("(", 1)[0]
