@@ -30,7 +30,7 @@ from gate import (
     schema,
     window,
 )
-from gate.diff import diff_plans, render_diff
+from gate.diff import diff_plans, render_diff, render_json, render_markdown, render_stat
 from gate.errors import GateError
 from gate.files import committed_files, write_files
 from gate.plan import build_plan, load_plan, read_stack_outputs_file, summarize, write_plan
@@ -73,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("before", type=Path)
     diff.add_argument("after", type=Path)
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
+    diff.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (default, every property by URN), markdown (a PR comment: summary and "
+        "policy-relevant changes first) or json (the structured summary)",
+    )
+    diff.add_argument(
+        "--stat", action="store_true", help="one short line per changed resource and the totals"
+    )
+    diff.add_argument(
+        "--full", action="store_true", help="markdown: show file bodies instead of line counts and hashes"
+    )
 
     ephemeral = commands.add_parser(
         "ephemeral", help="create, destroy or reap pr-<repo>-<N> stacks (Pulumi CLI)"
@@ -191,7 +204,14 @@ def main(
         "plan": lambda: _plan(args.stack, args.project_dir, args.out, dict(args.evidence)),
         "promote": lambda: _promote(args, workspace),
         "files": lambda: _files(args.plan, args.out),
-        "diff": lambda: _diff(args.before, args.after, exit_code=args.exit_code),
+        "diff": lambda: _diff(
+            args.before,
+            args.after,
+            exit_code=args.exit_code,
+            form=args.format,
+            stat=args.stat,
+            full=args.full,
+        ),
         "check": lambda: _check(args.project_dir),
         "stacks": lambda: _check(args.project_dir, listing=True),
         "report": lambda: _report(args),
@@ -339,7 +359,17 @@ def _files(plan: Path, out: Path) -> int:
     return EXIT_OK
 
 
-def _diff(before: Path, after: Path, *, exit_code: bool) -> int:
-    result = diff_plans(load_plan(before), load_plan(after))
-    sys.stdout.write(render_diff(result))
+def _diff(
+    before: Path, after: Path, *, exit_code: bool, form: str = "text", stat: bool = False, full: bool = False
+) -> int:
+    a, b = load_plan(before), load_plan(after)
+    result = diff_plans(a, b)
+    if stat:
+        sys.stdout.write(render_stat(result))
+    elif form == "markdown":
+        sys.stdout.write(render_markdown(a, b, full=full))
+    elif form == "json":
+        sys.stdout.write(render_json(a, b))
+    else:
+        sys.stdout.write(render_diff(result))
     return EXIT_CHANGES if exit_code and result.has_changes else EXIT_OK
