@@ -94,6 +94,12 @@ def carry_forward(values: Mapping[str, Any], state: Mapping[str, Any] | None) ->
     return config, "the stack's state (the last deploy)"
 
 
+def state_record(state: Mapping[str, Any], output: str) -> dict[str, Any] | None:
+    """One record (an object) of a stack's outputs, as a fresh dict; None when absent or malformed."""
+    value = state.get(output)
+    return dict(value) if isinstance(value, dict) else None
+
+
 def validated_images(policy: GatePolicy, state: Mapping[str, Any] | None) -> list[str]:
     """The digests this environment has validated, newest first, bounded: its rollback targets."""
     previous = (state or {}).get(VALIDATED_IMAGES_OUTPUT) or []

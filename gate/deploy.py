@@ -36,6 +36,7 @@ from gate.delivery import (
     VALIDATION_KEY,
     rollback_target,
     run_problems,
+    state_record,
 )
 from gate.errors import GateError
 from gate.kube import app_namespace
@@ -79,11 +80,6 @@ def _pinned(image: str, flag: str = "--image") -> str:
         ) from None
 
 
-def _release_of(state: Mapping[str, Any]) -> dict[str, Any] | None:
-    release = state.get(RELEASE_OUTPUT)
-    return dict(release) if isinstance(release, dict) else None
-
-
 def _apply(
     project_dir: Path,
     workspace: StackWorkspace,
@@ -124,7 +120,7 @@ def deploy(
     `emergency` block (verified by gate/emergency.py) goes into the release: GATE-DP-10."""
     image = _pinned(image)
     state = workspace.outputs(stack)
-    current = _release_of(state)
+    current = state_record(state, RELEASE_OUTPUT)
     previous = current.get("image") if current else None
     deployment: dict[str, Any] = {
         "deployedAt": iso(now),
@@ -188,7 +184,7 @@ def record_evidence(
     API that `run` deployed it and that its parity and validation jobs here succeeded."""
     image, analysis, window = _pinned(claim.image), claim.analysis, claim.window
     state = workspace.outputs(stack)
-    release = _release_of(state)
+    release = state_record(state, RELEASE_OUTPUT)
     running = release.get("image") if release else None
     if running != image:
         raise DeliveryRefused(

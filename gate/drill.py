@@ -47,6 +47,7 @@ from gate.delivery import (
     VALIDATION_OUTPUT,
     job_problems,
     rollback_target,
+    state_record,
     workflow_run_problems,
 )
 from gate.deploy import Applied, DeliveryRefused, GitHubApi, StackWorkspace, _apply
@@ -83,11 +84,6 @@ def _policy(project_dir: Path, stack: str) -> GatePolicy:
     return policy_from_values(config.values, stack, config.source)
 
 
-def _record(state: Mapping[str, Any], output: str) -> dict[str, Any] | None:
-    value = state.get(output)
-    return dict(value) if isinstance(value, dict) else None
-
-
 def start(
     project_dir: Path,
     workspace: StackWorkspace,
@@ -109,13 +105,13 @@ def start(
             f"allowed: {drilled.stack!r} (rollbackDrill.environment names another one, never production)"
         )
     state = workspace.outputs(stack)
-    pending = _record(state, DRILL_PENDING_OUTPUT)
+    pending = state_record(state, DRILL_PENDING_OUTPUT)
     if pending is not None:
         raise DeliveryRefused(
             f"stack {stack} is in the middle of the drill of run {pending.get('run', {}).get('runId')}: "
             f"run `python -m gate drill restore --stack {stack}` for that run first"
         )
-    release, deployment = _record(state, RELEASE_OUTPUT), _record(state, DEPLOYMENT_OUTPUT)
+    release, deployment = state_record(state, RELEASE_OUTPUT), state_record(state, DEPLOYMENT_OUTPUT)
     if release is None or deployment is None:
         raise DeliveryRefused(
             f"stack {stack} records no deploy by the pipeline: nothing to drill "
@@ -135,7 +131,7 @@ def start(
         )
     running = str(release["image"])
     remembered: dict[str, Any] = {"release": release, "deployment": deployment}
-    validation = _record(state, VALIDATION_OUTPUT)
+    validation = state_record(state, VALIDATION_OUTPUT)
     if validation is not None:
         remembered["validation"] = validation
     remembered["rolledBackTo"] = target
@@ -211,7 +207,7 @@ def restore(
     exactly as they were, with the drill's result. "passed" needs parity "success", its root hash
     and (through `github`) the run's parity job concluded success; anything else records "failed"."""
     state = workspace.outputs(stack)
-    pending = _record(state, DRILL_PENDING_OUTPUT)
+    pending = state_record(state, DRILL_PENDING_OUTPUT)
     if pending is None:
         raise DeliveryRefused(f"stack {stack} has no drill in progress: nothing to restore")
     started_by = (pending.get("run") or {}).get("runId")
