@@ -61,7 +61,7 @@ def _is_marker(line: str, prefix: str) -> bool:
 def find_block(content: str, source: str = ".github/CODEOWNERS") -> tuple[int, int] | None:
     """(start, end) character offsets of the gate's block in `content` (end is past the END line's
     line break), or None when the file has none. Raises CodeownersError on broken markers."""
-    lines = content.splitlines(keepends=True)
+    lines = _lines(content)
     begins = [number for number, line in enumerate(lines, 1) if _is_marker(line, BEGIN_PREFIX)]
     ends = [number for number, line in enumerate(lines, 1) if _is_marker(line, END_PREFIX)]
     if not begins and not ends:
@@ -85,6 +85,13 @@ def find_block(content: str, source: str = ".github/CODEOWNERS") -> tuple[int, i
     start = sum(len(line) for line in lines[: begins[0] - 1])
     end = sum(len(line) for line in lines[: ends[0]])
     return start, end
+
+
+def _lines(content: str) -> list[str]:
+    """Lines as GitHub and git count them: split on LF only, each keeping its ending (str.splitlines
+    would also split on a lone CR, form feeds and Unicode separators, and misplace markers)."""
+    lines = content.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
 def _numbers(numbers: Sequence[int]) -> str:
@@ -121,5 +128,5 @@ def block_lines(content: str, source: str = ".github/CODEOWNERS") -> tuple[str, 
     if found is None:
         return None
     start, end = found
-    inner = content[start:end].splitlines()[1:-1]
-    return tuple(inner)
+    inner = _lines(content[start:end])[1:-1]
+    return tuple(line.rstrip("\n").removesuffix("\r") for line in inner)
