@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_github as github
 
-from gate.codeowners import splice
+from gate import codeowners
 from gate.filesupdate import FilesUpdate
 from gate.github import (
     GITHUB_ACTIONS_APP_ID,
@@ -363,17 +363,35 @@ class RepositoryGate(pulumi.ComponentResource):
         )
 
     def _spliced(self, file: CommittedFile) -> pulumi.Output[str]:
-        """The repository's own file on the default branch with the gate's block spliced in."""
+        """The repository's own CODEOWNERS on the default branch with the gate's block spliced in
+        (gate/codeowners.py). Every place GitHub reads CODEOWNERS from is read: with none at
+        .github/CODEOWNERS, the file GitHub used so far is the one the block joins, so that the
+        repository's rules keep applying once the gate's file shadows it."""
         spec = self._spec
-        existing = github.get_repository_file_output(
-            repository=f"{spec.owner}/{spec.name}",
-            file=file.path,
-            branch=spec.default_branch,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        reads = {
+            location: github.get_repository_file_output(
+                repository=f"{spec.owner}/{spec.name}",
+                file=location,
+                branch=spec.default_branch,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).content
+            for location in codeowners.LOCATIONS
+        }
         lines = tuple(file.content.splitlines())
-        source = f"{spec.owner}/{spec.name}:{file.path}"
-        return existing.content.apply(lambda text: splice(text, lines, source))
+        repository = f"{spec.owner}/{spec.name}"
+
+        def splice(contents: list[str | None]) -> str:
+            base, moved_from = codeowners.adopted(dict(zip(reads, contents, strict=True)))
+            if moved_from is not None:
+                pulumi.log.warn(
+                    f"{repository}: the rules of {moved_from} now come from {file.path}, which GitHub "
+                    f"reads first: the gate's pull request copies them there; delete {moved_from}",
+                    resource=self,
+                )
+            source = f"{repository}:{moved_from or file.path}"
+            return codeowners.splice(base, lines, source)
+
+        return pulumi.Output.all(*reads.values()).apply(splice)
 
     def _pull_request_rule(self) -> dict[str, Any]:
         """The reviews every ruleset kind requires (repository and organisation rulesets take the

@@ -22,7 +22,7 @@ Rules (each tested in tests/test_codeowners.py):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gate.errors import GateError
 
@@ -130,3 +130,26 @@ def block_lines(content: str, source: str = ".github/CODEOWNERS") -> tuple[str, 
     start, end = found
     inner = _lines(content[start:end])[1:-1]
     return tuple(line.rstrip("\n").removesuffix("\r") for line in inner)
+
+
+# Where GitHub looks for CODEOWNERS, in its order: the first file found is the only one it reads.
+GITHUB_PATH = ".github/CODEOWNERS"
+LOCATIONS = (GITHUB_PATH, "CODEOWNERS", "docs/CODEOWNERS")
+
+
+def adopted(found: Mapping[str, str | None]) -> tuple[str | None, str | None]:
+    """(the file to splice the block into, the path it came from when not .github/CODEOWNERS).
+
+    `found` is location -> content (None: no such file). The gate writes .github/CODEOWNERS, which
+    GitHub reads before the other locations: a repository whose rules live in `CODEOWNERS` or
+    `docs/CODEOWNERS` would silently lose them. So when .github/CODEOWNERS does not exist, the first
+    file GitHub would have read is the one the block goes into (its rules keep applying, from the new
+    place), and the caller warns that the old file is now unread.
+    """
+    if found.get(GITHUB_PATH):
+        return found[GITHUB_PATH], None
+    for location in LOCATIONS[1:]:
+        content = found.get(location)
+        if content:
+            return content, location
+    return None, None

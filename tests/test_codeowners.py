@@ -9,7 +9,9 @@ import pytest
 from gate.codeowners import (
     BEGIN_MARKER,
     END_MARKER,
+    LOCATIONS,
     CodeownersError,
+    adopted,
     block_lines,
     find_block,
     newline_of,
@@ -177,3 +179,25 @@ def test_any_repository_file_keeps_its_lines_and_splicing_is_idempotent(
         assert once.startswith(content), repr(content)  # the repository's bytes, untouched, first
         assert block_lines(once) == GATE
         assert once.endswith(render_block(GATE, newline_of(content)))
+
+
+def test_locations_are_githubs_lookup_order() -> None:
+    assert LOCATIONS == (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+
+
+@pytest.mark.parametrize(
+    ("found", "expected"),
+    [
+        ({}, (None, None)),
+        ({".github/CODEOWNERS": None, "CODEOWNERS": None, "docs/CODEOWNERS": None}, (None, None)),
+        ({".github/CODEOWNERS": "a\n", "CODEOWNERS": "b\n"}, ("a\n", None)),
+        ({".github/CODEOWNERS": None, "CODEOWNERS": "b\n", "docs/CODEOWNERS": "c\n"}, ("b\n", "CODEOWNERS")),
+        ({"docs/CODEOWNERS": "c\n"}, ("c\n", "docs/CODEOWNERS")),
+        # An empty file is no file: nothing to keep.
+        ({".github/CODEOWNERS": "", "CODEOWNERS": "b\n"}, ("b\n", "CODEOWNERS")),
+    ],
+)
+def test_adopted_is_the_file_github_reads(
+    found: dict[str, str | None], expected: tuple[str | None, str | None]
+) -> None:
+    assert adopted(found) == expected

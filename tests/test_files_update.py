@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gate.codeowners import BEGIN_MARKER, END_MARKER, CodeownersError, block_lines
+from gate.codeowners import BEGIN_MARKER, END_MARKER, LOCATIONS, CodeownersError, block_lines
 from gate.engine import READ_REPOSITORY_FILE, run_program
 from gate.filesupdate import BRANCH_PREFIX, files_update, revision
 from gate.github import CODEOWNERS_PATH, repository_gate
@@ -156,6 +156,21 @@ def test_a_crlf_codeowners_keeps_crlf() -> None:
     assert "\n" not in codeowners["content"].replace("\r\n", "")
 
 
+@pytest.mark.parametrize("location", ["CODEOWNERS", "docs/CODEOWNERS"])
+def test_rules_kept_elsewhere_join_the_gates_file_instead_of_being_shadowed(location: str) -> None:
+    mocks, _ = declare(policy(), {("acme/aos", location): OWN})
+    (codeowners,) = [f for f in _by_type(mocks, FILE) if f["file"] == CODEOWNERS_PATH]
+    # GitHub reads .github/CODEOWNERS first: the repository's rules move there with the block.
+    assert codeowners["content"].startswith(OWN + "\n" + BEGIN_MARKER)
+
+
+def test_an_existing_github_codeowners_wins_over_the_other_locations() -> None:
+    files = {("acme/aos", CODEOWNERS_PATH): OWN, ("acme/aos", "CODEOWNERS"): "* @acme/stale\n"}
+    mocks, _ = declare(policy(), files)
+    (codeowners,) = [f for f in _by_type(mocks, FILE) if f["file"] == CODEOWNERS_PATH]
+    assert codeowners["content"].startswith(OWN) and "@acme/stale" not in codeowners["content"]
+
+
 def test_duplicate_markers_in_the_repositorys_file_stop_the_program_with_a_clear_error() -> None:
     broken = OWN + BEGIN_MARKER + "\n" + BEGIN_MARKER + "\n" + END_MARKER + "\n"
     expected = r"^acme/aos:\.github/CODEOWNERS: more than one delivery-gate block"
@@ -190,11 +205,10 @@ def test_the_file_read_is_a_valid_invoke_of_the_real_provider_schema() -> None:
     function = document["functions"][READ_REPOSITORY_FILE]
     plan = stack_plan("dev")
     reads = [i for i in plan["invokes"] if i["token"] == READ_REPOSITORY_FILE]
+    # Every place GitHub reads CODEOWNERS from, on the default branch.
     assert reads == [
-        {
-            "token": READ_REPOSITORY_FILE,
-            "args": {"repository": "acme/aos", "file": ".github/CODEOWNERS", "branch": "main"},
-        }
+        {"token": READ_REPOSITORY_FILE, "args": {"repository": "acme/aos", "file": path, "branch": "main"}}
+        for path in sorted(LOCATIONS)
     ]
     inputs = function["inputs"]
     for read in reads:
