@@ -11,7 +11,8 @@ Rules (each tested in tests/test_codeowners.py):
   repository line after the block could take over the gate's own files (M9 §Enforcement, GATE-NN-04:
   code-owner review of the gate's files by the platform team). An old block in the middle of the file
   is removed there and the current one appended; the lines after it stay where they were, in order.
-* No file (or an empty one): the file is the block.
+* No file (or an empty one): the file is the block. So is a file written whole by an earlier version
+  of the gate (it starts with LEGACY_HEADER and has no block): all of it was the gate's.
 * The file's line ending is kept: a file whose first line ends in CRLF gets a CRLF block.
 * A file that does not end with a line break gets one before the block (the only byte added to a
   repository line); a blank line separates the repository's lines from the block.
@@ -32,6 +33,11 @@ BEGIN_PREFIX = "# BEGIN delivery-gate"
 END_PREFIX = "# END delivery-gate"
 BEGIN_MARKER = f"{BEGIN_PREFIX}: managed by Pulumi; change the stack config, not the lines below"
 END_MARKER = f"{END_PREFIX}: lines after this one are the repository's own"
+
+
+# The first line of the whole-file CODEOWNERS that versions before issue 13 committed: such a file
+# is entirely the gate's (it was overwritten on every update), so it is replaced, not kept.
+LEGACY_HEADER = "# Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`."
 
 
 class CodeownersError(GateError):
@@ -105,6 +111,8 @@ def splice(existing: str | None, lines: Sequence[str], source: str = ".github/CO
     the file in errors ("acme/shop:.github/CODEOWNERS").
     """
     content = existing or ""
+    if content.startswith(LEGACY_HEADER) and find_block(content, source) is None:
+        content = ""
     newline = newline_of(content)
     block = render_block(lines, newline)
     found = find_block(content, source)

@@ -9,6 +9,7 @@ import pytest
 from gate.codeowners import (
     BEGIN_MARKER,
     END_MARKER,
+    LEGACY_HEADER,
     LOCATIONS,
     CodeownersError,
     adopted,
@@ -28,6 +29,14 @@ BLOCK = f"{BEGIN_MARKER}\n{GATE[0]}\n{GATE[1]}\n{END_MARKER}\n"
 def test_no_file_gives_the_block_alone() -> None:
     assert splice(None, GATE) == BLOCK
     assert splice("", GATE) == BLOCK
+
+
+def test_a_whole_file_written_by_an_earlier_gate_version_is_replaced() -> None:
+    legacy = f"{LEGACY_HEADER}\n/schemas/trace/** @acme/backend @acme/qa\n/.github/ @acme/platform\n"
+    assert splice(legacy, GATE) == BLOCK
+    # Only at the very start, and only without a block: a repository quoting the line keeps it.
+    quoted = "* @a/b\n" + legacy
+    assert splice(quoted, GATE) == quoted + "\n" + BLOCK
 
 
 def test_markers_name_the_gate() -> None:

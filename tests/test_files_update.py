@@ -10,10 +10,17 @@ from typing import Any
 
 import pytest
 
-from gate.codeowners import BEGIN_MARKER, END_MARKER, LOCATIONS, CodeownersError, block_lines
+from gate.codeowners import (
+    BEGIN_MARKER,
+    END_MARKER,
+    LEGACY_HEADER,
+    LOCATIONS,
+    CodeownersError,
+    block_lines,
+)
 from gate.engine import READ_REPOSITORY_FILE, run_program
 from gate.filesupdate import BRANCH_PREFIX, files_update, revision
-from gate.github import CODEOWNERS_PATH, repository_gate
+from gate.github import CODEOWNERS_PATH, render_codeowners, repository_gate
 from tests.support.pulumi_schema import load_package_schema, schemas_dir
 from tests.support.stacks import stack_plan
 from tests.test_github_gate_component import BRANCH_PROTECTION, FILE, declare, policy
@@ -146,6 +153,15 @@ def test_an_old_block_in_the_repositorys_file_is_replaced() -> None:
     assert "@acme/old-platform" not in content
     assert content.startswith(OWN + "\n/late/ @acme/x\n\n" + BEGIN_MARKER)
     assert content.count(BEGIN_MARKER) == 1
+
+
+def test_the_whole_file_an_earlier_gate_version_wrote_becomes_the_block() -> None:
+    # Before issue 13 the gate committed the whole file; its lines are the gate's, not the repository's.
+    legacy = render_codeowners(policy(), policy().repositories[0], "acme").replace(BEGIN_MARKER, "", 1)
+    legacy = LEGACY_HEADER + "\n" + "".join(legacy.splitlines(keepends=True)[1:-1])
+    mocks, _ = declare(policy(), {("acme/aos", CODEOWNERS_PATH): legacy})
+    (codeowners,) = [f for f in _by_type(mocks, FILE) if f["file"] == CODEOWNERS_PATH]
+    assert codeowners["content"].startswith(BEGIN_MARKER) and LEGACY_HEADER not in codeowners["content"]
 
 
 def test_a_crlf_codeowners_keeps_crlf() -> None:
