@@ -290,3 +290,20 @@ def test_the_offline_engine_answers_the_file_read(tmp_path: Path) -> None:
     )
     assert recording.outputs["present"] == OWN
     assert recording.outputs.get("absent") is None  # no file: no content, as the provider answers
+
+
+def test_a_broken_codeowners_stops_an_offline_run_with_the_gate_error(tmp_path: Path) -> None:
+    # What `gate plan` and the CLI see: the CodeownersError itself (a GateError), not a traceback
+    # wrapped by the Pulumi runtime.
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        "import pulumi, pulumi_github as github\n"
+        "from gate.codeowners import splice\n"
+        "found = github.get_repository_file_output(repository='acme/x', file='.github/CODEOWNERS')\n"
+        "source = 'acme/x:.github/CODEOWNERS'\n"
+        "pulumi.export('c', found.content.apply(lambda t: splice(t, ('/a @b/c',), source)))\n",
+        encoding="utf-8",
+    )
+    files = {("acme/x", CODEOWNERS_PATH): f"* @a/b\n{END_MARKER}\n"}
+    with pytest.raises(CodeownersError, match=r"^acme/x:\.github/CODEOWNERS: an END marker without a BEGIN"):
+        run_program(program, project="p", stack="dev", config={}, repository_files=files)
