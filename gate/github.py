@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate import organization, release_contract, release_notes
+from gate import codeowners, organization, release_contract, release_notes
 from gate.aws import build_variables, deploy_role_arn, e2e_variables
 from gate.codeowners import splice
 from gate.filesupdate import FilesUpdate, files_update
@@ -27,7 +27,7 @@ from gate.workflows import (
     render_workflows,
 )
 
-CODEOWNERS_PATH = ".github/CODEOWNERS"
+CODEOWNERS_PATH = codeowners.GITHUB_PATH
 PR_TEMPLATE_PATH = ".github/pull_request_template.md"
 # GitHub Actions' app id: in rulesets, a required check must come from this app, so a token with
 # `statuses: write` cannot satisfy it by posting a commit status named like the check.
@@ -240,7 +240,8 @@ def render_pr_template(policy: GatePolicy, repo: Repository) -> str:
     rule = policy.reviews.schema_change
     checks = required_checks(policy, repo)
     lines = [
-        "<!-- Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`. -->",
+        "<!-- Managed by delivery-gate (Pulumi): change the stack config, not this file; the gate's next "
+        "update (a pull request from a delivery-gate/files-* branch) replaces it. -->",
         "## What and why",
         "",
         "## Merge gate",
