@@ -77,10 +77,13 @@ def files_update(
     base: str,
     stack: str,
     files: Sequence[ProposedFile],
+    *,
     block_paths: Sequence[str] = (),
+    categories: Sequence[str] = (),
 ) -> FilesUpdate:
     """The branch and pull request of the current revision of `files` for `repository`; the files
-    at `block_paths` hold only the gate's marked block of a file the repository shares."""
+    at `block_paths` hold only the gate's marked block of a file the repository shares;
+    `categories` are the release-notes labels a reviewer must put on it."""
     rev = revision(base, files)
     lines = [
         "<!-- Opened by delivery-gate (Pulumi): a change of the gate's files replaces this pull request. -->",
@@ -90,6 +93,16 @@ def files_update(
         "team must approve (code owners of these files, deployment-gate-policy-m9.md §Enforcement).",
         "Do not push to this branch: the next revision starts again from the default branch, and the gate "
         "deletes this branch when a newer revision supersedes it.",
+        *(
+            [
+                "Label it with one release-notes category ("
+                + ", ".join(f"`{category}`" for category in categories)
+                + "): the required release-notes check asks every pull request for one (delivery-policy.md "
+                "§Release Notes), and the GitHub provider cannot label a pull request."
+            ]
+            if categories
+            else []
+        ),
         "",
         "| file | sha256 of the gate's content |",
         "| --- | --- |",

@@ -348,6 +348,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         policy.stack,
         files,
         block_paths=tuple(file.path for file in files if file.managed_block),
+        categories=policy.release_notes.categories,
     )
     return RepositoryGateSpec(
         owner=repo.owner,

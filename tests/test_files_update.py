@@ -79,6 +79,16 @@ def test_files_update_names_branch_title_and_lists_every_file() -> None:
     assert "`.github/workflows/ci.yml`" in update.body and "`.github/CODEOWNERS`" in update.body
     assert "only the block between the delivery-gate markers" in update.body
     assert "stack `dev`" in update.body and "acme/shop" in update.body
+    assert "release-notes category" not in update.body  # none given, none asked for
+
+
+def test_the_pull_request_asks_for_a_release_notes_category() -> None:
+    # The required release-notes check fails without one; the provider cannot set labels.
+    gate_policy = policy()
+    update = repository_gate(gate_policy, gate_policy.repositories[0]).files_update
+    assert update is not None
+    categories = gate_policy.release_notes.categories
+    assert categories and all(f"`{category}`" in update.body for category in categories)
 
 
 # -- the component ----------------------------------------------------------------------------
