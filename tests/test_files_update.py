@@ -317,3 +317,14 @@ def test_a_broken_codeowners_stops_an_offline_run_with_the_gate_error(tmp_path: 
     files = {("acme/x", CODEOWNERS_PATH): f"* @a/b\n{END_MARKER}\n"}
     with pytest.raises(CodeownersError, match=r"^acme/x:\.github/CODEOWNERS: an END marker without a BEGIN"):
         run_program(program, project="p", stack="dev", config={}, repository_files=files)
+
+
+def test_replace_and_ignore_options_name_real_provider_inputs() -> None:
+    # Pulumi ignores a replaceOnChanges / ignoreChanges entry that names no property: a typo would
+    # silently turn a revision's replacement into an in-place update of a merged branch.
+    document = json.loads((schemas_dir() / "pulumi-github-6.15.0.schema.json").read_text(encoding="utf-8"))
+    plan = stack_plan("dev")
+    for resource in (*_of(plan, BRANCH), *_of(plan, PULL_REQUEST), *_of(plan, FILE)):
+        inputs = document["resources"][resource["type"]]["inputProperties"]
+        named = [*resource["options"]["replaceOnChanges"], *resource["options"]["ignoreChanges"]]
+        assert named and set(named) <= set(inputs), resource["urn"]
