@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 import pulumi_github as github
 
-from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, CentralWorkflows, RepositoryGateSpec
+from gate import codeowners
+from gate.filesupdate import FilesUpdate
+from gate.github import (
+    GITHUB_ACTIONS_APP_ID,
+    BranchGate,
+    CentralWorkflows,
+    CommittedFile,
+    RepositoryGateSpec,
+)
 from gate.model import Environment
 from gate.types import MergeGateMode, resource_slug
 
@@ -100,18 +109,8 @@ class RepositoryGate(pulumi.ComponentResource):
             else:
                 for branch in args.branches:
                     self._branch_protection(branch, gate_opts)
-            for file in args.files:
-                github.RepositoryFile(
-                    f"{name}-file-{_slug(file.path)}",
-                    repository=args.name,
-                    branch=args.default_branch,
-                    file=file.path,
-                    content=file.content,
-                    commit_message=file.commit_message,
-                    # The gate owns these files: an existing hand-written copy is replaced.
-                    overwrite_on_create=True,
-                    opts=gate_opts,
-                )
+            if args.files and args.files_update is not None:
+                self._files(args.files, args.files_update)
             for label in args.labels:
                 github.IssueLabel(
                     f"{name}-label-{_slug(label.name)}",
@@ -294,6 +293,105 @@ class RepositoryGate(pulumi.ComponentResource):
             rules=github.OrganizationRulesetRulesArgs(creation=True),
             opts=opts,
         )
+
+    # -- the gate's files, through a pull request (issue 13 item 3) ---------------------------
+
+    def _files(self, files: Sequence[CommittedFile], update: FilesUpdate) -> None:
+        """Commit the gate's files to the gate branch of this revision and open a pull request from
+        it into the default branch, so that a day-2 update passes the merge gate like any change
+        instead of being refused by it (gate/filesupdate.py says why not a bypass).
+
+        Not protected, unlike the merge gate: a new revision replaces the branch, the files and the
+        pull request, which `protect` would refuse; none of them is the gate (the default branch is,
+        and the merge gate protects it)."""
+        spec = self._spec
+        branch = github.Branch(
+            f"{self._name}-files-branch",
+            repository=spec.name,
+            branch=update.branch,
+            source_branch=update.base,
+            # Deleting a superseded gate branch closes its pull request if it is still open.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["branch", "sourceBranch"]),
+        )
+        committed: list[pulumi.Resource] = []
+        for file in files:
+            name = f"{self._name}-file-{_slug(file.path)}"
+            content: pulumi.Input[str] = file.content
+            ignore: list[str] = []
+            if file.managed_block:
+                content = self._spliced(file)
+                # The repository's own lines may change on the default branch at any time; that is no
+                # change of the gate's (the revision hashes the block only). The revision in the name
+                # makes each revision a new resource, created with the lines of its day.
+                name = f"{name}-{update.revision}"
+                ignore = ["content"]
+            committed.append(
+                github.RepositoryFile(
+                    name,
+                    repository=spec.name,
+                    branch=branch.branch,
+                    file=file.path,
+                    content=content,
+                    commit_message=file.commit_message,
+                    # The gate branch starts from the default branch, where the file may exist.
+                    overwrite_on_create=True,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        # A file on an obsolete gate branch is not deleted: the branch goes with it.
+                        retain_on_delete=True,
+                        replace_on_changes=["branch"],
+                        ignore_changes=ignore or None,
+                    ),
+                )
+            )
+        github.RepositoryPullRequest(
+            f"{self._name}-files-pr",
+            base_repository=spec.name,
+            base_ref=update.base,
+            head_ref=branch.branch,
+            title=update.title,
+            body=update.body,
+            maintainer_can_modify=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Opened once every file is on the branch (GitHub refuses a pull request without
+                # commits); a merged one is history, never closed or deleted.
+                depends_on=committed,
+                retain_on_delete=True,
+                replace_on_changes=["headRef"],
+            ),
+        )
+
+    def _spliced(self, file: CommittedFile) -> pulumi.Output[str]:
+        """The repository's own CODEOWNERS on the default branch with the gate's block spliced in
+        (gate/codeowners.py). Every place GitHub reads CODEOWNERS from is read: with none at
+        .github/CODEOWNERS, the file GitHub used so far is the one the block joins, so that the
+        repository's rules keep applying once the gate's file shadows it."""
+        spec = self._spec
+        reads = {
+            location: github.get_repository_file_output(
+                repository=f"{spec.owner}/{spec.name}",
+                file=location,
+                branch=spec.default_branch,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).content
+            for location in codeowners.LOCATIONS
+        }
+        lines = tuple(file.content.splitlines())
+        repository = f"{spec.owner}/{spec.name}"
+
+        def splice(contents: list[str | None]) -> str:
+            base, moved_from = codeowners.adopted(dict(zip(reads, contents, strict=True)))
+            if moved_from is not None:
+                pulumi.log.warn(
+                    f"{repository}: the rules of {moved_from} now come from {file.path}, which GitHub "
+                    f"reads first: the gate's pull request copies them there; delete {moved_from}",
+                    resource=self,
+                )
+            source = f"{repository}:{moved_from or file.path}"
+            return codeowners.splice(base, lines, source)
+
+        return pulumi.Output.all(*reads.values()).apply(splice)
 
     def _pull_request_rule(self) -> dict[str, Any]:
         """The reviews every ruleset kind requires (repository and organisation rulesets take the

@@ -187,6 +187,7 @@ _AWS_COMPUTED = {
 }
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+READ_REPOSITORY_FILE = "github:index/getRepositoryFile:getRepositoryFile"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
 
@@ -204,9 +205,15 @@ class PlanMocks(_mocks.Mocks):
     """
 
     def __init__(
-        self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None, own_stack: str | None = None
+        self,
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        own_stack: str | None = None,
+        repository_files: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         self.stack_outputs = dict(stack_outputs or {})
+        # (repository as the program names it, path) -> content: what github.get_repository_file
+        # reads offline; a file not given does not exist.
+        self.repository_files = dict(repository_files or {})
         if own_stack is not None:
             self.stack_outputs.setdefault(own_stack, {})
 
@@ -236,6 +243,10 @@ class PlanMocks(_mocks.Mocks):
             # What the engine's builtin provider answers (and StackReference reads).
             name = str(args.args["name"])
             return {"name": name, "outputs": self._outputs_of(name), "secretOutputNames": []}, []
+        if args.token == READ_REPOSITORY_FILE:
+            key = (str(args.args.get("repository")), str(args.args.get("file")))
+            if key in self.repository_files:
+                return {**_lookup(args.token, args.args), "content": self.repository_files[key]}, []
         return _lookup(args.token, args.args), []
 
 
@@ -248,6 +259,12 @@ def _lookup(token: str, args: dict[str, Any]) -> dict[str, Any]:
         login = str(args.get("username"))
         user_id = stable_id("user", login)
         return {"id": user_id, "nodeId": f"U_{user_id}", "login": login, "name": login}
+    if token == READ_REPOSITORY_FILE:
+        # Issue 13 item 3: what the provider answers for a file the repository does not have (the
+        # data source returns no content, not an error). Offline the plan knows no repository's
+        # files, so it plans as for a repository without one; tests answer with a file through
+        # PlanMocks(repository_files=...).
+        return {key: args[key] for key in ("repository", "file", "branch") if key in args}
     if token == "github:index/getRepository:getRepository":
         full_name = str(args.get("fullName"))
         repo_id = int(stable_id("repository", full_name))
@@ -386,17 +403,19 @@ def run_program(
     config: Mapping[str, str],
     secret_keys: Iterable[str] = (),
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    repository_files: Mapping[tuple[str, str], str] | None = None,
 ) -> Recording:
     """Run a Pulumi program file to completion under the recording mock engine.
 
     `config` is what the engine would hand the program (`namespace:key` -> string, structured values
-    as JSON). A `pulumi.RunError` from the program becomes a ProgramError (a GateError).
+    as JSON); `repository_files` what github.get_repository_file finds (PlanMocks). A
+    `pulumi.RunError` from the program becomes a ProgramError (a GateError).
 
     Isolation: the run happens on its own thread, in a copy of the caller's context, with its own
     event loop, so the runtime's ContextVar settings, root stack and config of one run never reach
     the caller or the next run. Process-wide state (os.environ, sys.path) is restored afterwards.
     """
-    monitor = RecordingMonitor(PlanMocks(stack_outputs, own_stack=stack))
+    monitor = RecordingMonitor(PlanMocks(stack_outputs, own_stack=stack, repository_files=repository_files))
     context = contextvars.copy_context()
     result: list[BaseException | None] = [None]
 

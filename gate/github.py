@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate import organization, release_contract, release_notes
+from gate import codeowners, organization, release_contract, release_notes
 from gate.aws import build_variables, deploy_role_arn, e2e_variables
+from gate.codeowners import splice
+from gate.filesupdate import FilesUpdate, files_update
 from gate.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.types import MergeGateMode
@@ -25,7 +27,7 @@ from gate.workflows import (
     render_workflows,
 )
 
-CODEOWNERS_PATH = ".github/CODEOWNERS"
+CODEOWNERS_PATH = codeowners.GITHUB_PATH
 PR_TEMPLATE_PATH = ".github/pull_request_template.md"
 # GitHub Actions' app id: in rulesets, a required check must come from this app, so a token with
 # `statuses: write` cannot satisfy it by posting a commit status named like the check.
@@ -50,6 +52,9 @@ class CommittedFile:
     path: str
     content: str
     commit_message: str
+    # Issue 13 item 3: `content` is the gate's block of a file the repository shares (CODEOWNERS),
+    # spliced into the file on the default branch by the component (gate/codeowners.py).
+    managed_block: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,9 @@ class RepositoryGateSpec:
     # Organisation mode: the central repository and the branch its required workflows are pinned
     # to (declared once per stack, by components/github_gate.py's CentralWorkflowRepository).
     central: CentralWorkflows | None = None
+    # Issue 13 item 3: `files` reach the default branch through this pull request (gate/filesupdate.py);
+    # None when this stack commits no files (it does not own the merge gate).
+    files_update: FilesUpdate | None = None
 
 
 @dataclass(frozen=True)
@@ -199,27 +207,32 @@ def gate_owned_paths(gate_files: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({CODEOWNERS_PATH, f"{WORKFLOW_DIR}/", *others}))
 
 
-def render_codeowners(
+def codeowners_lines(
     policy: GatePolicy, repo: Repository, owner: str, gate_files: Sequence[str] = ()
-) -> str:
-    """CODEOWNERS: trace-schema paths to backend and QA (M9 §Exceptions); every file the gate
-    commits, this one included, to the platform team, so that a pull request cannot weaken its own
-    gate (rewrite security-scan.yml to `exit 0`) on an ordinary approval: code-owner review is
-    required on every protected branch (GATE-NN-04)."""
+) -> tuple[str, ...]:
+    """The gate's CODEOWNERS lines: trace-schema paths to backend and QA (M9 §Exceptions); every
+    file the gate commits, CODEOWNERS included, to the platform team, so that a pull request cannot
+    weaken its own gate (rewrite security-scan.yml to `exit 0`) on an ordinary approval: code-owner
+    review is required on every protected branch (GATE-NN-04). They are the gate's marked block in
+    the repository's own CODEOWNERS (gate/codeowners.py), which keeps the block last."""
     rule = policy.reviews.schema_change
     teams = f"@{owner}/{rule.backend_team} @{owner}/{rule.qa_team}"
     platform = f"@{owner}/{policy.merge_gate.platform_team}"
-    lines = [
-        "# Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`.",
-        "# M9 §Exceptions & manual approval: trace-schema changes need backend and QA review.",
-    ]
+    lines = ["# M9 §Exceptions & manual approval: trace-schema changes need backend and QA review."]
     lines += [f"/{pattern} {teams}" for pattern in rule.paths]
     lines.append("# The gate's own files (M9 §Enforcement): changes need the platform team's review.")
     # Later lines win in CODEOWNERS, so these come last: a schema pattern cannot take them over.
     # The whole workflows directory, not only the gate's files: a new workflow with a job named
     # like a required check would report it too.
     lines += [f"/{path} {platform}" for path in gate_owned_paths(gate_files)]
-    return "\n".join(lines) + "\n"
+    return tuple(lines)
+
+
+def render_codeowners(
+    policy: GatePolicy, repo: Repository, owner: str, gate_files: Sequence[str] = ()
+) -> str:
+    """The gate's block alone: CODEOWNERS of a repository that has none of its own."""
+    return splice(None, codeowners_lines(policy, repo, owner, gate_files))
 
 
 def render_pr_template(policy: GatePolicy, repo: Repository) -> str:
@@ -227,7 +240,8 @@ def render_pr_template(policy: GatePolicy, repo: Repository) -> str:
     rule = policy.reviews.schema_change
     checks = required_checks(policy, repo)
     lines = [
-        "<!-- Managed by delivery-gate (Pulumi): edits here are overwritten on the next `pulumi up`. -->",
+        "<!-- Managed by delivery-gate (Pulumi): change the stack config, not this file; the gate's next "
+        "update (a pull request from a delivery-gate/files-* branch) replaces it. -->",
         "## What and why",
         "",
         "## Merge gate",
@@ -322,10 +336,20 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
     gate_files = tuple(file.path for file in files)
     codeowners = CommittedFile(
         CODEOWNERS_PATH,
-        render_codeowners(policy, repo, repo.owner, gate_files),
+        # The block's lines; the component splices them into the repository's own file.
+        "\n".join(codeowners_lines(policy, repo, repo.owner, gate_files)) + "\n",
         "delivery-gate: route trace-schema changes to backend and QA, gate files to platform (M9)",
+        managed_block=True,
     )
     files = (codeowners, *files)
+    update = files_update(
+        repo.full_name,
+        repo.default_branch,
+        policy.stack,
+        files,
+        block_paths=tuple(file.path for file in files if file.managed_block),
+        categories=policy.release_notes.categories,
+    )
     return RepositoryGateSpec(
         owner=repo.owner,
         name=repo.name,
@@ -348,6 +372,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         protect_merge_gate=protects_merge_gate(policy),
         protect_environment=policy.protects_everything,
         central=central_workflows(policy) if owns else None,
+        files_update=update if owns else None,
     )
 
 

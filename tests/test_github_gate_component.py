@@ -33,6 +33,9 @@ class Registered:
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
+    # (repository, path) -> content on the default branch, for github.get_repository_file; a path
+    # not given does not exist (the provider then answers without content, not with an error).
+    repository_files: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs)))
@@ -41,6 +44,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "github:index/getTeam:getTeam":
             return {"id": str(TEAM_IDS[args.args["slug"]]), "slug": args.args["slug"]}, []
+        if args.token == "github:index/getRepositoryFile:getRepositoryFile":
+            key = (args.args["repository"], args.args["file"])
+            found = {"content": self.repository_files[key]} if key in self.repository_files else {}
+            return {"repository": key[0], "file": key[1], **found}, []
         raise AssertionError(f"unexpected invoke {args.token}")
 
     def of_type(self, typ: str) -> list[Registered]:
@@ -52,9 +59,11 @@ def policy(environment: str = "dev", stack: str = "dev", **extra: Any) -> GatePo
     return load_policy(values, stack=stack, github_owner="acme")
 
 
-def declare(gate_policy: GatePolicy) -> tuple[RecordingMocks, dict[str, Any]]:
+def declare(
+    gate_policy: GatePolicy, repository_files: dict[tuple[str, str], str] | None = None
+) -> tuple[RecordingMocks, dict[str, Any]]:
     """Declare the gate of the policy's first repository and wait for every registration."""
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(repository_files=dict(repository_files or {}))
     pulumi.runtime.set_mocks(mocks, project="delivery-gate", stack=gate_policy.environment_spec.stack)
     outputs: dict[str, Any] = {}
 
@@ -151,13 +160,15 @@ def test_rulesets_mode_lets_only_production_reviewers_create_release_branches() 
     ]
 
 
-def test_codeowners_and_pr_template_are_committed_to_the_default_branch() -> None:
+def test_codeowners_and_pr_template_are_committed_to_the_gate_branch_of_a_pull_request() -> None:
     mocks, _ = declare(policy())
     files = {f.inputs["file"]: f.inputs for f in mocks.of_type(FILE)}
     assert {".github/CODEOWNERS", ".github/pull_request_template.md"} <= set(files)
     codeowners = files[".github/CODEOWNERS"]["content"]
     assert "/schemas/trace/** @acme/backend @acme/qa" in codeowners.splitlines()
-    assert all(f["branch"] == "main" and f["overwriteOnCreate"] for f in files.values())
+    # Issue 13 item 3: never straight to the protected default branch (tests/test_files_update.py).
+    assert all(f["branch"].startswith("delivery-gate/files-") for f in files.values())
+    assert all(f["overwriteOnCreate"] for f in files.values())
     template = files[".github/pull_request_template.md"]["content"]
     assert "- [ ] migration plan (alembic)" in template and "`e2e-parity`" in template
     assert "@acme/product-owners" in template

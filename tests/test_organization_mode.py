@@ -292,7 +292,14 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
                 *extra,
             )
         } | {f"{WORKFLOW_DIR}/{DRILL_WORKFLOW}"}
-    assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET, FILE))
+    central_committed = [r for r in resources if r["type"] == FILE and r["inputs"]["repository"] == CENTRAL]
+    assert central_committed
+    assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET))
+    assert all(r["options"]["protect"] for r in central_committed)
+    # A gated repository's files come through the gate's pull request (issue 13 item 3): each revision
+    # replaces the last, which `protect` would refuse (tests/test_files_update.py).
+    gated_files = [r for r in resources if r["type"] == FILE and r["inputs"]["repository"] != CENTRAL]
+    assert gated_files and not any(r["options"]["protect"] for r in gated_files)
 
 
 # -- run as GitHub runs them ------------------------------------------------------------------------
