@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_github as github
 
-from gate.github import GITHUB_ACTIONS_APP_ID, BranchGate, CentralWorkflows, RepositoryGateSpec
+from gate.github import BranchGate, CentralWorkflows, RepositoryGateSpec
 from gate.model import Environment
 from gate.types import MergeGateMode, resource_slug
 
@@ -189,9 +189,10 @@ class RepositoryGate(pulumi.ComponentResource):
             required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
                     # Pinned to the GitHub Actions app: a commit status of the same name posted
-                    # with any token does not satisfy the rule.
+                    # with any token does not satisfy the rule. An external check is pinned to
+                    # the app its repository names (repositories[].externalChecks[].appId).
                     github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
-                        context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                        context=check, integration_id=branch.integration_id(check)
                     )
                     for check in branch.required_checks
                 ],
@@ -250,11 +251,12 @@ class RepositoryGate(pulumi.ComponentResource):
                     for path in branch.required_workflows
                 ],
             ),
-            # The checks by name too, for `strict` (up to date with the base), from GitHub Actions.
+            # The checks by name too, for `strict` (up to date with the base), from GitHub Actions
+            # (external checks: from their app, repositories[].externalChecks[].appId).
             required_status_checks=github.OrganizationRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
                     github.OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs(
-                        context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                        context=check, integration_id=branch.integration_id(check)
                     )
                     for check in branch.required_checks
                 ],
