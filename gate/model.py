@@ -127,18 +127,33 @@ def _check_repository_policies(policy: GatePolicy) -> None:
                 "rulesets gate every repository); remove it",
             )
         mode = repo.merge_gate_mode or policy.merge_gate.mode
+        if mode != MergeGateMode.BRANCH_PROTECTION:
+            continue
         for j, external in enumerate(repo.external_checks):
             known = catalogue.get(external.name)
             app_id = external.app_id or (known.app_id if known is not None else None)
-            if app_id is not None and mode == MergeGateMode.BRANCH_PROTECTION:
+            if app_id is not None:
                 path = f"{where}.externalChecks[{j}]" + (".appId" if external.app_id else "")
-                raise FieldProblem(
-                    path,
-                    app_id,
-                    f"an app-pinned check needs a ruleset: classic branch protection (the mode of "
-                    f"{repo.name}) cannot require a check from one app; allowed: "
-                    f"repositories[{i}].mergeGateMode: rulesets, or no appId (any reporter)",
-                )
+                _refuse_app_pin(path, app_id, repo.name, i)
+        # An app-pinned catalogue check required by name (the repository's or the organisation's).
+        for field, names in (
+            (f"{where}.requiredChecks", repo.required_checks),
+            ("mergeGate.requiredChecks", policy.merge_gate.required_checks or ()),
+        ):
+            for j, name in enumerate(names):
+                known = catalogue.get(name)
+                if known is not None and known.app_id is not None:
+                    _refuse_app_pin(f"{field}[{j}]", name, repo.name, i)
+
+
+def _refuse_app_pin(path: str, value: object, repo: str, index: int) -> None:
+    raise FieldProblem(
+        path,
+        value,
+        f"an app-pinned check needs a ruleset: classic branch protection (the mode of {repo}) "
+        f"cannot require a check from one app; allowed: repositories[{index}].mergeGateMode: "
+        "rulesets, or no appId (any reporter)",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,13 @@ from gate import (
 from gate.actions import Action
 from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
 from gate.prnames import repository_slug
-from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER, ClusterCredentials, duration_seconds
+from gate.types import (
+    GITHUB_HOSTED_RUNNERS,
+    SELF_HOSTED_RUNNER,
+    ClusterCredentials,
+    Language,
+    duration_seconds,
+)
 from gate.yamltext import Commented, dump
 
 WORKFLOW_DIR = ".github/workflows"
@@ -76,8 +82,12 @@ def setup_python(settings: WorkflowSettings) -> Step:
     return {"name": "Set up Python", **uses(actions.SETUP_PYTHON, **version)}
 
 
-def setup_node(settings: WorkflowSettings) -> Step:
-    version = {"node-version": settings.node_version}
+def setup_node(settings: WorkflowSettings, *, cache: bool = True) -> Step:
+    version: dict[str, Any] = {"node-version": settings.node_version}
+    if not cache:
+        # A job that publishes (pushes an image) must not restore a cache a pull request could
+        # have poisoned (zizmor: cache-poisoning).
+        version["package-manager-cache"] = False
     return {"name": "Set up Node.js", **uses(actions.SETUP_NODE, **version)}
 
 
@@ -707,7 +717,16 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         *build_and_push(policy, repo, "pr-${{ steps.target.outputs.pr }}-${{ github.sha }}", ephemeral),
         when(ephemeral, gate_checkout(s, repo.owner or "")),
         when(f"${{{{ {checked} }}}}", setup_python(s)),
-        when(f"${{{{ {checked} }}}}", run("Install", c.python_install)),
+        # Issue 13, part repos: the repository's own dependencies, in its language (a JavaScript
+        # frontend has no requirements.txt to pip install).
+        *(
+            [when(f"${{{{ {checked} }}}}", run("Install", c.python_install))]
+            if Language.PYTHON in repo.languages
+            else [
+                when(f"${{{{ {checked} }}}}", setup_node(s, cache=False)),
+                when(f"${{{{ {checked} }}}}", run("Install", c.js_install)),
+            ]
+        ),
         when(ephemeral, install_gate()),
         when(ephemeral, {"name": "Install Pulumi CLI", **uses(actions.PULUMI)}),
         when(
