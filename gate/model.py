@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
@@ -86,8 +86,19 @@ class RepositoryMergeGateMode(StrEnum):
 GitHubAppId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
+def _external_checks_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema of repositories[].externalChecks: each item an ExternalCheck or a bare name."""
+    schema["items"] = {"anyOf": [{"type": "string"}, schema["items"]]}
+
+
 class ExternalCheck(GateModel):
     """A required check reported outside the gate's workflows, optionally pinned to a GitHub App."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_name_alone(cls, value: object) -> object:
+        # A bare name is shorthand for {name: ...}: reported by any app or CI.
+        return {"name": value} if isinstance(value, str) else value
 
     name: CheckName = Field(description="The status check's name, as its reporter posts it.")
     app_id: GitHubAppId | None = Field(
@@ -196,6 +207,7 @@ class Repository(GateModel):
             "that GitHub App (rulesets and organisation mode). Exempt from GATE-M9-03 liveness "
             "because their reporter is outside the gate (M9 §Merge conditions: all checks green)."
         ),
+        json_schema_extra=_external_checks_schema,
     )
     # Issue 13, part repos: the repository's own additions to the organisation defaults.
     required_checks: tuple[CheckName, ...] = Field(
@@ -213,14 +225,6 @@ class Repository(GateModel):
             "Refused in organisation mode (one central ruleset gates every repository)."
         ),
     )
-
-    @field_validator("external_checks", mode="before")
-    @classmethod
-    def _external_check_names(cls, value: object) -> object:
-        # A bare name is shorthand for {name: ...}: reported by any app or CI.
-        if isinstance(value, list | tuple):
-            return [{"name": item} if isinstance(item, str) else item for item in value]
-        return value
 
     @model_validator(mode="after")
     def _checks_named_once(self) -> Self:

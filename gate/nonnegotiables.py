@@ -132,7 +132,8 @@ def _reporter_problem(name: str, check: Check | None, repo: Repository, workflow
     if check.category is not builtin.category or check.workflow != builtin.workflow:
         return (
             f"is recategorised in the catalogue (category {check.category.value}, workflow "
-            f"{check.workflow}; the gate's job is {builtin.category.value} in {builtin.workflow})"
+            f"{check.workflow or 'none (external)'}; the gate's job is {builtin.category.value} in "
+            f"{builtin.workflow})"
         )
     if name in repo.external_check_names or not workflows or name not in BUILTIN_JOBS:
         return "is left to an external reporter instead of the gate's own workflow"

