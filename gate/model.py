@@ -115,6 +115,84 @@ class ExternalCheck(GateModel):
     )
 
 
+class RepositoryDefaults(GateModel):
+    """Organisation defaults of every gated repository (repositoryDefaults)."""
+
+    languages: tuple[Language, ...] | None = Field(
+        default=None, min_length=1, description="Default of repositories[].languages."
+    )
+    default_branch: BranchPattern | None = Field(
+        default=None, description="Default of repositories[].defaultBranch."
+    )
+    release_branch_pattern: BranchPattern | None = Field(
+        default=None, description="Default of repositories[].releaseBranchPattern."
+    )
+    merge_queue: bool | None = Field(default=None, description="Default of repositories[].mergeQueue.")
+    merge_gate_mode: RepositoryMergeGateMode | None = Field(
+        default=None, description="Default of repositories[].mergeGateMode (else mergeGate.mode)."
+    )
+    required_checks: tuple[CheckName, ...] = Field(
+        default=(), description="Catalogue checks every repository requires on top of its languages'."
+    )
+    external_checks: tuple[ExternalCheck, ...] = Field(
+        default=(),
+        description="External checks every repository requires (a name, or {name, appId, app}).",
+        json_schema_extra=_external_checks_schema,
+    )
+
+
+_DEFAULTED = {
+    "languages": "languages",
+    "defaultBranch": "default_branch",
+    "releaseBranchPattern": "release_branch_pattern",
+    "mergeQueue": "merge_queue",
+    "mergeGateMode": "merge_gate_mode",
+}
+
+
+def _with_repository_defaults(data: Any) -> Any:
+    """The raw policy with repositoryDefaults applied to each raw repositories[] entry. Defaults
+    that are themselves invalid are left unapplied: their own problems are reported once, at
+    repositoryDefaults.<key>, not again at every repository."""
+    if not isinstance(data, dict):
+        return data
+    raw = data.get("repositoryDefaults", data.get("repository_defaults"))
+    repositories = data.get("repositories")
+    if raw is None or not isinstance(repositories, list | tuple):
+        return data
+    try:
+        defaults = RepositoryDefaults.model_validate(raw)
+    except ValueError:
+        return data
+    given = defaults.model_dump(mode="json", by_alias=True, exclude_none=True)
+    merged = []
+    for original in repositories:
+        if not isinstance(original, dict):
+            merged.append(original)
+            continue
+        entry = dict(original)
+        for alias, name in _DEFAULTED.items():
+            if alias in given and alias not in entry and name not in entry:
+                entry[alias] = given[alias]
+        own_required = entry.get("requiredChecks", entry.get("required_checks", []))
+        if given["requiredChecks"] and isinstance(own_required, list | tuple):
+            extra = [name for name in own_required if name not in given["requiredChecks"]]
+            entry.pop("required_checks", None)
+            entry["requiredChecks"] = [*given["requiredChecks"], *extra]
+        own_external = entry.get("externalChecks", entry.get("external_checks", []))
+        if given["externalChecks"] and isinstance(own_external, list | tuple):
+            named = {
+                item if isinstance(item, str) else item.get("name")
+                for item in own_external
+                if isinstance(item, str | dict)
+            }
+            inherited = [item for item in given["externalChecks"] if item["name"] not in named]
+            entry.pop("external_checks", None)
+            entry["externalChecks"] = [*inherited, *own_external]
+        merged.append(entry)
+    return {**data, "repositories": merged}
+
+
 def _check_repository_policies(policy: GatePolicy) -> None:
     """Each repository's requiredChecks name catalogue checks; its merge-gate mode is one it may
     choose; an app-pinned external check is pinned by the repository's merge gate."""
@@ -1613,6 +1691,21 @@ class GatePolicy(GateModel):
 
     environment: EnvironmentName = Field(description="The environment this stack deploys.")
     repositories: tuple[Repository, ...] = Field(min_length=1, description="Gated repositories.")
+    # Issue 13, part repos: what every repository has unless its own entry says otherwise.
+    repository_defaults: RepositoryDefaults = Field(
+        default_factory=lambda: RepositoryDefaults(),  # noqa: PLW0108 - defined above, typed here
+        description=(
+            "Organisation defaults of every repositories[] entry: a key an entry leaves out takes "
+            "the value here; requiredChecks and externalChecks are extended by the entry's own "
+            "(an external check of the same name replaces the default's)."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_repository_defaults(cls, data: Any) -> Any:
+        return _with_repository_defaults(data)
+
     checks: tuple[Check, ...] = Field(
         default_factory=_default_checks, min_length=1, description="The required-check catalogue."
     )

@@ -518,3 +518,78 @@ def test_the_cli_refuses_a_bad_repository_policy_with_exit_2_and_no_traceback(
     assert "stacks/Pulumi.dev.yaml" in err
     assert "delivery-gate:repositories[0].externalChecks[0].appId: got 42" in err
     assert "mergeGateMode: rulesets" in err
+
+
+# -- organisation defaults (repositoryDefaults) ------------------------------------------------------
+
+DEFAULTS: dict[str, Any] = {
+    "languages": ["python"],
+    "mergeGateMode": "rulesets",
+    "requiredChecks": ["e2e-parity"],
+    "externalChecks": [{"name": "license-scan", "app": "fossa", "appId": FOSSA_APP_ID}],
+}
+
+
+def test_repository_defaults_fill_what_an_entry_leaves_out_and_extend_its_check_lists() -> None:
+    gate_policy = policy(
+        {"name": "svc"},
+        {
+            "name": "web",
+            "languages": ["javascript"],
+            "requiredChecks": ["e2e-parity", "determinism-root-hash"],
+            "externalChecks": ["vercel-preview", {"name": "license-scan", "appId": 7}],
+        },
+        repositoryDefaults=DEFAULTS,
+    )
+    explicit = policy(
+        {
+            "name": "svc",
+            "languages": ["python"],
+            "mergeGateMode": "rulesets",
+            "requiredChecks": ["e2e-parity"],
+            "externalChecks": [{"name": "license-scan", "app": "fossa", "appId": FOSSA_APP_ID}],
+        },
+        {
+            "name": "web",
+            "languages": ["javascript"],
+            "mergeGateMode": "rulesets",
+            "requiredChecks": ["e2e-parity", "determinism-root-hash"],
+            # The entry's own license-scan replaces the default's (by name), its app id included.
+            "externalChecks": ["vercel-preview", {"name": "license-scan", "appId": 7}],
+        },
+    )
+    assert gate_policy.repositories == explicit.repositories
+    svc, web = gate_policy.repositories
+    assert repopolicy.check_app_ids(gate_policy, svc) == {"license-scan": FOSSA_APP_ID}
+    assert repopolicy.check_app_ids(gate_policy, web) == {"vercel-preview": None, "license-scan": 7}
+
+
+def test_an_entrys_own_scalar_wins_over_the_default() -> None:
+    gate_policy = policy(
+        {"name": "a"},
+        {"name": "b", "mergeGateMode": "branch-protection"},
+        repositoryDefaults={"mergeGateMode": "rulesets"},
+    )
+    assert [repopolicy.merge_gate_mode(gate_policy, r) for r in gate_policy.repositories] == [
+        MergeGateMode.RULESETS,
+        MergeGateMode.BRANCH_PROTECTION,
+    ]
+
+
+def test_invalid_defaults_are_reported_once_at_their_own_path() -> None:
+    found = problems({"name": "a"}, {"name": "b"}, repositoryDefaults={"languages": ["rust"]})
+    assert found == [
+        "delivery-gate:repositoryDefaults.languages[0]: got 'rust'; allowed: input should be 'python' or "
+        "'javascript'"
+    ]
+
+
+def test_a_default_app_pin_on_a_branch_protection_repository_is_refused_at_that_repository() -> None:
+    found = problems(
+        {"name": "a", "mergeGateMode": "rulesets"},
+        {"name": "b"},
+        repositoryDefaults={"externalChecks": [{"name": "license-scan", "appId": 9}]},
+    )
+    assert [p.split(";")[0] for p in found] == [
+        "delivery-gate:repositories[1].externalChecks[0].appId: got 9"
+    ]
