@@ -83,7 +83,8 @@ RULES = {
 WAIVABLE = tuple(rule.id for rule in RULES.values() if rule.waivable)
 
 # The M9 checks every repository must require (besides the security scan): per language, unit
-# tests and static checks; for all, the three determinism jobs and e2e parity.
+# tests and static checks; the three determinism jobs and e2e parity where the repository's
+# languages give them (the default catalogue's language/languages: required_by_policy).
 _PER_LANGUAGE = {
     Language.PYTHON: ("unit-tests-python", "static-checks-python"),
     Language.JAVASCRIPT: ("unit-tests-javascript", "static-checks-javascript"),
