@@ -11,7 +11,6 @@ import pulumi_github as github
 from gate import codeowners
 from gate.filesupdate import FilesUpdate
 from gate.github import (
-    GITHUB_ACTIONS_APP_ID,
     BranchGate,
     CentralWorkflows,
     CommittedFile,
@@ -188,9 +187,10 @@ class RepositoryGate(pulumi.ComponentResource):
             required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
                     # Pinned to the GitHub Actions app: a commit status of the same name posted
-                    # with any token does not satisfy the rule.
+                    # with any token does not satisfy the rule. An external check is pinned to
+                    # the app its repository names (repositories[].externalChecks[].appId).
                     github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
-                        context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                        context=check, integration_id=branch.integration_id(check)
                     )
                     for check in branch.required_checks
                 ],
@@ -249,11 +249,12 @@ class RepositoryGate(pulumi.ComponentResource):
                     for path in branch.required_workflows
                 ],
             ),
-            # The checks by name too, for `strict` (up to date with the base), from GitHub Actions.
+            # The checks by name too, for `strict` (up to date with the base), from GitHub Actions
+            # (external checks: from their app, repositories[].externalChecks[].appId).
             required_status_checks=github.OrganizationRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
                     github.OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs(
-                        context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                        context=check, integration_id=branch.integration_id(check)
                     )
                     for check in branch.required_checks
                 ],

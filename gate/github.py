@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gate import codeowners, organization, release_contract, release_notes
+from gate import codeowners, organization, release_contract, release_notes, repopolicy
 from gate.aws import build_variables, deploy_role_arn, e2e_variables
 from gate.codeowners import splice
 from gate.filesupdate import FilesUpdate, files_update
@@ -45,6 +45,13 @@ class BranchGate:
     required_deployment: str | None
     # Organisation mode: the central repository's workflows that must pass (their paths there).
     required_workflows: tuple[str, ...] = ()
+    # Issue 13, part repos: checks reported outside the gate's workflows -> the GitHub App that
+    # must report them (None: any reporter); every other check comes from GitHub Actions.
+    external_apps: tuple[tuple[str, int | None], ...] = ()
+
+    def integration_id(self, check: str) -> int | None:
+        """The app a ruleset requires `check` from: GitHub Actions for the gate's own checks."""
+        return dict(self.external_apps).get(check, GITHUB_ACTIONS_APP_ID)
 
 
 @dataclass(frozen=True)
@@ -122,17 +129,11 @@ class CentralWorkflows:
 
 
 def required_checks(policy: GatePolicy, repo: Repository) -> tuple[str, ...]:
-    """Checks required on the repository's protected branches, in catalogue order.
+    """Checks required on the repository's protected branches (gate/repopolicy.py).
 
     M9 §Required CI checks: all must pass; language-specific checks only where the language is used.
     """
-    wanted = policy.merge_gate.required_checks
-    return tuple(
-        check.name
-        for check in policy.checks
-        if (wanted is None or check.name in wanted)
-        and (check.language is None or check.language in repo.languages)
-    )
+    return repopolicy.required_checks(policy, repo)
 
 
 def _staging_environment(policy: GatePolicy) -> str:
@@ -150,6 +151,7 @@ def release_ruleset_ref(repo: Repository) -> str:
 
 def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]:
     checks = required_checks(policy, repo)
+    apps = tuple(repopolicy.check_app_ids(policy, repo).items())
     required_workflows: tuple[str, ...] = ()
     if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
         required_workflows = tuple(
@@ -158,13 +160,14 @@ def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]
         )
     return (
         # M9 §Overview: "All merges to `main` (or `release/*`) require passing automated checks".
-        BranchGate(repo.default_branch, "~DEFAULT_BRANCH", checks, None, required_workflows),
+        BranchGate(repo.default_branch, "~DEFAULT_BRANCH", checks, None, required_workflows, apps),
         BranchGate(
             repo.release_branch_pattern,
             release_ruleset_ref(repo),
             checks,
             _staging_environment(policy),
             required_workflows,
+            apps,
         ),
     )
 
@@ -355,7 +358,7 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         name=repo.name,
         default_branch=repo.default_branch,
         owns_merge_gate=owns,
-        mode=policy.merge_gate.mode,
+        mode=repopolicy.merge_gate_mode(policy, repo),
         merge_gate=policy.merge_gate,
         reviews=policy.reviews,
         branches=branch_gates(policy, repo) if owns else (),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal, Self
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
@@ -72,6 +73,179 @@ from gate.types import (
 )
 
 # ---------------------------------------------------------------------------------------------
+# Issue 13, part repos: per-repository policy (gate/repopolicy.py derives what each repository gets)
+
+
+class RepositoryMergeGateMode(StrEnum):
+    """The merge gate modes one repository may choose for itself (organisation mode is stack-wide)."""
+
+    BRANCH_PROTECTION = "branch-protection"
+    RULESETS = "rulesets"
+
+
+GitHubAppId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+def _external_checks_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema of repositories[].externalChecks: each item an ExternalCheck or a bare name."""
+    schema["items"] = {"anyOf": [{"type": "string"}, schema["items"]]}
+
+
+class ExternalCheck(GateModel):
+    """A required check reported outside the gate's workflows, optionally pinned to a GitHub App."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_name_alone(cls, value: object) -> object:
+        # A bare name is shorthand for {name: ...}: reported by any app or CI.
+        return {"name": value} if isinstance(value, str) else value
+
+    name: CheckName = Field(description="The status check's name, as its reporter posts it.")
+    app_id: GitHubAppId | None = Field(
+        default=None,
+        description=(
+            "Numeric id of the GitHub App that must report the check (the ruleset's integration_id), "
+            "so a commit status of the same name posted with any token does not satisfy it; none: "
+            "the catalogue entry's appId, else any reporter. Needs rulesets or organisation mode "
+            "(classic branch protection cannot pin a check to an app)."
+        ),
+    )
+    app: Slug | None = Field(
+        default=None, description="The app's slug, for people and the plan summary (e.g. 'fossa')."
+    )
+
+
+class RepositoryDefaults(GateModel):
+    """Organisation defaults of every gated repository (repositoryDefaults)."""
+
+    languages: tuple[Language, ...] | None = Field(
+        default=None, min_length=1, description="Default of repositories[].languages."
+    )
+    default_branch: BranchPattern | None = Field(
+        default=None, description="Default of repositories[].defaultBranch."
+    )
+    release_branch_pattern: BranchPattern | None = Field(
+        default=None, description="Default of repositories[].releaseBranchPattern."
+    )
+    merge_queue: bool | None = Field(default=None, description="Default of repositories[].mergeQueue.")
+    merge_gate_mode: RepositoryMergeGateMode | None = Field(
+        default=None, description="Default of repositories[].mergeGateMode (else mergeGate.mode)."
+    )
+    required_checks: tuple[CheckName, ...] = Field(
+        default=(), description="Catalogue checks every repository requires on top of its languages'."
+    )
+    external_checks: tuple[ExternalCheck, ...] = Field(
+        default=(),
+        description="External checks every repository requires (a name, or {name, appId, app}).",
+        json_schema_extra=_external_checks_schema,
+    )
+
+
+_DEFAULTED = {
+    "languages": "languages",
+    "defaultBranch": "default_branch",
+    "releaseBranchPattern": "release_branch_pattern",
+    "mergeQueue": "merge_queue",
+    "mergeGateMode": "merge_gate_mode",
+}
+
+
+def _with_repository_defaults(data: Any) -> Any:
+    """The raw policy with repositoryDefaults applied to each raw repositories[] entry. Defaults
+    that are themselves invalid are left unapplied: their own problems are reported once, at
+    repositoryDefaults.<key>, not again at every repository."""
+    if not isinstance(data, dict):
+        return data
+    raw = data.get("repositoryDefaults", data.get("repository_defaults"))
+    repositories = data.get("repositories")
+    if raw is None or not isinstance(repositories, list | tuple):
+        return data
+    try:
+        defaults = RepositoryDefaults.model_validate(raw)
+    except ValueError:
+        return data
+    given = defaults.model_dump(mode="json", by_alias=True, exclude_none=True)
+    merged = []
+    for original in repositories:
+        if not isinstance(original, dict):
+            merged.append(original)
+            continue
+        entry = dict(original)
+        for alias, name in _DEFAULTED.items():
+            if alias in given and alias not in entry and name not in entry:
+                entry[alias] = given[alias]
+        own_required = entry.get("requiredChecks", entry.get("required_checks", []))
+        if given["requiredChecks"] and isinstance(own_required, list | tuple):
+            extra = [name for name in own_required if name not in given["requiredChecks"]]
+            entry.pop("required_checks", None)
+            entry["requiredChecks"] = [*given["requiredChecks"], *extra]
+        own_external = entry.get("externalChecks", entry.get("external_checks", []))
+        if given["externalChecks"] and isinstance(own_external, list | tuple):
+            named = {
+                item if isinstance(item, str) else item.get("name")
+                for item in own_external
+                if isinstance(item, str | dict)
+            }
+            inherited = [item for item in given["externalChecks"] if item["name"] not in named]
+            entry.pop("external_checks", None)
+            entry["externalChecks"] = [*inherited, *own_external]
+        merged.append(entry)
+    return {**data, "repositories": merged}
+
+
+def _check_repository_policies(policy: GatePolicy) -> None:
+    """Each repository's requiredChecks name catalogue checks; its merge-gate mode is one it may
+    choose; an app-pinned external check is pinned by the repository's merge gate."""
+    catalogue = {check.name: check for check in policy.checks}
+    organization_mode = policy.merge_gate.mode is MergeGateMode.ORGANIZATION
+    for i, repo in enumerate(policy.repositories):
+        where = f"repositories[{i}]"
+        for j, name in enumerate(repo.required_checks):
+            if name not in catalogue:
+                raise FieldProblem(
+                    f"{where}.requiredChecks[{j}]",
+                    name,
+                    f"allowed: one of {', '.join(sorted(catalogue))}; a check outside the catalogue "
+                    "that an app or another CI reports goes in externalChecks",
+                )
+        if organization_mode and repo.merge_gate_mode is not None:
+            raise FieldProblem(
+                f"{where}.mergeGateMode",
+                repo.merge_gate_mode.value,
+                "no per-repository mode when mergeGate.mode is 'organization' (the organisation "
+                "rulesets gate every repository); remove it",
+            )
+        mode = repo.merge_gate_mode or policy.merge_gate.mode
+        if mode != MergeGateMode.BRANCH_PROTECTION:
+            continue
+        for j, external in enumerate(repo.external_checks):
+            known = catalogue.get(external.name)
+            app_id = external.app_id or (known.app_id if known is not None else None)
+            if app_id is not None:
+                path = f"{where}.externalChecks[{j}]" + (".appId" if external.app_id else "")
+                _refuse_app_pin(path, app_id, repo.name, i)
+        # An app-pinned catalogue check required by name (the repository's or the organisation's).
+        for field, names in (
+            (f"{where}.requiredChecks", repo.required_checks),
+            ("mergeGate.requiredChecks", policy.merge_gate.required_checks or ()),
+        ):
+            for j, name in enumerate(names):
+                known = catalogue.get(name)
+                if known is not None and known.app_id is not None:
+                    _refuse_app_pin(f"{field}[{j}]", name, repo.name, i)
+
+
+def _refuse_app_pin(path: str, value: object, repo: str, index: int) -> None:
+    raise FieldProblem(
+        path,
+        value,
+        f"an app-pinned check needs a ruleset: classic branch protection (the mode of {repo}) "
+        f"cannot require a check from one app; allowed: repositories[{index}].mergeGateMode: "
+        "rulesets, or no appId (any reporter)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Repositories
 
 
@@ -103,13 +277,50 @@ class Repository(GateModel):
         default=False,
         description="Whether the repository merges through a merge queue (checks must run on merge_group).",
     )
-    external_checks: tuple[CheckName, ...] = Field(
+    external_checks: tuple[ExternalCheck, ...] = Field(
         default=(),
         description=(
-            "Required checks reported by something other than the gate's workflows (a GitHub App, "
-            "another CI); the liveness rule trusts these to be reported."
+            "Checks this repository REQUIRES that something other than the gate's workflows reports "
+            "(a GitHub App, another CI): a name, or {name, appId, app} to accept the check only from "
+            "that GitHub App (rulesets and organisation mode). Exempt from GATE-M9-03 liveness "
+            "because their reporter is outside the gate (M9 §Merge conditions: all checks green)."
+        ),
+        json_schema_extra=_external_checks_schema,
+    )
+    # Issue 13, part repos: the repository's own additions to the organisation defaults.
+    required_checks: tuple[CheckName, ...] = Field(
+        default=(),
+        description=(
+            "Catalogue checks this repository requires on top of the organisation defaults (those "
+            "that apply to its languages), e.g. e2e-parity for a single-language repository; the "
+            "gate's workflows then run them here too (M9 §Required CI checks)."
         ),
     )
+    merge_gate_mode: RepositoryMergeGateMode | None = Field(
+        default=None,
+        description=(
+            "This repository's merge gate: 'branch-protection' or 'rulesets'; none: mergeGate.mode. "
+            "Refused in organisation mode (one central ruleset gates every repository)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _checks_named_once(self) -> Self:
+        names = [check.name for check in self.external_checks]
+        _require_unique("externalChecks", "name", names)
+        _require_unique("requiredChecks", "name", list(self.required_checks))
+        for index, name in enumerate(self.required_checks):
+            if name in names:
+                raise FieldProblem(
+                    f"requiredChecks[{index}]",
+                    name,
+                    "a check named once: it is already in externalChecks (required there)",
+                )
+        return self
+
+    @property
+    def external_check_names(self) -> tuple[str, ...]:
+        return tuple(check.name for check in self.external_checks)
 
     @property
     def protected_branches(self) -> tuple[str, str]:
@@ -133,11 +344,51 @@ class Check(GateModel):
     language: Language | None = Field(
         default=None, description="Only required in repositories with this language; none: always."
     )
-    workflow: str = Field(
-        pattern=r"^[a-z0-9-]+\.yml$", description="Workflow file under .github/workflows/ that runs it."
+    # Issue 13, part repos: a cross-language check needs both runtimes in the repository.
+    languages: tuple[Language, ...] = Field(
+        default=(),
+        description=(
+            "Only required by default in repositories that use ALL of these languages (a "
+            "cross-language check such as M9 §Required CI checks 3's parity needs both runtimes); "
+            "a repository may still require it through its requiredChecks."
+        ),
+    )
+    workflow: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]+\.yml$",
+        description=(
+            "Workflow file under .github/workflows/ that runs it; none: an external check (a GitHub "
+            "App or another CI reports it), required only where a repository lists it in "
+            "externalChecks or requiredChecks, or where mergeGate.requiredChecks names it."
+        ),
     )
     tool: str = Field(description="What the check runs, as the policy names it.")
     policy: str = Field(description="The policy line the check implements.")
+    app_id: GitHubAppId | None = Field(
+        default=None,
+        description="External checks: the GitHub App that must report it (see externalChecks[].appId).",
+    )
+    app: Slug | None = Field(default=None, description="External checks: the reporting app's slug.")
+
+    @model_validator(mode="after")
+    def _reporter_is_one(self) -> Self:
+        if self.language is not None and self.languages:
+            raise FieldProblem(
+                "languages", [lang.value for lang in self.languages], "either language or languages, not both"
+            )
+        if self.workflow is not None and (self.app_id is not None or self.app is not None):
+            raise FieldProblem(
+                "appId" if self.app_id is not None else "app",
+                self.app_id if self.app_id is not None else self.app,
+                f"no app on a check the gate's workflow {self.workflow} reports (GitHub Actions "
+                "reports it); allowed: remove workflow to make it an external check",
+            )
+        return self
+
+    @property
+    def external(self) -> bool:
+        """Reported by something other than the gate's workflows."""
+        return self.workflow is None
 
 
 def _default_checks() -> tuple[Check, ...]:
@@ -180,6 +431,7 @@ def _default_checks() -> tuple[Check, ...]:
         Check(
             name="determinism-cross-language-parity",
             category=cat.DETERMINISM,
+            languages=(py, js),
             workflow="determinism-check.yml",
             tool="Python traces replayed in JS",
             policy=f"{m9} 3",
@@ -187,6 +439,7 @@ def _default_checks() -> tuple[Check, ...]:
         Check(
             name="determinism-canonical-json",
             category=cat.DETERMINISM,
+            language=py,
             workflow="determinism-check.yml",
             tool="canonical JSON vs golden fixtures",
             policy=f"{m9} 3",
@@ -194,6 +447,7 @@ def _default_checks() -> tuple[Check, ...]:
         Check(
             name="determinism-root-hash",
             category=cat.DETERMINISM,
+            languages=(py, js),
             workflow="determinism-check.yml",
             tool="root_hash equal across runtimes",
             policy=f"{m9} 3",
@@ -201,6 +455,7 @@ def _default_checks() -> tuple[Check, ...]:
         Check(
             name="e2e-parity",
             category=cat.E2E_PARITY,
+            languages=(py, js),
             workflow="e2e-parity-check.yml",
             tool="simulate -> run -> replay -> diff, k6 smoke",
             policy=f"{m9} 4",
@@ -1436,6 +1691,21 @@ class GatePolicy(GateModel):
 
     environment: EnvironmentName = Field(description="The environment this stack deploys.")
     repositories: tuple[Repository, ...] = Field(min_length=1, description="Gated repositories.")
+    # Issue 13, part repos: what every repository has unless its own entry says otherwise.
+    repository_defaults: RepositoryDefaults = Field(
+        default_factory=lambda: RepositoryDefaults(),  # noqa: PLW0108 - defined above, typed here
+        description=(
+            "Organisation defaults of every repositories[] entry: a key an entry leaves out takes "
+            "the value here; requiredChecks and externalChecks are extended by the entry's own "
+            "(an external check of the same name replaces the default's)."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_repository_defaults(cls, data: Any) -> Any:
+        return _with_repository_defaults(data)
+
     checks: tuple[Check, ...] = Field(
         default_factory=_default_checks, min_length=1, description="The required-check catalogue."
     )
@@ -1565,19 +1835,32 @@ class GatePolicy(GateModel):
         return self
 
     @model_validator(mode="after")
+    def _repository_policies(self) -> Self:
+        # Issue 13, part repos: per-repository checks and merge-gate modes (see the block above).
+        _check_repository_policies(self)
+        return self
+
+    @model_validator(mode="after")
     def _release_deploys_need_restricted_creation(self) -> Self:
         # The deploy roles may trust release branches only where a ruleset stops ordinary writers
         # from creating one (components/github_gate.py: rulesets mode); classic branch protection
         # cannot restrict creation of a `release/*` pattern.
         release_deploys = self.aws is not None and self.aws.deploy_from_release_branches
-        if release_deploys and self.merge_gate.mode is MergeGateMode.BRANCH_PROTECTION:
+        # Issue 13, part repos: each repository's own mode counts (repositories[].mergeGateMode).
+        unguarded = [
+            repo.name
+            for repo in self.repositories
+            if (repo.merge_gate_mode or self.merge_gate.mode) == MergeGateMode.BRANCH_PROTECTION
+        ]
+        if release_deploys and unguarded:
             raise FieldProblem(
                 "aws.deployFromReleaseBranches",
                 True,
                 "false unless mergeGate.mode is 'rulesets' or 'organization', which let only "
                 "production's reviewers "
                 "create release branches (anyone with write access could otherwise create one with "
-                "their own deploy.yml and get the deploy role)",
+                "their own deploy.yml and get the deploy role); on branch protection: "
+                + ", ".join(unguarded),
             )
         return self
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from gate.github import branch_gates
 from gate.model import Check, GateException, GatePolicy, Repository, _default_checks
+from gate.repopolicy import applies_by_default
 from gate.types import Language
 from gate.workflows import BUILTIN_JOBS
 
@@ -82,7 +83,8 @@ RULES = {
 WAIVABLE = tuple(rule.id for rule in RULES.values() if rule.waivable)
 
 # The M9 checks every repository must require (besides the security scan): per language, unit
-# tests and static checks; for all, the three determinism jobs and e2e parity.
+# tests and static checks; the three determinism jobs and e2e parity where the repository's
+# languages give them (the default catalogue's language/languages: required_by_policy).
 _PER_LANGUAGE = {
     Language.PYTHON: ("unit-tests-python", "static-checks-python"),
     Language.JAVASCRIPT: ("unit-tests-javascript", "static-checks-javascript"),
@@ -114,9 +116,13 @@ class Finding:
 
 
 def required_by_policy(repo: Repository) -> tuple[str, ...]:
-    """The check names M9 requires of this repository, the security scan included."""
+    """The check names M9 requires of this repository, the security scan included. Issue 13, part
+    repos: the determinism and e2e checks that compare runtimes (M9 §Required CI checks 3-4: "Python
+    traces replayed in JS", root_hash "across runtimes") only where the repository has both; the
+    canonical-JSON check is the Python runtime's."""
     per_language = [name for language in repo.languages for name in _PER_LANGUAGE[language]]
-    return (*per_language, *_ALWAYS, "security-scan")
+    always = [name for name in _ALWAYS if applies_by_default(_BUILTIN[name], repo)]
+    return (*per_language, *always, "security-scan")
 
 
 def _reporter_problem(name: str, check: Check | None, repo: Repository, workflows: bool) -> str | None:
@@ -127,9 +133,10 @@ def _reporter_problem(name: str, check: Check | None, repo: Repository, workflow
     if check.category is not builtin.category or check.workflow != builtin.workflow:
         return (
             f"is recategorised in the catalogue (category {check.category.value}, workflow "
-            f"{check.workflow}; the gate's job is {builtin.category.value} in {builtin.workflow})"
+            f"{check.workflow or 'none (external)'}; the gate's job is {builtin.category.value} in "
+            f"{builtin.workflow})"
         )
-    if name in repo.external_checks or not workflows or name not in BUILTIN_JOBS:
+    if name in repo.external_check_names or not workflows or name not in BUILTIN_JOBS:
         return "is left to an external reporter instead of the gate's own workflow"
     return None
 

@@ -98,6 +98,10 @@ def required_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[st
         if file in REPOSITORY_WORKFLOWS:
             continue
         on = {event: spec for event, spec in document["on"].items() if event in REQUIRED_WORKFLOW_EVENTS}
+        if not on:
+            # Issue 13, part repos: a post-merge-only workflow (e2e-parity-check.yml where the
+            # repository does not require e2e-parity) is no required workflow.
+            continue
         jobs = {job_id: _verifying_tools(body, digests) for job_id, body in document["jobs"].items()}
         defaults = _input_defaults(document["on"])
         documents[file] = _with_defaults({**document, "on": on, "jobs": jobs}, defaults)

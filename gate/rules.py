@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gate import dashboards, nonnegotiables, organization
+from gate import dashboards, nonnegotiables, organization, repopolicy
 from gate.concurrency import RULE_ID as CONCURRENCY_RULE
 from gate.concurrency import check_call_concurrency
 from gate.engine import get_root_directory
@@ -78,8 +78,11 @@ def enforce_rules(policy: GatePolicy, stack: str, source: str | None = None) -> 
     for repo in policy.repositories if policy.owns_merge_gate else ():
         required = {gate.pattern: gate.required_checks for gate in branch_gates(policy, repo)}
         workflows = committed_workflows(policy, repo)
+        # Exempt from liveness only what the repository or the catalogue declares external (an
+        # app or another CI reports it; gate/repopolicy.py), never a gate check nobody reports.
+        external = repopolicy.external_check_names(policy, repo)
         unreported = check_liveness(
-            repo.full_name, required, workflows, external=repo.external_checks, merge_queue=repo.merge_queue
+            repo.full_name, required, workflows, external=external, merge_queue=repo.merge_queue
         )
         lines += [f"[{LIVENESS_RULE}] {v}" for v in unreported]
         deadlocks = check_call_concurrency(repo.full_name, workflows, repo.default_branch)

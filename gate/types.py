@@ -50,6 +50,9 @@ class CheckCategory(StrEnum):
     SCHEMA_CHANGE = "schema-change"
     RELEASE_CONTRACT = "release-contract"  # DP §Pre-Deployment (gate/release_contract.py)
     RELEASE_NOTES = "release-notes"  # DP §Release Notes (gate/release_notes.py)
+    # Issue 13, part repos: external checks (a GitHub App reports them, no gate workflow).
+    LICENSE = "license"  # licence compliance of dependencies (e.g. a FOSSA or Snyk app)
+    COMPLIANCE = "compliance"  # other organisational compliance checks (CLA, policy bots)
 
 
 class IncidentProvider(StrEnum):

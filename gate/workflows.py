@@ -24,12 +24,19 @@ from gate import (
     release_contract,
     release_deploy,
     release_notes,
+    repopolicy,
     schema_change,
 )
 from gate.actions import Action
 from gate.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
 from gate.prnames import repository_slug
-from gate.types import GITHUB_HOSTED_RUNNERS, SELF_HOSTED_RUNNER, ClusterCredentials, duration_seconds
+from gate.types import (
+    GITHUB_HOSTED_RUNNERS,
+    SELF_HOSTED_RUNNER,
+    ClusterCredentials,
+    Language,
+    duration_seconds,
+)
 from gate.yamltext import Commented, dump
 
 WORKFLOW_DIR = ".github/workflows"
@@ -75,8 +82,12 @@ def setup_python(settings: WorkflowSettings) -> Step:
     return {"name": "Set up Python", **uses(actions.SETUP_PYTHON, **version)}
 
 
-def setup_node(settings: WorkflowSettings) -> Step:
-    version = {"node-version": settings.node_version}
+def setup_node(settings: WorkflowSettings, *, cache: bool = True) -> Step:
+    version: dict[str, Any] = {"node-version": settings.node_version}
+    if not cache:
+        # A job that publishes (pushes an image) must not restore a cache a pull request could
+        # have poisoned (zizmor: cache-poisoning).
+        version["package-manager-cache"] = False
     return {"name": "Set up Node.js", **uses(actions.SETUP_NODE, **version)}
 
 
@@ -706,7 +717,16 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         *build_and_push(policy, repo, "pr-${{ steps.target.outputs.pr }}-${{ github.sha }}", ephemeral),
         when(ephemeral, gate_checkout(s, repo.owner or "")),
         when(f"${{{{ {checked} }}}}", setup_python(s)),
-        when(f"${{{{ {checked} }}}}", run("Install", c.python_install)),
+        # Issue 13, part repos: the repository's own dependencies, in its language (a JavaScript
+        # frontend has no requirements.txt to pip install).
+        *(
+            [when(f"${{{{ {checked} }}}}", run("Install", c.python_install))]
+            if Language.PYTHON in repo.languages
+            else [
+                when(f"${{{{ {checked} }}}}", setup_node(s, cache=False)),
+                when(f"${{{{ {checked} }}}}", run("Install", c.js_install)),
+            ]
+        ),
         when(ephemeral, install_gate()),
         when(ephemeral, {"name": "Install Pulumi CLI", **uses(actions.PULUMI)}),
         when(
@@ -785,7 +805,8 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
     ) | {"permissions": e2e_permissions(policy)}
 
 
-def e2e_triggers(repo: Repository) -> dict[str, Any]:
+def e2e_triggers(repo: Repository, *, pull_requests: bool = True) -> dict[str, Any]:
+    """Pull requests (where e2e-parity is a required check), and calls after each deploy."""
     inputs = {
         "run_k6": {
             "description": "Run the k6 smoke test and the SLO mapper (true on pull requests).",
@@ -805,7 +826,7 @@ def e2e_triggers(repo: Repository) -> dict[str, Any]:
         }
     }
     return {
-        **pr_triggers(repo),
+        **(pr_triggers(repo) if pull_requests else {}),
         "workflow_call": {"inputs": inputs, "outputs": outputs},
         "workflow_dispatch": {"inputs": inputs},
     }
@@ -1441,17 +1462,26 @@ E2E_WORKFLOW = "e2e-parity-check.yml"
 
 
 def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
-    """File name -> workflow document, for the repository's languages, in catalogue order."""
+    """File name -> workflow document, for the repository's languages and its own requiredChecks
+    (gate/repopolicy.py), in catalogue order."""
     jobs_by_file: dict[str, dict[str, Job]] = {}
-    for check in policy.checks:
+    for check in repopolicy.workflow_checks(policy, repo):
         builder = BUILTIN_JOBS.get(check.name)
-        if builder is None or (check.language is not None and check.language not in repo.languages):
+        if builder is None or check.workflow is None:
             continue
         jobs_by_file.setdefault(check.workflow, {})[check.name] = builder(check, policy, repo)
+    # M9 §Post-merge 1: every deploy runs e2e-parity-check.yml (deploy.yml and the drill call it),
+    # so a repository that does not require e2e-parity on its pull requests (issue 13, part repos:
+    # a single-language repository) still gets it, called after deploys only.
+    post_merge_only = E2E_WORKFLOW not in jobs_by_file
+    if post_merge_only:
+        e2e = next((c for c in policy.checks if c.name == "e2e-parity" and c.workflow == E2E_WORKFLOW), None)
+        if e2e is not None:
+            jobs_by_file[E2E_WORKFLOW] = {e2e.name: BUILTIN_JOBS[e2e.name](e2e, policy, repo)}
     documents: dict[str, dict[str, Any]] = {}
     for file, jobs in jobs_by_file.items():
         if file == E2E_WORKFLOW:
-            on: dict[str, Any] = e2e_triggers(repo)
+            on: dict[str, Any] = e2e_triggers(repo, pull_requests=not post_merge_only)
             concurrency: dict[str, Any] = E2E_CONCURRENCY
         elif file == schema_change.WORKFLOW_FILE:
             on, concurrency = schema_change.triggers(pr_triggers(repo)), PR_CONCURRENCY

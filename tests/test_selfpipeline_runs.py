@@ -182,7 +182,9 @@ def test_a_pull_request_gets_one_comment_with_the_summary_first_and_edits_it_on_
     assert body.startswith(MARKER) and comment["user"]["login"] == "github-actions[bot]"
     # Summary first: the table and what needs attention come before any collapsed detail.
     summary, _, details = body.partition("<details>")
-    assert "| **dev** | dev | changes | 0 | 4 | 0 |" in summary
+    # Branch protection of main and release/*, the PR template, ci.yml and (issue 13: no
+    # cross-language checks in a Python-only repository) determinism-check.yml and e2e-parity-check.yml.
+    assert "| **dev** | dev | changes | 0 | 6 | 0 |" in summary
     assert "| **staging** | staging | no changes | 0 | 0 | 0 |" in summary
     assert "| **prod** | production | no changes |" in summary
     assert "required check `unit-tests-javascript` removed from acme/aos `main`" in summary
