@@ -59,7 +59,13 @@ def load_stack(project_dir: Path, stack: str) -> GatePolicy:
     """One stack's policy from its file, or its own worded GateError."""
     config = read_stack_config(project_dir, stack)
     owner = namespace_values(config.values, "github").get("owner")
-    return load_policy(namespace_values(config.values), stack=stack, github_owner=owner, source=config.source)
+    return load_policy(
+        namespace_values(config.values),
+        stack=stack,
+        github_owner=owner,
+        source=config.source,
+        origins=config.origins,
+    )
 
 
 def load_stacks(project_dir: Path) -> dict[str, GatePolicy]:
@@ -158,7 +164,11 @@ def check_templates(project_dir: Path, policies: dict[str, GatePolicy]) -> list[
             owner = namespace_values(config.values, "github").get("owner")
             stack = pr_stack(name, 1)
             policy = load_policy(
-                namespace_values(config.values), stack=stack, github_owner=owner, source=config.source
+                namespace_values(config.values),
+                stack=stack,
+                github_owner=owner,
+                source=config.source,
+                origins=config.origins,
             )
             enforce_rules(policy, stack, source=template)
         except GateError as error:

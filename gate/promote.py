@@ -17,6 +17,7 @@ import yaml
 
 from gate.clock import iso
 from gate.errors import GateError
+from gate.layers import Origin, Path_
 from gate.loader import NAMESPACE, load_policy, namespace_values
 from gate.model import GatePolicy
 from gate.promotion import RULE_ID, ReleaseEvidence, read_evidence, unvalidated
@@ -69,7 +70,7 @@ def promote(
 ) -> Promoted:
     """The new text of the downstream stack file, checked by the same rules `pulumi up` applies."""
     config = read_stack_config(project_dir, to_stack)
-    current = policy_from_values(config.values, to_stack, config.source)
+    current = policy_from_values(config.values, to_stack, config.source, config.origins)
     upstream = current.upstream_environment
     if upstream is None:
         raise PromotionRefused(
@@ -95,12 +96,20 @@ def promote(
     return Promoted(path=path, before=before, after=after)
 
 
-def policy_from_values(values: Mapping[str, Any], stack: str, source: str) -> GatePolicy:
+def policy_from_values(
+    values: Mapping[str, Any],
+    stack: str,
+    source: str,
+    origins: Mapping[Path_, frozenset[Origin]] | None = None,
+) -> GatePolicy:
+    """The policy of a stack's effective config (read_stack_config); `origins` name the base file
+    a bad value comes from (gate/layers.py)."""
     return load_policy(
         namespace_values(values),
         stack=stack,
         github_owner=namespace_values(values, "github").get("owner"),
         source=source,
+        origins=origins,
     )
 
 
