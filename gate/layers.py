@@ -87,11 +87,19 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Origins:
+    """Where each part of an effective config came from, by its path in the effective config."""
+
+    within: Mapping[Path_, frozenset[Origin]] = field(default_factory=dict)  # everything under it
+    own: Mapping[Path_, Origin] = field(default_factory=dict)  # the value itself (file, written path)
+
+
+@dataclass(frozen=True)
 class Layered:
     """The effective config and where each part of it came from."""
 
     values: dict[str, Any]
-    origins: Mapping[Path_, frozenset[Origin]] = field(default_factory=dict)
+    origins: Origins = field(default_factory=Origins)
 
     def sources_of(self, path: str) -> list[str]:
         """The files (or "policy default") the value at a loader-style dotted path came from."""
@@ -126,7 +134,10 @@ def _plain(node: _Node) -> Any:
     return node.value
 
 
-def _origins(node: _Node, path: Path_, into: dict[Path_, set[Origin]]) -> set[Origin]:
+def _origins(
+    node: _Node, path: Path_, into: dict[Path_, set[Origin]], own: dict[Path_, Origin]
+) -> set[Origin]:
+    own[path] = node.origin
     found = {node.origin}
     children: Iterator[tuple[str | int, _Node]]
     if isinstance(node.value, dict):
@@ -135,7 +146,7 @@ def _origins(node: _Node, path: Path_, into: dict[Path_, set[Origin]]) -> set[Or
         children = iter(enumerate(node.value))
     else:
         children = iter(())
-    below = [_origins(child, (*path, key), into) for key, child in children]
+    below = [_origins(child, (*path, key), into, own) for key, child in children]
     if below:
         # A map or list holds what its parts hold; its own origin matters only when it is empty.
         found = set().union(*below)
@@ -340,11 +351,12 @@ class _Merge:
             if name is None:
                 continue
             if any(_same(shape, name, other) for other in seen):
+                assert shape.identity is not None
                 self.problem(
-                    entry.origin,
-                    name,
-                    f"allowed: each {shape.identity} once in a file (entries merge by {shape.identity} "
-                    "with the layers below, so a second one is ambiguous)",
+                    entry.value[shape.identity].origin,
+                    entry.value[shape.identity].value,
+                    f"must be unique: each {shape.identity} once in a file (entries merge by "
+                    f"{shape.identity} with the layers below, so a second one is ambiguous)",
                 )
             seen.append(name)
 
@@ -389,13 +401,22 @@ def merge_layers(layers: Sequence[Layer]) -> Layered:
                 annotation, default = None, _MISSING  # another namespace's key: replaced as a whole
             merged[key] = merging.merge(merged.get(key), node, annotation, default)
     if merging.problems:
-        raise PolicyError(layers[-1].source if layers else "(no layers)", merging.problems)
-    origins: dict[Path_, set[Origin]] = {}
+        top = layers[-1].source
+        # The error names the stack file; a problem elsewhere (the base file) names its own.
+        raise PolicyError(
+            top,
+            [
+                Problem(p.path, p.value, p.allowed, None if p.source == top else p.source)
+                for p in merging.problems
+            ],
+        )
+    within: dict[Path_, set[Origin]] = {}
+    own: dict[Path_, Origin] = {}
     for key, node in merged.items():
-        _origins(node, (key,), origins)
+        _origins(node, (key,), within, own)
     return Layered(
         values={key: _plain(node) for key, node in merged.items()},
-        origins={path: frozenset(found) for path, found in origins.items()},
+        origins=Origins({path: frozenset(found) for path, found in within.items()}, own),
     )
 
 
@@ -416,30 +437,49 @@ def parse_path(path: str) -> Path_:
     return tuple(parts)
 
 
-def sources_at(origins: Mapping[Path_, frozenset[Origin]], path: str) -> list[str]:
-    """The files the value at `path` came from: its deepest part that the layers hold."""
+def _deepest(origins: Origins, path: str) -> tuple[Path_, Path_]:
+    """The deepest part of `path` the effective config holds, and the rest of the path."""
     parts = parse_path(path)
-    while parts:
-        found = origins.get(parts)
-        if found is not None:
-            return sorted({source for source, _ in found}, key=_source_order)
-        parts = parts[:-1]
-    return []
+    for length in range(len(parts), 0, -1):
+        if parts[:length] in origins.within:
+            return parts[:length], parts[length:]
+    return (), parts
+
+
+def sources_at(origins: Origins, path: str) -> list[str]:
+    """The files the value at `path` came from: those of its deepest part that the layers hold."""
+    found, _ = _deepest(origins, path)
+    if not found:
+        return []
+    return sorted({source for source, _ in origins.within[found]}, key=_source_order)
 
 
 def _source_order(source: str) -> tuple[int, str]:
     return (0 if source == POLICY_DEFAULT else 1, source)
 
 
-def attribute(problems: Sequence[Problem], origins: Mapping[Path_, frozenset[Origin]]) -> list[Problem]:
-    """The problems, each naming the file(s) its value came from when the config has layers."""
+def _render(parts: Path_) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
+
+
+def attribute(problems: Sequence[Problem], origins: Origins, source: str) -> list[Problem]:
+    """The problems as the files say them: a value from one file gets the path written there (not
+    its index in the merged list), and names that file when it is not `source`, the one the error
+    names (a value from the base file, reported while loading a stack)."""
     named = []
     for problem in problems:
-        sources = [s for s in sources_at(origins, problem.path) if s != POLICY_DEFAULT]
-        if problem.source is None and sources:
-            named.append(Problem(problem.path, problem.value, problem.allowed, source=" + ".join(sources)))
-        else:
+        found, rest = _deepest(origins, problem.path)
+        if not found or problem.source is not None:
             named.append(problem)
+            continue
+        files = {file for file, _ in origins.within[found]}
+        path = problem.path
+        own_file, written = origins.own[found]
+        if files == {own_file} and own_file != POLICY_DEFAULT and written:
+            path = written + _render(rest)
+        shown = sorted(files - {POLICY_DEFAULT}, key=_source_order)
+        where = " + ".join(shown) if shown and shown != [source] else None
+        named.append(Problem(path, problem.value, problem.allowed, source=where))
     return named
 
 

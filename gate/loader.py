@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gate import clock
 from gate.engine import all_config, get_root_directory
 from gate.errors import PolicyError, Problem
-from gate.layers import Layer, Origin, Path_, attribute, layered_config
+from gate.layers import Layer, Origins, attribute, layered_config
 from gate.model import GatePolicy
 from gate.prnames import RESERVED_STACK
 from gate.slo import with_suggested_p95
@@ -44,7 +44,7 @@ def load_policy(
     stack: str,
     github_owner: str | None,
     source: str | None = None,
-    origins: Mapping[Path_, frozenset[Origin]] | None = None,
+    origins: Origins | None = None,
 ) -> GatePolicy:
     """Validate this stack's `delivery-gate:*` values (namespace stripped) into a GatePolicy.
 
@@ -62,7 +62,7 @@ def load_policy(
     except ValidationError as error:
         problems += validation_problems(error.errors(include_url=False), GatePolicy, NAMESPACE)
     if problems:
-        raise PolicyError(source, attribute(problems, origins or {}))
+        raise PolicyError(source, attribute(problems, origins or Origins(), source))
     if policy.ephemeral is not None:
         if policy.stack != stack:
             raise PolicyError(

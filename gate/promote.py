@@ -17,7 +17,7 @@ import yaml
 
 from gate.clock import iso
 from gate.errors import GateError
-from gate.layers import Origin, Path_
+from gate.layers import Origins
 from gate.loader import NAMESPACE, load_policy, namespace_values
 from gate.model import GatePolicy
 from gate.promotion import RULE_ID, ReleaseEvidence, read_evidence, unvalidated
@@ -100,7 +100,7 @@ def policy_from_values(
     values: Mapping[str, Any],
     stack: str,
     source: str,
-    origins: Mapping[Path_, frozenset[Origin]] | None = None,
+    origins: Origins | None = None,
 ) -> GatePolicy:
     """The policy of a stack's effective config (read_stack_config); `origins` name the base file
     a bad value comes from (gate/layers.py)."""

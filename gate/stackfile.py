@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 from gate import clock
 from gate.engine import SECRET_PLACEHOLDER
 from gate.errors import PolicyError, Problem
-from gate.layers import Layer, Origin, Path_, layered_config
+from gate.layers import Layer, Origins, layered_config
 from gate.loader import stack_file
 from gate.prnames import LEGACY_PR_STACK, PR_STACK, repository_slug
 from gate.yamlguard import StackFileError, read_stack_text
@@ -55,7 +54,7 @@ class StackConfig:
     secret_keys: frozenset[str]
     # Where each part of `values` came from when the project has a base file (gate/layers.py):
     # dotted path -> (file, path in it). Empty for a stack file's own values.
-    origins: Mapping[Path_, frozenset[Origin]] = field(default_factory=dict)
+    origins: Origins = field(default_factory=Origins)
     bases: tuple[str, ...] = ()  # the base files under the stack file, bottom first
 
 
@@ -70,7 +69,7 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
 def with_base(project_dir: Path, own: StackConfig) -> StackConfig:
     """A stack's own config merged over the policy defaults and the project's base file."""
     layered = layered_config(project_dir, Layer(own.source, own.values))
-    bases = tuple(sorted({s for found in layered.origins.values() for s, _ in found} - {own.source}))
+    bases = tuple(sorted({s for found in layered.origins.within.values() for s, _ in found} - {own.source}))
     return StackConfig(
         source=own.source,
         values=layered.values,
