@@ -326,6 +326,8 @@ def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None) ->
         outputs = (workspace or _automation(args.project_dir)).outputs(args.from_stack)
     result = promote(args.project_dir, args.from_stack, args.to_stack, outputs, _emergency(args))
     sys.stdout.write(result.diff or f"{result.path}: already promoted; nothing to change\n")
+    for note in result.notes:  # flags validated upstream that stay off here (gate/promote.py)
+        print(f"note: {note}", file=sys.stderr)
     if not args.dry_run and result.diff:
         result.path.write_text(result.after, encoding="utf-8")
         print(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")
