@@ -189,6 +189,18 @@ def shape_of(annotation: Any) -> _Shape:
     return _Shape("scalar")
 
 
+def named_entries(model: type[BaseModel]) -> dict[type[BaseModel], str]:
+    """Every model that is an entry of a named list under `model`, with its identity field."""
+    found: dict[type[BaseModel], str] = {}
+    for info in model.model_fields.values():
+        shape = shape_of(info.annotation)
+        if shape.kind == "named" and shape.model is not None and shape.identity is not None:
+            found[shape.model] = shape.identity
+        if shape.model is not None and shape.model is not model:
+            found.update(named_entries(shape.model))
+    return found
+
+
 def _unwrap(annotation: Any) -> Any:
     """The annotation without None, Annotated[...] metadata and single-model unions."""
     while True:

@@ -22,6 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
 from gate.delivery import HAND_TYPED_REFUSED
+from gate.layers import named_entries
 from gate.loader import NAMESPACE
 from gate.model import GatePolicy
 
@@ -83,12 +84,20 @@ def stack_file_schema() -> dict[str, Any]:
     policy = GatePolicy.model_json_schema(
         by_alias=True, mode="validation", schema_generator=_WithFactoryDefaults
     )
-    defs = {name: _ecma_only(body) for name, body in policy.pop("$defs", {}).items()}
+    named = {model.__name__: identity for model, identity in named_entries(GatePolicy).items()}
+    defs = {
+        name: _with_list_directives(_ecma_only(body), named) for name, body in policy.pop("$defs", {}).items()
+    }
     defs["Secure"] = _SECURE
+    defs["ListDirective"] = _LIST_DIRECTIVE
+    for name, identity in named.items():
+        # An entry merges by name with the one below it (gate/layers.py): only its name is required.
+        if name in defs and "required" in defs[name]:
+            defs[name]["required"] = [identity]
     refused = {key.removeprefix(f"{NAMESPACE}:") for key in HAND_TYPED_REFUSED}
     config: dict[str, Any] = {}
     for alias, generated in policy["properties"].items():
-        field = _ecma_only(generated)
+        field = _with_list_directives(_ecma_only(generated), named)
         field.pop("title", None)
         if "description" not in field and "$ref" in field:
             # A model-typed key: its model's docstring is the policy line.
@@ -116,7 +125,13 @@ def stack_file_schema() -> dict[str, Any]:
                 "description": f"The stack's configuration. {policy.get('description', '')}".strip(),
                 "patternProperties": {_OTHER_NAMESPACE: {"description": "Another namespace's key."}},
                 "properties": config,
-                "required": [f"{NAMESPACE}:{alias}" for alias in policy.get("required", [])],
+                # Issue 13, part base: a required key may come from the base file (stacks/base.yaml);
+                # the loader says which is missing from the merged config.
+                "required": [
+                    f"{NAMESPACE}:{alias}"
+                    for alias in policy.get("required", [])
+                    if alias not in _MAY_BE_SHARED
+                ],
                 "type": "object",
             },
             "encryptedkey": {
@@ -130,6 +145,14 @@ def stack_file_schema() -> dict[str, Any]:
             "environment": {
                 "description": "Pulumi ESC environments imported into the stack's config.",
                 "anyOf": [{"items": {"type": "string"}, "type": "array"}, {"type": "object"}],
+            },
+            "imports": {
+                "description": (
+                    "Base file only (stacks/base.yaml, gate/layers.py): further base files, relative to "
+                    "this one and inside the project, applied before it, ESC-style."
+                ),
+                "items": {"type": "string"},
+                "type": "array",
             },
             "secretsprovider": {
                 "description": "The stack's secrets provider URL (Pulumi writes it).",
@@ -148,6 +171,47 @@ def stack_file_schema() -> dict[str, Any]:
 def render_schema() -> str:
     """The schema as the committed file holds it."""
     return json.dumps(stack_file_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# Issue 13, part base: every list key also takes a directive (gate/layers.py) instead of a list.
+_LIST_DIRECTIVE: dict[str, Any] = {
+    "additionalProperties": False,
+    "description": (
+        "Edit the list below this file (the base file's, or the policy's) instead of restating it: "
+        "`extend` adds entries (a known name merges by name), `remove` takes names (or values) out, "
+        "`replace` is the whole list (gate/layers.py)."
+    ),
+    "minProperties": 1,
+    "properties": {
+        "extend": {"type": "array"},
+        "remove": {"type": "array"},
+        "replace": {"type": "array"},
+    },
+    "type": "object",
+}
+# The base file has a stack file's shape and is validated by this schema too: it never holds
+# `environment`, and `repositories` may be only there.
+_MAY_BE_SHARED = {"environment", "repositories"}
+
+
+def _with_list_directives(node: Any, named: dict[str, str]) -> Any:
+    """The schema with every array also accepting a `ListDirective` (gate/layers.py); a list of
+    named entries has no length bounds here: it merges with the list below before it is counted."""
+    if isinstance(node, list):
+        return [_with_list_directives(item, named) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {
+        key: value if key in ("default", "examples") else _with_list_directives(value, named)
+        for key, value in node.items()
+    }
+    if result.get("type") == "array":
+        if str(result.get("items", {}).get("$ref", "")).rsplit("/", 1)[-1] in named:
+            result.pop("minItems", None)
+            result.pop("maxItems", None)
+        kept = {k: result.pop(k) for k in ("description", "default", "title") if k in result}
+        return {**kept, "anyOf": [result, {"$ref": "#/$defs/ListDirective"}]}
+    return result
 
 
 def _is_secret(field: dict[str, Any]) -> bool:

@@ -286,3 +286,27 @@ def test_promote_records_only_the_flags_the_target_runs_on(
     assert "beta-search" not in diff  # off in production: nothing to record
     assert "note: flag beta-search is on in staging" in err
     assert "`delivery-gate:flags[1].environments.production: true` in stacks/base.yaml" in err
+
+
+# -- editors validate the base file and the directives with the generated schema -------------------
+
+
+def test_the_schema_accepts_base_files_directives_and_partial_named_entries() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from gate.schema import stack_file_schema  # noqa: PLC0415 - only this test needs it
+
+    validator = jsonschema.Draft202012Validator(stack_file_schema())
+    for name in ("base.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"):
+        assert list(validator.iter_errors(yaml.safe_load(fixture_text(name)))) == [], name
+    good = {
+        "imports": ["../org/base.yaml"],
+        "config": {
+            "delivery-gate:labels": {"remove": ["platform"]},
+            "delivery-gate:environments": [
+                {"name": "production", "reviewers": {"teams": {"extend": ["sre"]}}}
+            ],
+        },
+    }
+    assert list(validator.iter_errors(good)) == []
+    bad = {"config": {"delivery-gate:labels": {"add": ["x"]}, "delivery-gate:environments": [{"stack": "x"}]}}
+    assert len(list(validator.iter_errors(bad))) == 2
