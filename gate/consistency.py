@@ -19,6 +19,7 @@ from pathlib import Path
 from gate import release_deploy
 from gate.delivery import HAND_TYPED_REFUSED
 from gate.errors import GateError
+from gate.layers import POLICY_DEFAULT, sources_at
 from gate.loader import load_policy, namespace_values
 from gate.model import GatePolicy
 from gate.prnames import pr_stack, repository_slug
@@ -194,7 +195,8 @@ def check_templates(project_dir: Path, policies: dict[str, GatePolicy]) -> list[
                 source=config.source,
                 origins=config.origins,
             )
-            enforce_rules(policy, stack, source=template)
+            flags = [s for s in sources_at(config.origins, "delivery-gate:flags") if s != POLICY_DEFAULT]
+            enforce_rules(policy, stack, source=template, flags_source=" + ".join(flags) or None)
         except GateError as error:
             problems.append(str(error))
     return problems

@@ -310,3 +310,20 @@ def test_the_schema_accepts_base_files_directives_and_partial_named_entries() ->
     assert list(validator.iter_errors(good)) == []
     bad = {"config": {"delivery-gate:labels": {"add": ["x"]}, "delivery-gate:environments": [{"stack": "x"}]}}
     assert len(list(validator.iter_errors(bad))) == 2
+
+
+def test_a_flag_rule_names_the_base_file_where_the_flag_is_defined(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GATE-DP-05: on in staging, off in dev (the environment staging promotes from).
+    base = with_config(fixture_text("base.yaml"), flags=[{**FLAG, "environments": {"staging": True}}])
+    project = layered_project(make_project, base)
+    argv = ["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(project / "build")]
+    code, _, err = run(argv, capsys)
+    assert code != 0 and "Traceback" not in err
+    assert "error: stacks/Pulumi.dev.yaml: the gate rules are violated" in err
+    assert "[GATE-DP-05] flag 'new-checkout' is on in 'staging' but off in 'dev'" in err
+    assert "(`delivery-gate:flags[0].environments.dev: true` in stacks/base.yaml)" in err
+    code, out, err = run(["check", "--project-dir", str(project)], capsys)
+    assert code != 0
+    assert "`delivery-gate:flags[0].environments.dev: true` in stacks/base.yaml" in out + err
