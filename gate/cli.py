@@ -21,6 +21,7 @@ from gate import (
     __version__,
     changelog,
     clock,
+    configview,
     consistency,
     delivery_cli,
     evaluate,
@@ -136,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The delivery path (gate/delivery.py): deploy, rollback, watch, record-evidence.
     delivery_cli.add_parsers(commands, DEFAULT_PROJECT_DIR)
+    # Issue 13, part base: a stack's effective config and where each value comes from.
+    configview.add_parser(commands, DEFAULT_PROJECT_DIR)
 
     files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
     files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
@@ -213,6 +216,7 @@ def main(
             full=args.full,
         ),
         "check": lambda: _check(args.project_dir),
+        "config": lambda: configview.command(args),
         "stacks": lambda: _check(args.project_dir, listing=True),
         "report": lambda: _report(args),
         "window": lambda: window.command(args),

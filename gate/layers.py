@@ -470,7 +470,8 @@ def _source_order(source: str) -> tuple[int, str]:
     return (0 if source == POLICY_DEFAULT else 1, source)
 
 
-def _render(parts: Path_) -> str:
+def render_path(parts: Path_) -> str:
+    """`[2].reviewers.teams[0]`: parts as a dotted path continues."""
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
 
 
@@ -488,7 +489,7 @@ def attribute(problems: Sequence[Problem], origins: Origins, source: str) -> lis
         path = problem.path
         own_file, written = origins.own[found]
         if files == {own_file} and own_file != POLICY_DEFAULT and written:
-            path = written + _render(rest)
+            path = written + render_path(rest)
         shown = sorted(files - {POLICY_DEFAULT}, key=_source_order)
         where = " + ".join(shown) if shown and shown != [source] else None
         named.append(Problem(path, problem.value, problem.allowed, source=where))

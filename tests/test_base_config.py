@@ -327,3 +327,32 @@ def test_a_flag_rule_names_the_base_file_where_the_flag_is_defined(
     code, out, err = run(["check", "--project-dir", str(project)], capsys)
     assert code != 0
     assert "`delivery-gate:flags[0].environments.dev: true` in stacks/base.yaml" in out + err
+
+
+# -- gate config: the merged view and where each value comes from ------------------------------------
+
+
+def test_gate_config_shows_the_merged_config_and_its_origins(
+    make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod = with_config(fixture_text("Pulumi.prod.yaml"), labels={"remove": ["platform"]})
+    project = layered_project(make_project, prod=prod)
+    code, out, err = run(["config", "--stack", "prod", "--project-dir", str(project), "--origins"], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("# policy defaults <- stacks/base.yaml <- stacks/Pulumi.prod.yaml\n")
+    shown = yaml.safe_load(out)["config"]
+    assert shown["github:owner"] == "acme" and shown["delivery-gate:repositories"] == [{"name": "aos"}]
+    assert "platform" not in [label["name"] for label in shown["delivery-gate:labels"]]
+    assert "#   github:owner: stacks/base.yaml\n" in out
+    assert "#   delivery-gate:environment: stacks/Pulumi.prod.yaml\n" in out
+    assert "#   delivery-gate:labels[0].name: policy default\n" in out
+    code, out, _ = run(
+        ["config", "--stack", "prod", "--project-dir", str(project), "--format", "json"], capsys
+    )
+    document = json.loads(out)
+    assert document["bases"] == ["stacks/base.yaml"] and document["source"] == "stacks/Pulumi.prod.yaml"
+    # Same input, same bytes.
+    assert (
+        run(["config", "--stack", "prod", "--project-dir", str(project), "--format", "json"], capsys)[1]
+        == out
+    )
