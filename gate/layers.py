@@ -32,6 +32,8 @@ what is allowed.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import types
 import typing
@@ -170,7 +172,20 @@ class _Shape:
     item: Any = None  # map: the value annotation; list: the item annotation
 
 
+_SHAPES: dict[int, tuple[Any, _Shape]] = {}  # id(annotation) -> (annotation, shape): annotations live on
+
+
 def shape_of(annotation: Any) -> _Shape:
+    """The merge kind of a field's annotation (cached: merging asks once per value)."""
+    cached = _SHAPES.get(id(annotation))
+    if cached is not None and cached[0] is annotation:
+        return cached[1]
+    shape = _shape_of(annotation)
+    _SHAPES[id(annotation)] = (annotation, shape)
+    return shape
+
+
+def _shape_of(annotation: Any) -> _Shape:
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _Shape("object", model=annotation)
@@ -216,6 +231,7 @@ def _unwrap(annotation: Any) -> Any:
         return annotation
 
 
+@functools.cache
 def _field(model: type[BaseModel], key: str) -> tuple[Any, Any]:
     """(annotation, default dumped as in a stack file, or _MISSING) of the field `key` of `model`."""
     for name, info in model.model_fields.items():
@@ -319,50 +335,62 @@ class _Merge:
         if shape.kind == "named":
             self._unique(extension, shape)
             return self._extend(current, extension, shape)
-        present = [_plain(n) for n in current.value]
-        added = [n for n in extension.value if _plain(n) not in present]
+        present = {_value_key(_plain(n)) for n in current.value}
+        added = []
+        for node in extension.value:
+            key = _value_key(_plain(node))
+            if key not in present:  # a value already there is kept once
+                present.add(key)
+                added.append(node)
         return _Node([*current.value, *added], extension.origin)
 
     def _remove(self, current: _Node, removal: _Node, shape: _Shape) -> _Node:
-        kept = list(current.value)
+        entries = list(current.value)
+        index = _Index(entries, shape)
+        removed: set[int] = set()
         for node in removal.value:
             wanted = _plain(node)
-            if shape.kind == "named":
-                match = next(
-                    (i for i, e in enumerate(kept) if _same(shape, _identity(e, shape), wanted)), None
-                )
-                present = [_identity(e, shape) for e in kept]
-                what = f"the {shape.identity} of an entry below this file"
-            else:
-                match = next((i for i, e in enumerate(kept) if _plain(e) == wanted), None)
-                present = [_plain(e) for e in kept]
-                what = "a value of the list below this file"
+            named = shape.kind == "named"
+            match = index.find(wanted, removed) if named else index.find_value(wanted, removed)
             if match is None:
-                shown = ", ".join(map(repr, present)) or "none: the list below is empty"
-                self.problem(node.origin, wanted, f"allowed: {what}: {shown}")
+                what = (
+                    f"the {shape.identity} of an entry below this file"
+                    if named
+                    else "a value of the list below this file"
+                )
+                present = [_identity(e, shape) if named else _plain(e) for e in entries]
+                listed = [repr(p) for i, p in enumerate(present) if i not in removed]
+                shown = ", ".join(listed[:MAX_NAMES_SHOWN]) + (
+                    ", ..." if len(listed) > MAX_NAMES_SHOWN else ""
+                )
+                self.problem(
+                    node.origin, wanted, f"allowed: {what}: {shown or 'none: the list below is empty'}"
+                )
                 continue
-            del kept[match]
-        return _Node(kept, current.origin)
+            removed.add(match)
+        return _Node([e for i, e in enumerate(entries) if i not in removed], current.origin)
 
     def _extend(self, below: _Node | None, above: _Node, shape: _Shape) -> _Node:
         merged = list(below.value) if below is not None and isinstance(below.value, list) else []
         assert shape.model is not None
+        index = _Index(merged, shape)
         for entry in above.value:
             name = _identity(entry, shape)
-            index = next((i for i, e in enumerate(merged) if _same(shape, _identity(e, shape), name)), None)
-            if name is None or index is None:
+            position = index.find(name) if name is not None else None
+            if position is None:
                 merged.append(self.merge(None, entry, shape.model, _MISSING))
+                index.add(len(merged) - 1, merged[-1])
             else:
-                merged[index] = self.merge(merged[index], entry, shape.model, _MISSING)
+                merged[position] = self.merge(merged[position], entry, shape.model, _MISSING)
         return _Node(merged, above.origin)
 
     def _unique(self, entries: _Node, shape: _Shape) -> None:
-        seen: list[Any] = []
-        for entry in entries.value:
+        seen = _Index([], shape)
+        for position, entry in enumerate(entries.value):
             name = _identity(entry, shape)
             if name is None:
                 continue
-            if any(_same(shape, name, other) for other in seen):
+            if seen.find(name) is not None:
                 assert shape.identity is not None
                 self.problem(
                     entry.value[shape.identity].origin,
@@ -370,7 +398,54 @@ class _Merge:
                     f"must be unique: each {shape.identity} once in a file (entries merge by "
                     f"{shape.identity} with the layers below, so a second one is ambiguous)",
                 )
-            seen.append(name)
+            seen.add(position, entry)
+
+
+MAX_NAMES_SHOWN = 20
+
+
+class _Index:
+    """Positions of a list's entries by name (or by value), so that merging a list of n entries
+    into one of m takes about n + m steps, not n * m: a 1 MiB file may hold tens of thousands."""
+
+    def __init__(self, entries: list[_Node], shape: _Shape) -> None:
+        self.shape = shape
+        self.by_name: dict[Any, list[tuple[int, Any]]] = {}
+        self.by_value: dict[Any, list[int]] = {}
+        for position, entry in enumerate(entries):
+            self.add(position, entry)
+
+    def add(self, position: int, entry: _Node) -> None:
+        if self.shape.kind == "named":
+            name = _identity(entry, self.shape)
+            if name is not None:
+                self.by_name.setdefault(_name_key(self.shape, name), []).append((position, name))
+        else:
+            self.by_value.setdefault(_value_key(_plain(entry)), []).append(position)
+
+    def find(self, name: Any, skip: set[int] | None = None) -> int | None:
+        """The first entry named `name` (repositories: an owner given on both sides must agree)."""
+        for position, identity in self.by_name.get(_name_key(self.shape, name), []):
+            if (skip is None or position not in skip) and _same(self.shape, identity, name):
+                return position
+        return None
+
+    def find_value(self, value: Any, skip: set[int]) -> int | None:
+        return next((p for p in self.by_value.get(_value_key(value), []) if p not in skip), None)
+
+
+def _name_key(shape: _Shape, name: Any) -> Any:
+    if isinstance(name, tuple):
+        name = name[1]  # (owner, name): the owner is checked by _same on the candidates
+    if shape.model in _CASE_INSENSITIVE and isinstance(name, str):
+        return name.lower()
+    return name if isinstance(name, str | int | float | bool) or name is None else repr(name)
+
+
+def _value_key(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return (type(value).__name__, value)  # 1 and True, "1" and 1 stay apart
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _identity(node: _Node, shape: _Shape) -> Any:

@@ -312,3 +312,22 @@ def test_policy_defaults_round_trip_through_the_merge() -> None:
     )
     plain = policy({f"{NS}:environment": "dev", f"{NS}:repositories": [{"name": "aos"}]}, "dev")
     assert policy(values, "dev") == plain
+
+
+def test_merging_tens_of_thousands_of_entries_takes_linear_time() -> None:
+    # A 1 MiB stack file can hold ~50,000 short entries: merging by name must not be quadratic (it
+    # was, by accident, once: 425 s for this test; linear, it takes a few seconds on a loaded machine).
+    import time  # noqa: PLC0415
+
+    many = [{"name": f"label-{i}", "color": "ededed"} for i in range(50_000)]
+    started = time.monotonic()
+    values = merged(
+        {f"{NS}:labels": many, f"{NS}:mergeGate": {"requiredChecks": [f"c{i}" for i in range(50_000)]}},
+        {
+            f"{NS}:labels": {"remove": [f"label-{i}" for i in range(0, 50_000, 2)], "extend": many[1::2]},
+            f"{NS}:mergeGate": {"requiredChecks": {"extend": [f"c{i}" for i in range(50_000)]}},
+        },
+    )
+    assert time.monotonic() - started < 60
+    assert len(values[f"{NS}:labels"]) == len(DEFAULT_LABELS) + 25_000
+    assert len(values[f"{NS}:mergeGate"]["requiredChecks"]) == 50_000
