@@ -22,7 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
 from gate.delivery import HAND_TYPED_REFUSED
-from gate.layers import named_entries
+from gate.layers import STACK_ONLY_KEYS, named_entries
 from gate.loader import NAMESPACE
 from gate.model import GatePolicy
 
@@ -148,8 +148,8 @@ def stack_file_schema() -> dict[str, Any]:
             },
             "imports": {
                 "description": (
-                    "Base file only (stacks/base.yaml, gate/layers.py): further base files, relative to "
-                    "this one and inside the project, applied before it, ESC-style."
+                    "Base file only (stacks/base.yaml, gate/layers.py; docs/base-file.schema.json): "
+                    "further base files, relative to this one and inside the project, applied before it."
                 ),
                 "items": {"type": "string"},
                 "type": "array",
@@ -173,6 +173,32 @@ def render_schema() -> str:
     return json.dumps(stack_file_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+BASE_SCHEMA_FILE = "docs/base-file.schema.json"
+
+
+def base_file_schema() -> dict[str, Any]:
+    """The JSON Schema of a base file (stacks/base.yaml, gate/layers.py): a stack file's keys, none
+    required, without the keys only a stack file may hold, and with `imports`."""
+    schema = stack_file_schema()
+    config = schema["properties"]["config"]
+    config["required"] = []
+    for key, why in STACK_ONLY_KEYS.items():
+        config["properties"][f"{NAMESPACE}:{key}"] = {"description": f"Not in a base file: {why}.", "not": {}}
+    for key in ("encryptedkey", "encryptionsalt", "environment", "secretsprovider"):
+        schema["properties"].pop(key)
+    schema["title"] = "Delivery Gate base file"
+    schema["description"] = (
+        "A Delivery Gate base file, stacks/base.yaml: what every stack of the project shares, under "
+        "each stack file (docs/base.md). Generated from gate/model.py by `make schema`."
+    )
+    result: dict[str, Any] = json.loads(json.dumps(schema, sort_keys=True))
+    return result
+
+
+def render_base_schema() -> str:
+    return json.dumps(base_file_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 # Issue 13, part base: every list key also takes a directive (gate/layers.py) instead of a list.
 _LIST_DIRECTIVE: dict[str, Any] = {
     "additionalProperties": False,
@@ -189,9 +215,8 @@ _LIST_DIRECTIVE: dict[str, Any] = {
     },
     "type": "object",
 }
-# The base file has a stack file's shape and is validated by this schema too: it never holds
-# `environment`, and `repositories` may be only there.
-_MAY_BE_SHARED = {"environment", "repositories"}
+# `repositories` may be only in the base file (stacks/base.yaml).
+_MAY_BE_SHARED = {"repositories"}
 
 
 def _with_list_directives(node: Any, named: dict[str, str]) -> Any:
@@ -356,11 +381,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--reference", action="store_true", help=f"the markdown reference ({REFERENCE_FILE}) instead"
     )
+    command.add_argument(
+        "--base", action="store_true", help=f"the base file's JSON Schema ({BASE_SCHEMA_FILE}) instead"
+    )
     command.add_argument("--out", type=Path, default=None, help="write to this file (default: stdout)")
 
 
 def command(args: argparse.Namespace) -> int:
-    text = config_reference_markdown() if args.reference else render_schema()
+    if getattr(args, "base", False):
+        text = render_base_schema()
+    else:
+        text = config_reference_markdown() if args.reference else render_schema()
     if args.out is None:
         sys.stdout.write(text)
     else:

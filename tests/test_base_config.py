@@ -293,14 +293,25 @@ def test_promote_records_only_the_flags_the_target_runs_on(
 
 def test_the_schema_accepts_base_files_directives_and_partial_named_entries() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from gate.schema import stack_file_schema  # noqa: PLC0415 - only this test needs it
+    from gate.schema import (  # noqa: PLC0415 - only this test needs it
+        BASE_SCHEMA_FILE,
+        base_file_schema,
+        render_base_schema,
+        stack_file_schema,
+    )
 
     validator = jsonschema.Draft202012Validator(stack_file_schema())
-    for name in ("base.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"):
+    for name in ("Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"):
         assert list(validator.iter_errors(yaml.safe_load(fixture_text(name)))) == [], name
+    base_validator = jsonschema.Draft202012Validator(base_file_schema())
+    assert list(base_validator.iter_errors(yaml.safe_load(fixture_text("base.yaml")))) == []
+    # The stack-file schema still wants each stack's environment; the base file's refuses it.
+    assert list(validator.iter_errors(yaml.safe_load(fixture_text("base.yaml"))))
+    assert list(base_validator.iter_errors({"config": {"delivery-gate:environment": "dev"}}))
+    assert (ROOT / BASE_SCHEMA_FILE).read_text() == render_base_schema()  # `make schema` keeps it current
     good = {
-        "imports": ["../org/base.yaml"],
         "config": {
+            "delivery-gate:environment": "dev",
             "delivery-gate:labels": {"remove": ["platform"]},
             "delivery-gate:environments": [
                 {"name": "production", "reviewers": {"teams": {"extend": ["sre"]}}}
@@ -308,7 +319,14 @@ def test_the_schema_accepts_base_files_directives_and_partial_named_entries() ->
         },
     }
     assert list(validator.iter_errors(good)) == []
-    bad = {"config": {"delivery-gate:labels": {"add": ["x"]}, "delivery-gate:environments": [{"stack": "x"}]}}
+    assert list(base_validator.iter_errors({"imports": ["../org/base.yaml"], "config": {}})) == []
+    bad = {
+        "config": {
+            "delivery-gate:environment": "dev",
+            "delivery-gate:labels": {"add": ["x"]},
+            "delivery-gate:environments": [{"stack": "x"}],
+        }
+    }
     assert len(list(validator.iter_errors(bad))) == 2
 
 
