@@ -102,6 +102,7 @@ class Layered:
 
     values: dict[str, Any]
     origins: Origins = field(default_factory=Origins)
+    layers: tuple[str, ...] = ()  # the files merged, bottom first
 
     def sources_of(self, path: str) -> list[str]:
         """The files (or "policy default") the value at a loader-style dotted path came from."""
@@ -504,6 +505,7 @@ def merge_layers(layers: Sequence[Layer]) -> Layered:
     return Layered(
         values={key: _plain(node) for key, node in merged.items()},
         origins=Origins({path: frozenset(found) for path, found in within.items()}, own),
+        layers=tuple(layer.source for layer in layers),
     )
 
 

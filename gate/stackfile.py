@@ -69,13 +69,12 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
 def with_base(project_dir: Path, own: StackConfig) -> StackConfig:
     """A stack's own config merged over the policy defaults and the project's base file."""
     layered = layered_config(project_dir, Layer(own.source, own.values))
-    bases = tuple(sorted({s for found in layered.origins.within.values() for s, _ in found} - {own.source}))
     return StackConfig(
         source=own.source,
         values=layered.values,
         secret_keys=own.secret_keys,
         origins=layered.origins,
-        bases=tuple(b for b in bases if b != "policy default"),
+        bases=layered.layers[:-1],
     )
 
 

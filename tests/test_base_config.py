@@ -223,19 +223,19 @@ def test_what_a_base_file_may_not_hold(
 
 def test_imports_layer_further_base_files_in_order(make_project: ProjectFactory) -> None:
     project = layered_project(make_project)
-    org = project / "org"
+    org = project / "zz-org"  # after stacks/ alphabetically: the order below is the layers'
     org.mkdir()
     (org / "organisation.yaml").write_text(
         "config:\n  delivery-gate:mergeGate:\n    platformTeam: infra\n    strict: false\n"
     )
     base = yaml.safe_load(fixture_text("base.yaml"))
-    base["imports"] = ["../org/organisation.yaml"]
+    base["imports"] = ["../zz-org/organisation.yaml"]
     base["config"]["delivery-gate:mergeGate"] = {"strict": True}
     (project / "stacks" / "base.yaml").write_text(yaml.safe_dump(base))
     config = read_stack_config(project, "dev")
     # The importing file wins over what it imports, key by key.
     assert config.values["delivery-gate:mergeGate"] == {"platformTeam": "infra", "strict": True}
-    assert config.bases == ("org/organisation.yaml", "stacks/base.yaml")
+    assert config.bases == ("zz-org/organisation.yaml", "stacks/base.yaml")
 
 
 @pytest.mark.parametrize(
