@@ -352,6 +352,8 @@ class _Merge:
         for node in removal.value:
             wanted = _plain(node)
             named = shape.kind == "named"
+            if named and shape.model is Repository and isinstance(wanted, str) and "/" in wanted:
+                wanted = tuple(wanted.lower().split("/", 1))  # owner/name: that owner's repository only
             match = index.find(wanted, removed) if named else index.find_value(wanted, removed)
             if match is None:
                 what = (

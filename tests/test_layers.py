@@ -331,3 +331,13 @@ def test_merging_tens_of_thousands_of_entries_takes_linear_time() -> None:
     assert time.monotonic() - started < 60
     assert len(values[f"{NS}:labels"]) == len(DEFAULT_LABELS) + 25_000
     assert len(values[f"{NS}:mergeGate"]["requiredChecks"]) == 50_000
+
+
+def test_a_repository_is_removed_by_name_or_by_owner_and_name() -> None:
+    base = {f"{NS}:repositories": [{"name": "shop", "owner": "acme"}, {"name": "shop", "owner": "other"}]}
+    values = merged(base, {f"{NS}:repositories": {"remove": ["other/shop"]}})
+    assert values[f"{NS}:repositories"] == [{"name": "shop", "owner": "acme"}]
+    values = merged(base, {f"{NS}:repositories": {"remove": ["shop"]}})  # the first of that name
+    assert values[f"{NS}:repositories"] == [{"name": "shop", "owner": "other"}]
+    with pytest.raises(PolicyError):
+        merged(base, {f"{NS}:repositories": {"remove": ["third/shop"]}})
