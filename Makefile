@@ -79,7 +79,8 @@ golden: $(STAMP)
 schema: $(STAMP)
 	$(PY) -m gate schema --out docs/stack-file.schema.json
 	$(PY) -m gate schema --reference --out docs/config-reference.md
-	@git --no-pager diff --stat -- docs/stack-file.schema.json docs/config-reference.md || true
+	$(PY) -m gate schema --base --out docs/base-file.schema.json
+	@git --no-pager diff --stat -- docs/stack-file.schema.json docs/config-reference.md docs/base-file.schema.json || true
 
 ## Render this repository's own pipeline (.github/workflows/gate-*.yml) from the stacks and the renderer.
 pipeline: $(STAMP)

@@ -369,7 +369,7 @@ def command(args: argparse.Namespace, source: ChangeLogSource | None) -> int:
     except ValidationError:
         raise ChangeLogError(f"--repository: got {args.repository!r}; allowed: owner/name") from None
     config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source)
+    policy = policy_from_values(config.values, args.stack, config.source, config.origins)
     settings = policy.change_log
     records = read_log(
         source or source_from_environment(),

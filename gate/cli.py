@@ -21,6 +21,7 @@ from gate import (
     __version__,
     changelog,
     clock,
+    configview,
     consistency,
     delivery_cli,
     evaluate,
@@ -136,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The delivery path (gate/delivery.py): deploy, rollback, watch, record-evidence.
     delivery_cli.add_parsers(commands, DEFAULT_PROJECT_DIR)
+    # Issue 13, part base: a stack's effective config and where each value comes from.
+    configview.add_parser(commands, DEFAULT_PROJECT_DIR)
 
     files = commands.add_parser("files", help="write the files a plan commits into gated repositories")
     files.add_argument("plan", type=Path, help="a plan.json written by `plan`")
@@ -213,6 +216,7 @@ def main(
             full=args.full,
         ),
         "check": lambda: _check(args.project_dir),
+        "config": lambda: configview.command(args),
         "stacks": lambda: _check(args.project_dir, listing=True),
         "report": lambda: _report(args),
         "window": lambda: window.command(args),
@@ -326,6 +330,8 @@ def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None) ->
         outputs = (workspace or _automation(args.project_dir)).outputs(args.from_stack)
     result = promote(args.project_dir, args.from_stack, args.to_stack, outputs, _emergency(args))
     sys.stdout.write(result.diff or f"{result.path}: already promoted; nothing to change\n")
+    for note in result.notes:  # flags validated upstream that stay off here (gate/promote.py)
+        print(f"note: {note}", file=sys.stderr)
     if not args.dry_run and result.diff:
         result.path.write_text(result.after, encoding="utf-8")
         print(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")

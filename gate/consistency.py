@@ -19,6 +19,7 @@ from pathlib import Path
 from gate import release_deploy
 from gate.delivery import HAND_TYPED_REFUSED
 from gate.errors import GateError
+from gate.layers import POLICY_DEFAULT, sources_at
 from gate.loader import load_policy, namespace_values
 from gate.model import GatePolicy
 from gate.prnames import pr_stack, repository_slug
@@ -59,7 +60,13 @@ def load_stack(project_dir: Path, stack: str) -> GatePolicy:
     """One stack's policy from its file, or its own worded GateError."""
     config = read_stack_config(project_dir, stack)
     owner = namespace_values(config.values, "github").get("owner")
-    return load_policy(namespace_values(config.values), stack=stack, github_owner=owner, source=config.source)
+    return load_policy(
+        namespace_values(config.values),
+        stack=stack,
+        github_owner=owner,
+        source=config.source,
+        origins=config.origins,
+    )
 
 
 def load_stacks(project_dir: Path) -> dict[str, GatePolicy]:
@@ -100,8 +107,32 @@ def check(policies: dict[str, GatePolicy]) -> Consistency:
                     f"'{policy.environment}' deployment environment would not exist"
                 )
     problems += release_deploy.stacks_agree(policies)  # issue 12, part deploy: window, change log
+    problems += flags_agree(policies)  # issue 13, part base: one definition per flag
     order = {e.stack: index for index, e in enumerate(reference.environments)}
     return Consistency(tuple(sorted(policies, key=lambda s: (order.get(s, len(order)), s))), tuple(problems))
+
+
+def flags_agree(policies: dict[str, GatePolicy]) -> list[str]:
+    """Every stack sees the same definition of each flag, its state in every environment included:
+    one definition per flag (in the base file, gate/layers.py; a project without one must repeat it
+    identically in each stack file, or a stack would judge GATE-DP-05 on states the others do not run)."""
+    definitions: dict[str, dict[str, list[str]]] = {}
+    for stack, policy in policies.items():
+        for flag in policy.flags:
+            shown = flag.model_dump_json(by_alias=True)
+            definitions.setdefault(flag.key, {}).setdefault(shown, []).append(stack)
+    problems = []
+    for key, variants in sorted(definitions.items()):
+        holders = sorted(stack for stacks in variants.values() for stack in stacks)
+        if len(variants) > 1 or len(holders) != len(policies):
+            groups = "; ".join(", ".join(stacks) for stacks in variants.values())
+            missing = sorted(set(policies) - set(holders))
+            also = f"; not defined in {', '.join(missing)}" if missing else ""
+            problems.append(
+                f"[{RULE_ID}] flag {key} is defined differently across the stacks (alike: {groups}{also}): "
+                "define each flag once, with its state per environment, in the base file (stacks/base.yaml)"
+            )
+    return problems
 
 
 def hand_typed_evidence(project_dir: Path) -> list[str]:
@@ -158,9 +189,14 @@ def check_templates(project_dir: Path, policies: dict[str, GatePolicy]) -> list[
             owner = namespace_values(config.values, "github").get("owner")
             stack = pr_stack(name, 1)
             policy = load_policy(
-                namespace_values(config.values), stack=stack, github_owner=owner, source=config.source
+                namespace_values(config.values),
+                stack=stack,
+                github_owner=owner,
+                source=config.source,
+                origins=config.origins,
             )
-            enforce_rules(policy, stack, source=template)
+            flags = [s for s in sources_at(config.origins, "delivery-gate:flags") if s != POLICY_DEFAULT]
+            enforce_rules(policy, stack, source=template, flags_source=" + ".join(flags) or None)
         except GateError as error:
             problems.append(str(error))
     return problems

@@ -237,7 +237,7 @@ def _drill(args: argparse.Namespace, outside: Outside, now: datetime) -> int:
 
 def _watch(args: argparse.Namespace, outside: Outside) -> int:
     config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source)
+    policy = policy_from_values(config.values, args.stack, config.source, config.origins)
     alerts = outside.alerts
     if alerts is None:
         if not args.alertmanager_url:

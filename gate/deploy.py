@@ -203,7 +203,7 @@ def record_evidence(
     deployment = state.get(DEPLOYMENT_OUTPUT) if isinstance(state.get(DEPLOYMENT_OUTPUT), dict) else None
     deployed_by = (deployment or {}).get("run", {}).get("runId")
     config = read_stack_config(project_dir, stack)
-    policy = policy_from_values(config.values, stack, config.source)
+    policy = policy_from_values(config.values, stack, config.source, config.origins)
     base = f"repos/{run.repository}/actions/runs/{run.run_id}"
     problems = run_problems(
         policy.environment,

@@ -81,7 +81,7 @@ def drilled_environment(policy: GatePolicy) -> Environment:
 
 def _policy(project_dir: Path, stack: str) -> GatePolicy:
     config = read_stack_config(project_dir, stack)
-    return policy_from_values(config.values, stack, config.source)
+    return policy_from_values(config.values, stack, config.source, config.origins)
 
 
 def start(

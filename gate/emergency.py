@@ -321,7 +321,7 @@ def precheck(
     from gate.stackfile import read_stack_config  # noqa: PLC0415
 
     config = read_stack_config(project_dir, stack)
-    policy = policy_from_values(config.values, stack, config.source)
+    policy = policy_from_values(config.values, stack, config.source, config.origins)
     if claim is None:
         enforce_backfill(policy, github, repository, now)
         return None

@@ -12,9 +12,13 @@ class Problem:
     path: str  # dotted field path as written in the stack file, e.g. "repositories[0].languages[1]"
     value: object  # the offending value, or None when the field is missing
     allowed: str  # what would have been accepted
+    # The file the value is in, when it is not the one the error names (gate/layers.py: a value
+    # from the base file, stacks/base.yaml, reported while loading a stack).
+    source: str | None = None
 
     def render(self) -> str:
-        return f"{self.path}: got {shown(self.value)}; {self.allowed}"
+        where = f" (in {self.source})" if self.source else ""
+        return f"{self.path}{where}: got {shown(self.value)}; {self.allowed}"
 
 
 # How much of a bad value a message shows: enough to recognise it, never a whole hostile document.

@@ -610,7 +610,7 @@ def gather(
     now: datetime,
 ) -> Facts:
     config = read_stack_config(request.project_dir, request.stack)
-    bare = policy_from_values(config.values, request.stack, config.source)
+    bare = policy_from_values(config.values, request.stack, config.source, config.origins)
     if request.state_file is not None:
         state = read_state_file(request.state_file, request.stack)
     else:

@@ -177,9 +177,13 @@ def flag_violations(policy: GatePolicy, today: date, source: str | None = None) 
     return violations
 
 
-def enforce_flag_rules(policy: GatePolicy, stack_source: str, today: date) -> None:
-    """GATE-DP-05, -06 and -08: raise RuleViolation naming the stack file when a flag breaks them."""
-    violations = flag_violations(policy, today, stack_source)
+def enforce_flag_rules(
+    policy: GatePolicy, stack_source: str, today: date, definitions: str | None = None
+) -> None:
+    """GATE-DP-05, -06 and -08: raise RuleViolation naming the stack file when a flag breaks them;
+    the hints name `definitions`, the file the flags are defined in (the base file, gate/layers.py,
+    when the project has one), default the stack file."""
+    violations = flag_violations(policy, today, definitions or stack_source)
     if violations:
         raise RuleViolation(stack_source, violations)
 

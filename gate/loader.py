@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from gate import clock
 from gate.engine import all_config, get_root_directory
 from gate.errors import PolicyError, Problem
+from gate.layers import Layer, Origins, attribute, layered_config
 from gate.model import GatePolicy
 from gate.prnames import RESERVED_STACK
 from gate.slo import with_suggested_p95
@@ -43,11 +44,13 @@ def load_policy(
     stack: str,
     github_owner: str | None,
     source: str | None = None,
+    origins: Origins | None = None,
 ) -> GatePolicy:
     """Validate this stack's `delivery-gate:*` values (namespace stripped) into a GatePolicy.
 
     Values may be decoded objects (stack file) or JSON strings (what the Pulumi engine passes for
-    structured config); both give the same policy.
+    structured config); both give the same policy. They are the effective config: already merged
+    with the base file (gate/layers.py), whose `origins` name the file each problem's value is in.
     """
     source = source or stack_file(stack)
     problems = unknown_keys(values, GatePolicy, NAMESPACE)
@@ -59,7 +62,7 @@ def load_policy(
     except ValidationError as error:
         problems += validation_problems(error.errors(include_url=False), GatePolicy, NAMESPACE)
     if problems:
-        raise PolicyError(source, problems)
+        raise PolicyError(source, attribute(problems, origins or Origins(), source))
     if policy.ephemeral is not None:
         if policy.stack != stack:
             raise PolicyError(
@@ -144,12 +147,22 @@ def load_stack_policy(state: Mapping[str, Any] | None = None) -> tuple[GatePolic
     with the release and evidence of the stack's own state (`state`, its outputs) carried forward
     over the stack file's (gate/delivery.py). Returns the policy and where its release comes from."""
     from gate.delivery import carry_forward  # noqa: PLC0415 - gate.delivery imports this module
+    from gate.stackfile import stack_config_source  # noqa: PLC0415 - gate.stackfile imports this module
 
-    decoded = {key: _decode(value) for key, value in all_config().items()}
-    config, release_source = carry_forward(decoded, state)
     stack = pulumi.get_stack()
+    root = Path(get_root_directory())
+    # The engine hands over the stack file's own values; the base file (gate/layers.py) is read here,
+    # beside the stack files, so `pulumi up` and the offline plan merge the same layers.
+    own = Layer(
+        stack_config_source(root, stack), {key: _decode(value) for key, value in all_config().items()}
+    )
+    layered = layered_config(root, own)
+    config, release_source = carry_forward(layered.values, state)
     policy = load_policy(
-        namespace_values(config), stack=stack, github_owner=namespace_values(config, "github").get("owner")
+        namespace_values(config),
+        stack=stack,
+        github_owner=namespace_values(config, "github").get("owner"),
+        origins=layered.origins,
     )
     # Paths in the stack config are relative to the project directory (where Pulumi.yaml is).
-    return with_suggested_p95(policy, Path(get_root_directory()), stack_file(stack)), release_source
+    return with_suggested_p95(policy, root, stack_file(stack)), release_source

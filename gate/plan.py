@@ -19,7 +19,7 @@ import yaml
 
 from gate.engine import Recording, RegisteredResource, run_program
 from gate.errors import GateError
-from gate.stackfile import read_stack_config, to_engine_config
+from gate.stackfile import read_own_stack_config, to_engine_config
 
 PLAN_FILE = "plan.json"
 PROJECT_FILE = "Pulumi.yaml"
@@ -67,7 +67,9 @@ def build_plan(
     outputs = {name: read_stack_outputs_file(path) for name, path in (evidence or {}).items()}
     outputs.update({name: dict(values) for name, values in (stack_outputs or {}).items()})
     project = read_project(project_dir)
-    config = read_stack_config(project_dir, stack)
+    # The stack file's own values, as the Pulumi CLI passes them: the program merges the base file
+    # (gate/loader.py load_stack_policy), the same under `pulumi up`.
+    config = read_own_stack_config(project_dir, stack)
     recording = run_program(
         project.program,
         project=project.name,

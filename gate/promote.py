@@ -17,10 +17,11 @@ import yaml
 
 from gate.clock import iso
 from gate.errors import GateError
+from gate.layers import Origins
 from gate.loader import NAMESPACE, load_policy, namespace_values
 from gate.model import GatePolicy
-from gate.promotion import RULE_ID, ReleaseEvidence, read_evidence, unvalidated
-from gate.stackfile import read_stack_config
+from gate.promotion import RULE_ID, ReleaseEvidence, flag_states, read_evidence, unvalidated
+from gate.stackfile import StackConfig, read_stack_config
 from gate.types import image_digest
 
 RELEASE_KEY = f"{NAMESPACE}:release"
@@ -47,6 +48,9 @@ class Promoted:
     path: Path
     before: str
     after: str
+    # For the person promoting: flags the upstream validated on that stay off here (a promotion
+    # moves the release, never a flag's state: that is one line of the flag's single definition).
+    notes: tuple[str, ...] = ()
 
     @property
     def diff(self) -> str:
@@ -69,7 +73,7 @@ def promote(
 ) -> Promoted:
     """The new text of the downstream stack file, checked by the same rules `pulumi up` applies."""
     config = read_stack_config(project_dir, to_stack)
-    current = policy_from_values(config.values, to_stack, config.source)
+    current = policy_from_values(config.values, to_stack, config.source, config.origins)
     upstream = current.upstream_environment
     if upstream is None:
         raise PromotionRefused(
@@ -81,7 +85,7 @@ def promote(
             f"allowed: --from {upstream.stack} (no environment may be skipped)"
         )
     evidence, why_none = read_evidence(upstream_outputs, from_stack)
-    release = _release(evidence, emergency)
+    release = _release(evidence, emergency, flag_states(current))
     if release is None:
         raise PromotionRefused(f"[{RULE_ID}] nothing to promote: {why_none}")
     promoted = policy_from_values({**config.values, RELEASE_KEY: release}, to_stack, config.source)
@@ -92,19 +96,31 @@ def promote(
     path = project_dir / config.source
     before = path.read_text(encoding="utf-8")
     after = replace_config_block(before, RELEASE_KEY, release, RELEASE_COMMENT)
-    return Promoted(path=path, before=before, after=after)
+    return Promoted(path=path, before=before, after=after, notes=_flags_left_off(current, evidence, config))
 
 
-def policy_from_values(values: Mapping[str, Any], stack: str, source: str) -> GatePolicy:
+def policy_from_values(
+    values: Mapping[str, Any],
+    stack: str,
+    source: str,
+    origins: Origins | None = None,
+) -> GatePolicy:
+    """The policy of a stack's effective config (read_stack_config); `origins` name the base file
+    a bad value comes from (gate/layers.py)."""
     return load_policy(
         namespace_values(values),
         stack=stack,
         github_owner=namespace_values(values, "github").get("owner"),
         source=source,
+        origins=origins,
     )
 
 
-def _release(evidence: ReleaseEvidence | None, emergency: Emergency | None) -> dict[str, Any] | None:
+def _release(
+    evidence: ReleaseEvidence | None, emergency: Emergency | None, here: Mapping[str, bool]
+) -> dict[str, Any] | None:
+    """The release to write. `promotedFrom.flags` holds the upstream's validated state of exactly
+    the flags this stack runs on (`here`): the flag states the promotion rests on (GATE-DP-09)."""
     if emergency is not None:
         image = emergency.image
     elif evidence is not None:
@@ -118,7 +134,7 @@ def _release(evidence: ReleaseEvidence | None, emergency: Emergency | None) -> d
             "imageDigest": evidence.image_digest,
             "parityRootHash": evidence.parity_root_hash,
             "validatedAt": iso(evidence.validated_at),
-            "flags": dict(sorted(evidence.flags.items())),
+            "flags": {key: evidence.flags.get(key, False) for key, on in sorted(here.items()) if on},
         }
     if emergency is not None:
         release["emergency"] = {
@@ -127,6 +143,32 @@ def _release(evidence: ReleaseEvidence | None, emergency: Emergency | None) -> d
             "securityScan": emergency.security_scan,
         }
     return release
+
+
+def _flags_left_off(
+    policy: GatePolicy, evidence: ReleaseEvidence | None, config: StackConfig
+) -> tuple[str, ...]:
+    """Flags the upstream validated on that this environment keeps off, and where to turn one on."""
+    if evidence is None:
+        return ()
+    here = flag_states(policy)
+    left_off = [key for key, on in sorted(evidence.flags.items()) if on and not here.get(key, False)]
+    notes = []
+    for key in left_off:
+        index = next((i for i, flag in enumerate(policy.flags) if flag.key == key), None)
+        # The flag's single definition: the file and path its entry is written at (gate/layers.py).
+        file, written = config.origins.own.get((f"{NAMESPACE}:flags", index or 0), (config.source, ""))
+        line = (
+            f"`{written}.environments.{policy.environment}: true` in {file}"
+            if index is not None and written
+            else f"a definition of {key} with `environments.{policy.environment}: true` (this stack has none)"
+        )
+        notes.append(
+            f"flag {key} is on in {evidence.environment} (validated with this release) and stays off in "
+            f"{policy.environment}: a promotion moves the release, not a flag; to turn it on, a reviewed "
+            f"change sets {line}"
+        )
+    return tuple(notes)
 
 
 _TOP_LEVEL_KEY = re.compile(r"^  (?! )(?P<key>[^:#\s][^:\s]*:[^:\s]+):")

@@ -18,11 +18,12 @@ from gate.engine import get_root_directory
 from gate.errors import RuleViolation
 from gate.flags import enforce_flag_rules, today_for_rules
 from gate.github import branch_gates, workflows_run_for
+from gate.layers import base_source
 from gate.liveness import RULE_ID as LIVENESS_RULE
 from gate.liveness import check_liveness
 from gate.loader import stack_file
 from gate.model import GatePolicy, Repository
-from gate.stackfile import EPHEMERAL_TEMPLATE, ephemeral_template
+from gate.stackfile import EPHEMERAL_TEMPLATE, ephemeral_template, stack_config_source
 from gate.types import MergeGateMode
 from gate.workflows import WORKFLOW_DIR
 
@@ -53,7 +54,9 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     return _parsed(workflows_run_for(policy, repo))
 
 
-def enforce_rules(policy: GatePolicy, stack: str, source: str | None = None) -> nonnegotiables.Verdict:
+def enforce_rules(
+    policy: GatePolicy, stack: str, source: str | None = None, flags_source: str | None = None
+) -> nonnegotiables.Verdict:
     """The flag rules (GATE-DP-05..08); the non-negotiables on the computed gate (GATE-NN-01..06,
     less what a valid exception waives); then, per gated repository, liveness (GATE-M9-03: every
     required check on every protected branch is reported) and call concurrency (GATE-M9-04: no
@@ -62,13 +65,19 @@ def enforce_rules(policy: GatePolicy, stack: str, source: str | None = None) -> 
     the stack that commits the workflows and declares the merge gate checks these: the other stacks
     declare neither. Returns the non-negotiables' verdict, whose waivers the stack exports.
     """
+    program = source is None  # under `pulumi up` or the offline plan, not `gate check`
     if source is None and policy.ephemeral is not None:
         root = Path(get_root_directory())
         source = ephemeral_template(root, policy.ephemeral.repository) or EPHEMERAL_TEMPLATE
     source = source or stack_file(stack)
     today = today_for_rules()
-    # GATE-DP-05..08: every stack checks the flags it deploys.
-    enforce_flag_rules(policy, source, today)
+    # GATE-DP-05..08: every stack checks the flags it deploys, defined in the base file when the
+    # project has one (gate/layers.py: flags are defined once, there).
+    definitions = flags_source
+    if definitions is None and program:
+        base = base_source(stack_config_source(Path(get_root_directory()), stack))
+        definitions = base if (Path(get_root_directory()) / base).is_file() else None
+    enforce_flag_rules(policy, source, today, definitions)
     verdict = nonnegotiables.judge(policy, today)
     lines = list(verdict.violations)
     hints = [_EXCEPTION_HINT] if lines else []

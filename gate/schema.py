@@ -22,6 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
 from gate.delivery import HAND_TYPED_REFUSED
+from gate.layers import STACK_ONLY_KEYS, named_entries
 from gate.loader import NAMESPACE
 from gate.model import GatePolicy
 
@@ -83,12 +84,20 @@ def stack_file_schema() -> dict[str, Any]:
     policy = GatePolicy.model_json_schema(
         by_alias=True, mode="validation", schema_generator=_WithFactoryDefaults
     )
-    defs = {name: _ecma_only(body) for name, body in policy.pop("$defs", {}).items()}
+    named = {model.__name__: identity for model, identity in named_entries(GatePolicy).items()}
+    defs = {
+        name: _with_list_directives(_ecma_only(body), named) for name, body in policy.pop("$defs", {}).items()
+    }
     defs["Secure"] = _SECURE
+    defs["ListDirective"] = _LIST_DIRECTIVE
+    for name, identity in named.items():
+        # An entry merges by name with the one below it (gate/layers.py): only its name is required.
+        if name in defs and "required" in defs[name]:
+            defs[name]["required"] = [identity]
     refused = {key.removeprefix(f"{NAMESPACE}:") for key in HAND_TYPED_REFUSED}
     config: dict[str, Any] = {}
     for alias, generated in policy["properties"].items():
-        field = _ecma_only(generated)
+        field = _with_list_directives(_ecma_only(generated), named)
         field.pop("title", None)
         if "description" not in field and "$ref" in field:
             # A model-typed key: its model's docstring is the policy line.
@@ -116,7 +125,13 @@ def stack_file_schema() -> dict[str, Any]:
                 "description": f"The stack's configuration. {policy.get('description', '')}".strip(),
                 "patternProperties": {_OTHER_NAMESPACE: {"description": "Another namespace's key."}},
                 "properties": config,
-                "required": [f"{NAMESPACE}:{alias}" for alias in policy.get("required", [])],
+                # Issue 13, part base: a required key may come from the base file (stacks/base.yaml);
+                # the loader says which is missing from the merged config.
+                "required": [
+                    f"{NAMESPACE}:{alias}"
+                    for alias in policy.get("required", [])
+                    if alias not in _MAY_BE_SHARED
+                ],
                 "type": "object",
             },
             "encryptedkey": {
@@ -130,6 +145,14 @@ def stack_file_schema() -> dict[str, Any]:
             "environment": {
                 "description": "Pulumi ESC environments imported into the stack's config.",
                 "anyOf": [{"items": {"type": "string"}, "type": "array"}, {"type": "object"}],
+            },
+            "imports": {
+                "description": (
+                    "Base file only (stacks/base.yaml, gate/layers.py; docs/base-file.schema.json): "
+                    "further base files, relative to this one and inside the project, applied before it."
+                ),
+                "items": {"type": "string"},
+                "type": "array",
             },
             "secretsprovider": {
                 "description": "The stack's secrets provider URL (Pulumi writes it).",
@@ -148,6 +171,72 @@ def stack_file_schema() -> dict[str, Any]:
 def render_schema() -> str:
     """The schema as the committed file holds it."""
     return json.dumps(stack_file_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+BASE_SCHEMA_FILE = "docs/base-file.schema.json"
+
+
+def base_file_schema() -> dict[str, Any]:
+    """The JSON Schema of a base file (stacks/base.yaml, gate/layers.py): a stack file's keys, none
+    required, without the keys only a stack file may hold, and with `imports`."""
+    schema = stack_file_schema()
+    config = schema["properties"]["config"]
+    config["required"] = []
+    for key, why in STACK_ONLY_KEYS.items():
+        config["properties"][f"{NAMESPACE}:{key}"] = {"description": f"Not in a base file: {why}.", "not": {}}
+    for key in ("encryptedkey", "encryptionsalt", "environment", "secretsprovider"):
+        schema["properties"].pop(key)
+    schema["title"] = "Delivery Gate base file"
+    schema["description"] = (
+        "A Delivery Gate base file, stacks/base.yaml: what every stack of the project shares, under "
+        "each stack file (docs/base.md). Generated from gate/model.py by `make schema`."
+    )
+    result: dict[str, Any] = json.loads(json.dumps(schema, sort_keys=True))
+    return result
+
+
+def render_base_schema() -> str:
+    return json.dumps(base_file_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# Issue 13, part base: every list key also takes a directive (gate/layers.py) instead of a list.
+_LIST_DIRECTIVE: dict[str, Any] = {
+    "additionalProperties": False,
+    "description": (
+        "Edit the list below this file (the base file's, or the policy's) instead of restating it: "
+        "`extend` adds entries (a known name merges by name), `remove` takes names (or values) out, "
+        "`replace` is the whole list (gate/layers.py)."
+    ),
+    "minProperties": 1,
+    "properties": {
+        "extend": {"type": "array"},
+        "remove": {"type": "array"},
+        "replace": {"type": "array"},
+    },
+    "type": "object",
+}
+# `repositories` may be only in the base file (stacks/base.yaml).
+_MAY_BE_SHARED = {"repositories"}
+
+
+def _with_list_directives(node: Any, named: dict[str, str]) -> Any:
+    """The schema with every array also accepting a `ListDirective` (gate/layers.py); a list of
+    named entries has no length bounds here: it merges with the list below before it is counted."""
+    if isinstance(node, list):
+        return [_with_list_directives(item, named) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {
+        key: value if key in ("default", "examples") else _with_list_directives(value, named)
+        for key, value in node.items()
+    }
+    if result.get("type") == "array":
+        if str(result.get("items", {}).get("$ref", "")).rsplit("/", 1)[-1] in named:
+            result.pop("minItems", None)
+            result.pop("maxItems", None)
+        kept = {k: result.pop(k) for k in ("description", "default", "title") if k in result}
+        return {**kept, "anyOf": [result, {"$ref": "#/$defs/ListDirective"}]}
+    return result
 
 
 def _is_secret(field: dict[str, Any]) -> bool:
@@ -292,11 +381,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--reference", action="store_true", help=f"the markdown reference ({REFERENCE_FILE}) instead"
     )
+    command.add_argument(
+        "--base", action="store_true", help=f"the base file's JSON Schema ({BASE_SCHEMA_FILE}) instead"
+    )
     command.add_argument("--out", type=Path, default=None, help="write to this file (default: stdout)")
 
 
 def command(args: argparse.Namespace) -> int:
-    text = config_reference_markdown() if args.reference else render_schema()
+    if getattr(args, "base", False):
+        text = render_base_schema()
+    else:
+        text = config_reference_markdown() if args.reference else render_schema()
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import yaml
 from gate import clock
 from gate.engine import SECRET_PLACEHOLDER
 from gate.errors import PolicyError, Problem
+from gate.layers import Layer, Origins, layered_config
 from gate.loader import stack_file
 from gate.prnames import LEGACY_PR_STACK, PR_STACK, repository_slug
 from gate.yamlguard import StackFileError, read_stack_text
@@ -51,14 +52,38 @@ class StackConfig:
     source: str  # "stacks/Pulumi.<stack>.yaml", as error messages name it
     values: dict[str, Any]  # "namespace:key" -> decoded YAML value; secrets are "[secret]"
     secret_keys: frozenset[str]
+    # Where each part of `values` came from when the project has a base file (gate/layers.py):
+    # dotted path -> (file, path in it). Empty for a stack file's own values.
+    origins: Origins = field(default_factory=Origins)
+    bases: tuple[str, ...] = ()  # the base files under the stack file, bottom first
 
 
 def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
-    """The config of `stack` in `project_dir`, or a GateError naming the file and the problem."""
+    """The effective config of `stack` in `project_dir`: the policy defaults, the project's base
+    file (gate/layers.py) and the stack file, merged; or a GateError naming the file and the problem.
+    Every command that judges a stack reads this; only the plan hands the engine the stack file's
+    own values (`read_own_stack_config`), as the Pulumi CLI does, and the program merges them."""
+    return with_base(project_dir, read_own_stack_config(project_dir, stack))
+
+
+def with_base(project_dir: Path, own: StackConfig) -> StackConfig:
+    """A stack's own config merged over the policy defaults and the project's base file."""
+    layered = layered_config(project_dir, Layer(own.source, own.values))
+    return StackConfig(
+        source=own.source,
+        values=layered.values,
+        secret_keys=own.secret_keys,
+        origins=layered.origins,
+        bases=layered.layers[:-1],
+    )
+
+
+def read_own_stack_config(project_dir: Path, stack: str) -> StackConfig:
+    """The config the stack file itself holds, as the Pulumi CLI hands it to the program."""
     if not _STACK_NAME.fullmatch(stack):
         # Also keeps the name from reaching outside stacks/ and build/ (it names a file and a dir).
         raise StackFileError(f"invalid stack name {stack!r}; allowed: letters, digits, '-', '_' and '.'")
-    source = _stack_config_source(project_dir, stack)
+    source = stack_config_source(project_dir, stack)
     path = project_dir / source
     ephemeral = PR_STACK.fullmatch(stack)
     template = template_for_slug(project_dir, ephemeral.group(1)) if ephemeral else None
@@ -83,7 +108,7 @@ def read_template_config(project_dir: Path, template: str, pull_request: int = 1
     """The config a template gives pull request `pull_request`'s stack, as the plan would read it."""
     source = f"{template} (pull request {pull_request})"
     text = render_ephemeral_template(project_dir, pull_request, template=template)
-    return _stack_config(_parse_text(text, source), source)
+    return with_base(project_dir, _stack_config(_parse_text(text, source), source))
 
 
 def _stack_config(document: dict[str, Any], source: str) -> StackConfig:
@@ -111,7 +136,7 @@ def _stack_config(document: dict[str, Any], source: str) -> StackConfig:
     return StackConfig(source=source, values=values, secret_keys=frozenset(secret_keys))
 
 
-def _stack_config_source(project_dir: Path, stack: str) -> str:
+def stack_config_source(project_dir: Path, stack: str) -> str:
     """Where Pulumi looks for the stack's config: `stackConfigDir` of Pulumi.yaml (this project:
     stacks/), else beside Pulumi.yaml, the standard layout a gated repository's infra/ uses."""
     try:
@@ -182,7 +207,9 @@ def template_repository(project_dir: Path, template: str) -> str:
     """owner/name of the repository a template's stacks serve (github:owner, ephemeral.repository)."""
     document = _parse(project_dir / template, template)
     raw = document.get("config")
-    config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    own: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    # github:owner may come from the base file (gate/layers.py), like every shared key.
+    config = layered_config(project_dir, Layer(template, own)).values
     ephemeral = config.get("delivery-gate:ephemeral")
     name = ephemeral.get("repository") if isinstance(ephemeral, dict) else None
     owner = config.get("github:owner")

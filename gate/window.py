@@ -146,7 +146,7 @@ def enforce_for_stack(project_dir: Path, stack: str, at: datetime, *, emergency:
     from gate.stackfile import read_stack_config  # noqa: PLC0415
 
     config = read_stack_config(project_dir, stack)
-    policy = policy_from_values(config.values, stack, config.source)
+    policy = policy_from_values(config.values, stack, config.source, config.origins)
     verdict = enforce(policy, at, emergency=emergency)
     if verdict is not None:
         print(verdict.render())
@@ -187,7 +187,7 @@ def command(args: argparse.Namespace) -> int:
 
     at = parse_moment(args.at) if args.at else clock.now(exact=True)
     config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source)
+    policy = policy_from_values(config.values, args.stack, config.source, config.origins)
     verdict = evaluate(policy.deployment_window, at)
     print(verdict.render())
     output = os.environ.get("GITHUB_OUTPUT")

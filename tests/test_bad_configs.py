@@ -138,48 +138,46 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "skips staging",
     ),
     "production-without-reviewers": (
+        # A whole chain of the stack's own: `replace` (a plain list merges by name with the policy's).
         stack(
-            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
+            "  delivery-gate:environments:\n    replace:\n    - {name: dev, stack: dev}\n"
             "    - {name: production, stack: prod, promotesFrom: dev}\n"
         ),
-        "delivery-gate:environments[1].reviewers",
+        "delivery-gate:environments.replace[1].reviewers",
         "(missing)",
         "production needs required reviewers",
     ),
     "chain-not-ending-at-production": (
-        stack(
-            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
-            "    - {name: staging, stack: staging, promotesFrom: dev}\n"
-        ),
+        stack("  delivery-gate:environments:\n    remove: [production]\n"),
         "delivery-gate:environments[1].name",
         "'staging'",
         "must end at 'production'",
     ),
     "environment-name-without-room-for-its-rollback-environment": (
         stack(
-            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
+            "  delivery-gate:environments:\n    replace:\n    - {name: dev, stack: dev}\n"
             "    - {name: staging-in-the-eu-west-1-a, stack: staging, promotesFrom: dev}\n"
             "    - {name: production, stack: prod, promotesFrom: staging-in-the-eu-west-1-a,"
             " reviewers: {teams: [sre]}}\n"
         ),
-        "delivery-gate:environments[1].name",
+        "delivery-gate:environments.replace[1].name",
         "'staging-in-the-eu-west-1-a'",
         "at most 23 characters, so that its rollback environment",
     ),
     "environment-named-like-a-rollback-environment": (
         stack(
-            "  delivery-gate:environments:\n    - {name: dev, stack: dev}\n"
+            "  delivery-gate:environments:\n    replace:\n    - {name: dev, stack: dev}\n"
             "    - {name: dev-rollback, stack: staging, promotesFrom: dev}\n"
             "    - {name: production, stack: prod, promotesFrom: dev-rollback, reviewers: {teams: [sre]}}\n"
         ),
-        "delivery-gate:environments[1].name",
+        "delivery-gate:environments.replace[1].name",
         "'dev-rollback'",
         "is the name of dev's rollback environment",
     ),
     "duplicate-repository": (
         stack("  delivery-gate:repositories:\n    - name: aos\n    - name: aos\n", repos=False),
         "delivery-gate:repositories[1].name",
-        "'acme/aos'",
+        "'aos'",
         "must be unique",
     ),
     "duration-without-unit": (

@@ -88,7 +88,8 @@ def test_a_stack_with_its_own_chain_is_refused(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # dev and staging keep the shipped chain; the prod stack claims production comes straight from dev.
-    stacks = {**SHIPPED, "prod": edited("prod", environments=CHAIN_WITHOUT_STAGING)}
+    # A chain of its own is a `replace` (a plain list merges by name with the policy's chain).
+    stacks = {**SHIPPED, "prod": edited("prod", environments={"replace": CHAIN_WITHOUT_STAGING})}
     code, output = check(make_project, stacks, capsys)
     assert code == 2, output
     assert (

@@ -272,8 +272,10 @@ CASES: dict[str, tuple[str, str]] = {
     # -- resource names the engine would refuse as duplicates
     "label-resource-collision": (
         "dev",
-        "- delivery-gate:labels[1].name: got 'high-priority'; names the same resource as labels[0].name "
-        "'high priority' (both become 'high-priority'); allowed: a value that differs from it in letters "
+        # Issue 13: labels merge by name with the policy's, so `high-priority` is the policy's own
+        # (overridden) and `high priority` a new one appended after it: the file's labels[0] is refused.
+        "- delivery-gate:labels[0].name: got 'high priority'; names the same resource as labels[1].name "
+        "'high-priority' (both become 'high-priority'); allowed: a value that differs from it in letters "
         "or digits",
     ),
     "branch-resource-collision": (

@@ -280,11 +280,16 @@ def test_promote_writes_the_validated_release_as_a_reviewable_diff(
     stack_file = project / "stacks" / "Pulumi.prod.yaml"
 
     assert promote(project, "--evidence", str(evidence), "--dry-run") == 0
-    diff = capsys.readouterr().out
+    captured = capsys.readouterr()
+    diff, err = captured.out, captured.err
     assert stack_file.read_text() == BARE_PROD  # a dry run changes nothing
     assert f"+    image: {REGISTRY}@{VALIDATED}" in diff
     assert f"+      imageDigest: {VALIDATED}" in diff
-    assert "+        new-checkout: true" in diff
+    # Issue 13: staging ran new-checkout on, prod does not define it: the promotion rests on no flag
+    # state, so it records none (it used to record new-checkout: true while prod kept it off).
+    assert "new-checkout" not in diff
+    assert "+      flags: {}" in diff
+    assert "note: flag new-checkout is on in staging" in err and "stays off in production" in err
 
     assert promote(project, "--evidence", str(evidence)) == 0
     written = stack_file.read_text()

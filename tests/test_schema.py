@@ -89,7 +89,12 @@ def _dev() -> dict[str, Any]:
         (lambda c: c.update({"delivery-gate:notAKey": 1}), "unknown delivery-gate key"),
         (lambda c: c.update({"nocolon": 1}), "a key without a namespace"),
         (lambda c: c.update({"delivery-gate:environment": 3}), "environment is a string"),
-        (lambda c: c.update({"delivery-gate:repositories": []}), "at least one repository"),
+        # Issue 13: a plain list of repositories merges by name with the base file's, so an empty one
+        # is no error of the stack file (the loader refuses a merged config without repositories).
+        (
+            lambda c: c.update({"delivery-gate:repositories": [{"languages": ["python"]}]}),
+            "a repository's name",
+        ),
         (lambda c: c["delivery-gate:repositories"][0].update({"nmae": "x"}), "unknown repository key"),
         (lambda c: c["delivery-gate:aws"].update({"region": ["eu-west-1"]}), "region is a string"),
         (lambda c: c.update({"delivery-gate:rollout": {"stages": "5,25"}}), "stages is a list"),
