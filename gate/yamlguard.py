@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from gate.errors import GateError, PolicyError, Problem
+from gate.errors import GateError, InputOutputError, PolicyError, Problem
 
 MAX_BYTES = 1024 * 1024  # 1 MiB: the largest stack file here is about 2 KiB
 MAX_DEPTH = 64  # nested maps and lists; the policy model is about 6 deep
@@ -47,7 +47,11 @@ class StackFileError(GateError):
     """A stack file that is missing or not readable as a Pulumi stack config."""
 
 
-class UnreadableFile(GateError):
+class StackFileUnreadable(StackFileError, InputOutputError):
+    """A stack file that is missing or cannot be read (exit 4), as opposed to one that is not valid."""
+
+
+class UnreadableFile(InputOutputError):
     """A file that is not a regular file of at most the allowed size; str() says why."""
 
 
@@ -78,7 +82,9 @@ def read_stack_text(path: Path, source: str) -> str:
     try:
         return read_bounded(path).decode("utf-8")
     except UnreadableFile as error:
-        raise StackFileError(f"{source}: cannot read the stack file: {error}; {_SIZE_ALLOWED}") from None
+        raise StackFileUnreadable(
+            f"{source}: cannot read the stack file: {error}; {_SIZE_ALLOWED}", file=source
+        ) from None
     except UnicodeDecodeError as error:
         raise StackFileError(
             f"{source}: cannot read the stack file: not UTF-8 ({error.reason} at byte {error.start})"

@@ -79,7 +79,7 @@ def test_an_inconsistency_is_refused(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str], stacks: dict[str, str], expected: str
 ) -> None:
     code, output = check(make_project, stacks, capsys)
-    assert code == 2
+    assert code == 3  # GATE-DP-11: a rule violation
     assert f"  - {expected}\n" in output
     assert "Traceback" not in output
 
@@ -90,7 +90,7 @@ def test_a_stack_with_its_own_chain_is_refused(
     # dev and staging keep the shipped chain; the prod stack claims production comes straight from dev.
     stacks = {**SHIPPED, "prod": edited("prod", environments=CHAIN_WITHOUT_STAGING)}
     code, output = check(make_project, stacks, capsys)
-    assert code == 2, output
+    assert code == 3, output
     assert (
         "[GATE-DP-11] stack prod: its chain dev (stack dev) -> production (stack prod) differs from stack "
         "dev's dev (stack dev) -> staging (stack staging) -> production (stack prod)"
@@ -175,7 +175,8 @@ def test_a_bad_template_is_refused(
     expected: str,
 ) -> None:
     code, output = check_with_templates(make_project, templates, capsys)
-    assert code == 2
+    # GATE-DP-11 is a rule violation (3); a template that is not a valid configuration is exit 2.
+    assert code == (2 if "invalid delivery-gate configuration" in expected else 3), output
     assert expected in output, output
 
 
@@ -184,7 +185,7 @@ def test_a_template_for_a_repository_no_merge_gate_gates_is_refused(
 ) -> None:
     project = make_project(dict(SHIPPED))  # the stacks gate acme/aos only
     (project / "stacks" / "ephemeral.Web.App.yaml").write_text(template_for("Web.App"))
-    assert cli.main(["check", "--project-dir", str(project)]) == 2
+    assert cli.main(["check", "--project-dir", str(project)]) == 3
     assert (
         "[GATE-DP-11] stacks/ephemeral.Web.App.yaml serves acme/Web.App, which no merge gate gates: "
         "allowed: one of acme/aos"

@@ -314,7 +314,7 @@ def test_promote_refuses_without_evidence(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = make_project({"prod": BARE_PROD})
-    assert promote(project, "--evidence", str(write_evidence(project, {}))) == 2
+    assert promote(project, "--evidence", str(write_evidence(project, {}))) == 3  # the policy refuses
     assert "nothing to promote: stack staging exports no releaseEvidence" in capsys.readouterr().err
     assert (project / "stacks" / "Pulumi.prod.yaml").read_text() == BARE_PROD
 
@@ -337,7 +337,7 @@ def test_promote_refuses_to_skip_an_environment(
             str(evidence),
         ]
     )
-    assert code == 2
+    assert code == 3
     assert "prod (production) promotes from staging; allowed: --from staging" in capsys.readouterr().err
 
 
@@ -346,7 +346,7 @@ def test_promote_refuses_flags_staging_has_not_validated(
 ) -> None:
     project = make_project({"prod": BARE_PROD + FLAG.format(staging="true", production="true")})
     evidence = write_evidence(project, staging_evidence(flags={}))
-    assert promote(project, "--evidence", str(evidence)) == 2
+    assert promote(project, "--evidence", str(evidence)) == 3
     assert "flag new-checkout is on in production" in capsys.readouterr().err
 
 
