@@ -520,20 +520,20 @@ def test_the_output_is_deterministic(project: Path, capsys: CapSys) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "exit_code"),
     [
-        (("--stack", "nope"), "nope"),
-        (("--image", "ghcr.io/acme/aos:latest"), "--image: got 'ghcr.io/acme/aos:latest'"),
-        (("--release", "1.4.0; rm -rf /"), "--release: got"),
-        (("--state", "missing.json"), "state file missing.json of stack prod"),
+        (("--stack", "nope"), "nope", 4),  # I/O: no such stack file
+        (("--image", "ghcr.io/acme/aos:latest"), "--image: got 'ghcr.io/acme/aos:latest'", 2),
+        (("--release", "1.4.0; rm -rf /"), "--release: got", 2),
+        (("--state", "missing.json"), "state file missing.json of stack prod", 4),
     ],
 )
-def test_bad_input_exits_2_with_a_message_and_no_traceback(
-    project: Path, capsys: CapSys, args: tuple[str, ...], message: str
+def test_bad_input_exits_2_or_4_with_a_message_and_no_traceback(
+    project: Path, capsys: CapSys, args: tuple[str, ...], message: str, exit_code: int
 ) -> None:
     code, document = run(project, *args, form="text", capsys=capsys)
     err = document["err"]
-    assert code == 2, document
+    assert code == exit_code, document
     assert message in err and "Traceback" not in err
 
 

@@ -242,7 +242,7 @@ def test_the_command_exits_1_when_unhealthy_and_2_for_a_bad_request(
     assert (
         "--alertmanager-url: got 'file:///etc/passwd'; allowed: an http(s):// URL" in capsys.readouterr().err
     )
-    assert cli.main(["health", "--stack", "nope", "--project-dir", str(ROOT)]) == 2
+    assert cli.main(["health", "--stack", "nope", "--project-dir", str(ROOT)]) == 4  # no such stack file
 
 
 # -- LiveProbe ------------------------------------------------------------------------------------
