@@ -16,8 +16,8 @@ from gate.errors import GateError
 from gate.plan import build_plan
 from gate.promote import promote as promote_release
 from gate.promotion import EVIDENCE_OUTPUT
-from tests.conftest import ROOT, ProjectFactory
-from tests.support.stacks import stack_plan
+from tests.conftest import ProjectFactory
+from tests.support.stacks import PROJECT, stack_plan
 
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/aos"
 VALIDATED = "sha256:" + "a" * 64
@@ -387,5 +387,5 @@ def test_the_plan_summary_shows_the_emergency(
 def test_the_real_stack_files_are_what_promote_writes() -> None:
     """stacks/Pulumi.prod.yaml holds exactly what `gate promote` writes from staging's evidence."""
     outputs = stack_plan("staging")["outputs"]
-    result = promote_release(ROOT, "staging", "prod", outputs)
+    result = promote_release(PROJECT, "staging", "prod", outputs)
     assert result.diff == ""
