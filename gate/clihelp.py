@@ -170,7 +170,10 @@ def subcommands(
     """Every (command path, parser) below `parser`, parents before their subcommands."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
             for name, sub in action.choices.items():
+                if sub.description is None and helps.get(name):
+                    sub.description = f"{name}: {helps[name]}"  # the line the command list shows
                 yield (*path, name), sub
                 yield from subcommands(sub, (*path, name))
 

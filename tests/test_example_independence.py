@@ -22,8 +22,10 @@ from tests.conftest import ROOT
 from tests.support.example_org import RENAMES, names_of, rename, renamed_project
 from tests.support.stacks import PROJECT_ENV, STACKS, chained_plans
 
-# The modules whose assertions run on plans of the project's own stacks (tests/support/stacks.py).
+# The modules whose assertions run on the project's own stacks (tests/support/stacks.py PROJECT).
 PLAN_BASED = (
+    "tests/test_consistency.py",
+    "tests/test_diff_review.py",
     "tests/test_plan.py",
     "tests/test_runtime.py",
     "tests/test_namespace_scope.py",
