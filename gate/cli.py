@@ -212,7 +212,8 @@ def main(
     try:
         args = build_parser().parse_args(arguments)
     except UsageError as error:
-        return cliout.report_error(error, as_json=clihelp.wants_json(arguments))
+        named = (error.prog or "").removeprefix(PROG).strip() or None  # "plan", "ephemeral up"
+        return cliout.report_error(error, as_json=clihelp.wants_json(arguments), command=named)
     form = getattr(args, "format", "text")
     output = cliout.Output(args.command, form)
     delivery = {

@@ -137,6 +137,7 @@ def test_usage_errors_exit_2_as_argparse_words_them_or_as_json(capsys: pytest.Ca
     error = as_json(out)
     assert code == 2 and error["code"] == 2 and error["kind"] == "usage" and error["error"] == "UsageError"
     assert error["message"] == "the following arguments are required: --stack"
+    assert error["command"] == "plan"
     assert str(error["usage"]).startswith("usage: python -m gate plan")
 
     code, out, _ = run(capsys, "plan", "--stack", "dev", "--bogus", "--format=json")

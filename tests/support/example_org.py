@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +23,16 @@ from tests.conftest import ROOT
 # The example's names and what the renamed copy calls them. Whole words: `aos-dev` (the dev EKS
 # cluster) becomes `shop-dev`, `aos@sha256:...` (the image) becomes `shop@sha256:...`.
 RENAMES = {"acme": "example-org", "aos": "shop"}
-# What the copy holds besides the program (linked, not copied: the copy tests the stacks).
+# What the copy holds; the program is linked, not copied (the copy tests the stacks). The packages are
+# linked when they sit next to Pulumi.yaml (the flat layout); an installed package needs no link.
 COPIED = ("stacks", "examples/state")
 LINKED = ("Pulumi.yaml", "__main__.py", "gate", "components")
+
+
+def _link_program(dest: Path, source: Path) -> None:
+    for name in LINKED:
+        if (source / name).exists():
+            (dest / name).symlink_to(source / name)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,7 @@ def rename(text: str, renames: dict[str, str] = RENAMES) -> str:
 def renamed_project(dest: Path, source: Path = ROOT, renames: dict[str, str] = RENAMES) -> Path:
     """A project at `dest` whose stack files and sample state are the source's, renamed."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in LINKED:
-        (dest / name).symlink_to(source / name)
+    _link_program(dest, source)
     for directory in COPIED:
         for path in sorted((source / directory).rglob("*")):
             if not path.is_file():
@@ -72,14 +77,4 @@ def renamed_project(dest: Path, source: Path = ROOT, renames: dict[str, str] = R
             target = dest / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(rename(path.read_text(encoding="utf-8"), renames), encoding="utf-8")
-    return dest
-
-
-def copy_project(dest: Path, source: Path = ROOT) -> Path:
-    """The same layout without renaming (a control for tests that compare the two)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in LINKED:
-        (dest / name).symlink_to(source / name)
-    for directory in COPIED:
-        shutil.copytree(source / directory, dest / directory)
     return dest
