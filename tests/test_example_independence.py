@@ -2,8 +2,8 @@
 
 The shipped stacks are an example (`acme`, repository `aos`). A copy of them with the names changed
 (`example-org`, `shop`: tests/support/example_org.py) must plan the same gate, name for name, and
-the plan-based tests must pass against it: they read the organisation's names from the loaded policy
-(`tests.support.stacks.names()`), never from a literal.
+the tests on the shipped stacks must pass against it: they read the organisation's names from the
+loaded policy (`tests.support.stacks.names()`), never from a literal.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from tests.support.example_org import RENAMES, names_of, rename, renamed_project
 from tests.support.stacks import PROJECT_ENV, STACKS, chained_plans
 
 # The modules whose assertions run on the project's own stacks (tests/support/stacks.py PROJECT).
-PLAN_BASED = (
+SHIPPED_STACK_MODULES = (
     "tests/test_consistency.py",
     "tests/test_diff_review.py",
+    "tests/test_evaluate.py",
+    "tests/test_health.py",
     "tests/test_plan.py",
     "tests/test_runtime.py",
     "tests/test_namespace_scope.py",
@@ -110,11 +112,11 @@ def test_the_normalisation_can_fail(plans: dict[str, dict[str, dict[str, Any]]])
 
 
 @pytest.mark.skipif(bool(os.environ.get(PROJECT_ENV)), reason="already running against a copy")
-def test_the_plan_based_tests_pass_for_the_renamed_organisation(renamed: Path) -> None:
-    """The plan-based modules, run against the renamed copy in a fresh process (the project the
-    tests plan is chosen when tests/support/stacks.py is imported)."""
+def test_the_shipped_stack_tests_pass_for_the_renamed_organisation(renamed: Path) -> None:
+    """The modules on the shipped stacks, run against the renamed copy in a fresh process (the
+    project the tests read is chosen when tests/support/stacks.py is imported)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider", *PLAN_BASED],
+        [sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider", *SHIPPED_STACK_MODULES],
         cwd=ROOT,
         env={**os.environ, PROJECT_ENV: str(renamed)},
         capture_output=True,
