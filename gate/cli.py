@@ -288,6 +288,8 @@ def _evaluate(args: argparse.Namespace, outside: delivery_cli.Outside) -> int:
 
 def _check(project_dir: Path, output: cliout.Output, *, listing: bool = False) -> int:
     result = consistency.check_project(project_dir)
+    if len(result.problems) == 1 and len(result.errors) == 1:
+        raise result.errors[0]  # one invalid stack: reported with its file, path, value, allowed
     if result.problems:
         # The problems that are errors (an unreadable or invalid stack file, a broken rule) carry
         # their own exit code; the others are GATE-DP-11/-13 consistency rules (exit 3).

@@ -185,9 +185,14 @@ def test_an_inconsistent_project_exits_3_and_an_invalid_stack_among_them_2(
     assert [p["code"] for p in error["problems"]] == [3]
     assert "[GATE-DP-11] environment 'staging' is deployed by stack 'staging'" in str(error["problems"])
 
-    (project / "stacks" / "Pulumi.staging.yaml").write_text("config:\n  delivery-gate:environment: nowhere\n")
+    (project / "stacks" / "Pulumi.staging.yaml").write_text(
+        f"config:\n  github:owner: {OWNER}\n  delivery-gate:environment: staging\n{BAD_LANGUAGE}"
+    )
     code, out, _ = run(capsys, "check", "--project-dir", str(project), "--format", "json")
-    assert code == 2 and as_json(out)["kind"] == "config"
+    error = as_json(out)
+    assert code == 2 and error["kind"] == "config" and error["error"] == "PolicyError"
+    assert error["file"] == "stacks/Pulumi.staging.yaml"
+    assert (error["path"], error["value"]) == ("delivery-gate:repositories[0].languages[0]", "rust")
 
 
 def test_a_promotion_the_policy_refuses_exits_3(
