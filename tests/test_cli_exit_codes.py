@@ -96,6 +96,10 @@ def test_every_exit_code_in_a_process(make_project: ProjectFactory, tmp_path: Pa
         completed = gate(*args)
         assert completed.returncode == expected, (args, completed.stderr)
         assert "Traceback" not in completed.stderr
+        # With --format json, stdout is one JSON document whatever the outcome, with the same code.
+        as_json_process = gate(*args, "--format", "json")
+        assert as_json_process.returncode == expected
+        assert json.loads(as_json_process.stdout)["code"] == expected
     assert gate("plan", "--no-such-option").returncode == 2  # usage
 
 
