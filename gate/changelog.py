@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import Field, ValidationError
 
 from gate import clock, githubapi
-from gate.errors import GateError, shown
+from gate.errors import GateError, InputOutputError, shown
 from gate.model import PipelineRun
 from gate.types import EnvironmentName, GateModel, HttpsUrl, PinnedImage, RootHash, matching
 
@@ -46,6 +46,10 @@ _COMMIT_RANGE = r"[0-9a-f]{7,40}(\.\.[0-9a-f]{7,40})?"
 
 class ChangeLogError(GateError):
     """A record that cannot be written or a change log that cannot be read (exit 2)."""
+
+
+class GitHubUnreachable(ChangeLogError, InputOutputError):
+    """GitHub could not be asked, or answered with an error (exit 4)."""
 
 
 class Approval(GateModel):
@@ -252,9 +256,9 @@ class RestSource:
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
-            raise ChangeLogError(f"GitHub answered {error.code} for GET {path}") from None
+            raise GitHubUnreachable(f"GitHub answered {error.code} for GET {path}") from None
         except (urllib.error.URLError, TimeoutError) as error:
-            raise ChangeLogError(f"cannot reach GitHub for GET {path}: {error}") from None
+            raise GitHubUnreachable(f"cannot reach GitHub for GET {path}: {error}") from None
 
     def file(self, repository: str, path: str, branch: str) -> str | None:
         quoted = urllib.parse.quote(path)

@@ -4,9 +4,11 @@ watch, record-evidence: the Automation API), the lifecycle of ephemeral pr-<repo
 (ephemeral: needs the Pulumi CLI) and a deployed stack's health (health: the Pulumi CLI and
 Alertmanager).
 
-Exit codes: 0 ok; 1 `diff --exit-code` found changes, or `health` found the stack unhealthy; 2 a
-problem to fix (bad stack config, missing stack, unreadable plan, usage), reported as a message
-without a traceback.
+Exit codes (gate/exitcodes.py, listed by `--help`): 0 ok; 1 a finding (`diff --exit-code` found
+changes, `health` an unhealthy stack, ...); 2 bad configuration or usage; 3 a rule violation (the
+policy refuses); 4 I/O (a missing or unreadable file, an unreachable tool or service). Each is
+reported as a message without a traceback; `--format json` prints the summary or the error as one
+JSON object on stdout (gate/cliout.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from gate import (
     __version__,
     changelog,
+    clihelp,
+    cliout,
     clock,
     configview,
     consistency,
@@ -32,21 +36,31 @@ from gate import (
     window,
 )
 from gate.diff import diff_plans, render_diff, render_json, render_markdown, render_stat
-from gate.errors import GateError
+from gate.errors import GateError, UsageError
+from gate.exitcodes import ExitCode, exit_code_of
 from gate.files import committed_files, write_files
 from gate.plan import build_plan, load_plan, read_stack_outputs_file, summarize, write_plan
-from gate.promote import Emergency, PromotionRefused, promote
+from gate.promote import Emergency, promote
 
-EXIT_OK = 0
-EXIT_CHANGES = 1
-EXIT_PROBLEM = 2
+EXIT_OK = int(ExitCode.OK)
+EXIT_CHANGES = int(ExitCode.CHANGES)
+EXIT_PROBLEM = int(ExitCode.CONFIG)  # bad configuration or usage
+EXIT_RULE = int(ExitCode.RULE)
+EXIT_IO = int(ExitCode.IO)
+
+PROG = "python -m gate"
+# Commands that print their own JSON with --format json (diff, evaluate, changelog, config): their errors are
+# JSON too, their summaries are theirs.
+OWN_JSON = ("diff", "evaluate", "changelog", "config")
 
 # The repository root: the directory holding Pulumi.yaml, one above this package.
 DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gate", description=__doc__.splitlines()[0])
+    parser: argparse.ArgumentParser = clihelp.GateArgumentParser(
+        prog=PROG, description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--version", action="version", version=f"delivery-gate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -155,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     changelog.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-20 (issue 12, part deploy)
     evaluate.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-18 (issue 12, part evaluate)
     schema.add_parser(commands)  # issue 13, item 6: docs/stack-file.schema.json, docs/config-reference.md
+    clihelp.decorate(parser, PROG)  # issue 13, item 4: examples, exit codes and --format in every --help
     return parser
 
 
@@ -195,18 +210,25 @@ def main(
     changelog_source: changelog.ChangeLogSource | None = None,
 ) -> int:
     """`workspace` replaces the Pulumi Automation API, `outside` what the delivery commands reach
-    (tests)."""
-    args = build_parser().parse_args(argv)  # usage errors: argparse exits 2
+    (tests). Returns the exit code (gate/exitcodes.py); errors are reported, never raised."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(arguments)
+    except UsageError as error:
+        named = (error.prog or "").removeprefix(PROG).strip() or None  # "plan", "ephemeral up"
+        return cliout.report_error(error, as_json=clihelp.wants_json(arguments), command=named)
+    form = getattr(args, "format", "text")
+    output = cliout.Output(args.command, form)
     delivery = {
         name: (lambda: delivery_cli.run_command(args, outside or delivery_cli.Outside()))
         for name in delivery_cli.COMMANDS
     }
     commands: dict[str, Callable[[], int]] = {
         **delivery,
-        "ephemeral": lambda: _ephemeral(args, workspace or _automation(args.project_dir)),
-        "plan": lambda: _plan(args.stack, args.project_dir, args.out, dict(args.evidence)),
-        "promote": lambda: _promote(args, workspace),
-        "files": lambda: _files(args.plan, args.out),
+        "ephemeral": lambda: _ephemeral(args, workspace or _automation(args.project_dir), output),
+        "plan": lambda: _plan(args.stack, args.project_dir, args.out, dict(args.evidence), output),
+        "promote": lambda: _promote(args, workspace, output),
+        "files": lambda: _files(args.plan, args.out, output),
         "diff": lambda: _diff(
             args.before,
             args.after,
@@ -215,10 +237,10 @@ def main(
             stat=args.stat,
             full=args.full,
         ),
-        "check": lambda: _check(args.project_dir),
+        "check": lambda: _check(args.project_dir, output),
         "config": lambda: configview.command(args),
-        "stacks": lambda: _check(args.project_dir, listing=True),
-        "report": lambda: _report(args),
+        "stacks": lambda: _check(args.project_dir, output, listing=True),
+        "report": lambda: _report(args, output),
         "window": lambda: window.command(args),
         "schema": lambda: schema.command(args),
         "changelog": lambda: changelog.command(args, changelog_source),
@@ -230,11 +252,30 @@ def main(
             os.environ.get(health.ALERTMANAGER_TOKEN_ENV),
         ),
     }
+    command = commands[args.command]
     try:
-        return commands[args.command]()
-    except GateError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_PROBLEM
+        if args.command in OWN_JSON:
+            return command()
+        return cliout.run(output, command)
+    except _Problems as problems:
+        return cliout.report_problems(
+            problems.problems,
+            problems.codes,
+            headline=problems.headline,
+            as_json=form == "json",
+            command=args.command,
+        )
+    except (GateError, OSError) as error:
+        # OSError: a file or a service the command reached without a worded error of its own (I/O, 4).
+        return cliout.report_error(error, as_json=form == "json", command=args.command)
+
+
+class _Problems(Exception):
+    """Several problems at once (`gate check`), each with its own exit code."""
+
+    def __init__(self, headline: str, problems: tuple[str, ...], codes: list[ExitCode]) -> None:
+        super().__init__(headline)
+        self.headline, self.problems, self.codes = headline, problems, codes
 
 
 def _evaluate(args: argparse.Namespace, outside: delivery_cli.Outside) -> int:
@@ -249,24 +290,30 @@ def _evaluate(args: argparse.Namespace, outside: delivery_cli.Outside) -> int:
     )
 
 
-def _check(project_dir: Path, *, listing: bool = False) -> int:
+def _check(project_dir: Path, output: cliout.Output, *, listing: bool = False) -> int:
     result = consistency.check_project(project_dir)
+    if len(result.problems) == 1 and len(result.errors) == 1:
+        raise result.errors[0]  # one invalid stack: reported with its file, path, value, allowed
     if result.problems:
-        print(f"error: the stacks are inconsistent ({len(result.problems)} problem(s))", file=sys.stderr)
-        for problem in result.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_PROBLEM
-    print(
-        "\n".join(result.stacks)
-        if listing
-        else f"{len(result.stacks)} stacks agree: {', '.join(result.stacks)}"
-    )
-    if result.templates and not listing:
-        print(f"{len(result.templates)} per-PR template(s) valid: {', '.join(result.templates)}")
+        # The problems that are errors (an unreadable or invalid stack file, a broken rule) carry
+        # their own exit code; the others are GATE-DP-11/-13 consistency rules (exit 3).
+        codes = [exit_code_of(error) for error in result.errors]
+        codes += [ExitCode.RULE] * (len(result.problems) - len(codes))
+        raise _Problems(
+            f"the stacks are inconsistent ({len(result.problems)} problem(s))", result.problems, codes
+        )
+    output.put(stacks=list(result.stacks))
+    if listing:
+        output.say("\n".join(result.stacks))
+        return EXIT_OK
+    output.put(templates=list(result.templates))
+    output.say(f"{len(result.stacks)} stacks agree: {', '.join(result.stacks)}")
+    if result.templates:
+        output.say(f"{len(result.templates)} per-PR template(s) valid: {', '.join(result.templates)}")
     return EXIT_OK
 
 
-def _report(args: argparse.Namespace) -> int:
+def _report(args: argparse.Namespace, output: cliout.Output) -> int:
     reports = report.write_report(
         args.before,
         args.after,
@@ -277,7 +324,12 @@ def _report(args: argparse.Namespace) -> int:
         max_chars=args.max_chars,
     )
     attention = sum(len(r.attention) for r in reports)
-    print(f"wrote {args.out}: {len(reports)} stack(s), {attention} item(s) needing attention")
+    output.put(
+        file=str(args.out),
+        stacks={r.stack: {"status": r.status, "attention": list(r.attention)} for r in reports},
+        attention=attention,
+    )
+    output.say(f"wrote {args.out}: {len(reports)} stack(s), {attention} item(s) needing attention")
     return EXIT_OK
 
 
@@ -288,11 +340,14 @@ def _evidence_argument(text: str) -> tuple[str, Path]:
     return stack, Path(path)
 
 
-def _plan(stack: str, project_dir: Path, out: Path | None, evidence: dict[str, Path]) -> int:
+def _plan(
+    stack: str, project_dir: Path, out: Path | None, evidence: dict[str, Path], output: cliout.Output
+) -> int:
     plan = build_plan(project_dir, stack, evidence)
     path = write_plan(plan, out if out is not None else project_dir / "build")
-    print(summarize(plan))
-    print(f"wrote {path}")
+    output.put(**cliout.plan_fields(plan, path))
+    output.say(summarize(plan))
+    output.say(f"wrote {path}")
     return EXIT_OK
 
 
@@ -300,41 +355,55 @@ def _automation(project_dir: Path) -> lifecycle.Workspace:
     try:
         return lifecycle.AutomationWorkspace(project_dir)
     except Exception as error:  # any failure here means: no usable Pulumi CLI or backend
-        raise lifecycle.LifecycleError(
+        raise lifecycle.PulumiUnavailable(
             f"the Pulumi Automation API is not usable here (it needs the Pulumi CLI): {error}"
         ) from None
 
 
-def _ephemeral(args: argparse.Namespace, workspace: lifecycle.Workspace) -> int:
+def _ephemeral(args: argparse.Namespace, workspace: lifecycle.Workspace, output: cliout.Output) -> int:
+    output.put(verb=args.verb)
     if args.verb == "up":
         stack = lifecycle.ephemeral_stack(args.repository, args.pr)
         outputs = lifecycle.up(workspace, args.project_dir, args.pr, args.repository, args.image)
-        print(f"{stack}: namespace {outputs.get('namespace')}, expires {outputs.get('expiresAt')}")
+        output.put(stack=stack, namespace=outputs.get("namespace"), expiresAt=outputs.get("expiresAt"))
+        output.say(f"{stack}: namespace {outputs.get('namespace')}, expires {outputs.get('expiresAt')}")
     elif args.verb == "down":
         stack = lifecycle.ephemeral_stack(args.repository, args.pr)
         removed = lifecycle.down(workspace, args.repository, args.pr)
-        print(f"{stack}: {'destroyed and removed ' + ', '.join(removed) if removed else 'no such stack'}")
+        output.put(stack=stack, removed=list(removed))
+        output.say(
+            f"{stack}: {'destroyed and removed ' + ', '.join(removed) if removed else 'no such stack'}"
+        )
     else:
         reaped = lifecycle.reap(
             workspace, clock.now(exact=True), repository=args.repository, dry_run=args.dry_run
         )
+        output.put(stacks=list(reaped), dryRun=args.dry_run, repository=args.repository)
         scope = f" of {args.repository}" if args.repository else ""
-        print(f"{len(reaped)} stack(s){scope} {'to reap' if args.dry_run else 'reaped'}")
+        output.say(f"{len(reaped)} stack(s){scope} {'to reap' if args.dry_run else 'reaped'}")
     return EXIT_OK
 
 
-def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None) -> int:
+def _promote(args: argparse.Namespace, workspace: lifecycle.Workspace | None, output: cliout.Output) -> int:
     if args.evidence is not None:
         outputs = read_stack_outputs_file(args.evidence)
     else:
         outputs = (workspace or _automation(args.project_dir)).outputs(args.from_stack)
     result = promote(args.project_dir, args.from_stack, args.to_stack, outputs, _emergency(args))
-    sys.stdout.write(result.diff or f"{result.path}: already promoted; nothing to change\n")
+    written = not args.dry_run and bool(result.diff)
+    output.put(
+        file=str(result.path),
+        changed=bool(result.diff),
+        written=written,
+        diff=result.diff,
+        notes=result.notes,
+    )
+    output.say(result.diff or f"{result.path}: already promoted; nothing to change\n", end="")
     for note in result.notes:  # flags validated upstream that stay off here (gate/promote.py)
         print(f"note: {note}", file=sys.stderr)
-    if not args.dry_run and result.diff:
+    if written:
         result.path.write_text(result.after, encoding="utf-8")
-        print(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")
+        output.say(f"wrote {result.path}: review the diff, then `pulumi up --stack {args.to_stack}`")
     return EXIT_OK
 
 
@@ -350,7 +419,7 @@ def _emergency(args: argparse.Namespace) -> Emergency | None:
     absent = [flag for flag, value in given.items() if not value]
     if absent:
         # DP: a rollback plan before the fix; security checks are never skippable.
-        raise PromotionRefused(f"the emergency path needs {', '.join(absent)} as well")
+        raise UsageError(f"the emergency path needs {', '.join(absent)} as well")
     return Emergency(
         incident_id=args.emergency,
         rollback_plan=args.rollback_plan,
@@ -359,9 +428,10 @@ def _emergency(args: argparse.Namespace) -> Emergency | None:
     )
 
 
-def _files(plan: Path, out: Path) -> int:
+def _files(plan: Path, out: Path, output: cliout.Output) -> int:
     written = write_files(committed_files(load_plan(plan)), out)
-    print(f"wrote {len(written)} file(s) under {out}")
+    output.put(out=str(out), files=[str(path) for path in written])
+    output.say(f"wrote {len(written)} file(s) under {out}")
     return EXIT_OK
 
 

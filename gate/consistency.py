@@ -42,6 +42,9 @@ class Consistency:
     stacks: tuple[str, ...]
     problems: tuple[str, ...]
     templates: tuple[str, ...] = ()
+    # The errors among `problems` (a stack file that is invalid, unreadable or breaks a rule), so the
+    # CLI can tell their exit codes apart (gate/exitcodes.py); the other problems are GATE-DP-11/-13.
+    errors: tuple[GateError, ...] = ()
 
 
 def _chain(policy: GatePolicy) -> str:
@@ -151,7 +154,9 @@ def hand_typed_evidence(project_dir: Path) -> list[str]:
     return problems
 
 
-def check_templates(project_dir: Path, policies: dict[str, GatePolicy]) -> list[str]:
+def check_templates(
+    project_dir: Path, policies: dict[str, GatePolicy], errors: list[GateError] | None = None
+) -> list[str]:
     """Every per-PR template: valid as its stacks' plans would read it, serving a gated repository
     (the one its file name says), each repository by one template only."""
     problems: list[str] = []
@@ -199,6 +204,8 @@ def check_templates(project_dir: Path, policies: dict[str, GatePolicy]) -> list[
             enforce_rules(policy, stack, source=template, flags_source=" + ".join(flags) or None)
         except GateError as error:
             problems.append(str(error))
+            if errors is not None:
+                errors.append(error)
     return problems
 
 
@@ -207,6 +214,12 @@ def check_project(project_dir: Path) -> Consistency:
         policies = load_stacks(project_dir)
         result = check(policies)
     except GateError as error:
-        return Consistency((), (str(error),))
-    problems = [*check_templates(project_dir, policies), *hand_typed_evidence(project_dir)]
-    return Consistency(result.stacks, (*result.problems, *problems), tuple(ephemeral_templates(project_dir)))
+        return Consistency((), (str(error),), errors=(error,))
+    errors: list[GateError] = []
+    problems = [*check_templates(project_dir, policies, errors), *hand_typed_evidence(project_dir)]
+    return Consistency(
+        result.stacks,
+        (*result.problems, *problems),
+        tuple(ephemeral_templates(project_dir)),
+        tuple(errors),
+    )

@@ -17,6 +17,7 @@ from typing import Any
 
 from gate import clock, deploy, drill, emergency, window
 from gate.deploy import DeliveryRefused
+from gate.errors import UsageError
 from gate.model import PipelineRun
 from gate.promote import policy_from_values
 from gate.stackfile import read_stack_config
@@ -121,13 +122,11 @@ def _time(text: str) -> datetime:
 
 def _run(args: argparse.Namespace) -> PipelineRun:
     if not args.repository or args.run_id is None:
-        raise DeliveryRefused(
-            "--repository and --run-id (or GITHUB_REPOSITORY and GITHUB_RUN_ID) are required"
-        )
+        raise UsageError("--repository and --run-id (or GITHUB_REPOSITORY and GITHUB_RUN_ID) are required")
     try:
         return PipelineRun(repository=args.repository, run_id=args.run_id)
     except ValueError as error:
-        raise DeliveryRefused(f"--repository/--run-id: {error}") from None
+        raise UsageError(f"--repository/--run-id: {error}") from None
 
 
 def _workspace(args: argparse.Namespace, outside: Outside) -> deploy.StackWorkspace:

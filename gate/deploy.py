@@ -38,7 +38,7 @@ from gate.delivery import (
     run_problems,
     state_record,
 )
-from gate.errors import GateError
+from gate.errors import GateError, InputOutputError, UsageError
 from gate.kube import app_namespace
 from gate.model import GatePolicy, PipelineRun
 from gate.promote import policy_from_values, replace_config_block
@@ -48,6 +48,15 @@ from gate.types import PinnedImage, duration_seconds
 
 class DeliveryRefused(GateError):
     """A deploy, rollback or evidence record that must not go ahead; nothing was applied."""
+
+
+class DeliveryUsage(DeliveryRefused, UsageError):
+    """What was typed or set up cannot be used (a malformed option, options that belong together, no
+    token): nothing was applied, and it is a usage error (exit 2), not a refusal by the policy (3)."""
+
+
+class GitHubApiFailed(DeliveryRefused, InputOutputError):
+    """The GitHub API answered with an error; nothing was applied (exit 4)."""
 
 
 class StackWorkspace(Protocol):
@@ -75,7 +84,7 @@ def _pinned(image: str, flag: str = "--image") -> str:
     try:
         return _PINNED.validate_python(image)
     except ValidationError:
-        raise DeliveryRefused(
+        raise DeliveryUsage(
             f"{flag}: got {image!r}; allowed: an image pinned by digest (registry/name@sha256:<64 hex>)"
         ) from None
 
@@ -360,13 +369,13 @@ class RestGitHub:
         try:
             return githubapi.get_json(self.api_url, self.token, path)
         except urllib.error.HTTPError as error:
-            raise DeliveryRefused(f"GitHub API GET {path}: HTTP {error.code}") from None
+            raise GitHubApiFailed(f"GitHub API GET {path}: HTTP {error.code}") from None
 
 
 def github_from_environment() -> RestGitHub:
     token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not token:
-        raise DeliveryRefused("record-evidence verifies the run through the GitHub API: set GH_TOKEN")
+        raise DeliveryUsage("record-evidence verifies the run through the GitHub API: set GH_TOKEN")
     return RestGitHub(token, os.environ.get("GITHUB_API_URL", "https://api.github.com"))
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from gate import actions
 from gate.clock import iso
-from gate.deploy import DeliveryRefused, GitHubApi, RestGitHub
+from gate.deploy import DeliveryRefused, DeliveryUsage, GitHubApi, GitHubApiFailed, RestGitHub
 from gate.model import Environment, GatePolicy, Repository, backfill_seconds
 from gate.promotion import EMERGENCY_RULE_ID
 from gate.types import fullmatch_linear
@@ -145,8 +145,8 @@ def verify_claim(
             f"--commit: got {commit!r}; allowed: the 40-hex commit being deployed (default: GITHUB_SHA), "
             "which the security scan must have passed"
         )
-    if problems:
-        raise DeliveryRefused(f"[{EMERGENCY_RULE_ID}] emergency deploy refused: " + "; ".join(problems))
+    if problems:  # what was typed is malformed: a usage error (exit 2), checked before any API call
+        raise DeliveryUsage(f"[{EMERGENCY_RULE_ID}] emergency deploy refused: " + "; ".join(problems))
     match = _RUN_URL.fullmatch(claim.security_scan)
     assert match is not None and commit is not None
     run = github.get(f"repos/{match.group(1)}/actions/runs/{match.group(2)}") or {}
@@ -284,7 +284,7 @@ def enforce_backfill(policy: GatePolicy, github: GitHubApi, repository: str, now
     for page in range(1, 11):  # 1000 open backfill issues is beyond any sane backlog
         batch = github.get(f"repos/{repository}/issues?state=open&labels={label}&per_page=100&page={page}")
         if not isinstance(batch, list):
-            raise DeliveryRefused(f"[{RULE_ID}] GitHub API: the open issues of {repository} are not a list")
+            raise GitHubApiFailed(f"[{RULE_ID}] GitHub API: the open issues of {repository} are not a list")
         issues += batch
         if len(batch) < 100:
             break
@@ -298,7 +298,7 @@ def github_for_deploy(outside: GitHubApi | None) -> GitHubApi:
         return outside
     token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not token:
-        raise DeliveryRefused(
+        raise DeliveryUsage(
             "gate deploy reads the repository's open emergency-backfill issues (GATE-DP-17) and verifies "
             "an emergency's security scan through the GitHub API: set GH_TOKEN (issues: read, actions: read)"
         )
@@ -636,13 +636,13 @@ def claim_from_args(args: Any) -> Claim | None:
     plan, scan = getattr(args, "rollback_plan", None), getattr(args, "security_scan", None)
     if incident is None:
         if plan or scan:
-            raise DeliveryRefused(
+            raise DeliveryUsage(
                 "--rollback-plan and --security-scan are given with --emergency INCIDENT only"
             )
         return None
     missing = [flag for flag, value in (("--rollback-plan", plan), ("--security-scan", scan)) if not value]
     if missing:
-        raise DeliveryRefused(
+        raise DeliveryUsage(
             f"[{EMERGENCY_RULE_ID}] --emergency {incident}: {' and '.join(missing)} required (DP: a rollback "
             "plan documented before deploying the fix; security checks are never skippable)"
         )

@@ -66,7 +66,14 @@ def all_config() -> dict[str, Any]:
 
 
 class ProgramError(GateError):
-    """The program stopped with a `pulumi.RunError`: a message for a person, not a traceback."""
+    """The program stopped with a `pulumi.RunError`: a message for a person, not a traceback.
+
+    `cause` is the GateError the program turned into that RunError (`__main__.py` raises RunError
+    from a GateError), so the CLI reports the exit code of what really went wrong (gate/exitcodes.py)."""
+
+    def __init__(self, message: str, cause: GateError | None = None) -> None:
+        self.cause = cause
+        super().__init__(message)
 
 
 # -- what a run records ----------------------------------------------------------------------
@@ -443,7 +450,9 @@ def run_program(
     if isinstance(error, GateError):
         raise error
     if isinstance(error, pulumi.RunError):
-        raise ProgramError(str(error)) from None
+        # `raise RunError(...) from None` hides the GateError from tracebacks, not from __context__.
+        cause = error.__context__ if isinstance(error.__context__, GateError) else None
+        raise ProgramError(str(error), cause) from None
     if error is not None:
         raise error
     return monitor.recording()

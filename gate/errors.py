@@ -1,4 +1,5 @@
-"""Errors the pure core raises. The CLI turns them into exit code 2, `__main__.py` into a RunError."""
+"""Errors the pure core raises. The CLI turns them into its exit codes (gate/exitcodes.py: 2 bad config
+or usage, 3 a rule violation, 4 I/O), `__main__.py` into a RunError."""
 
 from __future__ import annotations
 
@@ -48,6 +49,29 @@ class FieldProblem(ValueError):
 
 class GateError(Exception):
     """Base class of every error the gate reports to a person rather than as a traceback."""
+
+
+class InputOutputError(GateError):
+    """A file that is missing or cannot be read, or a tool or service that cannot be reached (exit 4).
+
+    Modules subclass it together with their own error class (e.g. a missing stack file is both a
+    StackFileError and an InputOutputError), so existing `except` clauses keep catching it."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        self.file = file
+        super().__init__(message)
+
+
+class UsageError(GateError):
+    """A command line that does not say what to do: an unknown option, a missing or malformed argument.
+
+    When argparse found the problem, `usage` is the command's usage line and `prog` the command
+    (`python -m gate plan`): the CLI prints them as argparse does."""
+
+    def __init__(self, message: str, *, usage: str | None = None, prog: str | None = None) -> None:
+        self.usage = usage
+        self.prog = prog
+        super().__init__(message)
 
 
 class PolicyError(GateError):

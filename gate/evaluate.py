@@ -36,7 +36,7 @@ from gate import clock, delivery, flags, promotion, runtime
 from gate import emergency as emergency_path
 from gate.deploy import GitHubApi, StackWorkspace
 from gate.drill import drilled_environment
-from gate.errors import GateError
+from gate.errors import GateError, InputOutputError
 from gate.model import GatePolicy, Release
 from gate.promote import policy_from_values
 from gate.stackfile import read_stack_config
@@ -56,6 +56,10 @@ SIGNAL_PULL_REQUEST = "signal pull request"  # Facts.issues key of its answer
 
 class EvaluationProblem(GateError):
     """Bad input to `gate evaluate` (exit 2): a stack, a state file, an option."""
+
+
+class StateFileUnreadable(EvaluationProblem, InputOutputError):
+    """A state file that is missing or cannot be read (exit 4)."""
 
 
 @dataclass(frozen=True)
@@ -579,7 +583,9 @@ def _section(contract: Contract, name: str) -> tuple[list[str], list[str]]:
 def read_state_file(path: Path, stack: str) -> State:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except OSError as error:
+        raise StateFileUnreadable(f"state file {path} of stack {stack}: {error}", file=str(path)) from None
+    except ValueError as error:
         raise EvaluationProblem(f"state file {path} of stack {stack}: {error}") from None
     if not isinstance(document, dict):
         raise EvaluationProblem(f"state file {path} of stack {stack}: expected a JSON object of outputs")

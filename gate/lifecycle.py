@@ -19,7 +19,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from gate import clock
-from gate.errors import GateError
+from gate.errors import GateError, InputOutputError
 from gate.loader import stack_file
 from gate.prnames import LEGACY_PR_STACK, PR_STACK, legacy_namespace, pr_stack, repository_slug
 from gate.stackfile import ephemeral_template, render_ephemeral_template, template_repository
@@ -28,6 +28,10 @@ from gate.types import PinnedImage
 
 class LifecycleError(GateError):
     """An ephemeral-stack operation that cannot go ahead (bad arguments, wrong repository)."""
+
+
+class PulumiUnavailable(LifecycleError, InputOutputError):
+    """The Pulumi Automation API cannot be used here: no Pulumi CLI, or no backend (exit 4)."""
 
 
 class Workspace(Protocol):

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from gate.engine import Recording, RegisteredResource, run_program
-from gate.errors import GateError
+from gate.errors import GateError, InputOutputError
 from gate.stackfile import read_own_stack_config, to_engine_config
 
 PLAN_FILE = "plan.json"
@@ -27,6 +27,10 @@ PROJECT_FILE = "Pulumi.yaml"
 
 class PlanFileError(GateError):
     """A plan file, or the project it would be built from, that cannot be read."""
+
+
+class PlanFileUnreadable(PlanFileError, InputOutputError):
+    """A plan, evidence or project file that is missing or cannot be read (exit 4)."""
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,19 @@ def read_project(project_dir: Path) -> Project:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PlanFileError(f"{path}: not found; --project-dir must name the directory holding it") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise PlanFileUnreadable(
+            f"{path}: not found; --project-dir must name the directory holding it", file=str(path)
+        ) from None
+    except OSError as error:
+        raise PlanFileUnreadable(f"{path}: cannot read the project file: {error}", file=str(path)) from None
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise PlanFileError(f"{path}: cannot read the project file: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise PlanFileError(f"{path}: expected a map with a `name`")
     main = project_dir / str(document.get("main") or ".")
     program = main / "__main__.py" if main.is_dir() else main
     if not program.is_file():
-        raise PlanFileError(f"{path}: the program {program} does not exist")
+        raise PlanFileUnreadable(f"{path}: the program {program} does not exist", file=str(program))
     return Project(name=document["name"], program=program)
 
 
@@ -165,9 +173,9 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PlanFileError(f"{path}: no such {what}") from None
+        raise PlanFileUnreadable(f"{path}: no such {what}", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise PlanFileError(f"{path}: cannot read the {what}: {error}") from None
+        raise PlanFileUnreadable(f"{path}: cannot read the {what}: {error}", file=str(path)) from None
     except json.JSONDecodeError as error:
         raise PlanFileError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.diff import PlanDiff, ResourceChange, diff_plans, output_lines, resource_blocks
-from gate.errors import GateError
+from gate.errors import GateError, InputOutputError
 from gate.files import REPOSITORY_FILE
 from gate.plan import PLAN_FILE, load_plan
 
@@ -51,6 +51,10 @@ class ReportError(GateError):
     """The report's inputs cannot be read, or it cannot be made that small."""
 
 
+class ReportInputUnreadable(ReportError, InputOutputError):
+    """A directory of plans or a file in it that is missing or cannot be read (exit 4)."""
+
+
 # -- reading --------------------------------------------------------------------------------------
 
 
@@ -66,7 +70,7 @@ class Side:
 
 def read_side(directory: Path) -> Side:
     if not directory.is_dir():
-        raise ReportError(f"{directory}: no such directory of plans")
+        raise ReportInputUnreadable(f"{directory}: no such directory of plans", file=str(directory))
     if (directory / ERROR_FILE).is_file():
         return Side(error=_read_text(directory / ERROR_FILE))
     listed = directory / STACKS_FILE
@@ -89,7 +93,7 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace").strip() or "(no output)"
     except OSError as error:
-        raise ReportError(f"{path}: cannot read: {error}") from None
+        raise ReportInputUnreadable(f"{path}: cannot read: {error}", file=str(path)) from None
 
 
 # -- comparing ------------------------------------------------------------------------------------

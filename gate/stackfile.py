@@ -21,7 +21,7 @@ from gate.errors import PolicyError, Problem
 from gate.layers import Layer, Origins, layered_config
 from gate.loader import stack_file
 from gate.prnames import LEGACY_PR_STACK, PR_STACK, repository_slug
-from gate.yamlguard import StackFileError, read_stack_text
+from gate.yamlguard import StackFileError, StackFileUnreadable, read_stack_text
 from gate.yamlguard import load as load_yaml
 
 # Keys whose plain-text value would be a leaked credential in a committed stack file.
@@ -98,7 +98,7 @@ def read_own_stack_config(project_dir: Path, stack: str) -> StackConfig:
             "still reaps legacy pr-<N> stacks, nothing plans or creates them"
         )
     elif not path.is_file():
-        raise StackFileError(_missing_message(project_dir, source, path))
+        raise StackFileUnreadable(_missing_message(project_dir, source, path), file=source)
     else:
         document = _parse(path, source)
     return _stack_config(document, source)

@@ -22,7 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gate import clock
-from gate.errors import GateError
+from gate.errors import GateError, UsageError
 from gate.model import WEEKDAYS, DeploymentWindow, Freeze, GatePolicy
 
 RULE_ID = "GATE-DP-19"
@@ -172,16 +172,16 @@ def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise GateError(
+        raise UsageError(
             f"--at: got {text!r}; allowed: an ISO 8601 time such as 2026-11-23T10:00:00Z"
         ) from None
     if moment.tzinfo is None:
-        raise GateError(f"--at: got {text!r}; allowed: a time with its offset, such as 2026-11-23T10:00:00Z")
+        raise UsageError(f"--at: got {text!r}; allowed: a time with its offset, such as 2026-11-23T10:00:00Z")
     return moment
 
 
 def command(args: argparse.Namespace) -> int:
-    """Exit 0 inside, 1 outside; a bad stack file or --at raises GateError (exit 2)."""
+    """Exit 0 inside, 1 outside; a bad stack file or --at raises GateError (exit 2; 4 for a missing file)."""
     from gate.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
     from gate.stackfile import read_stack_config  # noqa: PLC0415
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from gate.errors import GateError, PolicyError, Problem
+from gate.errors import GateError, InputOutputError, PolicyError, Problem
 
 MAX_BYTES = 1024 * 1024  # 1 MiB: the largest stack file here is about 2 KiB
 MAX_DEPTH = 64  # nested maps and lists; the policy model is about 6 deep
@@ -47,8 +47,17 @@ class StackFileError(GateError):
     """A stack file that is missing or not readable as a Pulumi stack config."""
 
 
+class StackFileUnreadable(StackFileError, InputOutputError):
+    """A stack file that is missing or cannot be read (exit 4), as opposed to one that is not valid."""
+
+
 class UnreadableFile(GateError):
-    """A file that is not a regular file of at most the allowed size; str() says why."""
+    """A file that is not a regular file of at most the allowed size; str() says why. As such a
+    refusal of what is there (exit 2); MissingFile when it is not there or the system cannot read it."""
+
+
+class MissingFile(UnreadableFile, InputOutputError):
+    """A file that does not exist or that the operating system refuses to read (exit 4)."""
 
 
 def read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
@@ -65,9 +74,9 @@ def read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
                 raise UnreadableFile("not a regular file")
             data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise UnreadableFile("no such file") from None
+        raise MissingFile("no such file", file=str(path)) from None
     except OSError as error:
-        raise UnreadableFile(f"cannot read it: {error.strerror or error}") from None
+        raise MissingFile(f"cannot read it: {error.strerror or error}", file=str(path)) from None
     if len(data) > limit:
         raise UnreadableFile(f"larger than {limit} bytes")
     return data
@@ -77,6 +86,10 @@ def read_stack_text(path: Path, source: str) -> str:
     """A stack file's text: a regular file of at most MAX_BYTES of UTF-8; StackFileError otherwise."""
     try:
         return read_bounded(path).decode("utf-8")
+    except MissingFile as error:
+        raise StackFileUnreadable(
+            f"{source}: cannot read the stack file: {error}; {_SIZE_ALLOWED}", file=source
+        ) from None
     except UnreadableFile as error:
         raise StackFileError(f"{source}: cannot read the stack file: {error}; {_SIZE_ALLOWED}") from None
     except UnicodeDecodeError as error:

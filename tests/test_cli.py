@@ -1,4 +1,5 @@
-"""`python -m gate`: exit codes and messages (0 ok, 1 diff found changes, 2 a problem to fix)."""
+"""`python -m gate`: exit codes and messages (0 ok, 1 diff found changes, 2 bad config or usage, 4 I/O;
+tests/test_cli_exit_codes.py has every code and the JSON forms)."""
 
 from __future__ import annotations
 
@@ -73,15 +74,15 @@ def test_a_plain_text_token_exits_2_without_showing_it(tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
 
 
-def test_a_missing_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "--stack", "qa"]) == 2
+def test_a_missing_stack_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "qa"]) == 4  # I/O: a file that is not there
     err = capsys.readouterr().err
     assert "stacks/Pulumi.qa.yaml" in err
     assert "stacks that exist: dev, prod, staging" in err
 
 
-def test_a_missing_project_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "--stack", "dev", "--project-dir", str(tmp_path)]) == 2
+def test_a_missing_project_exits_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "dev", "--project-dir", str(tmp_path)]) == 4
     assert "Pulumi.yaml" in capsys.readouterr().err
 
 
@@ -100,7 +101,9 @@ def test_diff_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "~ options.protect:" in capsys.readouterr().out
 
 
-def test_diff_of_an_unreadable_plan_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_of_a_malformed_plan_exits_2_and_of_a_missing_one_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"resources": [', encoding="utf-8")
     not_a_plan = tmp_path / "list.json"
@@ -110,7 +113,7 @@ def test_diff_of_an_unreadable_plan_exits_2(tmp_path: Path, capsys: pytest.Captu
     assert f"{broken}:1: not valid JSON" in capsys.readouterr().err
     assert main(["diff", str(not_a_plan), str(not_a_plan)]) == 2
     assert "not a delivery-gate plan" in capsys.readouterr().err
-    assert main(["diff", str(tmp_path / "nope.json"), str(broken)]) == 2
+    assert main(["diff", str(tmp_path / "nope.json"), str(broken)]) == 4
     assert "no such plan file" in capsys.readouterr().err
 
 
@@ -122,13 +125,11 @@ def test_diff_exit_codes_in_a_process(tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
 
 
-def test_usage_errors_exit_2() -> None:
-    with pytest.raises(SystemExit) as missing_stack:
-        main(["plan"])
-    assert missing_stack.value.code == 2
-    with pytest.raises(SystemExit) as unknown_command:
-        main(["apply"])
-    assert unknown_command.value.code == 2
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan"]) == 2
+    assert "the following arguments are required: --stack" in capsys.readouterr().err
+    assert main(["apply"]) == 2
+    assert "invalid choice: 'apply'" in capsys.readouterr().err
 
 
 def test_version_is_printed_and_matches_the_project_metadata(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,10 +7,14 @@ import pytest
 import yaml
 
 from gate import cli
-from tests.conftest import ROOT, ProjectFactory
+from tests.conftest import ProjectFactory
+from tests.support.stacks import PROJECT, names
+
+# The shipped stacks (or the copy DELIVERY_GATE_TEST_PROJECT names) and their organisation's names.
+OWNER, REPOSITORY, FULL_NAME = names().owner, names().repository, names().full_name
 
 SHIPPED = {
-    stack: (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text() for stack in ("dev", "staging", "prod")
+    stack: (PROJECT / "stacks" / f"Pulumi.{stack}.yaml").read_text() for stack in ("dev", "staging", "prod")
 }
 
 
@@ -37,7 +41,7 @@ def check(
 
 
 def test_the_shipped_stacks_agree(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["check", "--project-dir", str(ROOT)]) == 0
+    assert cli.main(["check", "--project-dir", str(PROJECT)]) == 0
     assert capsys.readouterr().out == (
         "3 stacks agree: dev, staging, prod\n1 per-PR template(s) valid: stacks/ephemeral.yaml\n"
     )
@@ -64,7 +68,7 @@ CHAIN_WITHOUT_STAGING = [
         ),
         (
             {**SHIPPED, "staging": edited("staging", repositories=[{"name": "other"}])},
-            "[GATE-DP-11] stack staging does not list ['acme/aos'], gated by stack dev: their 'staging' "
+            f"[GATE-DP-11] stack staging does not list ['{FULL_NAME}'], gated by stack dev: their 'staging' "
             "deployment environment would not exist",
         ),
         (
@@ -79,7 +83,7 @@ def test_an_inconsistency_is_refused(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str], stacks: dict[str, str], expected: str
 ) -> None:
     code, output = check(make_project, stacks, capsys)
-    assert code == 2
+    assert code == 3  # GATE-DP-11: a rule violation
     assert f"  - {expected}\n" in output
     assert "Traceback" not in output
 
@@ -91,7 +95,7 @@ def test_a_stack_with_its_own_chain_is_refused(
     # A chain of its own is a `replace` (a plain list merges by name with the policy's chain).
     stacks = {**SHIPPED, "prod": edited("prod", environments={"replace": CHAIN_WITHOUT_STAGING})}
     code, output = check(make_project, stacks, capsys)
-    assert code == 2, output
+    assert code == 3, output
     assert (
         "[GATE-DP-11] stack prod: its chain dev (stack dev) -> production (stack prod) differs from stack "
         "dev's dev (stack dev) -> staging (stack staging) -> production (stack prod)"
@@ -110,8 +114,8 @@ def test_an_invalid_stack_is_reported_with_its_own_message(
 
 # -- the per-PR templates: every one validated, one per gated repository -----------------------
 
-TEMPLATE = (ROOT / "stacks" / "ephemeral.yaml").read_text()
-TWO_REPOSITORIES = [{"name": "aos"}, {"name": "Web.App"}]
+TEMPLATE = (PROJECT / "stacks" / "ephemeral.yaml").read_text()
+TWO_REPOSITORIES = [{"name": REPOSITORY}, {"name": "Web.App"}]
 
 
 def gating_two(stack: str) -> str:
@@ -120,7 +124,7 @@ def gating_two(stack: str) -> str:
 
 def template_for(name: str, **changes: object) -> str:
     """The shipped template, serving the repository `name` (and gating both repositories)."""
-    text = TEMPLATE.replace("repository: aos", f"repository: {name}")
+    text = TEMPLATE.replace(f"repository: {REPOSITORY}", f"repository: {name}")
     document = yaml.safe_load(text)
     document["config"]["delivery-gate:repositories"] = TWO_REPOSITORIES
     for key, value in changes.items():
@@ -144,7 +148,10 @@ def check_with_templates(
 def test_a_template_per_repository_is_checked_with_the_default_one(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    templates = {"ephemeral.yaml": template_for("aos"), "ephemeral.Web.App.yaml": template_for("Web.App")}
+    templates = {
+        "ephemeral.yaml": template_for(REPOSITORY),
+        "ephemeral.Web.App.yaml": template_for("Web.App"),
+    }
     code, output = check_with_templates(make_project, templates, capsys)
     assert code == 0, output
     assert "2 per-PR template(s) valid: stacks/ephemeral.yaml, stacks/ephemeral.Web.App.yaml" in output
@@ -154,12 +161,14 @@ def test_a_template_per_repository_is_checked_with_the_default_one(
     ("templates", "expected"),
     [
         (
-            {"ephemeral.web.app.yaml": template_for("aos")},
-            "[GATE-DP-11] stacks/ephemeral.web.app.yaml serves acme/aos, not 'web.app' as its file name says",
+            {"ephemeral.web.app.yaml": template_for(REPOSITORY)},
+            f"[GATE-DP-11] stacks/ephemeral.web.app.yaml serves {FULL_NAME}, "
+            "not 'web.app' as its file name says",
         ),
         (
             {"ephemeral.yaml": template_for("Web.App"), "ephemeral.Web.App.yaml": template_for("Web.App")},
-            "[GATE-DP-11] stacks/ephemeral.Web.App.yaml and stacks/ephemeral.yaml both serve acme/Web.App: "
+            "[GATE-DP-11] stacks/ephemeral.Web.App.yaml and stacks/ephemeral.yaml both serve "
+            f"{OWNER}/Web.App: "
             "one template per repository (stacks/ephemeral.yaml serves one without a template of its own)",
         ),
         (
@@ -176,17 +185,18 @@ def test_a_bad_template_is_refused(
     expected: str,
 ) -> None:
     code, output = check_with_templates(make_project, templates, capsys)
-    assert code == 2
+    # GATE-DP-11 is a rule violation (3); a template that is not a valid configuration is exit 2.
+    assert code == (2 if "invalid delivery-gate configuration" in expected else 3), output
     assert expected in output, output
 
 
 def test_a_template_for_a_repository_no_merge_gate_gates_is_refused(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = make_project(dict(SHIPPED))  # the stacks gate acme/aos only
+    project = make_project(dict(SHIPPED))  # the stacks gate one repository only
     (project / "stacks" / "ephemeral.Web.App.yaml").write_text(template_for("Web.App"))
-    assert cli.main(["check", "--project-dir", str(project)]) == 2
+    assert cli.main(["check", "--project-dir", str(project)]) == 3
     assert (
-        "[GATE-DP-11] stacks/ephemeral.Web.App.yaml serves acme/Web.App, which no merge gate gates: "
-        "allowed: one of acme/aos"
+        f"[GATE-DP-11] stacks/ephemeral.Web.App.yaml serves {OWNER}/Web.App, which no merge gate gates: "
+        f"allowed: one of {FULL_NAME}"
     ) in capsys.readouterr().err

@@ -34,7 +34,7 @@ from gate.model import GatePolicy
 from gate.plan import build_plan
 from tests.conftest import ROOT
 from tests.support import prom_tools
-from tests.support.stacks import STACKS, stack_plan
+from tests.support.stacks import PROJECT, STACKS, names, stack_plan
 
 SCHEMAS = ROOT / "tests" / "schemas"
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -177,7 +177,7 @@ def test_the_dashboard_json_is_deterministic_sorted_text(stack: str) -> None:
 
 def test_the_plan_is_byte_identical_across_runs() -> None:
     again = build_plan(
-        ROOT, "dev", stack_outputs={"dev": json.loads((ROOT / "examples/state/dev.json").read_text())}
+        PROJECT, "dev", stack_outputs={"dev": json.loads((PROJECT / "examples/state/dev.json").read_text())}
     )
     first = stack_plan("dev")
     assert again["root_hash"] == first["root_hash"]
@@ -253,7 +253,8 @@ def test_one_panel_per_analysis_metric_showing_its_own_query(stack: str) -> None
     assert set(panels) == {m["name"] for m in metrics}
     for metric in metrics:
         panel = panels[metric["name"]]
-        assert exprs(panel) == [argo_to_grafana(metric["provider"]["prometheus"]["query"], "aos")]
+        query = metric["provider"]["prometheus"]["query"]
+        assert exprs(panel) == [argo_to_grafana(query, names().application)]
         # The threshold of the success condition `... result[0] <= T`.
         match = re.search(r"result\[0\] <= (\S+)$", metric["successCondition"])
         assert match is not None
@@ -631,7 +632,7 @@ def test_each_stack_outputs_where_its_dashboards_are() -> None:
         "rule": "GATE-OBS-01",
         "grafana": {
             "uid": "delivery-gate-production",
-            "title": "Delivery gate: aos in production",
+            "title": f"Delivery gate: {names().application} in production",
             "folder": "Delivery gate",
             "configMap": "monitoring/delivery-gate-production-dashboard",
         },

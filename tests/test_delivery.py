@@ -415,7 +415,7 @@ def test_gate_check_refuses_evidence_committed_by_hand(
         + f"  delivery-gate:release:\n    image: {A}\n  delivery-gate:validation:\n    image: {A}\n"
         + f"    parityRootHash: {ROOT_HASH}\n    validatedAt: 2026-11-20T09:30:00Z\n"
     )
-    assert cli.main(["check", "--project-dir", str(backend.project)]) == 2
+    assert cli.main(["check", "--project-dir", str(backend.project)]) == 3  # a rule violation
     err = capsys.readouterr().err
     assert "[GATE-DP-13] stacks/Pulumi.dev.yaml: delivery-gate:validation is written by the pipeline" in err
     assert "delivery-gate:release" not in err  # a committed release is the bootstrap value, allowed

@@ -12,9 +12,12 @@ import pytest
 
 from gate.cli import main
 from gate.diff import policy_changes
+from tests.support.stacks import PROJECT, names
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEV = (PROJECT_DIR / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+# The shipped dev stack (or the copy DELIVERY_GATE_TEST_PROJECT names) and its organisation's names.
+DEV = (PROJECT / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+OWNER, REPOSITORY = names().owner, names().repository
 CHECKS = [
     "unit-tests-python",
     "unit-tests-javascript",
@@ -62,7 +65,9 @@ WITHOUT_E2E = with_config(
     + exceptions("GATE-NN-02", "GATE-NN-03")
 )
 UNPROTECTED = with_config("  delivery-gate:protectResources: false\n" + exceptions("GATE-NN-06"))
-TWO_REPOSITORIES = DEV.replace("    - name: aos\n", "    - name: aos\n    - name: web\n", 1)
+TWO_REPOSITORIES = DEV.replace(
+    f"    - name: {REPOSITORY}\n", f"    - name: {REPOSITORY}\n    - name: web\n", 1
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +99,8 @@ def test_a_dropped_check_is_the_first_policy_change(
     summary, policy = text.index("to change"), text.index("### Policy-relevant changes")
     assert summary < policy < text.index("### Resources")
     items = text[policy : text.index("### Resources")]
-    assert "`e2e-parity` removed from acme/aos main" in items
-    assert "`e2e-parity` removed from acme/aos release/*" in items
+    assert f"`e2e-parity` removed from {OWNER}/{REPOSITORY} main" in items
+    assert f"`e2e-parity` removed from {OWNER}/{REPOSITORY} release/*" in items
     # Set-like: the check list shows the member that went, not every later index renamed.
     resources = text[text.index("### Resources") :]
     assert "enforceAdmins` true → false" in items
@@ -119,9 +124,9 @@ def test_a_removed_repository_flags_its_protected_resources(
 ) -> None:
     text = run(capsys, plans["two"], plans["base"], "--format", "markdown")
     policy = text[text.index("### Policy-relevant changes") : text.index("### Resources")]
-    assert "protected resource deleted: `BranchProtection acme-web-protect-main`" in policy
+    assert f"protected resource deleted: `BranchProtection {OWNER}-web-protect-main`" in policy
     assert "`pulumi up` will refuse" in policy
-    assert "removed from acme/web main" in policy
+    assert f"removed from {OWNER}/web main" in policy
     summary = json.loads(run(capsys, plans["two"], plans["base"], "--format", "json"))
     assert summary["summary"]["delete"] > 0
     assert {p["kind"] for p in summary["policy"]} >= {"protected-deleted", "check-removed"}
@@ -131,8 +136,8 @@ def test_an_added_repository_collapses_file_bodies_unless_full(
     plans: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = run(capsys, plans["base"], plans["two"], "--format", "markdown")
-    assert "added to acme/web main" in text
-    assert "+ RepositoryFile acme-web-file-github-codeowners" in text
+    assert f"added to {OWNER}/web main" in text
+    assert f"+ RepositoryFile {OWNER}-web-file-github-codeowners" in text
     assert "urn:pulumi" not in text.split("### Resources")[1].split("(", 1)[0]
     lines = text.splitlines()
     content = [line for line in lines if line.strip().startswith("+ inputs.content:")]

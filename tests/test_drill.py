@@ -273,7 +273,7 @@ def test_gate_check_refuses_a_committed_drill(
         },
     }[key]
     path.write_text(path.read_text() + f"  delivery-gate:{key}: {json.dumps(typed)}\n")
-    assert cli.main(["check", "--project-dir", str(backend.project)]) == 2
+    assert cli.main(["check", "--project-dir", str(backend.project)]) == 3
     err = capsys.readouterr().err
     assert f"[GATE-DP-13] stacks/Pulumi.staging.yaml: delivery-gate:{key} is written by the pipeline" in err
 
@@ -302,13 +302,13 @@ def test_gate_drill_writes_the_outputs_the_workflow_reads(
     assert cli.main([*restore_argv, "--parity-root-hash", DRILL_HASH], outside=outside) == 0
     assert output.read_text() == "result=passed\n"
     assert "drill passed (rolled back to" in capsys.readouterr().out
-    # Nothing pending any more: a second restore is refused with exit 2 and no traceback.
-    assert cli.main([*restore_argv, "--parity-root-hash", DRILL_HASH], outside=outside) == 2
+    # Nothing pending any more: a second restore is refused with exit 3 and no traceback.
+    assert cli.main([*restore_argv, "--parity-root-hash", DRILL_HASH], outside=outside) == 3
     err = capsys.readouterr().err
     assert "nothing to restore" in err and "Traceback" not in err
 
 
-def test_gate_drill_with_nothing_to_roll_back_to_exits_2_and_starts_nothing(
+def test_gate_drill_with_nothing_to_roll_back_to_exits_3_and_starts_nothing(
     backend: OfflineBackend,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -321,7 +321,7 @@ def test_gate_drill_with_nothing_to_roll_back_to_exits_2_and_starts_nothing(
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     argv = ["drill", "rollback", "--stack", "staging", "--project-dir", str(backend.project)]
     argv += ["--repository", REPOSITORY, "--run-id", "201"]
-    assert cli.main(argv, outside=Outside(workspace=backend)) == 2
+    assert cli.main(argv, outside=Outside(workspace=backend)) == 3
     assert "nothing to roll back to" in capsys.readouterr().err
     assert not output.exists()  # no started=true: the workflow does not run the restore
 

@@ -191,7 +191,7 @@ def test_an_unverified_security_scan_refuses_the_emergency_before_the_stack_is_t
     at(monkeypatch, SATURDAY)
     code = deploy_cli(stacks, "prod", B, FakeApi({123: run}), *EMERGENCY)
     err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err
+    assert code == 3 and "Traceback" not in err  # the policy refuses (GATE-DP-10)
     assert "[GATE-DP-10] security checks are never skippable" in err and said in err
     assert stacks.applied == []
 
@@ -231,7 +231,7 @@ def test_the_emergency_options_belong_together(
     assert deploy_cli(stacks, "dev", B, api, "--security-scan", SCAN) == 2
     assert "with --emergency INCIDENT only" in capsys.readouterr().err
     # dev promotes from nothing: there is no validation an emergency could skip.
-    assert deploy_cli(stacks, "dev", B, api, *EMERGENCY) == 2
+    assert deploy_cli(stacks, "dev", B, api, *EMERGENCY) == 3  # the policy refuses
     assert "dev promotes from no environment" in capsys.readouterr().err
     assert stacks.applied == []
 
@@ -247,7 +247,7 @@ def test_an_overdue_backfill_refuses_an_ordinary_deploy_naming_the_issue_and_wha
     at(monkeypatch, MONDAY)
     api = FakeApi()
     api.issues.append(backfill_issue(12, MONDAY - timedelta(days=8)))
-    assert deploy_cli(stacks, "prod", B, api) == 2
+    assert deploy_cli(stacks, "prod", B, api) == 3
     err = capsys.readouterr().err
     assert "[GATE-DP-17] production took an emergency release whose skipped validation is overdue" in err
     assert (
@@ -285,7 +285,7 @@ def test_a_backfill_issue_filed_by_hand_blocks_every_environment(
     at(monkeypatch, MONDAY)
     api = FakeApi()
     api.issues.append(backfill_issue(5, MONDAY - timedelta(days=9), environment=None))
-    assert deploy_cli(stacks, "dev", A, api) == 2
+    assert deploy_cli(stacks, "dev", A, api) == 3
     assert "names no environment: it blocks every one" in capsys.readouterr().err
 
 

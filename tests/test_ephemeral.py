@@ -9,11 +9,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from gate import cli, ephemeral
+from gate import cli, ephemeral, prnames
 from gate.loader import load_policy
 from gate.plan import build_plan
-from tests.conftest import ROOT, ProjectFactory
-from tests.support.stacks import stack_plan
+from tests.conftest import ProjectFactory
+from tests.support.stacks import PROJECT, names, stack_plan
 
 NOW = "2026-11-22T10:00:00Z"
 KUBERNETES_VERSION = "1.33.0"
@@ -24,9 +24,19 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DELIVERY_GATE_NOW", NOW)
 
 
+def pr_stack(number: int) -> str:
+    """The PR stack of the project's own repository (pr-aos-<N> for the shipped example)."""
+    return prnames.pr_stack(names().repository, number)
+
+
+def pr_namespace(number: int) -> str:
+    """Its namespace, named after the repository (aos-pr-<N> for the shipped example)."""
+    return prnames.pr_namespace(names().repository, number)
+
+
 @functools.cache
 def plan_pr(number: int) -> dict[str, Any]:
-    return build_plan(ROOT, f"pr-aos-{number}")
+    return build_plan(PROJECT, pr_stack(number))
 
 
 def resources(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -45,23 +55,24 @@ def pr_policy(**extra: Any) -> Any:
 
 
 def test_pr_stacks_plan_from_the_template_without_a_stack_file() -> None:
-    assert not (ROOT / "stacks" / "Pulumi.pr-aos-42.yaml").exists()
+    assert not (PROJECT / "stacks" / f"Pulumi.{pr_stack(42)}.yaml").exists()
     plan = plan_pr(42)
-    assert plan["stack"] == "pr-aos-42"
-    assert plan["outputs"]["namespace"] == "aos-pr-42"
-    assert plan["outputs"]["repository"] == "acme/aos"  # what the janitor of one repository checks
+    assert plan["stack"] == pr_stack(42)
+    assert plan["outputs"]["namespace"] == pr_namespace(42)
+    assert plan["outputs"]["repository"] == names().full_name  # what the janitor of one repository checks
     assert plan["outputs"]["expiresAt"] == "2026-11-25T10:00:00Z"  # createdAt + 72h
     assert not [r for r in plan["resources"] if r["type"].startswith(("github:", "pulumi:providers:github"))]
-    (deployment,) = [r for r in resources(plan, "Deployment") if r["inputs"]["metadata"]["name"] == "aos"]
-    assert (
-        deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/aos:pr-42"
-    )
+    (deployment,) = [
+        r for r in resources(plan, "Deployment") if r["inputs"]["metadata"]["name"] == names().application
+    ]
+    image = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"ghcr.io/{names().full_name}:pr-42"  # the template's image, for pull request 42
 
 
 def test_the_plan_of_a_pr_stack_is_deterministic() -> None:
     from gate.plan import render_plan  # noqa: PLC0415
 
-    assert render_plan(build_plan(ROOT, "pr-aos-7")) == render_plan(build_plan(ROOT, "pr-aos-7"))
+    assert render_plan(build_plan(PROJECT, pr_stack(7))) == render_plan(build_plan(PROJECT, pr_stack(7)))
 
 
 def test_named_kubernetes_objects_are_deleted_before_replacement() -> None:
@@ -78,7 +89,7 @@ def test_only_the_ephemeral_namespace_carries_the_expiry_label() -> None:
     assert labels[ephemeral.EXPIRES_LABEL] == "20261125T100000Z"
     assert labels[ephemeral.EPHEMERAL_LABEL] == "true"
     assert labels[ephemeral.PULL_REQUEST_LABEL] == "42"
-    assert labels[ephemeral.REPOSITORY_LABEL] == "acme.aos"
+    assert labels[ephemeral.REPOSITORY_LABEL] == f"{names().owner}.{names().repository}"
     others = [r for r in plan_pr(42)["resources"] if r is not namespace]
     for plan in (*others, *(r for s in ("dev", "staging", "prod") for r in stack_plan(s)["resources"])):
         if plan["type"].endswith(":ValidatingAdmissionPolicy"):
@@ -125,12 +136,12 @@ def test_the_ci_deployer_is_confined_to_its_namespace() -> None:
     plan = plan_pr(42)
     assert not [r for r in plan["resources"] if "ClusterRole" in r["type"]]
     (role,) = resources(plan, "Role")
-    assert role["inputs"]["metadata"]["namespace"] == "aos-pr-42"
+    assert role["inputs"]["metadata"]["namespace"] == pr_namespace(42)
     verbs = {verb for rule in role["inputs"]["rules"] for verb in rule["verbs"]}
     assert "delete" not in verbs and "*" not in verbs
     (binding,) = resources(plan, "RoleBinding")
     assert binding["inputs"]["subjects"] == [
-        {"kind": "ServiceAccount", "name": "ci-deployer", "namespace": "aos-pr-42"}
+        {"kind": "ServiceAccount", "name": "ci-deployer", "namespace": pr_namespace(42)}
     ]
 
 
@@ -182,7 +193,11 @@ def test_an_ephemeral_stack_never_owns_the_merge_gate() -> None:
 def test_the_flag_configuration_is_mounted_for_the_application() -> None:
     (configmap,) = resources(plan_pr(42), "ConfigMap")
     assert set(configmap["inputs"]["data"]) == {"flags.flagd.json"}
-    (app,) = [r for r in resources(plan_pr(42), "Deployment") if r["inputs"]["metadata"]["name"] == "aos"]
+    (app,) = [
+        r
+        for r in resources(plan_pr(42), "Deployment")
+        if r["inputs"]["metadata"]["name"] == names().application
+    ]
     pod = app["inputs"]["spec"]["template"]["spec"]
     assert {"name": "flags", "configMap": {"name": "feature-flags"}} in pod["volumes"]
 

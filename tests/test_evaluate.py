@@ -22,13 +22,13 @@ from gate import cli, evaluate
 from gate.clock import iso
 from gate.delivery_cli import Outside
 from gate.deploy import DeliveryRefused
-from tests.conftest import ROOT
+from tests.support.stacks import PROJECT, names
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NEW = "ghcr.io/acme/aos@sha256:" + "a" * 64
 OLD = "ghcr.io/acme/aos@sha256:" + "b" * 64
 ROOT_HASH = "sha256:" + "c" * 64
-REPOSITORY = "acme/aos"
+REPOSITORY = names().full_name  # the shipped stacks' repository (or the renamed copy's)
 VERSION = "1.4.0"
 RELEASE_PATH = f"repos/{REPOSITORY}/releases/tags/v{VERSION}"
 POST_INCIDENT = f"repos/{REPOSITORY}/issues?labels=post-incident&state=all&per_page=100"
@@ -162,8 +162,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DELIVERY_GATE_NOW", iso(NOW))
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     (tmp_path / "project").mkdir()
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "project" / "Pulumi.yaml")
-    shutil.copytree(ROOT / "stacks", tmp_path / "project" / "stacks")
+    shutil.copy(PROJECT / "Pulumi.yaml", tmp_path / "project" / "Pulumi.yaml")
+    shutil.copytree(PROJECT / "stacks", tmp_path / "project" / "stacks")
     for stack in ("dev", "staging", "prod"):
         path = tmp_path / "project" / "stacks" / f"Pulumi.{stack}.yaml"
         path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + FLAGS, encoding="utf-8")
@@ -520,20 +520,20 @@ def test_the_output_is_deterministic(project: Path, capsys: CapSys) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "exit_code"),
     [
-        (("--stack", "nope"), "nope"),
-        (("--image", "ghcr.io/acme/aos:latest"), "--image: got 'ghcr.io/acme/aos:latest'"),
-        (("--release", "1.4.0; rm -rf /"), "--release: got"),
-        (("--state", "missing.json"), "state file missing.json of stack prod"),
+        (("--stack", "nope"), "nope", 4),  # I/O: no such stack file
+        (("--image", "ghcr.io/acme/aos:latest"), "--image: got 'ghcr.io/acme/aos:latest'", 2),
+        (("--release", "1.4.0; rm -rf /"), "--release: got", 2),
+        (("--state", "missing.json"), "state file missing.json of stack prod", 4),
     ],
 )
-def test_bad_input_exits_2_with_a_message_and_no_traceback(
-    project: Path, capsys: CapSys, args: tuple[str, ...], message: str
+def test_bad_input_exits_2_or_4_with_a_message_and_no_traceback(
+    project: Path, capsys: CapSys, args: tuple[str, ...], message: str, exit_code: int
 ) -> None:
     code, document = run(project, *args, form="text", capsys=capsys)
     err = document["err"]
-    assert code == 2, document
+    assert code == exit_code, document
     assert message in err and "Traceback" not in err
 
 
@@ -592,7 +592,7 @@ def test_a_signal_pull_request_counts_when_the_policy_files_signals_as_pull_requ
     other = "ghcr.io/acme/aos@sha256:" + "d" * 64
     follow_up = {"rule": "GATE-DP-10", "incidentId": "INC-42", "backfill": []}
     prod = prod_state(other, release={"image": other, "emergency": emergency}, emergencyFollowUp=follow_up)
-    pulls = f"repos/{REPOSITORY}/pulls?state=all&head=acme%3Apost-incident%2FINC-42&per_page=100"
+    pulls = f"repos/{REPOSITORY}/pulls?state=all&head={names().owner}%3Apost-incident%2FINC-42&per_page=100"
     backfill = [{"number": 9, "title": "Backfill the validation skipped by emergency INC-42", "body": ""}]
     answers: dict[str, Any] = {POST_INCIDENT: [], BACKFILL: backfill, pulls: []}
     states = {"prod": prod, "staging": staging_state()}

@@ -31,11 +31,13 @@ from gate.health import (
     read_release_evidence,
     render,
 )
-from tests.conftest import ROOT, ProjectFactory
+from gate.prnames import pr_stack
+from tests.conftest import ProjectFactory
 from tests.support.sample_world import STUBS, make_world
+from tests.support.stacks import PROJECT, names
 
-DEV = load_stack(ROOT, "dev")
-STAGING = load_stack(ROOT, "staging")
+DEV = load_stack(PROJECT, "dev")
+STAGING = load_stack(PROJECT, "staging")
 DIGEST = "sha256:71219ca958968541d5e620b4469557ccacc7a401d10b2fa7a3c5f052715461b8"
 EVIDENCE = {
     "environment": "dev",
@@ -95,7 +97,10 @@ def test_drift() -> None:
 
 def test_alert_matchers_are_the_labels_the_gate_rules_carry() -> None:
     assert alert_matchers(DEV) == ('environment="dev"', 'namespace="monitoring"')
-    assert alert_matchers(load_stack(ROOT, "prod")) == ('environment="production"', 'namespace="monitoring"')
+    assert alert_matchers(load_stack(PROJECT, "prod")) == (
+        'environment="production"',
+        'namespace="monitoring"',
+    )
 
 
 def test_alerts() -> None:
@@ -155,7 +160,7 @@ def test_evidence_from_a_newer_gate_with_more_fields_is_read() -> None:
 
 
 def test_a_stack_that_deploys_nothing_needs_no_evidence(make_project: ProjectFactory) -> None:
-    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    document = yaml.safe_load((PROJECT / "stacks" / "Pulumi.dev.yaml").read_text())
     for key in ("release", "validation"):
         document["config"].pop(f"delivery-gate:{key}", None)
     project = make_project({"dev": yaml.safe_dump(document)})
@@ -233,16 +238,16 @@ def test_the_command_exits_1_when_unhealthy_and_2_for_a_bad_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines: list[str] = []
-    assert health.command(ROOT, "dev", None, probe=FakeProbe(), out=lines.append) == 0
+    assert health.command(PROJECT, "dev", None, probe=FakeProbe(), out=lines.append) == 0
     assert lines[0].startswith("stack dev (environment dev): healthy")
-    assert health.command(ROOT, "dev", None, probe=FakeProbe(alerts=[alert("X")]), out=lines.append) == 1
+    assert health.command(PROJECT, "dev", None, probe=FakeProbe(alerts=[alert("X")]), out=lines.append) == 1
     with pytest.raises(HealthError, match="an environment stack"):
-        health.command(ROOT, "pr-aos-42", None, probe=FakeProbe())
+        health.command(PROJECT, pr_stack(names().repository, 42), None, probe=FakeProbe())
     assert cli.main(["health", "--stack", "dev", "--alertmanager-url", "file:///etc/passwd"]) == 2
     assert (
         "--alertmanager-url: got 'file:///etc/passwd'; allowed: an http(s):// URL" in capsys.readouterr().err
     )
-    assert cli.main(["health", "--stack", "nope", "--project-dir", str(ROOT)]) == 2
+    assert cli.main(["health", "--stack", "nope", "--project-dir", str(PROJECT)]) == 4  # no such stack file
 
 
 # -- LiveProbe ------------------------------------------------------------------------------------
@@ -263,7 +268,7 @@ def test_live_probe_asks_alertmanager_v2_with_the_filters_and_token() -> None:
         seen.append((request.full_url, dict(request.header_items()), timeout))
         return Response(json.dumps([alert("X", environment="dev")]).encode())
 
-    probe = LiveProbe(ROOT, "https://am.example/base/", "t0ken", opener=opener)
+    probe = LiveProbe(PROJECT, "https://am.example/base/", "t0ken", opener=opener)
     assert probe.active_alerts(alert_matchers(DEV)) == [alert("X", environment="dev")]
     [(url, headers, _)] = seen
     assert url == (
@@ -292,16 +297,16 @@ def test_live_probe_alertmanager_failures(answer: Any, message: str) -> None:
         return Response(answer)
 
     with pytest.raises(ProbeError, match=message):
-        LiveProbe(ROOT, "http://am.example", opener=opener).active_alerts(())
+        LiveProbe(PROJECT, "http://am.example", opener=opener).active_alerts(())
     with pytest.raises(ProbeError, match="no Alertmanager to ask: set ALERTMANAGER_URL"):
-        LiveProbe(ROOT, None).active_alerts(())
+        LiveProbe(PROJECT, None).active_alerts(())
 
 
 def test_live_probe_reads_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     world = make_world(tmp_path)
     monkeypatch.setenv("GATE_HARNESS_WORLD", str(world.root))
     logged: list[str] = []
-    probe = LiveProbe(ROOT, None, pulumi=str(STUBS / "pulumi"), log=logged.append)
+    probe = LiveProbe(PROJECT, None, pulumi=str(STUBS / "pulumi"), log=logged.append)
     with pytest.raises(
         ProbeError, match="pulumi stack output failed \\(exit 255\\): error: no stack named 'dev' found"
     ):
@@ -315,6 +320,6 @@ def test_live_probe_reads_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "no changes were expected but changes were proposed" in logged[-1]
     argv = [c["argv"] for c in world.calls("pulumi")]
     assert argv[-1] == ["preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive",
-                        "--stack", "dev", "--cwd", str(ROOT)]  # fmt: skip
+                        "--stack", "dev", "--cwd", str(PROJECT)]  # fmt: skip
     with pytest.raises(ProbeError, match="the Pulumi CLI is not installed"):
-        LiveProbe(ROOT, None, pulumi=str(tmp_path / "no-pulumi")).preview_refresh("dev")
+        LiveProbe(PROJECT, None, pulumi=str(tmp_path / "no-pulumi")).preview_refresh("dev")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from gate import cli, lifecycle
-from tests.conftest import ROOT, ProjectFactory
+from tests.conftest import ProjectFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -46,10 +46,28 @@ class FakeWorkspace:
         del self.state[stack]
 
 
+# The per-PR template of the repository these tests create stacks for (acme/aos), written here so
+# the tests do not depend on the shipped stacks/ephemeral.yaml (an example that a user replaces).
+TEMPLATE = """\
+config:
+  github:owner: acme
+  delivery-gate:environment: staging
+  delivery-gate:ephemeral:
+    pullRequest: ${PR_NUMBER}
+    repository: aos
+    createdAt: ${CREATED_AT}
+    ttl: 72h
+  delivery-gate:repositories:
+    - name: aos
+  delivery-gate:application:
+    image: ghcr.io/acme/aos:pr-${PR_NUMBER}
+"""
+
+
 @pytest.fixture
 def project(make_project: ProjectFactory) -> Path:
     project = make_project({})
-    (project / "stacks" / "ephemeral.yaml").write_text((ROOT / "stacks" / "ephemeral.yaml").read_text())
+    (project / "stacks" / "ephemeral.yaml").write_text(TEMPLATE)
     return project
 
 
@@ -249,10 +267,12 @@ def test_a_repository_with_its_own_template_gets_its_stacks_from_it(project: Pat
         lifecycle.up(workspace, project, 5, "acme/tracer")
 
 
-def test_the_ephemeral_program_records_its_ttl_in_its_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ephemeral_program_records_its_ttl_in_its_outputs(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gate.plan import build_plan  # noqa: PLC0415
 
     monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-22T10:00:00Z")
-    outputs = build_plan(ROOT, "pr-aos-5")["outputs"]
+    outputs = build_plan(project, "pr-aos-5")["outputs"]
     assert outputs["createdAt"] == "2026-11-22T10:00:00Z"
     assert outputs["expiresAt"] == "2026-11-25T10:00:00Z"

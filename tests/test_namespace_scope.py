@@ -21,7 +21,7 @@ import yaml
 from gate import alerts, promql
 from gate.loader import load_policy
 from tests.support.promql_selectors import PromQLSyntaxError, Selector, selectors
-from tests.support.stacks import stack_plan
+from tests.support.stacks import names, stack_plan
 
 STACKS = ("dev", "staging", "prod")
 NOW = "2026-11-22T10:00:00Z"
@@ -94,7 +94,7 @@ def test_unscoped_selectors_are_reported() -> None:
 def test_every_alert_and_recording_rule_selects_the_stacks_namespace(stack: str) -> None:
     plan = stack_plan(stack)
     namespace = plan["outputs"]["namespace"]
-    assert namespace == "aos"
+    assert namespace == names().application
     (rule,) = of_kind(plan, "PrometheusRule")
     exprs = rule_exprs(rule["spec"]["groups"])
     assert {"ReplayMismatch", "HealthCheckFailing", "ErrorRateIncrease"} <= {

@@ -24,8 +24,8 @@ from gate import ephemeral, network, runtime
 from gate.loader import load_policy
 from gate.model import GITHUB_API_CIDRS, GatePolicy
 from gate.plan import build_plan
-from tests.conftest import ROOT
-from tests.support.stacks import stack_plan
+from gate.prnames import repository_slug
+from tests.support.stacks import PROJECT, names, stack_plan
 
 KUBERNETES_VERSION = "1.33.0"
 STACKS = ("dev", "staging", "prod")
@@ -79,7 +79,9 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     for stack in STACKS:
         plan = stack_plan(stack)
         out[f"relay-{stack}"] = policies_in(plan, plan["outputs"]["alertRelay"]["namespace"])
-    out["pr-aos-42"] = policies_in(build_plan(ROOT, "pr-aos-42"))
+    # The label stays "pr-aos-42"; the stack is the PR stack of the project's own repository.
+    pr_stack = f"pr-{repository_slug(names().repository)}-42"
+    out["pr-aos-42"] = policies_in(build_plan(PROJECT, pr_stack))
     out["pr-aos-42-with-egress"] = network.network_policies(
         "aos-pr-42",
         app="aos",
@@ -163,7 +165,8 @@ def test_external_egress_reaches_everything_else() -> None:
 def test_every_environment_denies_by_default_with_explicit_allows(stack: str) -> None:
     plan = stack_plan(stack)
     policies = policies_in(plan)
-    assert {p["metadata"]["namespace"] for p in policies} == {plan["outputs"]["namespace"]} == {"aos"}
+    assert {p["metadata"]["namespace"] for p in policies} == {plan["outputs"]["namespace"]}
+    assert {plan["outputs"]["namespace"]} == {names().application}
     specs = by_name(policies)
     assert set(specs) == COMMON | {"allow-external-egress"}
     assert specs["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}

@@ -286,7 +286,7 @@ def test_exceptions_are_printed_in_the_plan_summary_and_exported(
     assert plan["outputs"]["gateExceptions"]["declared"][0]["rule"] == "GATE-NN-03"
 
 
-def test_a_weakened_stack_file_exits_2_through_the_cli(
+def test_a_weakened_stack_file_exits_3_through_the_cli(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
@@ -294,7 +294,7 @@ def test_a_weakened_stack_file_exits_2_through_the_cli(
     text += "  delivery-gate:mergeGate:\n    enforceAdmins: false\n"
     project = make_project({"dev": text})
     assert (
-        cli.main(["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(project / "b")]) == 2
+        cli.main(["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(project / "b")]) == 3
     )
     err = capsys.readouterr().err
     assert "stacks/Pulumi.dev.yaml: the gate rules are violated" in err and "Traceback" not in err

@@ -16,7 +16,7 @@ from gate.engine import stable_id
 from gate.errors import GateError, PolicyError
 from gate.plan import build_plan, load_plan, render_plan, root_hash, summarize, write_plan
 from gate.stackfile import read_stack_config, to_engine_config
-from tests.support.stacks import stack_plan
+from tests.support.stacks import PROJECT, names, stack_plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -68,13 +68,13 @@ def test_dev_declares_the_merge_gate_with_the_required_checks() -> None:
     plan = plan_of("dev")
     protections = {r["inputs"]["pattern"]: r for r in of_type(plan, BRANCH_PROTECTION)}
     assert sorted(protections) == ["main", "release/*"]
-    required = plan["outputs"]["requiredChecks"]["acme/aos"]
+    required = plan["outputs"]["requiredChecks"][names().full_name]
     for pattern, protection in protections.items():
         (checks,) = protection["inputs"]["requiredStatusChecks"]
         assert checks["contexts"] == required[pattern]
         assert checks["strict"] is True
         assert protection["options"]["protect"] is True
-        assert protection["parent"] == f"urn:pulumi:dev::delivery-gate::{GATE}::acme-aos"
+        assert protection["parent"] == f"urn:pulumi:dev::delivery-gate::{GATE}::{names().slug}"
     assert {"unit-tests-python", "security-scan", "e2e-parity"} <= set(required["main"])
     assert {r["inputs"]["file"] for r in of_type(plan, FILE)} == {
         ".github/CODEOWNERS",
@@ -176,12 +176,23 @@ def test_components_carry_their_outputs() -> None:
 
 
 def test_the_plan_is_byte_identical_across_runs_and_processes(tmp_path: Path) -> None:
-    first = render_plan(build_plan(PROJECT_DIR, "dev"))
-    second = render_plan(build_plan(PROJECT_DIR, "dev"))
+    first = render_plan(build_plan(PROJECT, "dev"))
+    second = render_plan(build_plan(PROJECT, "dev"))
     assert first == second
     completed = subprocess.run(
-        [sys.executable, "-m", "gate", "plan", "--stack", "dev", "--out", str(tmp_path)],
-        cwd=PROJECT_DIR,
+        [
+            sys.executable,
+            "-m",
+            "gate",
+            "plan",
+            "--stack",
+            "dev",
+            "--out",
+            str(tmp_path),
+            "--project-dir",
+            ".",
+        ],
+        cwd=PROJECT,
         capture_output=True,
         text=True,
         check=False,
@@ -196,8 +207,8 @@ def test_the_root_hash_follows_the_content(tmp_path: Path) -> None:
     assert plan["root_hash"] != plan_of("dev")["root_hash"]
     assert "unit-tests-javascript" not in plan["outputs"]["requiredChecks"]["acme/aos"]["main"]
     # The same content in another directory gives the same hash: the path is not part of the plan.
-    same = project_copy(tmp_path / "again", "dev", (PROJECT_DIR / "stacks" / "Pulumi.dev.yaml").read_text())
-    assert build_plan(same, "dev")["root_hash"] == build_plan(PROJECT_DIR, "dev")["root_hash"]
+    same = project_copy(tmp_path / "again", "dev", (PROJECT / "stacks" / "Pulumi.dev.yaml").read_text())
+    assert build_plan(same, "dev")["root_hash"] == build_plan(PROJECT, "dev")["root_hash"]
 
 
 def test_render_is_canonical_json() -> None:
@@ -218,7 +229,7 @@ def test_write_and_load_plan(tmp_path: Path) -> None:
 def test_summary_lists_types_checks_and_hash() -> None:
     dev = summarize(plan_of("dev"))
     assert re.search(rf"^  {re.escape(BRANCH_PROTECTION)} +2$", dev, re.MULTILINE)
-    assert "acme/aos" in dev
+    assert names().full_name in dev
     assert "main (13): unit-tests-python" in dev
     assert plan_of("dev")["root_hash"] in dev
     assert "merge gate declared by another stack" in summarize(plan_of("prod"))

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from gate.plan import build_plan
-from tests.conftest import ROOT, ProjectFactory
+from tests.conftest import ProjectFactory
 from tests.support.pulumi_schema import load_package_schema
-from tests.support.stacks import stack_plan
+from tests.support.stacks import PROJECT, stack_plan
 
 VARIANTS = {
     # Rulesets mode declares repository rulesets with required reviewers and deployments.
@@ -69,7 +69,7 @@ def test_variant_plans_conform_to_the_github_schema(variant: str, make_project: 
 
 def test_the_check_can_fail_on_a_plan() -> None:
     # Guard against a checker that accepts everything: corrupt one recorded input.
-    plan = build_plan(ROOT, "dev")
+    plan = build_plan(PROJECT, "dev")
     protection = next(r for r in plan["resources"] if r["type"].endswith(":BranchProtection"))
     protection["inputs"]["requiredStatusChecks"] = {"strict": True}
     _, problems = github_problems(plan)

@@ -16,8 +16,8 @@ from gate.errors import GateError
 from gate.plan import build_plan
 from gate.promote import promote as promote_release
 from gate.promotion import EVIDENCE_OUTPUT
-from tests.conftest import ROOT, ProjectFactory
-from tests.support.stacks import stack_plan
+from tests.conftest import ProjectFactory
+from tests.support.stacks import PROJECT, stack_plan
 
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/aos"
 VALIDATED = "sha256:" + "a" * 64
@@ -319,7 +319,7 @@ def test_promote_refuses_without_evidence(
     make_project: ProjectFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = make_project({"prod": BARE_PROD})
-    assert promote(project, "--evidence", str(write_evidence(project, {}))) == 2
+    assert promote(project, "--evidence", str(write_evidence(project, {}))) == 3  # the policy refuses
     assert "nothing to promote: stack staging exports no releaseEvidence" in capsys.readouterr().err
     assert (project / "stacks" / "Pulumi.prod.yaml").read_text() == BARE_PROD
 
@@ -342,7 +342,7 @@ def test_promote_refuses_to_skip_an_environment(
             str(evidence),
         ]
     )
-    assert code == 2
+    assert code == 3
     assert "prod (production) promotes from staging; allowed: --from staging" in capsys.readouterr().err
 
 
@@ -351,7 +351,7 @@ def test_promote_refuses_flags_staging_has_not_validated(
 ) -> None:
     project = make_project({"prod": BARE_PROD + FLAG.format(staging="true", production="true")})
     evidence = write_evidence(project, staging_evidence(flags={}))
-    assert promote(project, "--evidence", str(evidence)) == 2
+    assert promote(project, "--evidence", str(evidence)) == 3
     assert "flag new-checkout is on in production" in capsys.readouterr().err
 
 
@@ -392,5 +392,5 @@ def test_the_plan_summary_shows_the_emergency(
 def test_the_real_stack_files_are_what_promote_writes() -> None:
     """stacks/Pulumi.prod.yaml holds exactly what `gate promote` writes from staging's evidence."""
     outputs = stack_plan("staging")["outputs"]
-    result = promote_release(ROOT, "staging", "prod", outputs)
+    result = promote_release(PROJECT, "staging", "prod", outputs)
     assert result.diff == ""

@@ -226,7 +226,7 @@ def test_read_side_and_the_command(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--max-chars: got 100; allowed: 4000 or more" in capsys.readouterr().err
     assert (
         cli.main(["report", "--before", str(tmp_path / "missing"), "--after", str(after), "--out", str(out)])
-        == 2
+        == 4  # I/O: no such directory
     )
     assert write_report(before, before, out)[0].status == "no changes"
 

@@ -11,7 +11,7 @@ from gate import cli
 from gate.plan import build_plan
 from tests.conftest import ProjectFactory
 from tests.support.crds import crd_problems
-from tests.support.stacks import stack_plan
+from tests.support.stacks import names, stack_plan
 
 STACKS = ("dev", "staging", "prod")
 
@@ -69,7 +69,7 @@ def test_the_rollout_follows_the_policy_stages_with_analysis() -> None:
     canary = rollout["spec"]["strategy"]["canary"]
     weights = [step["setWeight"] for step in canary["steps"] if "setWeight" in step]
     assert weights == [5, 25, 50]  # then promotion to 100 %
-    assert canary["analysis"]["templates"] == [{"templateName": "aos-rollback-criteria"}]
+    assert canary["analysis"]["templates"] == [{"templateName": f"{names().application}-rollback-criteria"}]
 
 
 def test_production_protects_its_runtime_resources_others_do_not() -> None:

@@ -314,7 +314,7 @@ def test_a_hand_run_production_deploy_outside_the_window_is_refused_before_the_s
     workspace = Untouched()
     code = deploy_cli(project_with(tmp_path, "prod", ""), "prod", workspace)
     err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err
+    assert code == 3 and "Traceback" not in err  # a rule violation: the policy refuses
     assert "[GATE-DP-19] outside the deployment window" in err and "emergency path" in err
     assert workspace.calls == []
 
@@ -341,7 +341,7 @@ def test_a_committed_emergency_release_does_not_lift_the_window(
     monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-28T10:00:00Z")  # a Saturday
     workspace = Untouched()
     code = deploy_cli(project_with(tmp_path, "prod", EMERGENCY), "prod", workspace)
-    assert code == 2 and "[GATE-DP-19] outside the deployment window" in capsys.readouterr().err
+    assert code == 3 and "[GATE-DP-19] outside the deployment window" in capsys.readouterr().err
     assert workspace.calls == []
 
 
