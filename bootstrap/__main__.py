@@ -15,11 +15,11 @@ if _PROJECT_ROOT not in sys.path:
 
 import pulumi  # noqa: E402
 
-from components.aws import StateBackend  # noqa: E402
-from gate.aws import BOOTSTRAP_NAMESPACE, load_state_backend  # noqa: E402
-from gate.engine import all_config  # noqa: E402
+from gate.aws.foundation import BOOTSTRAP_NAMESPACE, load_state_backend  # noqa: E402
+from gate.components.aws import StateBackend  # noqa: E402
 from gate.errors import GateError  # noqa: E402
-from gate.loader import namespace_values, stack_file  # noqa: E402
+from gate.offline.engine import all_config  # noqa: E402
+from gate.policy.loader import namespace_values, stack_file  # noqa: E402
 
 
 def main() -> None:

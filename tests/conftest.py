@@ -22,7 +22,7 @@ def make_project(tmp_path: Path) -> ProjectFactory:
     def make(stack_files: dict[str, str]) -> Path:
         project = tmp_path / "project"
         project.mkdir(exist_ok=True)
-        for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
+        for name in ("Pulumi.yaml", "__main__.py"):
             if not (project / name).exists():
                 (project / name).symlink_to(ROOT / name)
         (project / "stacks").mkdir(exist_ok=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gate import actions
-from gate.actions import ALL, CHECKOUT, SETUP_K6, Action
+from gate.github import actions
+from gate.github.actions import ALL, CHECKOUT, SETUP_K6, Action
 
 SHA = re.compile(r"[0-9a-f]{40}")
 TAG = re.compile(r"v\d+\.\d+\.\d+")

@@ -1,4 +1,4 @@
-"""Alerts and routing (gate/alerts.py), checked by the tools that will run them.
+"""Alerts and routing (gate/runtime/alerts.py), checked by the tools that will run them.
 
 - the PrometheusRule and AlertmanagerConfig validate against their CRDs;
 - `promtool check rules` accepts the rules, and `promtool test rules` runs unit tests generated here
@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import alerts
-from gate.loader import load_policy
-from gate.model import GatePolicy
-from gate.types import duration_seconds
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.policy.types import duration_seconds
+from gate.runtime import alerts
 from tests.support import prom_tools
 from tests.support.crds import crd_problems
 
@@ -710,7 +710,7 @@ def test_moving_a_threshold_moves_the_boundary(
 
 
 # ---------------------------------------------------------------------------------------------
-# Scoped to the environment's namespace: a pull request's disposable environment (gate/ephemeral.py)
+# Scoped to the environment's namespace: a pull request's disposable environment (gate/runtime/ephemeral.py)
 # runs the same application, job and metrics with staging's policy, possibly beside staging.
 
 PR_NAMESPACE = "aos-pr-42"
@@ -816,7 +816,7 @@ def test_amtool_rejects_a_route_to_nowhere(policy: GatePolicy, tmp_path: Path) -
 
 def expected_receivers(labels: dict[str, str]) -> list[str]:
     """M9 §Post-merge 2: rollbacks to #oncall and #platform; §Thresholds: p95 tickets to #platform,
-    Redis to SRE. Rollbacks and tickets also act: the alert relay first (gate/relay.py)."""
+    Redis to SRE. Rollbacks and tickets also act: the alert relay first (gate/runtime/relay.py)."""
     acting = ["relay"] if labels["action"] in ("rollback", "ticket") else []
     if labels["severity"] == "critical":
         return [*acting, "oncall", "platform"]

@@ -14,12 +14,19 @@ import pulumi
 import pytest
 import yaml
 
-from components.aws import AwsFoundation
-from gate import alerts, automation, relay
-from gate import aws as spec
-from gate.engine import SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, Recording, RegisteredResource, run_program
-from gate.loader import load_policy
-from gate.model import GatePolicy
+from gate.aws import foundation as spec
+from gate.components.aws import AwsFoundation
+from gate.github import automation
+from gate.offline.engine import (
+    SECRET_PLACEHOLDER,
+    UNKNOWN_PLACEHOLDER,
+    Recording,
+    RegisteredResource,
+    run_program,
+)
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.runtime import alerts, relay
 from tests.support import prom_tools
 
 ACCOUNT = "123456789012"
@@ -74,12 +81,12 @@ DEPLOYMENT = "aws:appconfig/deployment:Deployment"
 WORKSPACE = "aws:amp/workspace:Workspace"
 RULES = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
 ALERTMANAGER = "aws:amp/alertManagerDefinition:AlertManagerDefinition"
-# The alert relay (gate/relay.py) on Lambda, subscribed to the relay topic.
+# The alert relay (gate/runtime/relay.py) on Lambda, subscribed to the relay topic.
 FUNCTION, PERMISSION = "aws:lambda/function:Function", "aws:lambda/permission:Permission"
 SECRET, SECRET_VERSION = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion"
 LOG_GROUP, SUBSCRIPTION = "aws:cloudwatch/logGroup:LogGroup", "aws:sns/topicSubscription:TopicSubscription"
 RELAY = {FUNCTION, PERMISSION, SECRET, LOG_GROUP, SUBSCRIPTION}
-# GATE-OBS-01: the rollback alarms' dashboard (gate/dashboards.py; tests/test_dashboards.py).
+# GATE-OBS-01: the rollback alarms' dashboard (gate/runtime/dashboards.py; tests/test_dashboards.py).
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 
 ALWAYS = {COMPONENT, PROVIDER, KEY, ALIAS, OIDC, ROLE, ROLE_POLICY, TOPIC, METRIC_ALARM, COMPOSITE_ALARM}
@@ -91,8 +98,8 @@ import json
 
 import pulumi
 
-from components.aws import AwsFoundation
-from gate.loader import load_policy
+from gate.components.aws import AwsFoundation
+from gate.policy.loader import load_policy
 
 policy = load_policy(json.loads(VALUES), stack=STACK, github_owner="acme")
 foundation = AwsFoundation("aws-" + policy.environment, policy)
@@ -318,7 +325,7 @@ def test_the_deploy_role_trusts_exactly_the_gate_deploy_workflow_in_this_environ
     assert [s["Sid"] for s in drill] == (
         ["GateRollbackDrillOnTheDefaultBranch"] if environment == "staging" else []
     )
-    # The runtime rollback of the alert relay's workflow (gate/automation.py), exactly as narrow.
+    # The runtime rollback of the alert relay's workflow (gate/github/automation.py), exactly as narrow.
     assert alert_rollback["Sid"] == "GateAlertRollbackOnTheDefaultBranch"
     assert alert_rollback["Principal"] == {"Federated": OIDC_ARN}
     assert alert_rollback["Condition"] == {

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gate import cli
-from gate.engine import ProgramError
-from gate.plan import build_plan, read_project
+from gate.cli import main as cli
+from gate.offline.engine import ProgramError
+from gate.offline.plan import build_plan, read_project
 from tests.conftest import ROOT
 
 BOOTSTRAP = ROOT / "bootstrap"

@@ -1,4 +1,4 @@
-"""The pure AWS renderers of gate/aws.py: names, ARNs, IAM documents, alarms, flags, AMP config."""
+"""The pure AWS renderers of gate/aws/foundation.py: names, ARNs, IAM documents, alarms, flags, AMP config."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import alerts
-from gate import aws as spec
+from gate.aws import foundation as spec
 from gate.errors import PolicyError
-from gate.loader import load_policy
-from gate.model import GatePolicy, ImageRetention
-from gate.workflows import render_workflows, workflow_documents
+from gate.github.workflows import render_workflows, workflow_documents
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy, ImageRetention
+from gate.runtime import alerts
 from tests.support import prom_tools
 
 ACCOUNT = "123456789012"
@@ -186,7 +186,7 @@ def test_workflow_refs_name_the_deploy_workflow_on_each_default_branch() -> None
 def test_the_deploy_trust_policy_pins_the_subject_and_the_workflow() -> None:
     trust = spec.deploy_trust_policy(gated("production"))
     statement, alert_rollback = trust["Statement"]
-    # The alert relay's runtime rollback (gate/automation.py): the workflow of the repository it
+    # The alert relay's runtime rollback (gate/github/automation.py): the workflow of the repository it
     # dispatches to (the first gated one), on its default branch, only.
     assert alert_rollback["Condition"] == {
         "StringEquals": {
@@ -387,7 +387,7 @@ STAGING_DEPLOY_ROLE = [
     ("another repository", token("evil/aos", environment="staging"), False),
     ("a token without job_workflow_ref", token(environment="staging", workflow_ref=False), False),
     ("another audience", {**token(environment="staging"), AUD: "https://github.com/acme"}, False),
-    # The alert relay's runtime rollback (gate/automation.py) in staging-rollback; the relay
+    # The alert relay's runtime rollback (gate/github/automation.py) in staging-rollback; the relay
     # dispatches to the first gated repository, zeta/web (default branch trunk).
     ("mismatch-automation.yml's rollback job on the default branch", automation_token(), True),
     ("mismatch-automation.yml in staging itself", automation_token(environment="staging"), False),

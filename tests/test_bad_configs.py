@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gate import cli
+from gate.cli import main as cli
 from tests.conftest import ProjectFactory
 
 GOOD_REPOS = "  delivery-gate:repositories:\n    - name: aos\n"

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli
+from gate.cli import main as cli
 from gate.errors import GateError
-from gate.plan import build_plan
-from gate.stackfile import read_own_stack_config, read_stack_config
+from gate.offline.plan import build_plan
+from gate.policy.stackfile import read_own_stack_config, read_stack_config
 from tests.conftest import ROOT, ProjectFactory
 
 FIXTURE = ROOT / "tests" / "fixtures" / "base-project" / "stacks"
@@ -172,7 +172,7 @@ def test_without_a_base_gate_check_wants_each_flag_defined_alike(
     stacks["dev"] = with_config(stacks["dev"], flags=[{**FLAG, "environments": {"dev": True}}])
     project = make_project(stacks)
     code, out, err = run(["check", "--project-dir", str(project)], capsys)
-    assert code == 3  # a rule (GATE-DP-11), not a file to fix (gate/exitcodes.py)
+    assert code == 3  # a rule (GATE-DP-11), not a file to fix (gate/cli/exitcodes.py)
     assert "[GATE-DP-11] flag new-checkout is defined differently across the stacks" in err + out
     assert "not defined in prod, staging" in err + out
 
@@ -293,7 +293,7 @@ def test_promote_records_only_the_flags_the_target_runs_on(
 
 def test_the_schema_accepts_base_files_directives_and_partial_named_entries() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from gate.schema import (  # noqa: PLC0415 - only this test needs it
+    from gate.policy.schema import (  # noqa: PLC0415 - only this test needs it
         BASE_SCHEMA_FILE,
         base_file_schema,
         render_base_schema,

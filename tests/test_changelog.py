@@ -1,4 +1,4 @@
-"""GATE-DP-20, the change log (gate/changelog.py): the record and its validation, who approved
+"""GATE-DP-20, the change log (gate/promotion/changelog.py): the record and its validation, who approved
 (from the run's approvals, not typed), the markdown entry that can be read back exactly, and
 `python -m gate changelog [record]` reading GitHub through a fake ChangeLogSource."""
 
@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from gate import changelog, cli
-from gate.changelog import (
+from gate.cli import main as cli
+from gate.promotion import changelog
+from gate.promotion.changelog import (
     DEPLOYMENT_TASK,
     FILE_HEADER,
     ChangeLogError,

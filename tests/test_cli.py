@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.cli import main
+from gate.cli.main import main
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

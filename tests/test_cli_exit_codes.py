@@ -1,6 +1,6 @@
 """Issue 13, item 4 (part cli): one exit code per kind of outcome, through the real CLI.
 
-0 ok, 1 a finding, 2 bad configuration or usage, 3 a rule violation, 4 I/O (gate/exitcodes.py);
+0 ok, 1 a finding, 2 bad configuration or usage, 3 a rule violation, 4 I/O (gate/cli/exitcodes.py);
 `--format json` prints the summary or the error as one JSON object on stdout; `--help` lists examples
 and the exit codes. The projects here are written by the tests, for an organisation that is not the
 shipped example (`example-org`/`shop`), so nothing depends on the project's own stacks.
@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from gate import cli, clihelp, exitcodes
+from gate.cli import clihelp, exitcodes
+from gate.cli import main as cli
+from gate.cli.exitcodes import ExitCode
 from gate.errors import InputOutputError, PolicyError, Problem, RuleViolation, UsageError
-from gate.exitcodes import ExitCode
 from tests.conftest import ROOT, ProjectFactory
 
 OWNER, REPOSITORY = "example-org", "shop"
@@ -456,8 +457,8 @@ def test_error_classes_map_to_one_exit_code_each(error: BaseException, code: Exi
 
 
 def test_an_io_flavour_of_a_module_error_is_io_first() -> None:
-    from gate.plan import PlanFileError, PlanFileUnreadable  # noqa: PLC0415
-    from gate.yamlguard import StackFileError, StackFileUnreadable  # noqa: PLC0415
+    from gate.offline.plan import PlanFileError, PlanFileUnreadable  # noqa: PLC0415
+    from gate.policy.yamlguard import StackFileError, StackFileUnreadable  # noqa: PLC0415
 
     assert exitcodes.exit_code_of(StackFileUnreadable("gone", file="x")) == ExitCode.IO
     assert exitcodes.exit_code_of(StackFileError("bad yaml")) == ExitCode.CONFIG

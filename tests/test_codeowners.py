@@ -1,4 +1,5 @@
-"""gate/codeowners.py: the gate's marked block inside a repository's own CODEOWNERS (issue 13 item 3)."""
+"""gate/github/codeowners.py: the gate's marked block inside a repository's own CODEOWNERS (issue 13,
+item 3)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import itertools
 
 import pytest
 
-from gate.codeowners import (
+from gate.errors import GateError
+from gate.github.codeowners import (
     BEGIN_MARKER,
     END_MARKER,
     LEGACY_HEADER,
@@ -19,7 +21,6 @@ from gate.codeowners import (
     render_block,
     splice,
 )
-from gate.errors import GateError
 
 GATE = ("/schemas/trace/** @acme/backend @acme/qa", "/.github/workflows/ @acme/platform")
 NEWER = ("/schemas/trace/** @acme/backend @acme/qa", "/.github/ @acme/platform", "/tools/ @acme/platform")

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import rules
-from gate.concurrency import check_call_concurrency
 from gate.errors import RuleViolation
-from gate.rules import committed_workflows, enforce_rules
+from gate.github.concurrency import check_call_concurrency
+from gate.policy import rules
+from gate.policy.rules import committed_workflows, enforce_rules
 from tests.test_workflows import VARIANTS, policy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "concurrency"

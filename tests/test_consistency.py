@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from gate import cli
+from gate.cli import main as cli
 from tests.conftest import ProjectFactory
 from tests.support.stacks import PROJECT, names
 

@@ -1,4 +1,4 @@
-"""GATE-OBS-01: the dashboards (gate/dashboards.py), validated by schemas and tools, not by eye.
+"""GATE-OBS-01: the dashboards (gate/runtime/dashboards.py), validated by schemas and tools, not by eye.
 
 - the Grafana dashboard in each stack's ConfigMap validates against a JSON Schema of the subset we
   emit (tests/schemas/grafana-dashboard.schema.json), every panel query passes `promtool check rules`,
@@ -27,11 +27,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gate import alerts, dashboards, rollout
 from gate.errors import PolicyError, RuleViolation
-from gate.loader import load_policy
-from gate.model import GatePolicy
-from gate.plan import build_plan
+from gate.offline.plan import build_plan
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.runtime import alerts, dashboards, rollout
 from tests.conftest import ROOT
 from tests.support import prom_tools
 from tests.support.stacks import PROJECT, STACKS, names, stack_plan
@@ -358,7 +358,7 @@ def test_every_runbook_says_where_its_dashboard_is() -> None:
     for name in names:
         text = (RUNBOOKS / f"{name}.md").read_text(encoding="utf-8")
         assert text.count(dashboards.RUNBOOK_MARKER) == 1, name
-        assert dashboards.runbook_line(name) + "\n" in text, f"{name}: run python -m gate.dashboards"
+        assert dashboards.runbook_line(name) + "\n" in text, f"{name}: run python -m gate.runtime.dashboards"
     # The line names panels that exist.
     titles = set(titled(grafana_of("prod"), dashboards.ALERT_PREFIX))
     for name in names:
@@ -536,7 +536,7 @@ AWS = {
 
 
 def test_no_cloudwatch_dashboard_without_aws() -> None:
-    from gate import runtime  # noqa: PLC0415
+    from gate.runtime import cluster as runtime  # noqa: PLC0415
 
     policy = policy_of()
     assert policy.aws is None
@@ -579,7 +579,7 @@ def test_every_stack_passes_the_coverage_rule() -> None:
 
 
 def test_an_alert_written_around_the_registry_fails_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gate import rules  # noqa: PLC0415
+    from gate.policy import rules  # noqa: PLC0415
 
     original = alerts.rule_groups
 

@@ -1,4 +1,5 @@
-"""The one delivery path (gate/delivery.py, gate/deploy.py): deploy, evidence, carry-forward, rollback.
+"""The one delivery path (gate/promotion/delivery.py, gate/promotion/deploy.py): deploy, evidence,
+carry-forward, rollback.
 
 The stack workspace is an in-memory backend whose `up` runs the REAL program under the offline
 engine with the config file `gate` hands it and every stack's state as their outputs: what the
@@ -15,14 +16,15 @@ from typing import Any
 
 import pytest
 
-from gate import cli, deploy
-from gate.delivery import rollback_target
-from gate.delivery_cli import Outside
-from gate.deploy import Claim, DeliveryRefused, Window
+from gate.cli import main as cli
+from gate.cli.delivery import Outside
 from gate.errors import GateError
-from gate.model import PipelineRun
-from gate.plan import build_plan
-from gate.promotion import EVIDENCE_OUTPUT
+from gate.offline.plan import build_plan
+from gate.policy.model import PipelineRun
+from gate.promotion import deploy
+from gate.promotion.delivery import rollback_target
+from gate.promotion.deploy import Claim, DeliveryRefused, Window
+from gate.promotion.evidence import EVIDENCE_OUTPUT
 from tests.conftest import ROOT
 from tests.test_workflows import policy
 
@@ -87,7 +89,7 @@ class FakeGitHub:
     def get(self, path: str) -> Any:
         self.gets.append(path)
         if "/issues?" in path:
-            return []  # no open emergency-backfill issue (GATE-DP-17, gate/emergency.py)
+            return []  # no open emergency-backfill issue (GATE-DP-17, gate/promotion/emergency.py)
         run_id = int(path.split("/runs/")[1].split("/", maxsplit=1)[0].split("?", maxsplit=1)[0])
         run, jobs = self.runs[run_id]
         return {"jobs": jobs} if "/jobs" in path else run
@@ -97,7 +99,7 @@ class FakeGitHub:
 def backend(tmp_path: Path) -> OfflineBackend:
     project = tmp_path / "project"
     (project / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
+    for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).symlink_to(ROOT / name)
     for stack, text in STACKS.items():
         (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(text)
@@ -422,7 +424,7 @@ def test_gate_check_refuses_evidence_committed_by_hand(
 
 
 def test_a_deploy_targets_only_the_workload_and_the_outputs_once_they_exist() -> None:
-    from gate.lifecycle import deploy_targets  # noqa: PLC0415 - the Automation API adapter's helper
+    from gate.runtime.lifecycle import deploy_targets  # noqa: PLC0415 - the Automation API adapter's helper
 
     stack = {"type": "pulumi:pulumi:Stack", "urn": "urn:pulumi:dev::delivery-gate::pulumi:pulumi:Stack::d"}
     rollout = {"type": "kubernetes:argoproj.io/v1alpha1:Rollout", "urn": "urn:pulumi:dev::delivery-gate::r"}

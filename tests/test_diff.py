@@ -1,11 +1,11 @@
-"""gate/diff.py: plans compared by URN, property paths, options, file contents as line diffs."""
+"""gate/offline/diff.py: plans compared by URN, property paths, options, file contents as line diffs."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from gate.diff import ABSENT, Change, diff_plans, render_diff
+from gate.offline.diff import ABSENT, Change, diff_plans, render_diff
 
 STACK = "urn:pulumi:dev::delivery-gate::pulumi:pulumi:Stack::delivery-gate-dev"
 PROTECT_URN = "urn:pulumi:dev::p::x:index/branchProtection:BranchProtection::protect-main"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gate.cli import main
-from gate.diff import policy_changes
+from gate.cli.main import main
+from gate.offline.diff import policy_changes
 from tests.support.stacks import PROJECT, names
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

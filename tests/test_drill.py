@@ -1,5 +1,5 @@
 # ruff: noqa: F811 - `backend` is tests/test_delivery.py's fixture, imported
-"""The rollback drill (issue 12, part drill; gate/drill.py) and GATE-DP-16.
+"""The rollback drill (issue 12, part drill; gate/promotion/drill.py) and GATE-DP-16.
 
 The drill runs against tests/test_delivery.py's in-memory backend, whose `up` runs the REAL
 program offline: what is refused (GATE-DP-09/12/16) is the program's own decision. GATE-DP-16 is
@@ -15,17 +15,19 @@ from typing import Any
 
 import pytest
 
-from gate import aws, cli, drill
-from gate.concurrency import check_call_concurrency
-from gate.delivery import DRILL_PENDING_OUTPUT, DRILL_RESULT_OUTPUT, carry_forward
-from gate.delivery_cli import Outside
-from gate.deploy import DeliveryRefused
+from gate.aws import foundation as aws
+from gate.cli import main as cli
+from gate.cli.delivery import Outside
 from gate.errors import GateError, PolicyError
-from gate.organization import repository_workflow_documents
-from gate.plan import build_plan
-from gate.promotion import EVIDENCE_OUTPUT
-from gate.rules import committed_workflows
-from gate.workflows import workflow_documents
+from gate.github.concurrency import check_call_concurrency
+from gate.github.organization import repository_workflow_documents
+from gate.github.workflows import workflow_documents
+from gate.offline.plan import build_plan
+from gate.policy.rules import committed_workflows
+from gate.promotion import drill
+from gate.promotion.delivery import DRILL_PENDING_OUTPUT, DRILL_RESULT_OUTPUT, carry_forward
+from gate.promotion.deploy import DeliveryRefused
+from gate.promotion.evidence import EVIDENCE_OUTPUT
 from tests.test_delivery import (
     REPOSITORY,
     ROOT_HASH,
@@ -334,7 +336,7 @@ DIGEST = "sha256:" + "a" * 64
 
 def prod_project(project: Path, extra: str = "", release_extra: str = "") -> Path:
     (project / "stacks").mkdir(parents=True, exist_ok=True)
-    for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
+    for name in ("Pulumi.yaml", "__main__.py"):
         if not (project / name).exists():
             (project / name).symlink_to(Path(__file__).resolve().parents[1] / name)
     (project / "stacks" / "Pulumi.prod.yaml").write_text(

@@ -1,4 +1,5 @@
-"""DP §Emergency / Hotfix through the one delivery path (gate/emergency.py; issue 12, part emergency).
+"""DP §Emergency / Hotfix through the one delivery path (gate/promotion/emergency.py; issue 12, part
+emergency).
 
 The CLI runs against the in-memory stack backend of tests/test_delivery.py, whose `up` runs the REAL
 program offline: GATE-DP-10 and the exported `emergencyFollowUp` are the program's own decision.
@@ -15,13 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli, emergency, model
-from gate.delivery import RELEASE_KEY, carry_forward
-from gate.delivery_cli import Outside
-from gate.deploy import Claim, DeliveryRefused, Window, record_evidence
-from gate.model import PipelineRun
-from gate.organization import repository_workflow_documents, required_workflow_documents
-from gate.workflows import render_workflows
+from gate.cli import main as cli
+from gate.cli.delivery import Outside
+from gate.github.organization import repository_workflow_documents, required_workflow_documents
+from gate.github.workflows import render_workflows
+from gate.policy import model
+from gate.policy.model import PipelineRun
+from gate.promotion import emergency
+from gate.promotion.delivery import RELEASE_KEY, carry_forward
+from gate.promotion.deploy import Claim, DeliveryRefused, Window, record_evidence
 from tests.conftest import ROOT
 from tests.test_delivery import REPOSITORY, STACKS, A, B, OfflineBackend, at
 from tests.test_workflows import policy
@@ -91,7 +94,7 @@ def stacks(tmp_path: Path) -> OfflineBackend:
     """tests/test_delivery.py's backend: the real program offline, each stack's state in memory."""
     project = tmp_path / "project"
     (project / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
+    for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).symlink_to(ROOT / name)
     for stack, text in STACKS.items():
         (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(text)
@@ -313,7 +316,7 @@ def test_without_a_token_an_ordinary_deploy_fails_closed(
 
 def load(environment: str, **emergency_values: Any) -> Any:
     stacks = {"dev": "dev", "staging": "staging", "production": "prod"}
-    from gate.loader import load_policy  # noqa: PLC0415
+    from gate.policy.loader import load_policy  # noqa: PLC0415
 
     values: dict[str, Any] = {"environment": environment, "repositories": [{"name": "aos"}]}
     if emergency_values:

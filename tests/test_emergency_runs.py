@@ -1,4 +1,4 @@
-"""emergency-deploy.yml RUNS against the sample gated repository (gate/emergency.py; issue 12).
+"""emergency-deploy.yml RUNS against the sample gated repository (gate/promotion/emergency.py; issue 12).
 
 Modelled on the deploy scenarios of tests/test_workflow_runs.py: the harness runs the rendered
 workflow with the fake gate (tests/support/fake_gate: `deploy --emergency` verifies the security
@@ -96,7 +96,7 @@ def test_a_dispatch_deploys_straight_to_production_and_files_the_signal_and_the_
     assert SCAN in signal["args"]["body"] and PLAN in signal["args"]["body"]
     assert backfill["args"]["labels"] == ["emergency-backfill", "emergency"]
     body = backfill["args"]["body"]
-    # The marker GATE-DP-17 reads back (gate/emergency.py), the due date and the skipped validation.
+    # The marker GATE-DP-17 reads back (gate/promotion/emergency.py), the due date and the skipped validation.
     assert body.startswith(
         "<!-- delivery-gate:emergency-backfill environment=production incident=INC-42 -->\nDue: "
     )

@@ -1,4 +1,4 @@
-"""gate/engine.py: every SDK internal it relies on, and what a recorded run looks like.
+"""gate/offline/engine.py: every SDK internal it relies on, and what a recorded run looks like.
 
 An SDK upgrade that moves or changes one of these names must fail here, not in a plan.
 """
@@ -19,9 +19,9 @@ from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime import sync_await as sdk_sync_await
 
-from gate import engine
-from gate.engine import ProgramError, Recording, run_program, stable_id
 from gate.errors import GateError
+from gate.offline import engine
+from gate.offline.engine import ProgramError, Recording, run_program, stable_id
 
 LABEL = "github:index/issueLabel:IssueLabel"
 

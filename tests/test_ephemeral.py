@@ -9,9 +9,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from gate import cli, ephemeral, prnames
-from gate.loader import load_policy
-from gate.plan import build_plan
+from gate.cli import main as cli
+from gate.offline.plan import build_plan
+from gate.policy import prnames
+from gate.policy.loader import load_policy
+from gate.runtime import ephemeral
 from tests.conftest import ProjectFactory
 from tests.support.stacks import PROJECT, names, stack_plan
 
@@ -70,7 +72,7 @@ def test_pr_stacks_plan_from_the_template_without_a_stack_file() -> None:
 
 
 def test_the_plan_of_a_pr_stack_is_deterministic() -> None:
-    from gate.plan import render_plan  # noqa: PLC0415
+    from gate.offline.plan import render_plan  # noqa: PLC0415
 
     assert render_plan(build_plan(PROJECT, pr_stack(7))) == render_plan(build_plan(PROJECT, pr_stack(7)))
 

@@ -3,7 +3,8 @@
 
 Production (stack prod) is judged before its deploy, as deploy.yml does (--image: the image staging
 validated), or after it (no --image: what it runs). The stacks' state comes from a fake workspace
-(the Automation API's place) or from --state files; GitHub from a fake of gate/deploy.py's GitHubApi.
+(the Automation API's place) or from --state files; GitHub from a fake of gate/promotion/deploy.py's
+GitHubApi.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from gate import cli, evaluate
+from gate.cli import main as cli
+from gate.cli.delivery import Outside
 from gate.clock import iso
-from gate.delivery_cli import Outside
-from gate.deploy import DeliveryRefused
+from gate.promotion import evaluate
+from gate.promotion.deploy import DeliveryRefused
 from tests.support.stacks import PROJECT, names
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -541,7 +543,7 @@ def test_bad_input_exits_2_or_4_with_a_message_and_no_traceback(
 
 
 def test_deploy_yml_evaluates_before_the_production_deploy_with_least_privilege() -> None:
-    from gate.rules import committed_workflows  # noqa: PLC0415
+    from gate.policy.rules import committed_workflows  # noqa: PLC0415
     from tests.test_workflows import VARIANTS, policy  # noqa: PLC0415
 
     for variant in ({}, VARIANTS["aws-deploy-role"]):

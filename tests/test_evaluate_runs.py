@@ -1,4 +1,4 @@
-"""deploy.yml's `evaluate` job RUNS (issue 12, part evaluate; GATE-DP-18; gate/evaluate.py).
+"""deploy.yml's `evaluate` job RUNS (issue 12, part evaluate; GATE-DP-18; gate/promotion/evaluate.py).
 
 Before the production deploy, `python -m gate evaluate` judges the release against the delivery
 policy's Evaluation Criteria: a FAIL stops production (dev and staging stay deployed, production

@@ -1,4 +1,4 @@
-"""gate/expressions.py against GitHub's documented expression semantics, case by case."""
+"""gate/github/expressions.py against GitHub's documented expression semantics, case by case."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gate.expressions import (
+from gate.github.expressions import (
     MAX_DEPTH,
     MAX_LENGTH,
     ExpressionError,

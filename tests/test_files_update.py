@@ -1,5 +1,5 @@
 """Issue 13 item 3: the gate's files reach the default branch through a pull request opened by the
-gate's identity (gate/filesupdate.py), and CODEOWNERS is a block in the repository's own file."""
+gate's identity (gate/github/filesupdate.py), and CODEOWNERS is a block in the repository's own file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gate.codeowners import (
+from gate.github.codeowners import (
     BEGIN_MARKER,
     END_MARKER,
     LEGACY_HEADER,
@@ -18,9 +18,9 @@ from gate.codeowners import (
     CodeownersError,
     block_lines,
 )
-from gate.engine import READ_REPOSITORY_FILE, run_program
-from gate.filesupdate import BRANCH_PREFIX, files_update, revision
-from gate.github import CODEOWNERS_PATH, render_codeowners, repository_gate
+from gate.github.filesupdate import BRANCH_PREFIX, files_update, revision
+from gate.github.repository import CODEOWNERS_PATH, render_codeowners, repository_gate
+from gate.offline.engine import READ_REPOSITORY_FILE, run_program
 from tests.support.pulumi_schema import load_package_schema, schemas_dir
 from tests.support.stacks import stack_plan
 from tests.test_github_gate_component import BRANCH_PROTECTION, FILE, declare, policy
@@ -308,7 +308,7 @@ def test_a_broken_codeowners_stops_an_offline_run_with_the_gate_error(tmp_path: 
     program = tmp_path / "__main__.py"
     program.write_text(
         "import pulumi, pulumi_github as github\n"
-        "from gate.codeowners import splice\n"
+        "from gate.github.codeowners import splice\n"
         "found = github.get_repository_file_output(repository='acme/x', file='.github/CODEOWNERS')\n"
         "source = 'acme/x:.github/CODEOWNERS'\n"
         "pulumi.export('c', found.content.apply(lambda t: splice(t, ('/a @b/c',), source)))\n",

@@ -1,4 +1,4 @@
-"""Feature flags (gate/flags.py): flagd documents, the FeatureFlag resource, and GATE-DP-05..08."""
+"""Feature flags (gate/runtime/flags.py): flagd documents, the FeatureFlag resource, and GATE-DP-05..08."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import yaml
 from referencing import Registry, Resource
 
 from gate.errors import GateError, RuleViolation
-from gate.flags import (
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.runtime.flags import (
     CONFIGMAP_KEY,
     EXPIRY,
     FEATURE_FLAG_API_VERSION,
@@ -29,8 +31,6 @@ from gate.flags import (
     flag_violations,
     today_for_rules,
 )
-from gate.loader import load_policy
-from gate.model import GatePolicy
 from tests.support.crds import crd_path, crd_problems
 from tests.support.shared import shared_dir
 

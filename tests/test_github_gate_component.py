@@ -9,10 +9,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.github_gate import RepositoryGate
-from gate.github import repository_gate, required_checks
-from gate.loader import load_policy
-from gate.model import GatePolicy
+from gate.components.github_gate import RepositoryGate
+from gate.github.repository import repository_gate, required_checks
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
 
 BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"

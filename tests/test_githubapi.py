@@ -1,4 +1,4 @@
-"""gate/githubapi.py: the one GET the gate's commands make on GitHub, against a local server."""
+"""gate/github/api.py: the one GET the gate's commands make on GitHub, against a local server."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from gate import changelog, githubapi
-from gate.deploy import DeliveryRefused, RestGitHub
+from gate.github import api as githubapi
+from gate.promotion import changelog
+from gate.promotion.deploy import DeliveryRefused, RestGitHub
 
 
 class _Api(BaseHTTPRequestHandler):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gate.diff import diff_plans, render_diff
-from gate.plan import plan_path, render_plan, write_plan
+from gate.offline.diff import diff_plans, render_diff
+from gate.offline.plan import plan_path, render_plan, write_plan
 from tests.support.stacks import stack_plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

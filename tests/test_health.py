@@ -1,4 +1,4 @@
-"""`python -m gate health --stack S` (gate/health.py): the verdicts are pure functions of what the
+"""`python -m gate health --stack S` (gate/promotion/health.py): the verdicts are pure functions of what the
 probe answers (unit-tested with fakes); LiveProbe asks the Pulumi CLI (here the stub, answering
 from a world) and Alertmanager's v2 API (here a fake opener)."""
 
@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli, health
-from gate.consistency import load_stack
-from gate.health import (
+from gate.cli import main as cli
+from gate.policy.consistency import load_stack
+from gate.policy.prnames import pr_stack
+from gate.promotion import health
+from gate.promotion.health import (
     Finding,
     HealthError,
     LiveProbe,
@@ -31,7 +33,6 @@ from gate.health import (
     read_release_evidence,
     render,
 )
-from gate.prnames import pr_stack
 from tests.conftest import ProjectFactory
 from tests.support.sample_world import STUBS, make_world
 from tests.support.stacks import PROJECT, names

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli
-from gate.expressions import interpolate
-from gate.workflows import FORK_EVENTS, FORK_SAFE_SELF_HOSTED
+from gate.cli import main as cli
+from gate.github.expressions import interpolate
+from gate.github.workflows import FORK_EVENTS, FORK_SAFE_SELF_HOSTED
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.workflow_tools import run_actionlint, run_blocks, run_shellcheck, run_zizmor
 
@@ -61,7 +61,7 @@ _DIGEST = "sha256:" + "ab" * 32
 
 # case (= fixture file name) -> (stack it is planned as, the exact line of the error that names it)
 CASES: dict[str, tuple[str, str]] = {
-    # -- the YAML itself (gate/yamlguard.py)
+    # -- the YAML itself (gate/policy/yamlguard.py)
     "alias-bomb": (
         "dev",
         f"- delivery-gate:flags: got '&a'; a YAML anchor at line 7, column 24, the first of 90 anchors "
@@ -421,7 +421,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Counter[tuple[str, str
     choices it would question carry an inline `zizmor: ignore[...]` with the reason)."""
     project = tmp_path_factory.mktemp("baseline") / "project"
     (project / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
+    for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).symlink_to(ROOT / name)
     default = "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n"
     default += "  delivery-gate:repositories:\n    - name: aos\n"
@@ -508,7 +508,7 @@ def _event(name: str, head_repository: str | None = None) -> dict[str, Any]:
 def test_the_fork_safe_runner_expression_evaluates_as_github_would(
     context: dict[str, Any], runner: str
 ) -> None:
-    # gate/expressions.py follows GitHub's documented expression semantics (tests/test_expressions.py).
+    # gate/github/expressions.py follows GitHub's documented expression semantics (tests/test_expressions.py).
     assert interpolate(FORK_SAFE_SELF_HOSTED, context) == runner
 
 

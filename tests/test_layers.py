@@ -1,4 +1,4 @@
-"""gate/layers.py: the merge of policy defaults <- base file <- stack file (issue 13 item 2)."""
+"""gate/policy/layers.py: the merge of policy defaults <- base file <- stack file (issue 13 item 2)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from gate.errors import PolicyError
-from gate.layers import POLICY_DEFAULT, Layer, merge_layers, parse_path
-from gate.loader import load_policy, namespace_values
-from gate.model import GatePolicy
+from gate.policy.layers import POLICY_DEFAULT, Layer, merge_layers, parse_path
+from gate.policy.loader import load_policy, namespace_values
+from gate.policy.model import GatePolicy
 
 BASE = "stacks/base.yaml"
 STACK = "stacks/Pulumi.prod.yaml"

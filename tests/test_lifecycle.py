@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli, lifecycle
+from gate.cli import main as cli
+from gate.runtime import lifecycle
 from tests.conftest import ProjectFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -270,7 +271,7 @@ def test_a_repository_with_its_own_template_gets_its_stacks_from_it(project: Pat
 def test_the_ephemeral_program_records_its_ttl_in_its_outputs(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gate.plan import build_plan  # noqa: PLC0415
+    from gate.offline.plan import build_plan  # noqa: PLC0415
 
     monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-22T10:00:00Z")
     outputs = build_plan(project, "pr-aos-5")["outputs"]

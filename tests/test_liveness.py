@@ -1,4 +1,4 @@
-"""GATE-M9-03, check liveness (gate/liveness.py): every required check is reported on every PR.
+"""GATE-M9-03, check liveness (gate/github/liveness.py): every required check is reported on every PR.
 
 The good fixtures are the gate's own workflows; each broken fixture is one way a required check ends
 up "Expected — waiting for status to be reported" forever, or passes without running.
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gate.liveness import (
+from gate.github.liveness import (
     PULL_REQUEST,
     Gap,
     Reporter,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gate.automation import FILE, MARKER_PREFIX
+from gate.github.automation import FILE, MARKER_PREFIX
 from tests.support.actions_runner import Event, Harness, WorkflowRun
 from tests.support.sample_world import FAKE_GATE, STUBS
 from tests.test_workflow_runs import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gate.errors import PolicyError
-from gate.loader import load_policy
-from gate.model import GatePolicy
-from gate.types import CheckCategory, Language, MergeGateMode, duration_seconds
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.policy.types import CheckCategory, Language, MergeGateMode, duration_seconds
 from tests.support.shared import shared_dir
 
 
@@ -171,7 +171,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_stack_file_keys_are_camel_case_as_the_readme_writes_them() -> None:
     # e2e_diff is `e2eDiff` (pydantic's to_camel would demand `e2EDiff`).
-    from gate.loader import load_policy  # noqa: PLC0415
+    from gate.policy.loader import load_policy  # noqa: PLC0415
 
     commands = {"e2eDiff": "python scripts/e2e.py diff out", "e2eRun": "python scripts/e2e.py run"}
     values = {"environment": "dev", "repositories": [{"name": "aos"}], "workflows": {"commands": commands}}

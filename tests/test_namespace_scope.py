@@ -5,7 +5,7 @@ with staging's policy, possibly in staging's cluster and Prometheus; an unscoped
 it fire staging's rollback alerts or fail (or pass) staging's canary analysis. The expressions are
 read back from each stack's plan (the PrometheusRule, the Amazon Managed Prometheus rules that reuse
 gate.alerts.rule_groups, the AnalysisTemplate) and every selector in them is parsed
-(tests/support/promql_selectors.py), independently of gate/promql.py that builds them.
+(tests/support/promql_selectors.py), independently of gate/runtime/promql.py that builds them.
 tests/test_alerts.py shows with promtool that the scoped rules ignore `aos-pr-42`'s series.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import alerts, promql
-from gate.loader import load_policy
+from gate.policy.loader import load_policy
+from gate.runtime import alerts, promql
 from tests.support.promql_selectors import PromQLSyntaxError, Selector, selectors
 from tests.support.stacks import names, stack_plan
 
@@ -109,7 +109,7 @@ def test_the_managed_prometheus_rules_select_the_namespace_too() -> None:
     (amp,) = of_kind(plan, "RuleGroupNamespace")
     (rule,) = of_kind(plan, "PrometheusRule")
     groups = yaml.safe_load(amp["data"])["groups"]
-    assert groups == rule["spec"]["groups"]  # the cluster's rules, as gate/aws.py says
+    assert groups == rule["spec"]["groups"]  # the cluster's rules, as gate/aws/foundation.py says
     for expr in rule_exprs(groups):
         assert unscoped(expr, plan["outputs"]["namespace"]) == [], expr
 
@@ -192,7 +192,7 @@ def test_rules_rendered_for_a_pull_request_would_select_its_namespace_only() -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# gate/promql.py, which builds the selectors
+# gate/runtime/promql.py, which builds the selectors
 
 
 def test_selectors_are_built_from_their_parts() -> None:

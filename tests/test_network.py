@@ -1,4 +1,4 @@
-"""Network policies of every application namespace (gate/network.py): dev, staging and production as
+"""Network policies of every application namespace (gate/runtime/network.py): dev, staging and production as
 their stacks declare them, and a pull request's disposable namespace, from one renderer.
 
 - default deny in both directions, with the explicit allows only: DNS to kube-system, ingress from
@@ -20,11 +20,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from gate import ephemeral, network, runtime
-from gate.loader import load_policy
-from gate.model import GITHUB_API_CIDRS, GatePolicy
-from gate.plan import build_plan
-from gate.prnames import repository_slug
+from gate.offline.plan import build_plan
+from gate.policy.loader import load_policy
+from gate.policy.model import GITHUB_API_CIDRS, GatePolicy
+from gate.policy.prnames import repository_slug
+from gate.runtime import cluster as runtime
+from gate.runtime import ephemeral, network
 from tests.support.stacks import PROJECT, names, stack_plan
 
 KUBERNETES_VERSION = "1.33.0"
@@ -67,7 +68,7 @@ def pr_policy() -> GatePolicy:
     )
 
 
-RELAYS = tuple(f"relay-{stack}" for stack in STACKS)  # the alert relay's namespace (gate/relay.py)
+RELAYS = tuple(f"relay-{stack}" for stack in STACKS)  # the alert relay's namespace (gate/runtime/relay.py)
 WHERE = (*STACKS, "pr-aos-42", "pr-aos-42-with-egress", *RELAYS)
 
 

@@ -9,13 +9,14 @@ from typing import Any, get_args
 import pytest
 import yaml
 
-from gate import cli, nonnegotiables
+from gate.cli import main as cli
 from gate.errors import GateError, RuleViolation
-from gate.flags import today_for_rules
-from gate.github import repository_gate
-from gate.loader import load_policy
-from gate.model import GateException, _default_checks
-from gate.rules import enforce_rules
+from gate.github.repository import repository_gate
+from gate.policy import nonnegotiables
+from gate.policy.loader import load_policy
+from gate.policy.model import GateException, _default_checks
+from gate.policy.rules import enforce_rules
+from gate.runtime.flags import today_for_rules
 from tests.conftest import ProjectFactory
 
 BASE: dict[str, Any] = {"environment": "dev", "repositories": [{"name": "aos"}]}

@@ -15,20 +15,21 @@ from typing import Any
 
 import pytest
 
-from gate import cli, organization
-from gate.automation import FILE as MISMATCH_AUTOMATION
-from gate.drill import WORKFLOW_FILE as DRILL_WORKFLOW
-from gate.emergency import WORKFLOW_FILE as EMERGENCY_WORKFLOW
+from gate.cli import main as cli
 from gate.errors import PolicyError
-from gate.github import repository_workflows, required_checks
-from gate.liveness import check_liveness
-from gate.organization import RERUN_WORKFLOW, central_file, gate_tools
-from gate.plan import load_plan
-from gate.release_contract import RELEASE_CHECK_PATH
-from gate.release_notes import PUBLISH_WORKFLOW
-from gate.rules import committed_workflows, required_workflows
-from gate.schema_change import SCHEMA_CHECK_PATH
-from gate.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, K6_MAPPER_PATH, WORKFLOW_DIR
+from gate.github import organization
+from gate.github.automation import FILE as MISMATCH_AUTOMATION
+from gate.github.liveness import check_liveness
+from gate.github.organization import RERUN_WORKFLOW, central_file, gate_tools
+from gate.github.release_contract import RELEASE_CHECK_PATH
+from gate.github.release_notes import PUBLISH_WORKFLOW
+from gate.github.repository import repository_workflows, required_checks
+from gate.github.schema_change import SCHEMA_CHECK_PATH
+from gate.github.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, K6_MAPPER_PATH, WORKFLOW_DIR
+from gate.offline.plan import load_plan
+from gate.policy.rules import committed_workflows, required_workflows
+from gate.promotion.drill import WORKFLOW_FILE as DRILL_WORKFLOW
+from gate.promotion.emergency import WORKFLOW_FILE as EMERGENCY_WORKFLOW
 from tests.conftest import ProjectFactory
 from tests.support.actions_runner import Event, Harness
 from tests.support.release_fixture import release_files

@@ -1,4 +1,4 @@
-"""The offline plan of the real program and stacks, and reading stack files (gate/stackfile.py)."""
+"""The offline plan of the real program and stacks, and reading stack files (gate/policy/stackfile.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from gate.engine import stable_id
 from gate.errors import GateError, PolicyError
-from gate.plan import build_plan, load_plan, render_plan, root_hash, summarize, write_plan
-from gate.stackfile import read_stack_config, to_engine_config
+from gate.offline.engine import stable_id
+from gate.offline.plan import build_plan, load_plan, render_plan, root_hash, summarize, write_plan
+from gate.policy.stackfile import read_stack_config, to_engine_config
 from tests.support.stacks import PROJECT, names, stack_plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -46,8 +46,6 @@ def project_copy(tmp_path: Path, stack: str, stack_file: str) -> Path:
     (project / "stacks").mkdir(parents=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / name, project / name)
-    for package in ("gate", "components"):
-        (project / package).symlink_to(PROJECT_DIR / package)
     (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(stack_file, encoding="utf-8")
     return project
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gate.plan import build_plan
+from gate.offline.plan import build_plan
 from tests.conftest import ProjectFactory
 from tests.support.pulumi_schema import load_package_schema
 from tests.support.stacks import PROJECT, stack_plan

@@ -1,4 +1,4 @@
-"""The names of a pull request's disposable environment (gate/prnames.py): pr-<repo>-<N> stacks and
+"""The names of a pull request's disposable environment (gate/policy/prnames.py): pr-<repo>-<N> stacks and
 <repo>-pr-<N> namespaces that Pulumi, Kubernetes, IAM and EKS all accept, one per repository."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gate import prnames
 from gate.errors import PolicyError
-from gate.loader import load_policy
-from gate.stackfile import EPHEMERAL_TEMPLATE, ephemeral_template, read_stack_config
+from gate.policy import prnames
+from gate.policy.loader import load_policy
+from gate.policy.stackfile import EPHEMERAL_TEMPLATE, ephemeral_template, read_stack_config
 from tests.conftest import ROOT, ProjectFactory
 
 # An RFC 1123 label (a Kubernetes namespace), Pulumi's stack-name rule, an IAM role name.

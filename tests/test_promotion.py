@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from gate import cli, clock, engine
+from gate import clock
+from gate.cli import main as cli
 from gate.clock import iso
-from gate.delivery import DRILL_RESULT_OUTPUT
 from gate.errors import GateError
-from gate.plan import build_plan
-from gate.promote import promote as promote_release
-from gate.promotion import EVIDENCE_OUTPUT
+from gate.offline import engine
+from gate.offline.plan import build_plan
+from gate.promotion.delivery import DRILL_RESULT_OUTPUT
+from gate.promotion.evidence import EVIDENCE_OUTPUT
+from gate.promotion.promote import promote as promote_release
 from tests.conftest import ProjectFactory
 from tests.support.stacks import PROJECT, stack_plan
 
@@ -35,7 +37,7 @@ FLAG = """\
 
 
 def staging_evidence(digest: str = VALIDATED, flags: dict[str, bool] | None = None) -> dict[str, Any]:
-    """What the staging stack exports once its parity check passed (see gate/promotion.py)."""
+    """What the staging stack exports once its parity check passed (see gate/promotion/evidence.py)."""
     return {
         EVIDENCE_OUTPUT: {
             "environment": "staging",

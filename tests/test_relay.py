@@ -1,4 +1,4 @@
-"""The alert relay as the stacks declare it (gate/relay.py, components/kubernetes.py AlertRelay):
+"""The alert relay as the stacks declare it (gate/runtime/relay.py, gate/components/kubernetes.py AlertRelay):
 valid Kubernetes, restricted pods that run exactly tools/alert_relay.py, a webhook URL that is the
 Service's, the token only ever a Pulumi secret, and Amazon Managed Prometheus's relay message (a Go
 template, rendered by the real amtool) read by the relay's own parser."""
@@ -16,11 +16,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from gate import alerts, cli, relay
+from gate.cli import main as cli
 from gate.errors import PolicyError
-from gate.loader import load_policy
-from gate.model import GatePolicy
-from gate.plan import build_plan
+from gate.offline.plan import build_plan
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.runtime import alerts, relay
 from tests.conftest import ProjectFactory
 from tests.support import prom_tools
 from tests.support.fake_github import fake_github

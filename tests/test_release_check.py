@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import release_contract, release_notes
 from gate.errors import PolicyError
-from gate.loader import load_policy
-from gate.model import GatePolicy
+from gate.github import release_contract, release_notes
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
 from tests.conftest import ROOT
 from tools import release_check
 from tools.release_check import compose_notes, glob_version, notes_problems, section_under

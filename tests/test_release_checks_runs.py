@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gate import release_contract
-from gate.liveness import check_liveness
-from gate.rules import committed_workflows
+from gate.github import release_contract
+from gate.github.liveness import check_liveness
+from gate.policy.rules import committed_workflows
 from tests.support.actions_runner import Event, WorkflowRun
 from tests.test_release_check import GENERATED, MIGRATION_BODY, complete_contract
 from tests.test_workflow_runs import PR, REPOSITORY, Gated, log, make_gated, pull_request, results

@@ -1,4 +1,4 @@
-"""deploy.yml's production side RUNS (issue 12, part deploy; gate/release_deploy.py).
+"""deploy.yml's production side RUNS (issue 12, part deploy; gate/github/release_deploy.py).
 
 A release reaches production only with its contract (GATE-DP-14), inside the deployment window
 (GATE-DP-19), announced to the stakeholders before the production deploy starts, and each
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gate.changelog import DEPLOYMENT_TASK, parse_file
+from gate.promotion.changelog import DEPLOYMENT_TASK, parse_file
 from tests.support.actions_runner import Event
 from tests.support.release_fixture import (
     APPROVER,

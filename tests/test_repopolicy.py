@@ -1,4 +1,4 @@
-"""Per-repository policy (issue 13, item 1; gate/repopolicy.py).
+"""Per-repository policy (issue 13, item 1; gate/policy/repopolicy.py).
 
 The four-repository organisation in examples/four-repos is planned for real (the program under the
 offline engine) and its per-repository checks, files and merge gates asserted; the rules behind
@@ -17,17 +17,18 @@ import jsonschema
 import pytest
 import yaml
 
-from gate import cli, nonnegotiables, repopolicy
+from gate.cli import main as cli
 from gate.errors import PolicyError, RuleViolation
-from gate.flags import today_for_rules
-from gate.github import GITHUB_ACTIONS_APP_ID, branch_gates, repository_gate
-from gate.liveness import check_liveness
-from gate.loader import load_policy
-from gate.model import GatePolicy, _default_checks
-from gate.plan import build_plan
-from gate.rules import committed_workflows, enforce_rules
-from gate.schema import render_schema
-from gate.types import MergeGateMode
+from gate.github.liveness import check_liveness
+from gate.github.repository import GITHUB_ACTIONS_APP_ID, branch_gates, repository_gate
+from gate.offline.plan import build_plan
+from gate.policy import nonnegotiables, repopolicy
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy, _default_checks
+from gate.policy.rules import committed_workflows, enforce_rules
+from gate.policy.schema import render_schema
+from gate.policy.types import MergeGateMode
+from gate.runtime.flags import today_for_rules
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.pulumi_schema import load_package_schema
 from tests.support.workflow_tools import run_actionlint, run_zizmor

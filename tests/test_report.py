@@ -1,5 +1,5 @@
 """`python -m gate report`: every stack's plan, base against head, as one bounded markdown report
-(gate/report.py). Plans here are the golden ones, edited as a pull request would change them."""
+(gate/offline/report.py). Plans here are the golden ones, edited as a pull request would change them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from gate import cli
-from gate.plan import render_plan, root_hash
-from gate.report import MARKER, Side, compare, read_side, render, write_report
+from gate.cli import main as cli
+from gate.offline.plan import render_plan, root_hash
+from gate.offline.report import MARKER, Side, compare, read_side, render, write_report
 from tests.conftest import ROOT
 
 STACKS = ("dev", "staging", "prod")

@@ -1,4 +1,4 @@
-"""rollback-drill.yml RUNS (issue 12, part drill; gate/drill.py, GATE-DP-16).
+"""rollback-drill.yml RUNS (issue 12, part drill; gate/promotion/drill.py, GATE-DP-16).
 
 The rendered workflow run by the harness against the sample repository, as in
 tests/test_workflow_runs.py: staging is rolled back to its previous validated image, the real

@@ -15,10 +15,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gate import alerts
-from gate import rollout as r
-from gate.loader import load_policy
-from gate.model import GatePolicy
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy
+from gate.runtime import alerts
+from gate.runtime import rollout as r
 from tests.support import prom_tools
 from tests.support.crds import crd_problems
 

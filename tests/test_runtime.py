@@ -7,8 +7,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from gate import cli
-from gate.plan import build_plan
+from gate.cli import main as cli
+from gate.offline.plan import build_plan
 from tests.conftest import ProjectFactory
 from tests.support.crds import crd_problems
 from tests.support.stacks import names, stack_plan

@@ -2,7 +2,7 @@
 the workflow tests rely on: the sample passes every check of the gate's contract as it is, each
 scenario mutation fails exactly the check it is for, and the stubs refuse what the real tools refuse.
 
-The commands are the contract's own (gate/model.py `Commands`), run with bash from the repository
+The commands are the contract's own (gate/policy/model.py `Commands`), run with bash from the repository
 root with the stubs first on PATH, as a workflow step would run them. Offline: the only server is
 the sample's own, on 127.0.0.1.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.model import Commands
+from gate.policy.model import Commands
 from tests.support import sample_world
 from tests.support.sample_world import (
     FAKE_GATE,

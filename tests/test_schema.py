@@ -1,4 +1,4 @@
-"""Issue 13, item 6: the stack files' JSON Schema and the configuration reference (gate/schema.py).
+"""Issue 13, item 6: the stack files' JSON Schema and the configuration reference (gate/policy/schema.py).
 
 The committed copies are current, every committed stack file and template validates against the
 schema, and the schema refuses what the loader refuses for unknown keys and wrong types.
@@ -15,11 +15,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gate import schema
-from gate.cli import main
-from gate.promote import replace_config_block
-from gate.stackfile import render_ephemeral_template
-from gate.yamlguard import load
+from gate.cli.main import main
+from gate.policy import schema
+from gate.policy.stackfile import render_ephemeral_template
+from gate.policy.yamlguard import load
+from gate.promotion.promote import replace_config_block
 from tests.conftest import ROOT
 
 STACK_FILES = sorted(ROOT.glob("stacks/Pulumi.*.yaml"))
@@ -59,7 +59,7 @@ def _document(path: Path) -> Any:
 def test_committed_file_is_current(path: str, render: Any) -> None:
     committed = (ROOT / path).read_bytes() if (ROOT / path).is_file() else b""
     assert committed == render().encode("utf-8"), (
-        f"{path} is not current with gate/model.py; refresh it with `make schema` and commit it"
+        f"{path} is not current with gate/policy/model.py; refresh it with `make schema` and commit it"
     )
 
 

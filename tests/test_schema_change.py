@@ -24,11 +24,11 @@ import pytest
 import yaml
 
 from gate.errors import PolicyError
-from gate.liveness import check_liveness
-from gate.model import GatePolicy
-from gate.rules import committed_workflows
-from gate.schema_change import SCHEMA_CHECK_PATH, fixture_paths, schema_check_source
-from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
+from gate.github.liveness import check_liveness
+from gate.github.schema_change import SCHEMA_CHECK_PATH, fixture_paths, schema_check_source
+from gate.github.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
+from gate.policy.model import GatePolicy
+from gate.policy.rules import committed_workflows
 from tests.conftest import ROOT
 from tests.support.actions_runner import Event, Harness, WorkflowRun
 from tests.support.sample_world import (

@@ -1,4 +1,4 @@
-"""The gate's own pipeline as rendered (gate/selfpipeline.py) and committed (.github/workflows/gate-*):
+"""The gate's own pipeline as rendered (gate/github/selfpipeline.py) and committed (.github/workflows/gate-*):
 the committed files are the rendering, the stacks come from the gate, and the files pass actionlint,
 zizmor's auditor persona and ShellCheck with the security properties of the gated workflows.
 tests/test_selfpipeline_runs.py runs them."""
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import selfpipeline
 from gate.errors import GateError
+from gate.github import selfpipeline
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.workflow_tools import run_actionlint, run_blocks, run_shellcheck, run_zizmor
 from tests.test_consistency import CHAIN_WITHOUT_STAGING, SHIPPED, edited
@@ -44,7 +44,7 @@ def test_the_committed_files_are_the_rendering() -> None:
     assert sorted(rendered) == [".github/workflows/gate-deploy.yml", ".github/workflows/gate-pr.yml"]
     for relative, text in rendered.items():
         assert (ROOT / relative).read_text() == text, f"{relative} is stale: run `make pipeline`"
-    check = [sys.executable, "-m", "gate.selfpipeline", "--check"]
+    check = [sys.executable, "-m", "gate.github.selfpipeline", "--check"]
     assert subprocess.run(check, cwd=ROOT, capture_output=True, check=False).returncode == 0
 
 

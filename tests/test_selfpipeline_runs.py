@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from gate.report import MARKER
+from gate.offline.report import MARKER
 from tests.conftest import ROOT
 from tests.support.actions_runner import Event, Harness, WorkflowRun
 from tests.support.sample_world import STUBS, World, commit_change, make_world
@@ -69,7 +69,7 @@ def make_gate_repository(path: Path) -> tuple[Path, str]:
     """This project as a git repository (the one the pipeline belongs to): its code linked (the real
     gate runs), its stack files copied (scenarios change them). Returns (path, the commit on main)."""
     path.mkdir()
-    for name in ("gate", "components", "__main__.py", "Pulumi.yaml", "tools"):
+    for name in ("__main__.py", "Pulumi.yaml", "tools"):
         (path / name).symlink_to(ROOT / name)
     shutil.copytree(ROOT / "stacks", path / "stacks")
     shutil.copytree(ROOT / "examples", path / "examples")  # the stacks' sample deployed state

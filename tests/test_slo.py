@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gate import cli
+from gate.cli import main as cli
 from gate.errors import PolicyError
-from gate.loader import load_policy
-from gate.plan import build_plan
-from gate.slo import with_suggested_p95
+from gate.offline.plan import build_plan
+from gate.policy.loader import load_policy
+from gate.policy.slo import with_suggested_p95
 from tests.conftest import ROOT, ProjectFactory
 
 STACK = (

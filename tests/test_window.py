@@ -1,4 +1,4 @@
-"""GATE-DP-19, the deployment window (gate/window.py): the pure verdict (inside/outside, why, next
+"""GATE-DP-19, the deployment window (gate/promotion/window.py): the pure verdict (inside/outside, why, next
 opening, on the local wall clock across DST changes), the model's refusals, `python -m gate
 window`, and `gate deploy` refusing production outside the window unless the release is an emergency.
 """
@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from gate import cli, delivery_cli
-from gate.loader import load_policy
-from gate.model import DeploymentWindow
-from gate.window import WindowRefused, enforce, evaluate, next_opening
+from gate.cli import delivery as delivery_cli
+from gate.cli import main as cli
+from gate.policy.loader import load_policy
+from gate.policy.model import DeploymentWindow
+from gate.promotion.window import WindowRefused, enforce, evaluate, next_opening
 from tests.conftest import ROOT
 from tests.test_workflows import policy
 
@@ -294,7 +295,7 @@ EMERGENCY = (
 
 
 class NoBackfillIssues:
-    """The GitHub API with no open emergency-backfill issue (GATE-DP-17, gate/emergency.py)."""
+    """The GitHub API with no open emergency-backfill issue (GATE-DP-17, gate/promotion/emergency.py)."""
 
     def get(self, path: str) -> Any:
         assert "labels=emergency-backfill" in path, path
@@ -336,8 +337,8 @@ def test_inside_the_window_or_for_an_emergency_the_deploy_goes_on_to_the_stack(
 def test_a_committed_emergency_release_does_not_lift_the_window(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A committed release no longer deploys once the stack has state (gate/delivery.py), so only
-    # the deploy's own verified `--emergency` (gate/emergency.py) may go outside the window.
+    # A committed release no longer deploys once the stack has state (gate/promotion/delivery.py), so only
+    # the deploy's own verified `--emergency` (gate/promotion/emergency.py) may go outside the window.
     monkeypatch.setenv("DELIVERY_GATE_NOW", "2026-11-28T10:00:00Z")  # a Saturday
     workspace = Untouched()
     code = deploy_cli(project_with(tmp_path, "prod", EMERGENCY), "prod", workspace)
@@ -349,7 +350,7 @@ def test_a_committed_emergency_release_does_not_lift_the_window(
 
 
 def test_stacks_that_disagree_on_the_window_or_the_change_log_are_refused() -> None:
-    from gate import consistency  # noqa: PLC0415
+    from gate.policy import consistency  # noqa: PLC0415
 
     def stack(environment: str, name: str, **values: Any) -> Any:
         base = {"environment": environment, "repositories": [{"name": "aos"}], **values}

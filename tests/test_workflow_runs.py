@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from gate import release_contract, release_notes
-from gate.release_contract import RELEASE_CHECK_PATH, release_check_source
-from gate.schema_change import SCHEMA_CHECK_PATH, schema_check_source
-from gate.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
+from gate.github import release_contract, release_notes
+from gate.github.release_contract import RELEASE_CHECK_PATH, release_check_source
+from gate.github.schema_change import SCHEMA_CHECK_PATH, schema_check_source
+from gate.github.workflows import K6_MAPPER_PATH, k6_mapper_source, render_workflows
 from tests.conftest import ROOT
 from tests.support import run_workflow
 from tests.support.actions_runner import Event, Harness, WorkflowRun
@@ -54,7 +54,7 @@ SECRETS = {
     "GATE_GITHUB_TOKEN": "ghp_environment_stack_token",
 }
 ROLE = "arn:aws:iam::123456789012:role/delivery-gate-deploy"
-# The pull-request role and its cluster: repository variables the dev stack sets (gate/aws.py
+# The pull-request role and its cluster: repository variables the dev stack sets (gate/aws/foundation.py
 # e2e_variables); the e2e check and the janitor reach the cluster with it, no stored kubeconfig.
 E2E_ROLE = "arn:aws:iam::123456789012:role/delivery-gate-e2e-aos"
 E2E_VARS = {"AWS_E2E_ROLE_ARN": E2E_ROLE, "AWS_E2E_REGION": "eu-west-1", "AWS_E2E_EKS_CLUSTER": "aos-dev"}
@@ -97,7 +97,7 @@ def gate_checkout(tmp_path: Path) -> Path:
     for the jobs that run it offline (infra-plan); its requirements are already in the venv."""
     checkout = tmp_path / "delivery-gate"
     checkout.mkdir()
-    for name in ("gate", "components", "__main__.py", "Pulumi.yaml"):
+    for name in ("__main__.py", "Pulumi.yaml"):
         (checkout / name).symlink_to(ROOT / name)
     (checkout / "requirements.txt").write_text("# installed in the test venv\n")
     return checkout
@@ -151,7 +151,7 @@ def rendered_files(**values: Any) -> dict[str, str]:
         **files,
         K6_MAPPER_PATH: k6_mapper_source(),
         SCHEMA_CHECK_PATH: schema_check_source(),
-        # Issue 12 (notes): what gate/github.py commits beside the workflows.
+        # Issue 12 (notes): what gate/github/repository.py commits beside the workflows.
         RELEASE_CHECK_PATH: release_check_source(),
         release_contract.template_path(gate_policy): release_contract.render_template(gate_policy),
         release_notes.RELEASE_CONFIG_PATH: release_notes.render_release_config(gate_policy),
@@ -213,7 +213,7 @@ RELEASE = "1.4.0"
 
 def push(gated: Gated, *, release: str | None = RELEASE) -> Event:
     """A push to main; by default its commit adds the release contract of `release`, so it is a
-    release and reaches production (issue 12: gate/release_deploy.py)."""
+    release and reaches production (issue 12: gate/github/release_deploy.py)."""
     if release is not None:
         gated.change({contract_path(release): contract_text(release)}, f"release {release}")
     return Event("push", ref="refs/heads/main", sha=gated.head, payload={"ref": "refs/heads/main"})
@@ -753,11 +753,11 @@ def test_a_deploy_passes_dev_staging_production_with_one_image_and_evidence_in_o
 
 def test_with_aws_each_gate_job_assumes_its_environments_role(tmp_path: Path, app_url: str) -> None:
     gated = make_gated(tmp_path, **VARIANTS["aws-deploy-role"])
-    # Set by each environment stack on its GitHub environments (gate/github.py).
+    # Set by each environment stack on its GitHub environments (gate/github/repository.py).
     gated.vars = {
         "AWS_DEPLOY_ROLE_ARN": ROLE,
         "AWS_REGION": "eu-west-1",
-        # Repository variables the registry stack sets (gate/aws.py build_variables).
+        # Repository variables the registry stack sets (gate/aws/foundation.py build_variables).
         "AWS_BUILD_ROLE_ARN": BUILD_ROLE,
         "AWS_BUILD_REGION": "eu-west-1",
     }
@@ -767,7 +767,7 @@ def test_with_aws_each_gate_job_assumes_its_environments_role(tmp_path: Path, ap
     logins = gated.world.calls("uses:aws-actions/configure-aws-credentials")
     # Only the build job may push (the build role); each gate job gets its environment's role.
     gate_jobs = [f"{stage}-{e}" for e in ENVIRONMENTS for stage in ("deploy", "validate", "evidence")]
-    # Issue 12 (gate/evaluate.py): `evaluate` reads production's stack before its deploy.
+    # Issue 12 (gate/promotion/evaluate.py): `evaluate` reads production's stack before its deploy.
     gate_jobs.insert(gate_jobs.index("deploy-production"), "evaluate")
     assert [(c["job"], c["with"]["role-to-assume"]) for c in logins] == [
         ("build", BUILD_ROLE),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gate.github import workflows_run_for
+from gate.github.repository import workflows_run_for
 from tests.support.workflow_tools import run_blocks, run_shellcheck
 from tests.test_workflows import VARIANTS, policy
 

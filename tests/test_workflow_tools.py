@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.actions import CHECKOUT, SETUP_PYTHON
+from gate.github.actions import CHECKOUT, SETUP_PYTHON
 from tests.support import workflow_tools
 from tests.support.workflow_tools import run_actionlint, run_zizmor
 

@@ -9,17 +9,19 @@ from typing import Any
 import pytest
 import yaml
 
-from gate import cli, emergency, release_notes
-from gate.automation import FILE as MISMATCH_AUTOMATION
-from gate.drill import WORKFLOW_FILE as DRILL
-from gate.files import committed_files
-from gate.github import required_checks, workflows_run_for
-from gate.loader import load_policy
-from gate.model import GatePolicy, _default_checks
-from gate.organization import RERUN_WORKFLOW
-from gate.plan import load_plan
-from gate.rules import committed_workflows
-from gate.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, render_workflows
+from gate.cli import main as cli
+from gate.github import release_notes
+from gate.github.automation import FILE as MISMATCH_AUTOMATION
+from gate.github.files import committed_files
+from gate.github.organization import RERUN_WORKFLOW
+from gate.github.repository import required_checks, workflows_run_for
+from gate.github.workflows import E2E_WORKFLOW, JANITOR_WORKFLOW, render_workflows
+from gate.offline.plan import load_plan
+from gate.policy.loader import load_policy
+from gate.policy.model import GatePolicy, _default_checks
+from gate.policy.rules import committed_workflows
+from gate.promotion import emergency
+from gate.promotion.drill import WORKFLOW_FILE as DRILL
 from tests.conftest import ROOT, ProjectFactory
 from tests.support.workflow_tools import run_actionlint, run_zizmor
 
@@ -268,9 +270,10 @@ def test_deploy_goes_stack_by_stack_through_the_gate_with_evidence_and_rollback(
     jobs = committed_workflows(gate_policy, gate_policy.repositories[0])["deploy.yml"]["jobs"]
     stages = ("deploy", "parity", "validate", "evidence", "rollback")
     chain = [f"{kind}-{env}" for env in ENVIRONMENTS for kind in stages]
-    # Issue 12 (gate/release_deploy.py): `release` right before production, the change log after it.
+    # Issue 12 (gate/github/release_deploy.py): `release` right before production, the change log after it.
     chain.insert(chain.index("deploy-production"), "release")
-    # Issue 12 (gate/evaluate.py, GATE-DP-18): `evaluate` between `release` and the production deploy.
+    # Issue 12 (gate/promotion/evaluate.py, GATE-DP-18): `evaluate` between `release` and the production
+    # deploy.
     chain.insert(chain.index("deploy-production"), "evaluate")
     chain.insert(chain.index("deploy-production"), "evaluation-notes")
     assert list(jobs) == ["build", *chain, "changelog"]
@@ -340,7 +343,8 @@ def test_no_job_after_the_approved_deploy_references_a_reviewer_environment() ->
     assert {job_id for job_id, name in with_environment.items() if name in chain} == {
         f"deploy-{env}" for env in chain
     }
-    # Issue 12 (gate/evaluate.py): `evaluate` reads production's state before its deploy, reviewer-free.
+    # Issue 12 (gate/promotion/evaluate.py): `evaluate` reads production's state before its deploy,
+    # reviewer-free.
     named = {"evaluate": f"{gate_policy.environments[-1].name}-rollback"}
     assert all(
         name == named.get(job_id, f"{job_id.split('-', 1)[-1]}-rollback")
@@ -398,7 +402,7 @@ def test_deploy_jobs_log_in_to_aws_only_through_the_environment_role() -> None:
         assert len(logins) == 1, name
         # The role and region come from the job's GitHub environment, set by that environment's stack.
         # (`<env>` for the deploy, the reviewer-free `<env>-rollback` after it: both trusted by the role).
-        # Issue 12 (gate/evaluate.py): `evaluate` reads production's stack, with production's role.
+        # Issue 12 (gate/promotion/evaluate.py): `evaluate` reads production's stack, with production's role.
         environment = "production" if name == "evaluate" else name.split("-", 1)[1]
         assert job["environment"]["name"].removesuffix("-rollback") == environment
         assert logins[0]["with"] == {

@@ -5,23 +5,28 @@ from typing import Any
 import pulumi
 import pulumi_github as github
 
-from components.aws import AwsFoundation
-from components.github_gate import CentralWorkflowRepository, RepositoryGate
-from components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
-from components.promotion import read_stack_outputs, reference_stack
-from gate import clock, dashboards, delivery, drill, ephemeral, nonnegotiables, promotion, relay, runtime
+from gate import clock
 from gate.clock import iso
+from gate.components.aws import AwsFoundation
+from gate.components.github_gate import CentralWorkflowRepository, RepositoryGate
+from gate.components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
+from gate.components.promotion import read_stack_outputs, reference_stack
 from gate.errors import GateError
-from gate.flags import flag_configmap_data
-from gate.github import (
+from gate.github.repository import (
     central_workflows,
     repository_gate,
     required_checks_summary,
     required_workflows_summary,
 )
-from gate.loader import load_stack_policy, stack_file
-from gate.model import GatePolicy
-from gate.rules import enforce_rules
+from gate.policy import nonnegotiables
+from gate.policy.loader import load_stack_policy, stack_file
+from gate.policy.model import GatePolicy
+from gate.policy.rules import enforce_rules
+from gate.promotion import delivery, drill
+from gate.promotion import evidence as promotion
+from gate.runtime import cluster as runtime
+from gate.runtime import dashboards, ephemeral, relay
+from gate.runtime.flags import flag_configmap_data
 
 
 def declare_repository_gates(policy: GatePolicy) -> None:
@@ -61,7 +66,7 @@ def declare_runtime_safety_net(policy: GatePolicy) -> None:
     )
     pulumi.export("namespace", net.namespace)
     pulumi.export("progressiveRollout", runtime.uses_progressive_rollout(policy))
-    # GATE-OBS-01: where the environment's dashboards are (gate/dashboards.py).
+    # GATE-OBS-01: where the environment's dashboards are (gate/runtime/dashboards.py).
     pulumi.export("dashboards", dashboards.outputs(policy))
     if relay.enabled(policy):
         token = None
@@ -126,7 +131,7 @@ def declare_ephemeral_environment(policy: GatePolicy) -> None:
 
 def read_own_state(stack: str) -> dict[str, Any] | None:
     """This stack's own outputs: the release, deployment and evidence the pipeline put in its state
-    (gate/delivery.py), carried to this update so that it never reverts a deploy. Offline, without
+    (gate/promotion/delivery.py), carried to this update so that it never reverts a deploy. Offline, without
     `--evidence <stack>=FILE`, the state is empty: the stack file's values are planned."""
     if not delivery.carries_state(stack):
         return None
@@ -144,7 +149,7 @@ def check_promotion(policy: GatePolicy, state: dict[str, Any] | None) -> dict[st
     outputs = read_stack_outputs(source) if source is not None else None
     follow_up = promotion.enforce_promotion(policy, outputs, stack_file(policy.stack))
     # GATE-DP-16 (issue 12, part drill): a new image reaches production only after a recent
-    # passed rollback drill upstream (gate/drill.py); emergencies, rollbacks, re-applies exempt.
+    # passed rollback drill upstream (gate/promotion/drill.py); emergencies, rollbacks, re-applies exempt.
     if drill.needs_drill(policy, state):
         drilled = drill.drilled_environment(policy).stack
         drilled_outputs = outputs if drilled == source else read_stack_outputs(drilled)
@@ -169,7 +174,7 @@ def export_promotion(
     evidence = delivery.evidence_record(policy)
     if evidence is not None:
         pulumi.export(promotion.EVIDENCE_OUTPUT, evidence)
-    # The state the next `pulumi up` carries forward (gate/delivery.py).
+    # The state the next `pulumi up` carries forward (gate/promotion/delivery.py).
     for name, value in delivery.state_outputs(policy, state).items():
         pulumi.export(name, value)
 

@@ -47,8 +47,8 @@ from typing import Any
 
 import yaml
 
-from gate.expressions import ExpressionError, Status, evaluate, evaluate_if, interpolate, to_string
-from gate.liveness import triggers
+from gate.github.expressions import ExpressionError, Status, evaluate, evaluate_if, interpolate, to_string
+from gate.github.liveness import triggers
 
 STEP_TIMEOUT = 300
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.consistency import load_stack
+from gate.policy.consistency import load_stack
 from tests.conftest import ROOT
 
 # The example's names and what the renamed copy calls them. Whole words: `aos-dev` (the dev EKS
@@ -26,7 +26,7 @@ RENAMES = {"acme": "example-org", "aos": "shop"}
 # What the copy holds; the program is linked, not copied (the copy tests the stacks). The packages are
 # linked when they sit next to Pulumi.yaml (the flat layout); an installed package needs no link.
 COPIED = ("stacks", "examples/state")
-LINKED = ("Pulumi.yaml", "__main__.py", "gate", "components")
+LINKED = ("Pulumi.yaml", "__main__.py")
 
 
 def _link_program(dest: Path, source: Path) -> None:

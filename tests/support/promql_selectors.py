@@ -1,6 +1,6 @@
 """Find every vector selector in a PromQL expression, with its label matchers.
 
-A small tokenizer, independent of gate/promql.py (which builds the selectors): it reads the
+A small tokenizer, independent of gate/runtime/promql.py (which builds the selectors): it reads the
 finished expression text the way Prometheus's lexer does for the parts that matter here. String
 literals are read whole (so braces inside them, such as Argo's `{{args.namespace}}`, are text),
 `[5m]` ranges and `by (...)` / `on (...)` label lists are skipped, an identifier followed by `(` is a

@@ -1,7 +1,7 @@
 """A release as the harness's sample repository makes one (issue 12): the release contract a push
 adds, the contract check the gate commits, and the GitHub answers a production deploy reads.
 
-`tools/release_check.py` and the contract template (gate/release_contract.py) are committed into
+`tools/release_check.py` and the contract template (gate/github/release_contract.py) are committed into
 each gated repository; `contract_text` fills the real template (every section written, every box
 ticked).
 """
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gate import release_contract
+from gate.github import release_contract
 
 CONTRACTS = "work/releases"
 APPROVER = "alice"

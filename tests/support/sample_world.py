@@ -3,7 +3,7 @@
 - SAMPLE_REPO: the sample's tree (tests/support/sample-repo): a tiny service (app/), the Python and
   JavaScript twins of its model, the determinism and e2e scripts, golden fixtures, a k6 smoke test,
   deploy scripts, a Dockerfile and a Pulumi project (infra/). It meets every command of the gate's
-  contract (gate/model.py `Commands`).
+  contract (gate/policy/model.py `Commands`).
 - STUBS: a directory to put first on PATH: docker, trivy, kubectl, gh, pulumi, aws, curl, npx, and python
   wrappers (tests/support/stubs/stubkit.py says what each does). They record every call in the
   world and answer from it.
@@ -55,7 +55,7 @@ _GIT_IDENTITY = {
 
 
 def namespace(environment: str) -> str:
-    """aos-<environment>, or aos-pr-<N> for a pull request's stack pr-aos-<N> (gate/prnames.py)."""
+    """aos-<environment>, or aos-pr-<N> for a pull request's stack pr-aos-<N> (gate/policy/prnames.py)."""
     if environment.startswith("pr-aos-"):
         return f"aos-pr-{environment.removeprefix('pr-aos-')}"
     return f"aos-{environment}"
@@ -355,7 +355,7 @@ def make_root_hashes_empty() -> dict[str, str]:
 @dataclass(frozen=True)
 class Mutation:
     changes: Callable[[], Mapping[str, str | None]]
-    breaks: str | None  # the gate check that must fail (gate/model.py check names); None: all pass
+    breaks: str | None  # the gate check that must fail (gate/policy/model.py check names); None: all pass
 
 
 MUTATIONS: dict[str, Mutation] = {

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.clock import NOW_ENV
-from gate.plan import build_plan
+from gate.offline.plan import build_plan
 from tests.conftest import ROOT
 from tests.support.example_org import Names, names_of
 

@@ -1,7 +1,7 @@
 """`python -m gate` as the gate's workflows call it from their delivery-gate checkout, offline.
 
     ephemeral up --repository OWNER/NAME --pr N [--image IMAGE]
-        creates namespace <repo>-pr-N (gate/prnames.py) in the world's cluster, running IMAGE
+        creates namespace <repo>-pr-N (gate/policy/prnames.py) in the world's cluster, running IMAGE
         (default: the image of the repository pushed last), which must have been pushed; its URL is
         cluster/default-url. With KUBECONFIG set (cluster credentials), the file must exist.
     ephemeral down --repository OWNER/NAME --pr N     removes it (nothing to do is fine)
@@ -16,7 +16,7 @@
         aos-production) runs IMAGE, which must be pushed and pinned by digest; for a stack that
         promotes from another (staging from dev, prod from staging) IMAGE's digest must be the one
         evidenced upstream (GATE-DP-09). Writes image= and previous_image= to $GITHUB_OUTPUT.
-        Issue 12, part emergency (gate/emergency.py): an ordinary deploy fails with [GATE-DP-17]
+        Issue 12, part emergency (gate/promotion/emergency.py): an ordinary deploy fails with [GATE-DP-17]
         while the world file emergency/overdue-backfill exists (its text: the overdue issues).
     deploy ... --emergency INCIDENT --rollback-plan URL --security-scan URL --commit SHA
         GATE-DP-10: no upstream evidence needed, but the security-scan run must be verified: the
@@ -115,7 +115,7 @@ def pushed_image(root: Path, repository: str, image: str | None) -> str:
 
 
 def slug(name: str) -> str:
-    """gate/prnames.py repository_slug, copied: this fake stands in for the `gate` package."""
+    """gate/policy/prnames.py repository_slug, copied: this fake stands in for the `gate` package."""
     lowered = name.lower()
     cleaned = "-".join(part for part in re.split(r"[^a-z0-9]+", lowered) if part)
     if cleaned == lowered and len(cleaned) <= 40:

@@ -1,1 +1,0 @@
-"""Thin Pulumi components: each declares provider resources from a spec computed in gate/."""

@@ -1,0 +1,255 @@
+"""The offline plan: what `pulumi up` would declare for a stack, as canonical JSON with a root hash.
+
+It runs the real program (Pulumi.yaml's `main`, by default __main__.py) under the recording mock
+engine (gate/offline/engine.py): no Pulumi CLI, no credentials, no network. Same inputs, same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gate.errors import GateError, InputOutputError
+from gate.offline.engine import Recording, RegisteredResource, run_program
+from gate.policy.stackfile import read_own_stack_config, to_engine_config
+
+PLAN_FILE = "plan.json"
+PROJECT_FILE = "Pulumi.yaml"
+
+
+class PlanFileError(GateError):
+    """A plan file, or the project it would be built from, that cannot be read."""
+
+
+class PlanFileUnreadable(PlanFileError, InputOutputError):
+    """A plan, evidence or project file that is missing or cannot be read (exit 4)."""
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    program: Path
+
+
+def read_project(project_dir: Path) -> Project:
+    """The project name and program file from Pulumi.yaml (`main` may name a file or directory)."""
+    path = project_dir / PROJECT_FILE
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanFileUnreadable(
+            f"{path}: not found; --project-dir must name the directory holding it", file=str(path)
+        ) from None
+    except OSError as error:
+        raise PlanFileUnreadable(f"{path}: cannot read the project file: {error}", file=str(path)) from None
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise PlanFileError(f"{path}: cannot read the project file: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        raise PlanFileError(f"{path}: expected a map with a `name`")
+    main = project_dir / str(document.get("main") or ".")
+    program = main / "__main__.py" if main.is_dir() else main
+    if not program.is_file():
+        raise PlanFileUnreadable(f"{path}: the program {program} does not exist", file=str(program))
+    return Project(name=document["name"], program=program)
+
+
+def build_plan(
+    project_dir: Path,
+    stack: str,
+    evidence: Mapping[str, Path] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run the project's program for `stack` and return its plan document (with root_hash).
+
+    The plan's stack references read other stacks' outputs from `evidence` (stack name -> a file
+    holding them) or `stack_outputs` (stack name -> the outputs themselves), never from a backend.
+    """
+    outputs = {name: read_stack_outputs_file(path) for name, path in (evidence or {}).items()}
+    outputs.update({name: dict(values) for name, values in (stack_outputs or {}).items()})
+    project = read_project(project_dir)
+    # The stack file's own values, as the Pulumi CLI passes them: the program merges the base file
+    # (gate/policy/loader.py load_stack_policy), the same under `pulumi up`.
+    config = read_own_stack_config(project_dir, stack)
+    recording = run_program(
+        project.program,
+        project=project.name,
+        stack=stack,
+        config=to_engine_config(config.values),
+        secret_keys=config.secret_keys,
+        stack_outputs=outputs,
+    )
+    plan = plan_document(project.name, stack, recording)
+    plan["root_hash"] = root_hash(plan)
+    return plan
+
+
+def read_stack_outputs_file(path: Path) -> dict[str, Any]:
+    """A stack's outputs from `pulumi stack output --json` or from that stack's plan.json."""
+    document = _read_json(path, "evidence file")
+    if not isinstance(document, dict):
+        raise PlanFileError(f"{path}: expected a JSON object of stack outputs")
+    if "resources" in document and "root_hash" in document:  # a plan written by `gate plan`
+        outputs = document.get("outputs")
+        if not isinstance(outputs, dict):
+            raise PlanFileError(f"{path}: a plan without an `outputs` object")
+        return outputs
+    return document
+
+
+def plan_document(project: str, stack: str, recording: Recording) -> dict[str, Any]:
+    """The plan without its root hash. Shares the recording's dicts: nothing is copied."""
+    return {
+        "project": project,
+        "stack": stack,
+        "resources": [_resource_entry(r) for r in recording.resources],
+        "outputs": recording.outputs,
+        "invokes": [{"token": i.token, "args": i.args} for i in recording.invokes],
+    }
+
+
+def _resource_entry(resource: RegisteredResource) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "urn": resource.urn,
+        "type": resource.type,
+        "name": resource.name,
+        "parent": resource.parent,
+        "custom": resource.custom,
+        "inputs": resource.inputs,
+        "options": resource.options,
+    }
+    if resource.outputs is not None:
+        entry["outputs"] = resource.outputs
+    return entry
+
+
+def canonical_json(document: Any) -> bytes:
+    """The compact canonical form the root hash is taken over."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def root_hash(plan: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON of the plan without its own root_hash."""
+    body = {key: value for key, value in plan.items() if key != "root_hash"}
+    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def render_plan(plan: dict[str, Any]) -> bytes:
+    """The plan file's bytes: sorted keys, two-space indent, UTF-8, trailing newline."""
+    return (json.dumps(plan, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def plan_path(out_dir: Path, stack: str) -> Path:
+    return out_dir / stack / PLAN_FILE
+
+
+def write_plan(plan: dict[str, Any], out_dir: Path) -> Path:
+    """Write out_dir/<stack>/plan.json; a reader never sees a half-written file."""
+    path = plan_path(out_dir, plan["stack"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{PLAN_FILE}.{os.getpid()}.tmp")
+    partial.write_bytes(render_plan(plan))
+    partial.replace(path)
+    return path
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    """A plan file written by write_plan, or a PlanFileError saying why it is not one."""
+    document = _read_json(path, "plan file")
+    problem = _shape_problem(document)
+    if problem:
+        raise PlanFileError(f"{path}: not a delivery-gate plan: {problem}")
+    return dict(document)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanFileUnreadable(f"{path}: no such {what}", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PlanFileUnreadable(f"{path}: cannot read the {what}: {error}", file=str(path)) from None
+    except json.JSONDecodeError as error:
+        raise PlanFileError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+
+
+def _shape_problem(document: Any) -> str | None:
+    if not isinstance(document, dict):
+        return "expected a JSON object"
+    if not isinstance(document.get("resources"), list):
+        return "expected a `resources` list"
+    for index, resource in enumerate(document["resources"]):
+        if not isinstance(resource, dict) or not isinstance(resource.get("urn"), str):
+            return f"resources[{index}] has no `urn`"
+    if not isinstance(document.get("outputs", {}), dict):
+        return "expected `outputs` to be an object"
+    return None
+
+
+def summarize(plan: dict[str, Any]) -> str:
+    """A short human summary: resources per type, the merge gate per repository, the root hash."""
+    resources = plan["resources"]
+    lines = [f"{plan['project']} / {plan['stack']}: {len(resources)} resources"]
+    counts = Counter(resource["type"] for resource in resources)
+    width = max((len(t) for t in counts), default=0)
+    lines += [f"  {kind:<{width}}  {counts[kind]}" for kind in sorted(counts)]
+    outputs = plan.get("outputs", {})
+    if "requiredChecks" in outputs:  # a delivery-gate stack (the bootstrap project has none)
+        lines.append("required checks:")
+        lines += _required_checks_lines(outputs["requiredChecks"])
+    if outputs.get("requiredWorkflows"):
+        required = outputs["requiredWorkflows"]
+        lines.append(f"required workflows (organisation rulesets) from {required['source']}:")
+        lines += [f"  {repo}: {', '.join(paths)}" for repo, paths in sorted(required["repositories"].items())]
+    lines += _promotion_lines(outputs)
+    lines += _exception_lines(outputs)
+    lines.append(f"root hash: {plan['root_hash']}")
+    return "\n".join(lines)
+
+
+def _exception_lines(outputs: dict[str, Any]) -> list[str]:
+    exceptions = outputs.get("gateExceptions")
+    if not isinstance(exceptions, dict):
+        return []
+    declared = exceptions.get("declared", [])
+    lines = [f"EXCEPTIONS to the policy's non-negotiables ({len(declared)}):"]
+    for e in declared:
+        lines.append(f"  - {e['rule']} until {e['expires']}, approved by {e['approvedBy']}: {e['reason']}")
+    lines += [f"  waived here: {line}" for line in exceptions.get("waived", [])]
+    return lines
+
+
+def _promotion_lines(outputs: dict[str, Any]) -> list[str]:
+    lines = []
+    if "promotesFrom" in outputs:
+        lines.append(f"promotes from: {outputs['promotesFrom']}")
+    if "releaseSource" in outputs:
+        lines.append(f"release from: {outputs['releaseSource']}")
+    if "validationStatus" in outputs:
+        lines.append(f"validation here: {outputs['validationStatus']}")
+    follow_up = outputs.get("emergencyFollowUp")
+    if isinstance(follow_up, dict):
+        lines.append(f"EMERGENCY deployment for {follow_up.get('incidentId')}; skipped validation:")
+        lines += [f"  - {item}" for item in follow_up.get("skippedValidation", [])]
+        lines.append("  follow-up to backfill:")
+        lines += [f"  - {item}" for item in follow_up.get("backfill", [])]
+    return lines
+
+
+def _required_checks_lines(required: Any) -> list[str]:
+    if not required:
+        return ["  none here: merge gate declared by another stack"]
+    lines = []
+    for repo in sorted(required):
+        lines.append(f"  {repo}")
+        for branch in sorted(required[repo]):
+            checks = required[repo][branch]
+            lines.append(f"    {branch} ({len(checks)}): {', '.join(checks)}")
+    return lines
