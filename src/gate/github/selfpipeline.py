@@ -100,7 +100,9 @@ def chain(project_dir: Path) -> list[Stage]:
 
 _PLAN_EVERY_STACK = f"""\
 set -euo pipefail
-# Each checkout is planned by its own code (the base by the base's gate, the head by the head's) in
+# Each checkout is planned by its own code (the base by the base's gate, the head by the head's: the
+# package in the checkout's src/, PYTHONPATH; a checkout from before the src/ layout finds its gate/
+# in the working directory) in
 # the promotion order it tells itself; each stack reads the plans of the stacks before it as their
 # outputs (stack references, offline), as `make plan-all` does, with
 # the stack's own sample state (examples/state) where the checkout has one. A failure is kept for the report
@@ -111,7 +113,8 @@ plan_checkout() {{
   local out="$plans/$side"
   local -a evidence=()
   mkdir -p "$out"
-  if ! (cd "$dir" && python -m gate stacks --project-dir .) > "$out/stacks.txt" 2> "$out/error.txt"; then
+  if ! (cd "$dir" && PYTHONPATH=src python -m gate stacks --project-dir .) > "$out/stacks.txt" \\
+    2> "$out/error.txt"; then
     rm -f "$out/stacks.txt"
     return 0
   fi
@@ -123,8 +126,8 @@ plan_checkout() {{
     if [ -f "$dir/examples/state/$stack.json" ]; then
       state=(--evidence "$stack=examples/state/$stack.json")
     fi
-    if (cd "$dir" && python -m gate plan --project-dir . --stack "$stack" --out "$out" "${{evidence[@]}}" \\
-      "${{state[@]}}") > "$out/$stack/plan.log" 2>&1; then
+    if (cd "$dir" && PYTHONPATH=src python -m gate plan --project-dir . --stack "$stack" --out "$out" \\
+      "${{evidence[@]}}" "${{state[@]}}") > "$out/$stack/plan.log" 2>&1; then
       evidence+=(--evidence "$stack=$out/$stack/plan.json")
     else
       cp "$out/$stack/plan.log" "$out/$stack/error.txt"
@@ -215,6 +218,7 @@ fi
 _INSTALL = """\
 set -euo pipefail
 python -m pip install -r requirements.txt
+python -m pip install --no-deps .  # the package itself (src/gate): the program imports it
 # Pulumi.yaml runs the program in .venv: one that sees what was just installed.
 python -m venv --system-site-packages --without-pip .venv
 """
@@ -254,7 +258,9 @@ def plan_job() -> Job:
             "name": "Check out the base",
         },
         setup_python(SETTINGS),
-        run("Install", "python -m pip install -r requirements.txt"),
+        # The head's package for `gate diff` and `gate report`; each checkout's plans still run that
+        # checkout's own package (PYTHONPATH=src in _PLAN_EVERY_STACK).
+        run("Install", "python -m pip install -r requirements.txt\npython -m pip install --no-deps .\n"),
         {"id": "plans", **run("Plan every stack of the base and of the head (offline)", _PLAN_EVERY_STACK)},
         when(
             "${{ !cancelled() }}",

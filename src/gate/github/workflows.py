@@ -429,8 +429,20 @@ def gate_checkout(s: WorkflowSettings, owner: str) -> Step:
     }
 
 
+_INSTALL_GATE = """\
+set -euo pipefail
+# The configuration repository's requirements.txt pins delivery-gate (what `gate init` writes) and,
+# through it, the Pulumi SDK and providers. A checkout of delivery-gate itself (its own stacks as the
+# configuration) has no such pin: its package is installed from that checkout's source.
+python -m pip install -r .delivery-gate/requirements.txt
+if [ -f .delivery-gate/src/gate/__init__.py ]; then
+  python -m pip install --no-deps ./.delivery-gate
+fi
+"""
+
+
 def install_gate() -> Step:
-    return run("Install delivery-gate", "python -m pip install -r .delivery-gate/requirements.txt")
+    return run("Install delivery-gate", _INSTALL_GATE)
 
 
 def resolve_target_script(policy: GatePolicy, repo: Repository) -> str:
@@ -953,7 +965,6 @@ def security_scan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
 
 _INFRA_PLAN = """\
 set -euo pipefail
-export PYTHONPATH=.delivery-gate
 python -m gate plan --project-dir "$INFRA_DIR" --stack "$STACK" --out build/head
 if [ -f ".base/$INFRA_DIR/Pulumi.yaml" ]; then
   python -m gate plan --project-dir ".base/$INFRA_DIR" --stack "$STACK" --out build/base
