@@ -22,8 +22,8 @@ from pathlib import Path
 from gate import __version__, clock
 from gate.cli import clihelp, cliout, configview
 from gate.cli import delivery as delivery_cli
-from gate.cli.exitcodes import ExitCode, exit_code_of
-from gate.errors import GateError, UsageError
+from gate.cli import scaffold
+from gate.errors import GateError
 from gate.github.files import committed_files, write_files
 from gate.offline import report
 from gate.offline.diff import diff_plans, render_diff, render_json, render_markdown, render_stat
@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-19 (issue 12, part deploy)
     changelog.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-20 (issue 12, part deploy)
     evaluate.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-18 (issue 12, part evaluate)
+    scaffold.add_parser(commands)  # issue 13: a new configuration repository
     schema.add_parser(commands)  # issue 13, item 6: docs/stack-file.schema.json, docs/config-reference.md
     clihelp.decorate(parser, PROG)  # issue 13, item 4: examples, exit codes and --format in every --help
     return parser
@@ -237,6 +238,7 @@ def main(
         "report": lambda: _report(args, output),
         "window": lambda: window.command(args),
         "schema": lambda: schema.command(args),
+        "init": lambda: scaffold.command(args),
         "changelog": lambda: changelog.command(args, changelog_source),
         "evaluate": lambda: _evaluate(args, outside or delivery_cli.Outside()),
         "health": lambda: health.command(
