@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # The execution harness's `gated` and `app_url` fixtures, for every module that runs workflows.
-pytest_plugins = ("tests.support.harness_fixtures",)
+pytest_plugins = ("tests.support.harness_fixtures", "tests.support.package_fixtures")
 
 ROOT = Path(__file__).resolve().parents[1]
 

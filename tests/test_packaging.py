@@ -1,22 +1,17 @@
 """The installable product (issue 13, item 4): a src/ package, a wheel, the `gate` console script.
 
-The wheel is built from this checkout (`pip wheel --no-build-isolation`: setuptools is pinned in
-requirements-dev.txt, so no network), installed with `--no-deps` into a directory that is put first
-on PYTHONPATH (the dependencies are the test venv's), and used from outside the checkout, the way a
-configuration repository uses it.
+The wheel and its installation come from tests/support/package_fixtures.py; the package is used
+from outside the checkout, the way a configuration repository uses it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
-
-import pytest
 
 import gate
 
@@ -64,30 +59,6 @@ def test_no_flat_modules_remain_at_the_top_of_the_package() -> None:
     assert top == ["__init__.py", "__main__.py", "bundled.py", "clock.py", "errors.py", "program.py"]
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        check=True,
-        cwd=out,
-        timeout=300,
-    )
-    (built,) = out.glob("delivery_gate-*.whl")
-    return built
-
-
 def test_the_wheel_holds_the_package_its_tools_licence_and_script(wheel: Path) -> None:
     assert wheel.name == f"delivery_gate-{gate.__version__}-py3-none-any.whl"
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -109,19 +80,6 @@ def test_the_wheel_holds_the_package_its_tools_licence_and_script(wheel: Path) -
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
     assert "License-Expression: Apache-2.0" in metadata
     assert "Requires-Dist: pulumi-github==" in metadata
-
-
-@pytest.fixture(scope="module")
-def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The wheel installed into its own directory; the environment that runs it from there."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
-        check=True,
-        timeout=300,
-    )
-    path = f"{target / 'bin'}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "PYTHONPATH": str(target), "PATH": path}
 
 
 def test_the_installed_package_is_the_one_that_runs(installed: dict[str, str], tmp_path: Path) -> None:
