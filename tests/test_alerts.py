@@ -274,7 +274,8 @@ def test_other_metric_and_app_names_follow_the_policy() -> None:
     assert 'requests_total{job="api",namespace="api",code=~"5.."}' in exprs
     assert "job:requests:error_ratio_rate5m" in exprs
     assert 'rl_redis_up{namespace="api"} == 0' in exprs and 'absent(rl_redis_up{namespace="api"})' in exprs
-    assert 'increase(aos_replay_mismatch_total{namespace="api"}[10m])' in exprs
+    # The counter follows the application (M9's `aos_replay_mismatch_total` is aos's own).
+    assert 'increase(api_replay_mismatch_total{namespace="api"}[10m])' in exprs
     assert "http_requests_total" not in exprs and '"aos"' not in exprs
 
 

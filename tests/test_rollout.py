@@ -256,7 +256,8 @@ def test_the_four_rollback_criteria_carry_the_policys_thresholds() -> None:
     assert custom["error-rate-increase"]["failureCondition"].endswith("result[0] > 0.025")
     assert custom["p99-latency"]["failureCondition"].endswith("result[0] > 450")
     assert custom["replay-mismatch"]["failureCondition"].endswith("result[0] > 2")
-    assert "aos_replay_mismatch_total{" in custom["replay-mismatch"]["provider"]["prometheus"]["query"]
+    # The counter follows the application (M9's `aos_replay_mismatch_total` is aos's own).
+    assert "shop_replay_mismatch_total{" in custom["replay-mismatch"]["provider"]["prometheus"]["query"]
     assert "[10m]" in custom["replay-mismatch"]["provider"]["prometheus"]["query"]
     assert "http_request_duration_seconds_bucket{" in custom["p99-latency"]["provider"]["prometheus"]["query"]
     assert 'pod=~"shop-{{args.canary-hash}}-' in custom["p99-latency"]["provider"]["prometheus"]["query"]

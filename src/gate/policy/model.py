@@ -8,9 +8,9 @@ item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds on
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -797,7 +797,15 @@ def _default_environments() -> tuple[Environment, ...]:
 class ReplayMismatch(GateModel):
     """M9 §Post-merge 2: `aos_replay_mismatch_total` increases above threshold in 5m -> rollback."""
 
-    metric: MetricName = Field(default="aos_replay_mismatch_total")
+    # M9 names the counter of its own application, aos; the gate reads the name as
+    # `<application>_replay_mismatch_total`, so the example's default is the policy's exact metric
+    # and another organisation's does not inherit a name it never exports.
+    metric: MetricName = Field(
+        default="",
+        validate_default=False,
+        description="The replay-mismatch counter. Default: `<application.name>_replay_mismatch_total` "
+        "(`-` as `_`), which for the policy's own application `aos` is M9's `aos_replay_mismatch_total`.",
+    )
     increase_above: NonNegativeFloat = Field(
         default=0, description="Rollback when the counter grows by more than this within `window`."
     )
@@ -1192,7 +1200,11 @@ class Application(GateModel):
     """The service the gate deploys, as Kubernetes and Prometheus see it."""
 
     name: EnvironmentName = Field(
-        default="aos", description="App name: Deployment/Rollout, Service, `job` label."
+        default="",
+        validate_default=False,
+        description="App name: Deployment/Rollout, Service, `job` label, namespace (`<name>`, "
+        "`<name>-flags`). Default: the first gated repository's name as a lower-case DNS label; "
+        "nothing of another organisation is assumed.",
     )
     image: ImageReference | None = Field(
         default=None, description="Image reference to deploy; set per stack (promotion pins a digest)."
@@ -1687,6 +1699,26 @@ class AwsSettings(GateModel):
 # The whole policy of one stack
 
 
+_NOT_IN_A_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+def application_name_for(repository: str) -> str | None:
+    """A repository's name as an application name (a lower-case DNS label of at most 32
+    characters), or None when nothing usable is left (e.g. a name of digits only)."""
+    label = _NOT_IN_A_LABEL.sub("-", repository.lower()).strip("-")[:32].rstrip("-")
+    return label if re.fullmatch(r"[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?", label) else None
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """A nested value as the before-validator sees it: a mapping, a model (tests build policies
+    from models) or nothing."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, GateModel):
+        return {name: getattr(value, name) for name in value.model_fields_set}
+    return {}
+
+
 class GatePolicy(GateModel):
     """Everything one stack applies. Keys are the `delivery-gate:<key>` entries of the stack file."""
 
@@ -1815,6 +1847,45 @@ class GatePolicy(GateModel):
         default_factory=lambda: ChangeLog(),  # noqa: PLW0108 - defined below
         description="Where each successful production deploy is recorded (GATE-DP-20).",
     )
+
+    # -- derived defaults --------------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_application_defaults(cls, data: Any) -> Any:
+        """Issue 13: a new organisation's plan holds nothing of the example one. The application is
+        named after the first gated repository unless the stack names it, and the replay-mismatch
+        counter after the application (see ReplayMismatch)."""
+        if not isinstance(data, dict):
+            return data
+        application = _as_dict(data.get("application"))
+        repositories = data.get("repositories")
+        if not application.get("name") and isinstance(repositories, list | tuple) and repositories:
+            first = repositories[0]
+            repository = first.get("name") if isinstance(first, dict) else getattr(first, "name", None)
+            name = application_name_for(repository) if isinstance(repository, str) else None
+            if name is not None:
+                application = {**application, "name": name}
+                data = {**data, "application": application}
+        name = application.get("name")
+        thresholds = _as_dict(data.get("thresholds"))
+        key = "replay_mismatch" if "replay_mismatch" in thresholds else "replayMismatch"
+        mismatch = _as_dict(thresholds.get(key))
+        if isinstance(name, str) and name and not mismatch.get("metric"):
+            metric = f"{name.replace('-', '_')}_replay_mismatch_total"
+            data = {**data, "thresholds": {**thresholds, key: {**mismatch, "metric": metric}}}
+        return data
+
+    @model_validator(mode="after")
+    def _application_is_named(self) -> Self:
+        if not self.application.name:
+            raise FieldProblem(
+                "application.name",
+                "(missing)",
+                f"a lower-case name (letters, digits, inner hyphens, at most 32 characters); the first "
+                f"repository's name {self.repositories[0].name!r} cannot be made one, so set it",
+            )
+        return self
 
     # -- cross-field rules -------------------------------------------------------------------
 

@@ -76,9 +76,13 @@ def manifests(policy: GatePolicy) -> list[Manifest]:
         dashboards.config_map(policy),
         flags.feature_flag_resource(policy),
     ]
-    if uses_progressive_rollout(policy):
+    if policy.deployed_image is None:
+        # No release yet (issue 13): the safety net is in place, the workload comes with the first
+        # release (gate promote / gate deploy), never as a placeholder image nothing can pull.
+        pass
+    elif uses_progressive_rollout(policy):
         inside += [*rollout.services(policy), rollout.analysis_template(policy), rollout.rollout(policy)]
-    elif policy.deployed_image is not None:
+    else:
         # One delivery path: dev's workload is the stack's too (gate deploy), without a canary.
         inside += [*rollout.services(policy), rollout.rollout(policy, progressive=False)]
     return [namespace(policy), *(_in_namespace(m, ns) for m in inside)]

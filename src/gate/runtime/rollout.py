@@ -97,9 +97,10 @@ def stable_service_name(policy: GatePolicy) -> str:
 
 
 def image(policy: GatePolicy) -> str:
-    """The image to deploy. A stack that does not set `application.image` gets `<app>:unset`, a tag
-    that does not exist: the canary never becomes available, the progress deadline aborts the update
-    and the stable version keeps serving. Each stack must set the image (promotion pins a digest)."""
+    """The image to deploy: the release's digest (or dev's application.image). The environment
+    stacks declare no workload before their first release (gate/runtime/cluster.py); a caller that
+    renders one anyway gets `<app>:unset`, a tag that does not exist, so the canary never becomes
+    available and the progress deadline aborts the update."""
     return policy.deployed_image or f"{policy.application.name}:unset"
 
 
@@ -212,7 +213,8 @@ def rollback_criteria(policy: GatePolicy, arg: ArgRenderer = _arg) -> tuple[Crit
             threshold=mismatch.increase_above,
             # M9 §Thresholds: "Parity failure: immediate rollback".
             failure_limit=0,
-            source='M9 §Post-merge 2: "`aos_replay_mismatch_total` increases above threshold in 5m"',
+            # The policy's words with this application's counter (M9 names its own, aos's).
+            source=f'M9 §Post-merge 2: "`{mismatch.metric}` increases above threshold in 5m"',
         ),
         Criterion(
             name="health-checks",
