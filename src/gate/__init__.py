@@ -10,4 +10,4 @@ Nothing outside `gate.components` and `gate.program` declares a resource.
 
 # The release of delivery-gate (semantic versioning; CHANGELOG.md). pyproject.toml holds the same
 # value (tests/test_cli.py keeps them equal).
-__version__ = "0.12.0"
+__version__ = "0.13.0"
