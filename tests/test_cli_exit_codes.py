@@ -135,15 +135,15 @@ def test_a_bad_stack_file_exits_2_and_names_file_path_value_and_allowed_in_json(
 def test_usage_errors_exit_2_as_argparse_words_them_or_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "plan")
     assert code == 2 and out == ""
-    assert err.startswith("usage: python -m gate plan")
-    assert "python -m gate plan: error: the following arguments are required: --stack" in err
+    assert err.startswith("usage: gate plan")
+    assert "gate plan: error: the following arguments are required: --stack" in err
 
     code, out, err = run(capsys, "plan", "--format", "json")
     error = as_json(out)
     assert code == 2 and error["code"] == 2 and error["kind"] == "usage" and error["error"] == "UsageError"
     assert error["message"] == "the following arguments are required: --stack"
     assert error["command"] == "plan"
-    assert str(error["usage"]).startswith("usage: python -m gate plan")
+    assert str(error["usage"]).startswith("usage: gate plan")
 
     code, out, _ = run(capsys, "plan", "--stack", "dev", "--bogus", "--format=json")
     assert code == 2 and as_json(out)["message"] == "unrecognized arguments: --bogus"
@@ -394,7 +394,7 @@ def help_text(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 def test_the_top_level_help_lists_examples_and_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     text = help_text(capsys)
-    assert "examples:\n  python -m gate plan --stack dev\n" in text
+    assert "examples:\n  gate plan --stack dev\n" in text
     for meaning in exitcodes.MEANINGS:
         assert f"  {int(meaning.code)}  {meaning.kind:<8} {meaning.text}\n" in text
     assert "--version" in text
@@ -408,7 +408,7 @@ def test_every_command_has_examples_exit_codes_and_a_format_option(
     assert set(paths) == set(clihelp.COMMANDS)  # a new command must say its examples and codes
     for path in paths:
         text = help_text(capsys, *path.split())
-        assert "examples:\n  python -m gate " in text, path
+        assert "examples:\n  gate " in text, path
         assert "exit codes:\n  0  ok" in text, path
         assert "--format" in text, path
 

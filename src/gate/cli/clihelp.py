@@ -127,6 +127,14 @@ COMMANDS: dict[str, CommandHelp] = {
     "schema": CommandHelp(
         ("schema --out docs/stack-file.schema.json", "schema --reference"), codes=(ExitCode.IO,)
     ),
+    # Issue 13: a new configuration repository that uses the installed package (gate/cli/scaffold.py).
+    "init": CommandHelp(
+        (
+            "init our-gate --owner example-org --repository shop-api",
+            "init our-gate --owner example-org --repository shop-api --repository storefront",
+        ),
+        codes=_READS_FILES,
+    ),
     # Issue 13, part base: the merged configuration of a stack and where each value comes from.
     "config": CommandHelp(
         ("config --stack prod", "config --stack prod --origins", "config --stack dev --format json"),

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gate import __version__, clock
-from gate.cli import clihelp, cliout, configview
+from gate.cli import clihelp, cliout, configview, scaffold
 from gate.cli import delivery as delivery_cli
-from gate.cli import scaffold
-from gate.errors import GateError
+from gate.cli.exitcodes import ExitCode, exit_code_of
+from gate.errors import GateError, UsageError
 from gate.github.files import committed_files, write_files
 from gate.offline import report
 from gate.offline.diff import diff_plans, render_diff, render_json, render_markdown, render_stat
@@ -157,11 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     consistency.add_argument("--project-dir", type=Path, default=DEFAULT_PROJECT_DIR)
     _add_pipeline_commands(commands)
-    window.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-19 (issue 12, part deploy)
-    changelog.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-20 (issue 12, part deploy)
-    evaluate.add_parser(commands, DEFAULT_PROJECT_DIR)  # GATE-DP-18 (issue 12, part evaluate)
-    scaffold.add_parser(commands)  # issue 13: a new configuration repository
-    schema.add_parser(commands)  # issue 13, item 6: docs/stack-file.schema.json, docs/config-reference.md
+    # GATE-DP-19 and GATE-DP-20 (issue 12, part deploy), GATE-DP-18 (issue 12, part evaluate).
+    for policy_line in (window, changelog, evaluate):
+        policy_line.add_parser(commands, DEFAULT_PROJECT_DIR)
+    # Issue 13: a new configuration repository; docs/stack-file.schema.json, docs/config-reference.md.
+    for project_file in (scaffold, schema):
+        project_file.add_parser(commands)
     clihelp.decorate(parser, PROG)  # issue 13, item 4: examples, exit codes and --format in every --help
     return parser
 

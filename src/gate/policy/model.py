@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
