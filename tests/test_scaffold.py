@@ -23,11 +23,13 @@ def test_init_writes_a_configuration_repository_that_plans(
         ".gitignore",
         "Pulumi.yaml",
         "__main__.py",
+        "base-file.schema.json",
         "requirements.txt",
         "stack-file.schema.json",
         "stacks/Pulumi.dev.yaml",
         "stacks/Pulumi.prod.yaml",
         "stacks/Pulumi.staging.yaml",
+        "stacks/base.yaml",
     ]
     assert (project / "requirements.txt").read_text().splitlines()[-1] == f"delivery-gate=={gate.__version__}"
     # The program is the installed package's, not a copy: two lines.

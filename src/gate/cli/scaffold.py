@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gate import __version__
 from gate.errors import GateError
-from gate.policy.schema import render_schema
+from gate.policy.schema import render_base_schema, render_schema
 
 # A GitHub owner (organisation or user) and a Pulumi project name: what GitHub and Pulumi accept.
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
@@ -24,6 +24,7 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # The environment chain the policy defaults to (delivery-policy.md §Environment Progression).
 STACKS = (("dev", "dev"), ("staging", "staging"), ("prod", "production"))
 SCHEMA_FILE = "stack-file.schema.json"
+BASE_SCHEMA_FILE = "base-file.schema.json"
 
 
 class ScaffoldError(GateError):
@@ -61,16 +62,23 @@ def files(owner: str, project: str, repositories: list[str]) -> dict[str, str]:
             f"delivery-gate=={__version__}\n"
         ),
         ".gitignore": "build/\n.venv/\n__pycache__/\n",
-        # The stack files' JSON Schema of this release, for editors (`gate schema` prints it again).
+        # The JSON Schemas of this release's stack and base files, for editors (`gate schema`).
         SCHEMA_FILE: render_schema(),
+        BASE_SCHEMA_FILE: render_base_schema(),
+        # What every stack shares (docs/base.md): the owner and the gated repositories; each stack
+        # file holds only what differs from it.
+        "stacks/base.yaml": (
+            f"# yaml-language-server: $schema=../{BASE_SCHEMA_FILE}\n"
+            "# What every stack shares; a stack file holds only what differs (its environment, ...).\n"
+            "config:\n"
+            f"  github:owner: {owner}\n"
+            "  delivery-gate:repositories:\n" + "".join(f"    - name: {name}\n" for name in repositories)
+        ),
     }
     for stack, environment in STACKS:
         out[f"stacks/Pulumi.{stack}.yaml"] = (
             f"# yaml-language-server: $schema=../{SCHEMA_FILE}\n"
-            "config:\n"
-            f"  github:owner: {owner}\n"
-            f"  delivery-gate:environment: {environment}\n"
-            "  delivery-gate:repositories:\n" + "".join(f"    - name: {name}\n" for name in repositories)
+            f"config:\n  delivery-gate:environment: {environment}\n"
         )
     return out
 
