@@ -116,6 +116,8 @@ def stack_values(environment: str = "dev", *, flags: bool = True, **aws: Any) ->
     values = {
         "environment": environment,
         "repositories": REPOSITORIES,
+        # Both build and deploy the application (by default only the first would, issue 13).
+        "application": {"repositories": [r["name"] for r in REPOSITORIES]},
         "flags": FLAGS if flags else [],
         "aws": {"accountId": ACCOUNT, "region": REGION, "loadBalancer": LOAD_BALANCER, **aws},
     }

@@ -30,6 +30,8 @@ def policy(environment: str = "dev", *, repositories: Any = None, **aws: Any) ->
     values: dict[str, Any] = {
         "environment": environment,
         "repositories": repositories or [{"name": "aos"}],
+        # Every repository given here builds and deploys (by default only the first, issue 13).
+        "application": {"repositories": [r["name"] for r in repositories or [{"name": "aos"}]]},
         "aws": {"accountId": ACCOUNT, "loadBalancer": LOAD_BALANCER, **aws},
     }
     if aws.get("deployFromReleaseBranches"):
@@ -888,3 +890,27 @@ def test_the_pull_request_variables_come_from_the_first_environments_stack_only(
     )
     assert spec.e2e_variables(hosting("staging"), aos) == ()  # not the first environment
     assert spec.e2e_variables(gated("dev"), aos) == ()  # no EKS cluster: nothing to reach
+
+
+def test_only_the_repositories_that_deploy_are_trusted_by_the_deploy_roles() -> None:
+    # Issue 13: by default the first gated repository builds and deploys the application; another
+    # one (a frontend gated for merging) gets no deploy workflow, so no role may trust it.
+    values = {
+        "environment": "staging",
+        "repositories": [{"name": "aos"}, {"name": "web"}],
+        "aws": {"accountId": ACCOUNT, "loadBalancer": LOAD_BALANCER},
+    }
+    gated = load_policy(values, stack="staging", github_owner="acme")
+    assert [repo.name for repo in gated.deploying_repositories] == ["aos"]
+    assert spec.github_subjects(gated) == [
+        "repo:acme/aos:environment:staging",
+        "repo:acme/aos:environment:staging-rollback",
+    ]
+    assert spec.deploy_workflow_refs(gated) == ["acme/aos/.github/workflows/deploy.yml@refs/heads/main"]
+    assert spec.build_subjects(gated) == ["repo:acme/aos:ref:refs/heads/main"]
+    assert spec.image_repositories(gated) == ("aos",)
+    named = load_policy(
+        {**values, "application": {"repositories": ["web"]}}, stack="staging", github_owner="acme"
+    )
+    assert spec.deploy_workflow_refs(named) == ["acme/web/.github/workflows/deploy.yml@refs/heads/main"]
+    assert named.application.name == "web"

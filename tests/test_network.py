@@ -213,8 +213,12 @@ def test_the_ephemeral_namespace_uses_the_same_renderer_without_external_egress(
     )
     assert set(by_name(rendered_in("pr-aos-42"))) == COMMON
     # The allows both kinds of namespace share are the same, namespace apart.
+    # The project's own repository (and so its application, named after it: issue 13).
+    own = names()
     staging = load_policy(
-        {"environment": "staging", "repositories": [{"name": "aos"}]}, stack="staging", github_owner="acme"
+        {"environment": "staging", "repositories": [{"name": own.repository}]},
+        stack="staging",
+        github_owner=own.owner,
     )
     environment = by_name(runtime.network_policies(staging))
     assert {name: spec for name, spec in environment.items() if name in COMMON} == by_name(

@@ -276,24 +276,25 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
     assert protection["inputs"]["rules"] == {"update": True, "deletion": True, "nonFastForward": True}
     assert [a["actorType"] for a in protection["inputs"]["bypassActors"]] == ["Team", "OrganizationAdmin"]
     assert protection["inputs"]["conditions"]["refName"]["includes"] == ["refs/heads/delivery-gate"]
-    # The gated repositories hold deploy.yml, the post-merge parity check, the scheduled janitor and
-    # the review helper; the one the alert relay dispatches to (the first) also mismatch-automation.yml.
-    for name, extra in (("aos", (MISMATCH_AUTOMATION,)), ("web", ())):
+    # The repository that deploys (the first: issue 13, application.repositories) holds deploy.yml,
+    # the post-merge parity check, the scheduled janitor, the drill, the emergency path, the review
+    # helper and, as the alert relay dispatches to it, mismatch-automation.yml; "web", gated for
+    # merging only, holds the review helper and the release-notes publisher.
+    deploy_side = (
+        "deploy.yml",
+        E2E_WORKFLOW,
+        JANITOR_WORKFLOW,
+        EMERGENCY_WORKFLOW,
+        DRILL_WORKFLOW,
+        MISMATCH_AUTOMATION,
+    )
+    for name, extra in (("aos", deploy_side), ("web", ())):
         own = {
             r["inputs"]["file"] for r in resources if r["type"] == FILE and r["inputs"]["repository"] == name
         }
         assert {p for p in own if p.startswith(WORKFLOW_DIR)} == {
-            f"{WORKFLOW_DIR}/{f}"
-            for f in (
-                "deploy.yml",
-                E2E_WORKFLOW,
-                JANITOR_WORKFLOW,
-                RERUN_WORKFLOW,
-                PUBLISH_WORKFLOW,
-                EMERGENCY_WORKFLOW,
-                *extra,
-            )
-        } | {f"{WORKFLOW_DIR}/{DRILL_WORKFLOW}"}
+            f"{WORKFLOW_DIR}/{f}" for f in (RERUN_WORKFLOW, PUBLISH_WORKFLOW, *extra)
+        }
     central_committed = [r for r in resources if r["type"] == FILE and r["inputs"]["repository"] == CENTRAL]
     assert central_committed
     assert all(r["options"]["protect"] for r in resources if r["type"] in (ORG_RULESET, REPO_RULESET))

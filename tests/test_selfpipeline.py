@@ -33,7 +33,7 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def with_chain(stack: str, environments: list[Any]) -> str:
+def with_chain(stack: str, environments: Any) -> str:
     document = yaml.safe_load(SHIPPED[stack])
     document["config"]["delivery-gate:environments"] = environments
     return yaml.safe_dump(document, sort_keys=False)
@@ -55,8 +55,8 @@ def test_the_stacks_and_their_order_come_from_the_stack_files(make_project: Proj
         selfpipeline.Stage("prod", "production"),
     ]
     two = make_project({
-        "dev": with_chain("dev", CHAIN_WITHOUT_STAGING),
-        "prod": edited("prod", environments=CHAIN_WITHOUT_STAGING),
+        "dev": with_chain("dev", {"replace": CHAIN_WITHOUT_STAGING}),
+        "prod": edited("prod", environments={"replace": CHAIN_WITHOUT_STAGING}),
     })  # fmt: skip
     stages = selfpipeline.chain(two)
     assert [s.stack for s in stages] == ["dev", "prod"]
@@ -68,7 +68,9 @@ def test_the_stacks_and_their_order_come_from_the_stack_files(make_project: Proj
         "pulumi preview --diff (prod)",
     ]
     # A chain the stacks disagree on renders nothing.
-    broken = make_project({**SHIPPED, "prod": edited("prod", environments=CHAIN_WITHOUT_STAGING)})
+    broken = make_project(
+        {**SHIPPED, "prod": edited("prod", environments={"replace": CHAIN_WITHOUT_STAGING})}
+    )
     with pytest.raises(GateError, match="the stacks are inconsistent"):
         selfpipeline.chain(broken)
 

@@ -184,7 +184,9 @@ def test_a_pull_request_gets_one_comment_with_the_summary_first_and_edits_it_on_
     summary, _, details = body.partition("<details>")
     # Branch protection of main and release/*, the PR template, ci.yml and (issue 13: no
     # cross-language checks in a Python-only repository) determinism-check.yml and e2e-parity-check.yml.
-    assert "| **dev** | dev | changes | 0 | 6 | 0 |" in summary
+    # Issue 13, part files: a change of the gate's files is a new revision of its pull request: a
+    # new CODEOWNERS resource (its name carries the revision) and every file on the new branch.
+    assert "| **dev** | dev | changes | 1 | 24 | 1 |" in summary
     assert "| **staging** | staging | no changes | 0 | 0 | 0 |" in summary
     assert "| **prod** | production | no changes |" in summary
     assert "required check `unit-tests-javascript` removed from acme/aos `main`" in summary

@@ -424,7 +424,7 @@ def test_a_required_check_no_workflow_reports_fails_the_plan(
 ) -> None:
     text = STACK_HEAD + "  delivery-gate:repositories:\n    - name: aos\n" + CUSTOM_CHECK
     code, err = plan_exit(make_project, text, capsys)
-    assert code == 2
+    assert code == 3  # a rule violation (GATE-M9-03), gate/cli/exitcodes.py
     assert "Traceback" not in err
     assert "[GATE-M9-03] acme/aos: branch 'main' requires check 'license-scan'" in err
     assert "[GATE-M9-03] acme/aos: branch 'release/*' requires check 'license-scan'" in err
@@ -447,7 +447,7 @@ def test_not_committing_workflows_needs_every_check_declared_external(
         + "  delivery-gate:repositories:\n    - name: aos\n  delivery-gate:workflows:\n    commit: false\n"
     )
     code, err = plan_exit(make_project, text, capsys)
-    assert code == 2
+    assert code == 3  # a rule violation (GATE-M9-03), gate/cli/exitcodes.py
     assert "requires check 'e2e-parity'" in err
 
 

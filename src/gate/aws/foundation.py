@@ -213,11 +213,11 @@ _ECR_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z
 
 
 def image_repositories(policy: GatePolicy) -> tuple[str, ...]:
-    """One ECR repository per service: aws.services, else each gated repository's image name."""
+    """One ECR repository per service: aws.services, else the deploying repository's image name."""
     settings = aws_settings(policy)
     if settings.services is not None:
         return tuple(sorted(set(settings.services)))
-    names = {(policy.workflows.image_name or repo.name).lower() for repo in policy.repositories}
+    names = {(policy.workflows.image_name or repo.name).lower() for repo in policy.deploying_repositories}
     for name in sorted(names):
         if _ECR_NAME.fullmatch(name) is None:
             raise ValueError(
@@ -321,7 +321,7 @@ def deploy_workflow_refs(policy: GatePolicy) -> list[str]:
     return sorted(
         {
             deploy_workflow_ref(repo, _no_pattern(repo.default_branch, "the default branch", policy))
-            for repo in policy.repositories
+            for repo in policy.deploying_repositories
         }
     )
 
@@ -341,7 +341,7 @@ def emergency_workflow_refs(policy: GatePolicy) -> list[str]:
         {
             f"{repo.full_name}/{EMERGENCY_WORKFLOW_PATH}@refs/heads/"
             + _no_pattern(repo.default_branch, "the default branch", policy)
-            for repo in policy.repositories
+            for repo in policy.deploying_repositories
         }
     )
 
@@ -351,7 +351,7 @@ def release_workflow_refs(policy: GatePolicy) -> list[str]:
     aws.deployFromReleaseBranches. IAM's `*` also matches `/`, so `release/*` here admits
     `release/a/b`, which GitHub's `release/*` does not protect (docs/aws.md)."""
     refs = set()
-    for repo in policy.repositories:
+    for repo in policy.deploying_repositories:
         if any(c in repo.release_branch_pattern for c in "[]"):
             raise ValueError(
                 f"stack {policy.stack}: the release branch pattern {repo.release_branch_pattern!r} of "
@@ -373,7 +373,11 @@ def github_subjects(policy: GatePolicy) -> list[str]:
     environment = policy.environment_spec
     names = (environment.name, environment.rollback.name)
     return sorted(
-        {f"repo:{repo.full_name}:environment:{name}" for repo in policy.repositories for name in names}
+        {
+            f"repo:{repo.full_name}:environment:{name}"
+            for repo in policy.deploying_repositories
+            for name in names
+        }
     )
 
 
@@ -384,7 +388,7 @@ def build_subjects(policy: GatePolicy) -> list[str]:
         {
             f"repo:{repo.full_name}:ref:refs/heads/"
             + _no_pattern(repo.default_branch, "the default branch", policy)
-            for repo in policy.repositories
+            for repo in policy.deploying_repositories
         }
     )
 
@@ -462,10 +466,11 @@ def rollback_drill_statement(policy: GatePolicy) -> Document | None:
     refs = sorted(
         f"{repo.full_name}/{drill.WORKFLOW_PATH}@refs/heads/"
         + _no_pattern(repo.default_branch, "the default branch", policy)
-        for repo in policy.repositories
+        for repo in policy.deploying_repositories
     )
     subjects = sorted(
-        f"repo:{repo.full_name}:environment:{environment.rollback.name}" for repo in policy.repositories
+        f"repo:{repo.full_name}:environment:{environment.rollback.name}"
+        for repo in policy.deploying_repositories
     )
     return _github_statement(
         "GateRollbackDrillOnTheDefaultBranch", policy, {SUB_KEY: subjects, WORKFLOW_REF_KEY: refs}

@@ -1476,7 +1476,10 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     # so a repository that does not require e2e-parity on its pull requests (issue 13, part repos:
     # a single-language repository) still gets it, called after deploys only.
     post_merge_only = E2E_WORKFLOW not in jobs_by_file
-    if post_merge_only:
+    # Issue 13: only the repository that deploys the application gets the deploy side; the others
+    # are gated for merging (application.repository).
+    deploys = policy.deploys(repo)
+    if post_merge_only and deploys:
         e2e = next((c for c in policy.checks if c.name == "e2e-parity" and c.workflow == E2E_WORKFLOW), None)
         if e2e is not None:
             jobs_by_file[E2E_WORKFLOW] = {e2e.name: BUILTIN_JOBS[e2e.name](e2e, policy, repo)}
@@ -1496,14 +1499,18 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
         documents[file] = workflow(
             _WORKFLOW_NAMES.get(file, file.removesuffix(".yml")), on, jobs, concurrency=concurrency
         )
-    documents["deploy.yml"] = deploy_workflow(policy, repo)
-    documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/github/automation.py)
-    documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
+    if E2E_WORKFLOW in documents:
+        # Its pull-request runs make per-PR environments, which the janitor reaps.
+        documents[JANITOR_WORKFLOW] = janitor_workflow(policy, repo)
     documents[release_notes.PUBLISH_WORKFLOW] = release_notes.publish_workflow(policy, repo)
-    # Issue 12, part emergency: DP §Emergency / Hotfix Deployments (gate/promotion/emergency.py).
-    documents[emergency.WORKFLOW_FILE] = emergency.workflow_document(policy, repo)
-    # Issue 12, part "drill": the scheduled rollback drill, GATE-DP-16's evidence (gate/promotion/drill.py).
-    documents[drill.WORKFLOW_FILE] = drill.drill_workflow(policy, repo)
+    if deploys:
+        documents["deploy.yml"] = deploy_workflow(policy, repo)
+        documents.update(automation.documents(policy, repo))  # runtime alerts act (gate/github/automation.py)
+        # Issue 12, part emergency: DP §Emergency / Hotfix Deployments (gate/promotion/emergency.py).
+        documents[emergency.WORKFLOW_FILE] = emergency.workflow_document(policy, repo)
+        # Issue 12, part "drill": the scheduled rollback drill, GATE-DP-16's evidence
+        # (gate/promotion/drill.py).
+        documents[drill.WORKFLOW_FILE] = drill.drill_workflow(policy, repo)
     return dict(sorted(documents.items()))
 
 

@@ -1207,6 +1207,16 @@ class Application(GateModel):
         "`<name>-flags`). Default: the first gated repository's name as a lower-case DNS label; "
         "nothing of another organisation is assumed.",
     )
+    # Issue 13: one application per project, built and deployed from its own repository (or
+    # repositories); the others are gated for merging only. An organisation with several deployed
+    # applications has a configuration project per application, sharing a base file (`imports:`).
+    repositories: tuple[RepositoryName, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="The gated repositories that build and deploy the application: only they get "
+        "deploy.yml, the rollback drill, the emergency path and the runtime automation, and only their "
+        "workflows are trusted by the deploy roles. Default: the first repository.",
+    )
     image: ImageReference | None = Field(
         default=None, description="Image reference to deploy; set per stack (promotion pins a digest)."
     )
@@ -1863,7 +1873,12 @@ class GatePolicy(GateModel):
         repositories = data.get("repositories")
         if not application.get("name") and isinstance(repositories, list | tuple) and repositories:
             first = repositories[0]
-            repository = first.get("name") if isinstance(first, dict) else getattr(first, "name", None)
+            named = application.get("repositories")
+            repository = (
+                named[0]
+                if isinstance(named, list | tuple) and named
+                else (first.get("name") if isinstance(first, dict) else getattr(first, "name", None))
+            )
             name = application_name_for(repository) if isinstance(repository, str) else None
             if name is not None:
                 application = {**application, "name": name}
@@ -1876,6 +1891,34 @@ class GatePolicy(GateModel):
             metric = f"{name.replace('-', '_')}_replay_mismatch_total"
             data = {**data, "thresholds": {**thresholds, key: {**mismatch, "metric": metric}}}
         return data
+
+    @model_validator(mode="after")
+    def _application_repositories_are_gated(self) -> Self:
+        gated = {repo.name.lower() for repo in self.repositories}
+        for index, wanted in enumerate(self.application.repositories or ()):
+            if wanted.lower() not in gated:
+                raise FieldProblem(
+                    f"application.repositories[{index}]",
+                    wanted,
+                    "one of the gated repositories: " + ", ".join(repo.name for repo in self.repositories),
+                )
+        return self
+
+    @property
+    def deploying_repositories(self) -> tuple[Repository, ...]:
+        """The repositories that build and deploy the application (application.repositories, by
+        default the first gated one): what gets the deploy side and what the deploy roles trust."""
+        wanted = [name.lower() for name in (self.application.repositories or (self.repositories[0].name,))]
+        return tuple(repo for repo in self.repositories if repo.name.lower() in wanted)
+
+    @property
+    def deploying_repository(self) -> Repository:
+        """The first deploying repository: where the relay dispatches and releases are judged."""
+        return self.deploying_repositories[0]
+
+    def deploys(self, repo: Repository) -> bool:
+        """Whether `repo` deploys the application (the others are gated for merging only)."""
+        return any(repo.full_name == other.full_name for other in self.deploying_repositories)
 
     @model_validator(mode="after")
     def _application_is_named(self) -> Self:
@@ -1973,8 +2016,8 @@ class GatePolicy(GateModel):
 
     @property
     def relay_repository(self) -> Repository:
-        """The gated repository the alert relay dispatches to."""
-        wanted = (self.monitoring.relay.repository or self.repositories[0].name).lower()
+        """The gated repository the alert relay dispatches to: by default the deploying one."""
+        wanted = (self.monitoring.relay.repository or self.deploying_repository.name).lower()
         return next(repo for repo in self.repositories if repo.name.lower() == wanted)
 
     @model_validator(mode="after")

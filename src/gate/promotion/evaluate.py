@@ -707,7 +707,8 @@ def _with(facts: Facts, **changes: Any) -> Facts:
 
 
 def _single_repository(policy: GatePolicy) -> str | None:
-    names = [repo.full_name for repo in policy.repositories]
+    # The repository whose releases production runs (application.repositories, issue 13).
+    names = [repo.full_name for repo in policy.deploying_repositories]
     return names[0] if len(names) == 1 else None
 
 
