@@ -17,14 +17,15 @@ from gate.cli.main import main
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def gate(*args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in a fresh process, as CI and `make` run it."""
+def gate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh process, as CI, `make` and scripts run it."""
     return subprocess.run(
         [sys.executable, "-m", "gate", *args],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
 
 

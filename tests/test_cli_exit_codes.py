@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ from gate.cli import clihelp, exitcodes
 from gate.cli import main as cli
 from gate.cli.exitcodes import ExitCode
 from gate.errors import InputOutputError, PolicyError, Problem, RuleViolation, UsageError
-from tests.conftest import ROOT, ProjectFactory
+from tests.conftest import ProjectFactory
+from tests.test_cli import gate
 
 OWNER, REPOSITORY = "example-org", "shop"
 ENVIRONMENTS = {"dev": "dev", "staging": "staging", "prod": "production"}
@@ -45,18 +44,6 @@ def stacks(**extra: str) -> dict[str, str]:
 
 
 BAD_LANGUAGE = "  delivery-gate:repositories:\n    - name: shop\n      languages: [rust]\n"
-
-
-def gate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in a fresh process, as CI and scripts run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "gate", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

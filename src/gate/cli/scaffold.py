@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gate import __version__
 from gate.errors import GateError
+from gate.github.files import write_files
 from gate.policy.schema import render_base_schema, render_schema
 
 # A GitHub owner (organisation or user) and a Pulumi project name: what GitHub and Pulumi accept.
@@ -89,13 +90,7 @@ def write(directory: Path, owner: str, project: str, repositories: list[str]) ->
     existing = sorted(str(directory / name) for name in planned if (directory / name).exists())
     if existing:
         raise ScaffoldError(f"{', '.join(existing)}: already exist; gate init never overwrites a file")
-    written = []
-    for name, text in planned.items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_files(planned, directory)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
