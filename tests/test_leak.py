@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from gate.cli.scaffold import write
+from gate.github.repository import branch_gates, repository_gate
 from gate.offline.plan import build_plan
+from gate.policy.loader import load_policy
 from gate.policy.prnames import repository_slug
 from gate.policy.stackfile import ephemeral_template, ephemeral_templates, template_repository
 
@@ -57,3 +59,42 @@ def test_a_per_pr_plan_of_a_new_organisation_holds_nothing_of_the_example_one(
     assert namespaces == {f"{slug}-pr-{number}"}
     # The template's image is the repository's own (the e2e job replaces it with the PR's digest).
     assert f"ghcr.io/example-org/{name.lower()}:pr-{number}" in text
+
+
+ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
+ENVIRONMENT_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+
+
+def test_only_the_repositories_that_deploy_get_environments(project: Path) -> None:
+    # application.repositories defaults to the first repository: Shop_Web is gated for merging only.
+    plan: dict[str, Any] = build_plan(project, "prod")
+    environments = sorted(
+        (r["inputs"]["repository"], r["inputs"]["environment"])
+        for r in plan["resources"]
+        if r["type"] == ENVIRONMENT
+    )
+    assert environments == [("shop-api", "production"), ("shop-api", "production-rollback")]
+    variables = {r["inputs"]["repository"] for r in plan["resources"] if r["type"] == ENVIRONMENT_VARIABLE}
+    assert variables <= {"shop-api"}
+
+
+def test_a_repository_that_does_not_deploy_requires_no_deployment() -> None:
+    values = {
+        "environment": "production",
+        "repositories": [{"name": "shop-api"}, {"name": "shop-web", "mergeGateMode": "rulesets"}],
+    }
+    policy = load_policy(values, stack="prod", github_owner="example-org")
+    api, web = (repository_gate(policy, repo) for repo in policy.repositories)
+    assert api.environment is not None and api.rollback_environment is not None
+    assert [b.required_deployment for b in branch_gates(policy, policy.repositories[0])] == [None, "staging"]
+    assert web.environment is None and web.rollback_environment is None
+    assert web.environment_variables == ()
+    # A release branch of shop-web cannot wait for a deployment to an environment it does not have.
+    assert [b.required_deployment for b in branch_gates(policy, policy.repositories[1])] == [None, None]
+    # Naming it in application.repositories gives it the environments back.
+    both = load_policy(
+        {**values, "application": {"repositories": ["shop-api", "shop-web"]}},
+        stack="prod",
+        github_owner="example-org",
+    )
+    assert all(repository_gate(both, repo).environment is not None for repo in both.repositories)
