@@ -202,6 +202,7 @@ def test_the_reviewer_free_rollback_environment_does_not_weaken_production() -> 
     # self-review rule by design, and no non-negotiable misfires on it; production keeps its own.
     policy = load_policy(prod(), stack="prod", github_owner="acme")
     rollback = repository_gate(policy, policy.repositories[0]).rollback_environment
+    assert rollback is not None  # the first repository deploys the application
     assert rollback.name == "production-rollback" and rollback.reviewers.empty
     assert rollback.wait_timer_minutes == 0 and rollback.prevent_self_review is False
     # Not a way around production's branch rule: it deploys from exactly production's branches.

@@ -30,6 +30,7 @@ def test_init_writes_a_configuration_repository_that_plans(
         "stacks/Pulumi.prod.yaml",
         "stacks/Pulumi.staging.yaml",
         "stacks/base.yaml",
+        "stacks/ephemeral.shop-api.yaml",
     ]
     assert (project / "requirements.txt").read_text().splitlines()[-1] == f"delivery-gate=={gate.__version__}"
     # The program is the installed package's, not a copy: two lines.

@@ -76,6 +76,23 @@ def files(owner: str, project: str, repositories: list[str]) -> dict[str, str]:
             "  delivery-gate:repositories:\n" + "".join(f"    - name: {name}\n" for name in repositories)
         ),
     }
+    # One per-PR template per gated repository (stacks/ephemeral.<repo>.yaml; docs/leak.md): the
+    # disposable staging of the delivery policy's e2e parity check, named after the repository, so
+    # `gate ephemeral up --repository <owner>/<repo> --pr N` works for each without an example name.
+    for name in repositories:
+        out[f"stacks/ephemeral.{name}.yaml"] = (
+            f"# yaml-language-server: $schema=../{SCHEMA_FILE}\n"
+            f"# Template of the per-PR stacks pr-<slug>-<N> of {owner}/{name}: validated like staging.\n"
+            "config:\n"
+            "  delivery-gate:environment: staging\n"
+            "  delivery-gate:ephemeral:\n"
+            "    pullRequest: ${PR_NUMBER}\n"
+            f"    repository: {name}\n"
+            "    createdAt: ${CREATED_AT}\n"
+            "    ttl: 72h\n"
+            "  delivery-gate:application:\n"
+            f"    image: ghcr.io/{owner.lower()}/{name.lower()}:pr-${{PR_NUMBER}}\n"
+        )
     for stack, environment in STACKS:
         out[f"stacks/Pulumi.{stack}.yaml"] = (
             f"# yaml-language-server: $schema=../{SCHEMA_FILE}\n"

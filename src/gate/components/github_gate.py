@@ -119,9 +119,11 @@ class RepositoryGate(pulumi.ComponentResource):
                     description=label.description,
                     opts=gate_opts,
                 )
-        environment = self._environment(args.environment)
+        # A repository that does not deploy the application has no environments (issue 13, leak).
+        environment = self._environment(args.environment) if args.environment is not None else None
         # DP: rollback is automatic — the reviewer-free environment deploy.yml rolls back in.
-        self._environment(args.rollback_environment)
+        if args.rollback_environment is not None:
+            self._environment(args.rollback_environment)
         for variable, value in args.repository_variables:
             # Roles of jobs that run in no environment: deploy.yml's build job, the e2e check and the
             # ephemeral janitor (gate/aws/foundation.py build_variables, e2e_variables).
@@ -133,7 +135,9 @@ class RepositoryGate(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect_environment),
             )
 
-        self.environment = environment.environment
+        self.environment = (
+            environment.environment if environment is not None else pulumi.Output.from_input("")
+        )
         self.protected_branches = pulumi.Output.from_input([b.pattern for b in args.branches])
         self.register_outputs({"environment": self.environment, "protectedBranches": self.protected_branches})
 

@@ -89,10 +89,12 @@ class RepositoryGateSpec:
     files: tuple[CommittedFile, ...]
     labels: tuple[Label, ...]
     # The deployment environment this stack deploys to (each stack owns its own environment).
-    environment: Environment
+    # None: the repository does not deploy the application (application.repositories; issue 13,
+    # part leak): no GitHub environments, no deploy role variables, no required deployment.
+    environment: Environment | None
     # Its reviewer-free twin `<env>-rollback` (Environment.rollback), where deploy.yml validates,
     # records evidence and rolls back without waiting for anyone; same variables, same branches.
-    rollback_environment: Environment
+    rollback_environment: Environment | None
     # GitHub Actions variables of that environment: what its deploy jobs read (name, value).
     environment_variables: tuple[tuple[str, str], ...]
     # Rulesets mode: the release branches (a ruleset ref) and who alone may create them
@@ -167,7 +169,8 @@ def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]
             repo.release_branch_pattern,
             release_ruleset_ref(repo),
             checks,
-            _staging_environment(policy),
+            # Only a repository that deploys has the environment a deployment would be recorded in.
+            _staging_environment(policy) if policy.deploys(repo) else None,
             required_workflows,
             apps,
         ),
@@ -296,6 +299,7 @@ def schema_reviewers(policy: GatePolicy, gate_files: Sequence[str] = ()) -> tupl
 def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
     assert repo.owner is not None  # the loader fills owners from github:owner
     owns = policy.owns_merge_gate
+    deploys = policy.deploys(repo)
     files: tuple[CommittedFile, ...] = (
         CommittedFile(
             PR_TEMPLATE_PATH,
@@ -367,9 +371,9 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
         schema_reviewers=schema_reviewers(policy, gate_files) if owns else (),
         files=files if owns else (),
         labels=policy.labels if owns else (),
-        environment=policy.environment_spec,
-        rollback_environment=policy.environment_spec.rollback,
-        environment_variables=environment_variables(policy),
+        environment=policy.environment_spec if deploys else None,
+        rollback_environment=policy.environment_spec.rollback if deploys else None,
+        environment_variables=environment_variables(policy) if deploys else (),
         repository_variables=(*build_variables(policy), *e2e_variables(policy, repo)),
         release_branch_ref=release_ruleset_ref(repo),
         release_branch_creators=policy.environments[-1].reviewers.teams,
