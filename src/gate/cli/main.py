@@ -25,7 +25,7 @@ from gate.cli import delivery as delivery_cli
 from gate.cli.exitcodes import ExitCode, exit_code_of
 from gate.errors import GateError, UsageError
 from gate.github.files import committed_files, write_files
-from gate.offline import report
+from gate.offline import progress, report
 from gate.offline.diff import diff_plans, render_diff, render_json, render_markdown, render_stat
 from gate.offline.plan import build_plan, load_plan, read_stack_outputs_file, summarize, write_plan
 from gate.policy import consistency, schema
@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STACK=FILE",
         type=_evidence_argument,
         help="outputs of a referenced stack (pulumi stack output --json, or its plan.json); repeatable",
+    )
+    plan.add_argument(
+        "--quiet", action="store_true", help="no progress line on a terminal (it shows after a second)"
     )
     plan.add_argument(
         "--project-dir",
@@ -222,7 +225,9 @@ def main(
     commands: dict[str, Callable[[], int]] = {
         **delivery,
         "ephemeral": lambda: _ephemeral(args, workspace or _automation(args.project_dir), output),
-        "plan": lambda: _plan(args.stack, args.project_dir, args.out, dict(args.evidence), output),
+        "plan": lambda: _plan(
+            args.stack, args.project_dir, args.out, dict(args.evidence), output, quiet=args.quiet
+        ),
         "promote": lambda: _promote(args, workspace, output),
         "files": lambda: _files(args.plan, args.out, output),
         "diff": lambda: _diff(
@@ -338,9 +343,21 @@ def _evidence_argument(text: str) -> tuple[str, Path]:
 
 
 def _plan(
-    stack: str, project_dir: Path, out: Path | None, evidence: dict[str, Path], output: cliout.Output
+    stack: str,
+    project_dir: Path,
+    out: Path | None,
+    evidence: dict[str, Path],
+    output: cliout.Output,
+    *,
+    quiet: bool = False,
 ) -> int:
-    plan = build_plan(project_dir, stack, evidence)
+    # Issue 14, item 5: a status line on a terminal only; never with --quiet or --format json.
+    shown = progress.for_stream(sys.stderr, quiet=quiet or output.json)
+    try:
+        plan = build_plan(project_dir, stack, evidence, on_register=shown.registered if shown else None)
+    finally:
+        if shown is not None:
+            shown.finish()
     path = write_plan(plan, out if out is not None else project_dir / "build")
     output.put(**cliout.plan_fields(plan, path))
     output.say(summarize(plan))

@@ -18,7 +18,7 @@ import os
 import runpy
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,14 +280,19 @@ def _lookup(token: str, args: dict[str, Any]) -> dict[str, Any]:
     return dict(args)
 
 
+# Called with (type, name, custom) after each registration, on the engine's executor threads.
+RegisterHook = Callable[[str, str, bool], None]
+
+
 class RecordingMonitor(_mocks.MockMonitor):
     """Pulumi's MockMonitor, also keeping each request as the engine would have received it.
 
     Requests arrive on the runtime's executor threads, hence the lock.
     """
 
-    def __init__(self, mocks: _mocks.Mocks) -> None:
+    def __init__(self, mocks: _mocks.Mocks, on_register: RegisterHook | None = None) -> None:
         super().__init__(mocks)
+        self._on_register = on_register  # progress on a terminal (gate/offline/progress.py)
         self._lock = threading.Lock()
         self._resources: dict[str, RegisteredResource] = {}
         self._outputs: dict[str, dict[str, Any]] = {}
@@ -341,6 +346,8 @@ class RecordingMonitor(_mocks.MockMonitor):
             )
             with self._lock:
                 self._resources[resource.urn] = resource
+            if self._on_register is not None:
+                self._on_register(resource.type, resource.name, resource.custom)
         return response
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802
@@ -411,18 +418,21 @@ def run_program(
     secret_keys: Iterable[str] = (),
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     repository_files: Mapping[tuple[str, str], str] | None = None,
+    on_register: RegisterHook | None = None,
 ) -> Recording:
     """Run a Pulumi program file to completion under the recording mock engine.
 
     `config` is what the engine would hand the program (`namespace:key` -> string, structured values
-    as JSON); `repository_files` what github.get_repository_file finds (PlanMocks). A
+    as JSON); `repository_files` what github.get_repository_file finds (PlanMocks); `on_register`
+    hears of each registration (progress, gate/offline/progress.py). A
     `pulumi.RunError` from the program becomes a ProgramError (a GateError).
 
     Isolation: the run happens on its own thread, in a copy of the caller's context, with its own
     event loop, so the runtime's ContextVar settings, root stack and config of one run never reach
     the caller or the next run. Process-wide state (os.environ, sys.path) is restored afterwards.
     """
-    monitor = RecordingMonitor(PlanMocks(stack_outputs, own_stack=stack, repository_files=repository_files))
+    mocks = PlanMocks(stack_outputs, own_stack=stack, repository_files=repository_files)
+    monitor = RecordingMonitor(mocks, on_register)
     context = contextvars.copy_context()
     result: list[BaseException | None] = [None]
 

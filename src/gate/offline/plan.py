@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from gate.errors import GateError, InputOutputError
-from gate.offline.engine import Recording, RegisteredResource, run_program
+from gate.offline.engine import Recording, RegisteredResource, RegisterHook, run_program
 from gate.policy.stackfile import read_own_stack_config, to_engine_config
 
 PLAN_FILE = "plan.json"
@@ -66,8 +66,10 @@ def build_plan(
     stack: str,
     evidence: Mapping[str, Path] | None = None,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    on_register: RegisterHook | None = None,
 ) -> dict[str, Any]:
     """Run the project's program for `stack` and return its plan document (with root_hash).
+    `on_register` hears of each registration (progress on a terminal; the plan never depends on it).
 
     The plan's stack references read other stacks' outputs from `evidence` (stack name -> a file
     holding them) or `stack_outputs` (stack name -> the outputs themselves), never from a backend.
@@ -85,6 +87,7 @@ def build_plan(
         config=to_engine_config(config.values),
         secret_keys=config.secret_keys,
         stack_outputs=outputs,
+        on_register=on_register,
     )
     plan = plan_document(project.name, stack, recording)
     plan["root_hash"] = root_hash(plan)
