@@ -18,10 +18,9 @@ from typing import Any
 from gate import clock
 from gate.errors import UsageError
 from gate.policy.model import PipelineRun
-from gate.policy.stackfile import read_stack_config
 from gate.promotion import deploy, drill, emergency, window
 from gate.promotion.deploy import DeliveryRefused
-from gate.promotion.promote import policy_from_values
+from gate.promotion.promote import stack_file_policy
 
 
 @dataclass
@@ -236,8 +235,7 @@ def _drill(args: argparse.Namespace, outside: Outside, now: datetime) -> int:
 
 
 def _watch(args: argparse.Namespace, outside: Outside) -> int:
-    config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source, config.origins)
+    policy = stack_file_policy(args.project_dir, args.stack)
     alerts = outside.alerts
     if alerts is None:
         if not args.alertmanager_url:

@@ -364,8 +364,7 @@ def record_command(args: argparse.Namespace) -> int:
 def command(args: argparse.Namespace, source: ChangeLogSource | None) -> int:
     if args.changelog_command == "record":
         return record_command(args)
-    from gate.policy.stackfile import read_stack_config  # noqa: PLC0415
-    from gate.promotion.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
+    from gate.promotion.promote import stack_file_policy  # noqa: PLC0415 - the loader only when it is needed
 
     if not args.repository:
         raise ChangeLogError("changelog: --repository owner/name is required")
@@ -373,8 +372,7 @@ def command(args: argparse.Namespace, source: ChangeLogSource | None) -> int:
         repository = PipelineRun(repository=args.repository, run_id=1).repository
     except ValidationError:
         raise ChangeLogError(f"--repository: got {args.repository!r}; allowed: owner/name") from None
-    config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source, config.origins)
+    policy = stack_file_policy(args.project_dir, args.stack)
     settings = policy.change_log
     records = read_log(
         source or source_from_environment(),

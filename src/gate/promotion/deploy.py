@@ -42,7 +42,7 @@ from gate.promotion.delivery import (
     run_problems,
     state_record,
 )
-from gate.promotion.promote import policy_from_values, replace_config_block
+from gate.promotion.promote import policy_from_values, replace_config_block, stack_file_policy
 from gate.runtime.kube import app_namespace
 
 
@@ -211,8 +211,7 @@ def record_evidence(
         )
     deployment = state.get(DEPLOYMENT_OUTPUT) if isinstance(state.get(DEPLOYMENT_OUTPUT), dict) else None
     deployed_by = (deployment or {}).get("run", {}).get("runId")
-    config = read_stack_config(project_dir, stack)
-    policy = policy_from_values(config.values, stack, config.source, config.origins)
+    policy = stack_file_policy(project_dir, stack)
     base = f"repos/{run.repository}/actions/runs/{run.run_id}"
     problems = run_problems(
         policy.environment,

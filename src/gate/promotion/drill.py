@@ -57,7 +57,7 @@ from gate.promotion.delivery import (
 from gate.promotion.deploy import Applied, DeliveryRefused, GitHubApi, StackWorkspace, _apply
 from gate.promotion.evidence import RULE_ID as PROMOTION_RULE_ID
 from gate.promotion.evidence import read_evidence, unvalidated
-from gate.promotion.promote import policy_from_values
+from gate.promotion.promote import policy_from_values, stack_file_policy
 
 RULE_ID = "GATE-DP-16"  # production's promotion rests on a passed, recent rollback drill
 WORKFLOW_FILE = "rollback-drill.yml"
@@ -79,11 +79,6 @@ def drilled_environment(policy: GatePolicy) -> Environment:
 # -- gate drill rollback / restore --------------------------------------------------------------
 
 
-def _policy(project_dir: Path, stack: str) -> GatePolicy:
-    config = read_stack_config(project_dir, stack)
-    return policy_from_values(config.values, stack, config.source, config.origins)
-
-
 def start(
     project_dir: Path,
     workspace: StackWorkspace,
@@ -97,7 +92,7 @@ def start(
     program checks GATE-DP-12) and keep what it ran before in its state. Refused, with nothing
     applied, when the stack is not the drilled one, a drill is already in progress, or there is
     nothing to roll back to."""
-    policy = _policy(project_dir, stack)
+    policy = stack_file_policy(project_dir, stack)
     drilled = drilled_environment(policy)
     if drilled.stack != stack:
         raise DeliveryRefused(
@@ -216,7 +211,7 @@ def restore(
             f"--run-id {run.run_id}: the drill in progress in {stack} was started by run {started_by}; "
             f"restore it with --run-id {started_by}"
         )
-    policy = _policy(project_dir, stack)
+    policy = stack_file_policy(project_dir, stack)
     result, reason = FAILED, f"the parity check ended {parity or 'without a result'}"
     if parity == "success":
         if github is None:

@@ -317,11 +317,9 @@ def precheck(
 ) -> dict[str, str] | None:
     """What `gate deploy` checks before it touches the stack: an emergency's claim (its verified
     `release.emergency` block is returned), or GATE-DP-17 for an ordinary deploy."""
-    from gate.policy.stackfile import read_stack_config  # noqa: PLC0415
-    from gate.promotion.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
+    from gate.promotion.promote import stack_file_policy  # noqa: PLC0415 - the loader only when it is needed
 
-    config = read_stack_config(project_dir, stack)
-    policy = policy_from_values(config.values, stack, config.source, config.origins)
+    policy = stack_file_policy(project_dir, stack)
     if claim is None:
         enforce_backfill(policy, github, repository, now)
         return None

@@ -116,6 +116,13 @@ def policy_from_values(
     )
 
 
+def stack_file_policy(project_dir: Path, stack: str) -> GatePolicy:
+    """The policy of a stack as every command judges it: its effective config (the base file and
+    the stack file, gate/policy/layers.py), a problem named by the file its value is in."""
+    config = read_stack_config(project_dir, stack)
+    return policy_from_values(config.values, stack, config.source, config.origins)
+
+
 def _release(
     evidence: ReleaseEvidence | None, emergency: Emergency | None, here: Mapping[str, bool]
 ) -> dict[str, Any] | None:

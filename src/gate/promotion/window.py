@@ -142,11 +142,9 @@ def enforce_for_stack(project_dir: Path, stack: str, at: datetime, *, emergency:
     deploy's own `--emergency` (a verified claim, gate/promotion/emergency.py) lifts the window: a release
     committed in the stack file no longer deploys once the stack has state (gate/promotion/delivery.py), so a
     committed `release.emergency` must not let an ordinary deploy dodge it."""
-    from gate.policy.stackfile import read_stack_config  # noqa: PLC0415
-    from gate.promotion.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
+    from gate.promotion.promote import stack_file_policy  # noqa: PLC0415 - the loader only when it is needed
 
-    config = read_stack_config(project_dir, stack)
-    policy = policy_from_values(config.values, stack, config.source, config.origins)
+    policy = stack_file_policy(project_dir, stack)
     verdict = enforce(policy, at, emergency=emergency)
     if verdict is not None:
         print(verdict.render())
@@ -182,12 +180,10 @@ def parse_moment(text: str) -> datetime:
 
 def command(args: argparse.Namespace) -> int:
     """Exit 0 inside, 1 outside; a bad stack file or --at raises GateError (exit 2; 4 for a missing file)."""
-    from gate.policy.stackfile import read_stack_config  # noqa: PLC0415
-    from gate.promotion.promote import policy_from_values  # noqa: PLC0415 - the loader only when it is needed
+    from gate.promotion.promote import stack_file_policy  # noqa: PLC0415 - the loader only when it is needed
 
     at = parse_moment(args.at) if args.at else clock.now(exact=True)
-    config = read_stack_config(args.project_dir, args.stack)
-    policy = policy_from_values(config.values, args.stack, config.source, config.origins)
+    policy = stack_file_policy(args.project_dir, args.stack)
     verdict = evaluate(policy.deployment_window, at)
     print(verdict.render())
     output = os.environ.get("GITHUB_OUTPUT")
