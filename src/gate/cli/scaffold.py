@@ -16,14 +16,13 @@ from pathlib import Path
 from gate import __version__
 from gate.errors import GateError
 from gate.github.files import write_files
+from gate.policy.model import _default_environments
 from gate.policy.schema import render_base_schema, render_schema
 
 # A GitHub owner (organisation or user) and a Pulumi project name: what GitHub and Pulumi accept.
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
 _PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
-# The environment chain the policy defaults to (delivery-policy.md §Environment Progression).
-STACKS = (("dev", "dev"), ("staging", "staging"), ("prod", "production"))
 SCHEMA_FILE = "stack-file.schema.json"
 BASE_SCHEMA_FILE = "base-file.schema.json"
 
@@ -93,10 +92,11 @@ def files(owner: str, project: str, repositories: list[str]) -> dict[str, str]:
             "  delivery-gate:application:\n"
             f"    image: ghcr.io/{owner.lower()}/{name.lower()}:pr-${{PR_NUMBER}}\n"
         )
-    for stack, environment in STACKS:
-        out[f"stacks/Pulumi.{stack}.yaml"] = (
+    # One stack per environment of the policy's default chain (DP §Environment Progression).
+    for environment in _default_environments():
+        out[f"stacks/Pulumi.{environment.stack}.yaml"] = (
             f"# yaml-language-server: $schema=../{SCHEMA_FILE}\n"
-            f"config:\n  delivery-gate:environment: {environment}\n"
+            f"config:\n  delivery-gate:environment: {environment.name}\n"
         )
     return out
 
