@@ -5,8 +5,11 @@ An SDK upgrade that moves or changes one of these names must fail here, not in a
 
 from __future__ import annotations
 
+import gc
+import inspect
 import json
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import config as sdk_config
 from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc as sdk_rpc
 from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime import stack as sdk_stack
@@ -214,3 +218,173 @@ def test_stable_ids_are_numeric_and_distinct() -> None:
     assert stable_id("team", "backend") == stable_id("team", "backend")
     assert stable_id("team", "backend") != stable_id("team", "qa")
     assert 0 < int(stable_id("user", "octocat")) < 2**32
+
+
+# -- issue 14: what makes a run fast, pinned to the SDK it reaches into ---------------------------
+
+FAST_PROGRAM = """
+import threading
+import pulumi
+import pulumi_github as github
+from pulumi.runtime import resource as sdk_resource
+from gate.offline import engine
+
+provider = github.Provider("github-acme", owner="acme")
+label = github.IssueLabel("first", repository="aos", name="x", color="000000",
+                          opts=pulumi.ResourceOptions(provider=provider))
+parent = "urn:pulumi:test::demo::demo:github:Gate::acme-aos"
+cases = {
+    "root": ("n", "demo:index:T", None, None, None),
+    "child": ("n", "demo:index:T", parent, None, None),
+    "elsewhere": ("n", "demo:index:T", None, "other-project", "other-stack"),
+}
+for key, args in cases.items():
+    pulumi.export(f"fast-{key}", engine._create_urn(*args))
+    pulumi.export(f"sdk-{key}", engine._SDK_CREATE_URN(*args))
+# An Output part is not a plain string: the SDK's own function answers it.
+pulumi.export("fast-output", engine._create_urn(label.name, "demo:index:T"))
+pulumi.export("sdk-output", engine._SDK_CREATE_URN(label.name, "demo:index:T"))
+pulumi.export("frames", len(sdk_resource._get_stack_trace().frames))
+
+def later(name):
+    # Declared from inside an apply, after the program's body returned: the wait must find it.
+    github.IssueLabel("second", repository="aos", name=name + "-2", color="000000")
+    return name
+
+pulumi.export("later", label.name.apply(later))
+pulumi.export("thread", threading.get_ident())
+"""
+
+
+def test_the_sdk_functions_a_fast_run_replaces_are_where_and_what_it_expects() -> None:
+    # Swapped by name during a run: if the SDK renames, moves or reshapes one, the swap would be
+    # silently ignored (or break a run), so fail here instead.
+    assert list(inspect.signature(sdk_resource.create_urn).parameters) == [
+        "name",
+        "type_",
+        "parent",
+        "project",
+        "stack",
+    ]
+    assert list(inspect.signature(sdk_resource._get_stack_trace).parameters) == []
+    assert list(inspect.signature(sdk_rpc.contains_unknowns).parameters) == ["val"]
+    assert list(inspect.signature(sdk_stack.wait_for_rpcs).parameters) == ["await_all_outstanding_tasks"]
+    # ...and are called by global name where the registration and the run look them up.
+    source = inspect.getsource(sdk_resource)
+    assert "await create_urn(name, ty, resolver.parent_urn).future()" in source
+    assert "stack_trace = _get_stack_trace()" in source
+    # Every monitor RPC goes to the loop's default executor, which `_PlanEventLoop` answers inline.
+    assert re.search(r"run_in_executor\(\s*None,", source)
+    assert "wait_for_rpcs" in sdk_stack.run_pulumi_func.__code__.co_names
+    assert "contains_unknowns" in inspect.getsource(sdk_rpc.contains_unknowns)
+    rpc_manager = sdk_settings._get_rpc_manager()
+    for name in ("rpcs", "unhandled_exception", "exception_traceback"):
+        assert hasattr(rpc_manager, name), name
+    assert isinstance(sdk_settings.SETTINGS.outputs, set)
+    assert hasattr(sdk_settings.SETTINGS.lock, "__enter__")
+
+
+def test_a_fast_run_answers_as_the_sdk_would(tmp_path: Path) -> None:
+    recording = run(write_program(tmp_path, FAST_PROGRAM))
+    outputs = recording.outputs
+    for key in ("root", "child", "elsewhere", "output"):
+        assert outputs[f"fast-{key}"] == outputs[f"sdk-{key}"], key
+    assert outputs["fast-root"] == "urn:pulumi:test::demo::demo:index:T::n"
+    assert outputs["fast-child"] == "urn:pulumi:test::demo::demo:github:Gate$demo:index:T::n"
+    assert outputs["fast-elsewhere"] == "urn:pulumi:other-stack::other-project::demo:index:T::n"
+    assert outputs["frames"] == 0  # no stack trace is built during a run
+    assert outputs["later"] == "x"
+    assert {r.name for r in recording.resources if r.type == LABEL} == {"first", "second"}
+
+
+def test_a_fast_run_answers_every_rpc_on_its_own_thread(tmp_path: Path) -> None:
+    threads: set[int] = set()
+    recording = run_program(
+        write_program(tmp_path, FAST_PROGRAM),
+        project="demo",
+        stack="test",
+        config={},
+        on_register=lambda *_: threads.add(__import__("threading").get_ident()),
+    )
+    # Inline, not on the SDK's thread pool: the registrations ran where the program ran.
+    assert threads == {recording.outputs["thread"]}
+
+
+def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
+    before = (
+        sdk_resource.create_urn,
+        sdk_resource._get_stack_trace,
+        sdk_rpc.contains_unknowns,
+        sdk_stack.wait_for_rpcs,
+        gc.get_threshold(),
+    )
+    with pytest.raises(ProgramError):
+        run(write_program(tmp_path, LABEL_PROGRAM + "raise pulumi.RunError('no')\n"))
+    run(write_program(tmp_path, LABEL_PROGRAM))
+    after = (
+        sdk_resource.create_urn,
+        sdk_resource._get_stack_trace,
+        sdk_rpc.contains_unknowns,
+        sdk_stack.wait_for_rpcs,
+        gc.get_threshold(),
+    )
+    assert after == before
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x",
+        "",
+        0,
+        2.5,
+        True,
+        None,
+        sdk_rpc.UNKNOWN,
+        [1, "a", None],
+        [1, [2, [sdk_rpc.UNKNOWN]]],
+        {"a": {"b": "c"}},
+        {"a": [{"b": sdk_rpc.UNKNOWN}]},
+        ("tuple", sdk_rpc.UNKNOWN),
+    ],
+)
+def test_the_fast_unknowns_check_agrees_with_the_sdk(value: object) -> None:
+    assert engine._contains_unknowns(value) == engine._SDK_CONTAINS_UNKNOWNS(value)
+
+
+def test_a_failed_output_still_fails_the_run(tmp_path: Path) -> None:
+    program = LABEL_PROGRAM + "pulumi.export('broken', label.name.apply(lambda _: 1 / 0))\n"
+    with pytest.raises(ZeroDivisionError):
+        run(write_program(tmp_path, program))
+
+
+def _struct(values: dict[str, object]) -> object:
+    return engine.plain_to_struct(values)
+
+
+@pytest.mark.parametrize(
+    ("type_", "inputs"),
+    [
+        (LABEL, {"repository": "aos", "name": "bug", "labels": ["a", 1, True, None], "nested": {"k": 2.5}}),
+        ("aws:iam/role:Role", {"name": "deploy"}),
+        ("aws:iam/role:Role", {"name": "deploy", "arn": "arn:aws:iam::1:role/deploy"}),
+        ("aws:appconfig/environment:Environment", {"name": "dev"}),
+        ("pulumi:pulumi:StackReference", {"name": "acme/delivery-gate/dev"}),
+    ],
+)
+def test_the_monitors_answer_on_the_wire_is_new_resources_answer(
+    type_: str, inputs: dict[str, object]
+) -> None:
+    mocks = engine.PlanMocks({"dev": {"release": "1.2.3"}})
+    wire_id, wire_outputs = mocks.registered(type_, "res", _struct(inputs))
+    args = sdk_mocks.MockResourceArgs(typ=type_, name="res", inputs=dict(inputs), provider="")
+    sdk_id, sdk_outputs = mocks.new_resource(args)
+    assert wire_id == sdk_id
+    assert engine.plain_struct(wire_outputs) == engine.plain_struct(_struct(sdk_outputs))
+
+
+def test_only_plain_values_are_written_to_the_wire_directly() -> None:
+    with pytest.raises(TypeError, match="not a plain value"):
+        engine.plain_to_struct({"when": object()})
