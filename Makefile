@@ -75,6 +75,8 @@ golden: $(STAMP)
 	@rm -rf tests/golden/files && $(PY) -m gate files tests/golden/dev/plan.json --out tests/golden/files
 	@# Copies of tools/k6_slo_mapper.py would be linted as project code; the golden plan pins them.
 	@rm -rf tests/golden/files/*/tools
+	@# Issue 14: a generated 100-repository policy's plan, pinned by its root hash (tests/test_plan_bytes.py).
+	$(PY) bench/plan_scale.py --root-hash 100 > tests/golden/scale-100.root_hash
 	@git --no-pager diff --stat -- tests/golden || true
 
 ## Refresh the stack files' JSON Schema and the configuration reference after a change to gate/policy/model.py

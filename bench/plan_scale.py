@@ -1,39 +1,61 @@
-"""How the offline plan scales with the number of gated repositories.
+"""How the offline plan scales with the number of gated repositories, against three floors.
 
 For each size it plans a generated policy with N repositories (the real program, through
-`gate.plan.build_plan`) and then registers the very same resources directly with the Pulumi SDK
-(`pulumi.CustomResource` with the recorded types, names and inputs) under the same recording mock
-engine: the floor this program cannot beat. Each measurement runs in a fresh process, so peak memory
-is that run's own. It prints figures; it asserts nothing about time.
+`gate.offline.plan.build_plan`) and then registers the very same resources (types, names, inputs,
+read from that plan) three more ways, each in a fresh process so that peak memory is that run's own:
 
-    python bench/plan_scale.py [--sizes 1,10,100,500]
+- generic: `pulumi.CustomResource`/`ComponentResource` with the recorded types, names and inputs, under
+  the same recording engine (gate/offline/engine.py) as the plan: the SDK's cost of registering them;
+- typed: the same resources through the provider SDKs' typed classes (`github.RepositoryFile`, ...),
+  with the program's parents, providers and protect flags and the components' registered outputs,
+  under the same engine: everything the program must pay to declare them, without the policy;
+- stock: the generic resources under Pulumi's stock mocks (`pulumi.runtime.set_mocks` with a plain
+  `Mocks` that echoes inputs): what a plan made with Pulumi's own test engine would cost at least.
+
+Every figure includes the process's imports (gate, pulumi, provider SDKs) as a user waits for them.
+Ratios are against floors measured in the same run on the same machine. It prints figures; it
+asserts nothing about time (tests/test_bench_smoke.py only checks it runs and registers alike).
+
+    python bench/plan_scale.py [--sizes 1,10,100,500] [--modes plan,generic,typed,stock]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import resource
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
+
+_CHILD_START = time.perf_counter()  # before any heavy import: the figures include imports
+
+import argparse  # noqa: E402 - after the clock starts
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+MODES = ("plan", "generic", "typed", "stock")
 
-FLOOR_PROGRAM = """
+# The floors' programs read the plan's resources from BENCH_RESOURCES (written by the plan run).
+GENERIC_PROGRAM = """
 import json, os
 import pulumi
 
-# Same resources, no policy, no components' logic: one SDK registration each.
+# Same resources, no policy, no components' logic, no parents or providers: one SDK call each.
 for entry in json.load(open(os.environ["BENCH_RESOURCES"])):
     if entry["custom"]:
         pulumi.CustomResource(entry["type"], entry["name"], entry["inputs"])
     else:
         pulumi.ComponentResource(entry["type"], entry["name"])
+"""
+
+TYPED_PROGRAM = """
+import json, os
+from bench.typed_floor import declare_typed
+
+declare_typed(json.load(open(os.environ["BENCH_RESOURCES"])))
 """
 
 
@@ -45,47 +67,94 @@ def stack_file(size: int) -> str:
 
 
 def project_with(size: int, workdir: Path) -> Path:
+    """A configuration project as `gate init` makes one: Pulumi.yaml, the two-line program, a stack."""
     project = workdir / f"project-{size}"
     (project / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py", "gate", "components"):
-        (project / name).symlink_to(ROOT / name)
+    (project / "Pulumi.yaml").symlink_to(ROOT / "Pulumi.yaml")
+    (project / "__main__.py").symlink_to(ROOT / "__main__.py")
     (project / "stacks" / "Pulumi.dev.yaml").write_text(stack_file(size))
     return project
 
 
-def measure_gate(size: int, workdir: Path) -> dict[str, Any]:
-    """Child process: plan the generated policy, save its resources for the floor run."""
-    from gate.offline.plan import build_plan  # noqa: PLC0415 - imported in the child only
+def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
+    """Plan the generated policy; save its resources for the floors."""
+    from gate.offline.plan import build_plan  # noqa: PLC0415 - imported in the child, timed
 
-    project = project_with(size, workdir)
-    start = time.perf_counter()
-    plan = build_plan(project, "dev")
-    seconds = time.perf_counter() - start
+    plan = build_plan(project_with(size, workdir), "dev")
     resources = [
-        {"type": r["type"], "name": r["name"], "inputs": r["inputs"], "custom": r["custom"]}
+        {
+            key: r[key]
+            for key in ("urn", "type", "name", "parent", "custom", "inputs", "options", "outputs")
+            if key in r
+        }
         for r in plan["resources"]
+        if "read" not in r.get("options", {})  # reads declare nothing; no floor registers them
     ]
-    (workdir / f"resources-{size}.json").write_text(json.dumps(resources))
-    return {"resources": len(plan["resources"]), "seconds": seconds}
+    (workdir / "resources.json").write_text(json.dumps(resources))
+    return {"resources": len(resources), "urns": sorted(r["urn"] for r in resources)}
 
 
-def measure_floor(size: int, workdir: Path) -> dict[str, Any]:
-    """Child process: register the same resources directly with the SDK under the same engine."""
-    from gate.offline.engine import run_program  # noqa: PLC0415 - imported in the child only
+def _run_floor(program_source: str, workdir: Path, name: str) -> Any:
+    from gate.offline.engine import run_program  # noqa: PLC0415 - imported in the child, timed
 
-    program = workdir / "floor" / "__main__.py"
+    program = workdir / name / "__main__.py"
     program.parent.mkdir(exist_ok=True)
-    program.write_text(FLOOR_PROGRAM)
-    os.environ["BENCH_RESOURCES"] = str(workdir / f"resources-{size}.json")
-    start = time.perf_counter()
-    recording = run_program(program, project="delivery-gate", stack="dev", config={})
-    seconds = time.perf_counter() - start
-    return {"resources": len(recording.resources), "seconds": seconds}
+    program.write_text(program_source)
+    os.environ["BENCH_RESOURCES"] = str(workdir / "resources.json")
+    return run_program(program, project="delivery-gate", stack="dev", config={})
+
+
+def measure_generic(workdir: Path) -> dict[str, Any]:
+    recording = _run_floor(GENERIC_PROGRAM, workdir, "generic")
+    return {"resources": len(recording.resources)}
+
+
+def measure_typed(workdir: Path) -> dict[str, Any]:
+    recording = _run_floor(TYPED_PROGRAM, workdir, "typed")
+    planned = {r["urn"]: r["inputs"] for r in json.loads((workdir / "resources.json").read_text())}
+    # The typed floor must declare what the plan declares, or it measures something else.
+    differing = sum(1 for r in recording.resources if planned.get(r.urn) != r.inputs)
+    return {
+        "resources": len(recording.resources),
+        "urns": sorted(r.urn for r in recording.resources),
+        "differing": differing,
+    }
+
+
+def measure_stock(workdir: Path) -> dict[str, Any]:
+    import pulumi  # noqa: PLC0415 - imported in the child, timed
+    from pulumi.runtime import mocks, stack, sync_await  # noqa: PLC0415
+
+    class Echo(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            return f"{args.name}-id", args.inputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+            return args.args, []
+
+    monitor = mocks.MockMonitor(Echo())
+    mocks.set_mocks(monitor.mocks, project="delivery-gate", stack="dev", preview=False, monitor=monitor)
+    for entry in json.loads((workdir / "resources.json").read_text()):
+        if entry["custom"]:
+            pulumi.CustomResource(entry["type"], entry["name"], entry["inputs"])
+        else:
+            pulumi.ComponentResource(entry["type"], entry["name"])
+    sync_await._sync_await(stack.wait_for_rpcs())
+    # MockMonitor keeps custom resources and components alike; the root stack is not among them.
+    return {"resources": len(monitor.resources)}
 
 
 def child(mode: str, size: int, workdir: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    figures = measure_gate(size, workdir) if mode == "gate" else measure_floor(size, workdir)
+    if mode == "plan":
+        figures = measure_plan(size, workdir)
+    elif mode == "generic":
+        figures = measure_generic(workdir)
+    elif mode == "typed":
+        figures = measure_typed(workdir)
+    else:
+        figures = measure_stock(workdir)
+    figures["seconds"] = time.perf_counter() - _CHILD_START
     figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     print(json.dumps(figures))
 
@@ -96,9 +165,33 @@ def run_child(mode: str, size: int, workdir: Path) -> dict[str, Any]:
         check=True,
         capture_output=True,
         text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        },
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def _check_alike(size: int, results: dict[str, dict[str, Any]]) -> list[str]:
+    """Warnings when a floor did not register what the plan registered: its figure would lie."""
+    warnings = []
+    planned = results["plan"]["resources"]
+    for mode, figures in results.items():
+        if figures["resources"] != planned:
+            warnings.append(
+                f"warning: {size} repositories: {mode} registered {figures['resources']}, plan {planned}"
+            )
+    typed = results.get("typed")
+    if typed is not None:
+        if typed["urns"] != results["plan"]["urns"]:
+            warnings.append(f"warning: {size} repositories: the typed floor's URNs differ from the plan's")
+        if typed["differing"]:
+            warnings.append(
+                f"warning: {size} repositories: typed floor inputs differ on {typed['differing']} resources"
+            )
+    return warnings
 
 
 def main() -> int:
@@ -106,35 +199,56 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="1,10,100,500", help="comma-separated repository counts")
-    parser.add_argument("--child", choices=("gate", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--modes", default=",".join(MODES), help="which of plan,generic,typed,stock to run")
+    parser.add_argument(
+        "--root-hash",
+        type=int,
+        metavar="N",
+        help="print the root hash of the generated N-repository plan (tests/golden/scale-100.root_hash)",
+    )
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.size, args.workdir)
         return 0
+    if args.root_hash is not None:
+        from gate.offline.plan import build_plan  # noqa: PLC0415 - not needed to run the benchmark
+
+        with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
+            print(build_plan(project_with(args.root_hash, Path(tmp)), "dev")["root_hash"])
+        return 0
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    header = (
-        f"{'repos':>6} {'resources':>9} {'plan s':>8} {'ms/res':>7} {'peak MB':>8} "
-        f"{'floor s':>8} {'floor MB':>8} {'plan/floor':>10}"
-    )
+    modes = ["plan", *(m for m in args.modes.split(",") if m in MODES and m != "plan")]
+    floors = modes[1:]
+    header = f"{'repos':>6} {'resources':>9} {'plan s':>7} {'ms/res':>6} {'plan MB':>7}"
+    for floor in floors:
+        header += f" {floor + ' s':>9} {floor + ' MB':>10} {'plan/' + floor:>13}"
     print(header)
     print("-" * len(header))
+    warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
         for size in sizes:
             workdir = Path(tmp) / str(size)
             workdir.mkdir()
-            gate = run_child("gate", size, workdir)
-            floor = run_child("floor", size, workdir)
-            if floor["resources"] != gate["resources"]:
-                print(f"warning: floor registered {floor['resources']} resources, plan {gate['resources']}")
-            print(
-                f"{size:>6} {gate['resources']:>9} {gate['seconds']:>8.2f} "
-                f"{1000 * gate['seconds'] / gate['resources']:>7.2f} {gate['peak_mb']:>8.0f} "
-                f"{floor['seconds']:>8.2f} {floor['peak_mb']:>8.0f} "
-                f"{gate['seconds'] / floor['seconds']:>10.2f}"
+            results = {mode: run_child(mode, size, workdir) for mode in modes}
+            plan = results["plan"]
+            row = (
+                f"{size:>6} {plan['resources']:>9} {plan['seconds']:>7.2f} "
+                f"{1000 * plan['seconds'] / plan['resources']:>6.2f} {plan['peak_mb']:>7.0f}"
             )
+            for floor in floors:
+                figures = results[floor]
+                row += (
+                    f" {figures['seconds']:>9.2f} {figures['peak_mb']:>10.0f}"
+                    f" {plan['seconds'] / figures['seconds']:>13.2f}"
+                )
+            print(row, flush=True)
+            warnings += _check_alike(size, results)
+    for warning in warnings:
+        print(warning)
     return 0
 
 

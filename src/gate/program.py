@@ -12,7 +12,6 @@ import pulumi_github as github
 
 from gate import clock
 from gate.clock import iso
-from gate.components.aws import AwsFoundation
 from gate.components.github_gate import CentralWorkflowRepository, RepositoryGate
 from gate.components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from gate.components.promotion import read_stack_outputs, reference_stack
@@ -99,6 +98,10 @@ def declare_pull_request_access(policy: GatePolicy) -> None:
 def declare_aws_foundation(policy: GatePolicy) -> None:
     if policy.aws is None:
         return
+    # Imported here: pulumi_aws takes a quarter of a second to import, wasted on every plan of a
+    # stack that declares nothing in AWS (issue 14).
+    from gate.components.aws import AwsFoundation  # noqa: PLC0415
+
     foundation = AwsFoundation(f"aws-{policy.environment}", policy)
     # What the deploy workflow and operators need: ids and ARNs, not whole resources.
     pulumi.export("awsDeployRoleArn", foundation.deploy_role_arn)
