@@ -223,9 +223,9 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = ["plan", *(m for m in args.modes.split(",") if m in MODES and m != "plan")]
     floors = modes[1:]
-    header = f"{'repos':>6} {'resources':>9} {'plan s':>7} {'ms/res':>6} {'plan MB':>7}"
+    header = f"{'repos':>6} {'resources':>9} {'plan-s':>7} {'ms/res':>6} {'plan-MB':>7}"
     for floor in floors:
-        header += f" {floor + ' s':>9} {floor + ' MB':>10} {'plan/' + floor:>13}"
+        header += f" {floor + '-s':>9} {floor + '-MB':>10} {'plan/' + floor:>13}"
     print(header)
     print("-" * len(header))
     warnings: list[str] = []
