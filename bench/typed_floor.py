@@ -13,17 +13,17 @@ import importlib
 from typing import Any, cast
 
 import pulumi
-import pulumi_aws  # noqa: F401 - imported for their resource modules' registrations
-import pulumi_github  # noqa: F401
-import pulumi_kubernetes
 from pulumi import _types
 from pulumi.runtime import rpc
 
 PROVIDER_PREFIX = "pulumi:providers:"
+_IMPORTED: set[str] = set()
 
 
-def _class_names() -> dict[str, tuple[str, str]]:
-    """Type token -> (module, class name), from the provider SDKs' own registrations."""
+def _class_names(package: str) -> dict[str, tuple[str, str]]:
+    """Type token -> (module, class name), from the provider SDKs' own registrations; imports the
+    provider SDK of `package` first (only the SDKs the plan uses, as the program imports them)."""
+    importlib.import_module(f"pulumi_{package}")
     classes: dict[str, tuple[str, str]] = {}
     for modules in rpc._RESOURCE_MODULES.values():
         for module in modules:
@@ -37,6 +37,10 @@ def _class_names() -> dict[str, tuple[str, str]]:
 def _typed_class(token: str, classes: dict[str, tuple[str, str]]) -> Any:
     if token.startswith(PROVIDER_PREFIX):
         return importlib.import_module(f"pulumi_{token[len(PROVIDER_PREFIX) :]}").Provider
+    package = token.split(":", 1)[0]
+    if package not in _IMPORTED:
+        _IMPORTED.add(package)
+        classes.update(_class_names(package))
     if token in classes:
         module, name = classes[token]
         return getattr(importlib.import_module(module), name)
@@ -60,7 +64,7 @@ def _depth(entry: dict[str, Any]) -> int:
 
 
 def declare_typed(entries: list[dict[str, Any]]) -> None:
-    classes = _class_names()
+    classes: dict[str, tuple[str, str]] = {}
     declared: dict[str, pulumi.Resource] = {}
     names: dict[Any, dict[str, str]] = {}
     for entry in sorted(entries, key=lambda e: (_depth(e), e["urn"])):
@@ -85,7 +89,8 @@ def declare_typed(entries: list[dict[str, Any]]) -> None:
         cls = _typed_class(entry["type"], classes)
         inputs = dict(entry["inputs"])
         if cls is None:
-            declared[entry["urn"]] = pulumi_kubernetes.apiextensions.CustomResource(
+            kubernetes = importlib.import_module("pulumi_kubernetes.apiextensions")
+            declared[entry["urn"]] = kubernetes.CustomResource(
                 entry["name"],
                 api_version=inputs.pop("apiVersion"),
                 kind=inputs.pop("kind"),

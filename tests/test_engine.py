@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pulumi
 import pytest
 from pulumi.runtime import config as sdk_config
 from pulumi.runtime import mocks as sdk_mocks
@@ -282,6 +283,12 @@ def test_the_sdk_functions_a_fast_run_replaces_are_where_and_what_it_expects() -
         assert hasattr(rpc_manager, name), name
     assert isinstance(sdk_settings.SETTINGS.outputs, set)
     assert hasattr(sdk_settings.SETTINGS.lock, "__enter__")
+    # Output tracking: every Output calls self._track(), which only ever adds to SETTINGS.outputs
+    # and removes on success (Settings replaces the set only when settings are configured anew).
+    assert list(inspect.signature(pulumi.Output._track).parameters) == ["self"]
+    assert "_track" in pulumi.Output.__init__.__code__.co_names
+    assert "_track" in inspect.getsource(pulumi.Output._from_data)
+    assert "self.outputs = set()" in inspect.getsource(sdk_settings.Settings.__init__)
 
 
 def test_a_fast_run_answers_as_the_sdk_would(tmp_path: Path) -> None:
@@ -312,6 +319,7 @@ def test_a_fast_run_answers_every_rpc_on_its_own_thread(tmp_path: Path) -> None:
 
 def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
     before = (
+        pulumi.Output._track,
         sdk_resource.create_urn,
         sdk_resource._get_stack_trace,
         sdk_rpc.contains_unknowns,
@@ -322,6 +330,7 @@ def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
         run(write_program(tmp_path, LABEL_PROGRAM + "raise pulumi.RunError('no')\n"))
     run(write_program(tmp_path, LABEL_PROGRAM))
     after = (
+        pulumi.Output._track,
         sdk_resource.create_urn,
         sdk_resource._get_stack_trace,
         sdk_rpc.contains_unknowns,

@@ -559,7 +559,8 @@ def _run(
             _sync_await(_stack.wait_for_rpcs())
             _settings.ROOT.set(None)
             monitor.clear()
-            _sync_await(_stack.run_in_stack(lambda: _run_path(program)))
+            with _run_output_tracking() if FAST_RUNTIME else contextlib.nullcontext():
+                _sync_await(_stack.run_in_stack(lambda: _run_path(program)))
     finally:
         _close_loop(loop)
 
@@ -688,10 +689,47 @@ def _contains_unknowns(val: Any) -> bool:
     return bool(_SDK_CONTAINS_UNKNOWNS(val))
 
 
+_SDK_OUTPUT_TRACK = pulumi.Output._track
+
+
+def _tracker(outputs: set[Any], lock: Any) -> Callable[[Any], None]:
+    """`pulumi.Output._track` for one run's outputs set: the same bookkeeping, without two
+    context-variable property reads per access and a new closure per Output.
+
+    Every Output registers its future in SETTINGS.outputs (so the end-of-run wait can surface a
+    failure) and removes it when it resolves; the run reads the set and its lock once, as they stay
+    the same objects for the whole run (the wait clears the set, never replaces it).
+    """
+
+    def cleanup(future: Any) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # left in the set for the end-of-run wait to raise, as the SDK does
+        with lock:
+            outputs.discard(future)
+
+    def track(output: Any) -> None:
+        with lock:
+            outputs.add(output._data)
+        output._data.add_done_callback(cleanup)
+
+    return track
+
+
+@contextlib.contextmanager
+def _run_output_tracking() -> Iterator[None]:
+    """`_tracker` for the settings the run configured (reset_options makes a new outputs set)."""
+    pulumi.Output._track = _tracker(_settings.SETTINGS.outputs, _settings.SETTINGS.lock)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        pulumi.Output._track = _SDK_OUTPUT_TRACK  # type: ignore[method-assign]
+
+
 @contextlib.contextmanager
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
-    checks, and a garbage collector that does not re-scan the heap of live Outputs over and over.
+    checks (and, once the run's settings exist, `_run_output_tracking`), and a garbage collector
+    that does not re-scan the heap of live Outputs over and over.
 
     Nearly everything a run allocates lives until it ends (resources hold their Outputs, the
     monitor its records), so the collector's full passes over a growing heap found little and cost
