@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -14,7 +15,16 @@ import pytest
 
 from gate.errors import GateError, PolicyError
 from gate.offline.engine import stable_id
-from gate.offline.plan import build_plan, load_plan, render_plan, root_hash, summarize, write_plan
+from gate.offline.plan import (
+    build_plan,
+    canonical_chunks,
+    canonical_json,
+    load_plan,
+    render_plan,
+    root_hash,
+    summarize,
+    write_plan,
+)
 from gate.policy.stackfile import read_stack_config, to_engine_config
 from tests.support.stacks import PROJECT, names, stack_plan
 
@@ -319,3 +329,18 @@ def test_engine_config_is_strings_and_json() -> None:
     assert to_engine_config(
         {"a:s": "text", "a:n": 3, "a:b": True, "a:l": [{"y": 1, "x": 2}], "a:j": "[not json"}
     ) == {"a:s": "text", "a:n": "3", "a:b": "true", "a:l": '[{"x": 2, "y": 1}]', "a:j": "[not json"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"resources": []},
+        {"resources": [{"b": 1, "a": "é\n"}, None, [1, 2.5]], "outputs": {"z": [1], "a": True}},
+        {"invokes": [{"token": "t", "args": {}}], "project": "ünïcode ${{ x }}"},
+    ],
+)
+def test_the_root_hash_is_taken_over_the_canonical_json_in_pieces(document: dict[str, Any]) -> None:
+    # Issue 14: hashed piecewise so a large plan is never held whole; the bytes must not change.
+    assert b"".join(canonical_chunks(document)) == canonical_json(document)
+    assert root_hash(document) == "sha256:" + hashlib.sha256(canonical_json(document)).hexdigest()

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,33 @@ def canonical_json(document: Any) -> bytes:
 def root_hash(plan: dict[str, Any]) -> str:
     """sha256 over the canonical JSON of the plan without its own root_hash."""
     body = {key: value for key, value in plan.items() if key != "root_hash"}
-    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+    digest = hashlib.sha256()
+    for chunk in canonical_chunks(body):
+        digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def canonical_chunks(document: dict[str, Any]) -> Iterator[bytes]:
+    """`canonical_json(document)` in pieces, a top-level list one item at a time.
+
+    Issue 14: a plan of thousands of repositories is hundreds of megabytes of JSON; hashing it
+    piecewise never holds it whole (twice, as text and as bytes). Each piece is the C encoder's, so
+    the bytes are those of `canonical_json` (tests/test_plan.py compares them).
+    """
+    separator = b"{"
+    for key in sorted(document):
+        yield separator + canonical_json(key) + b":"
+        separator = b","
+        value = document[key]
+        if isinstance(value, list):
+            item_separator = b"["
+            for item in value:
+                yield item_separator + canonical_json(item)
+                item_separator = b","
+            yield b"[]" if item_separator == b"[" else b"]"
+        else:
+            yield canonical_json(value)
+    yield b"{}" if separator == b"{" else b"}"
 
 
 def render_plan(plan: dict[str, Any]) -> bytes:
