@@ -14,12 +14,14 @@ organisation split across stacks that meet at the central repository.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gate.errors import GateError, PolicyError
 from gate.github import centralfiles, organization
@@ -378,3 +380,12 @@ def test_the_split_example_plans_are_deterministic(central_plan: dict[str, Any])
     assert json.dumps(group_plan(central_plan["outputs"])["outputs"], sort_keys=True) == json.dumps(
         group_plan(again["outputs"])["outputs"], sort_keys=True
     )
+
+
+def test_the_readme_shows_the_tested_example() -> None:
+    """README "Large organisations" quotes examples/split-org's group stack: the one planned here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Large organisations\n", 1)[1].split("\n## ", 1)[0]
+    (quoted,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    example = (SPLIT / "stacks" / "Pulumi.payments-dev.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(quoted) == yaml.safe_load(example)
