@@ -93,6 +93,7 @@ pipeline: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/plan_scale.py
+	$(PY) bench/org_scale.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

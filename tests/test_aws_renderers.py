@@ -12,6 +12,7 @@ import yaml
 
 from gate.aws import foundation as spec
 from gate.errors import PolicyError
+from gate.github.centralfiles import central_file
 from gate.github.workflows import render_workflows, workflow_documents
 from gate.policy.loader import load_policy
 from gate.policy.model import GatePolicy, ImageRetention
@@ -852,13 +853,17 @@ def test_in_organisation_mode_only_the_central_e2e_workflow_gets_the_role() -> N
     dev = hosting(organization=True)
     aos = dev.repositories[0]
     trust = spec.e2e_trust_policy(dev, aos)
-    central = "acme/gate-workflows/.github/workflows/aos--e2e-parity-check.yml@refs/heads/delivery-gate"
+    # The file aos's group shares in the central repository (issue 14 item 4).
+    file = central_file(dev, aos, "e2e-parity-check.yml")
+    central = f"acme/gate-workflows/.github/workflows/{file}@refs/heads/delivery-gate"
     assert assumes(trust, {**e2e_token(), WORKFLOW_REF: central})
     assert assumes(trust, {**token(ref=QUEUE), WORKFLOW_REF: central})
+    # Another repository's pull request runs that same shared file: the role stays aos's.
+    assert not assumes(trust, {**e2e_token("acme/api"), WORKFLOW_REF: central})
     # The repository's own copy, which a pull request could edit, gets nothing.
     assert not assumes(trust, e2e_token())
     assert not assumes(trust, token(ref=QUEUE, workflow="e2e-parity-check.yml"))
-    edited = "acme/gate-workflows/.github/workflows/aos--e2e-parity-check.yml@refs/heads/feature"
+    edited = f"acme/gate-workflows/.github/workflows/{file}@refs/heads/feature"
     assert not assumes(trust, {**e2e_token(), WORKFLOW_REF: edited})
     assert assumes(trust, token(workflow="ephemeral-janitor.yml"))
 

@@ -18,6 +18,7 @@ import yaml
 
 from gate.cli import main as cli
 from gate.cli.delivery import Outside
+from gate.github.centralfiles import central_file
 from gate.github.organization import repository_workflow_documents, required_workflow_documents
 from gate.github.workflows import render_workflows
 from gate.policy import model
@@ -337,8 +338,10 @@ def test_the_security_scan_of_organisation_mode_is_the_central_required_workflow
     org = {"mergeGate": {"mode": "organization", "organization": {"centralRepository": "gate-central"}}}
     gate_policy = policy(**org)
     paths = emergency.security_scan_paths(gate_policy, "aos")
-    assert ".github/workflows/aos--security-scan.yml" in paths
-    assert "acme/gate-central/.github/workflows/aos--security-scan.yml" in paths
+    # The file aos's group shares in the central repository (issue 14 item 4).
+    file = central_file(gate_policy, gate_policy.repositories[0], "security-scan.yml")
+    assert f".github/workflows/{file}" in paths
+    assert f"acme/gate-central/.github/workflows/{file}" in paths
     assert emergency.security_scan_paths(policy(), "aos") == (".github/workflows/security-scan.yml",)
 
 

@@ -19,8 +19,9 @@ from gate.cli import main as cli
 from gate.errors import PolicyError
 from gate.github import organization
 from gate.github.automation import FILE as MISMATCH_AUTOMATION
+from gate.github.centralfiles import SEPARATOR, central_file
 from gate.github.liveness import check_liveness
-from gate.github.organization import RERUN_WORKFLOW, central_file, gate_tools
+from gate.github.organization import RERUN_WORKFLOW, gate_tools
 from gate.github.release_contract import RELEASE_CHECK_PATH
 from gate.github.release_notes import PUBLISH_WORKFLOW
 from gate.github.repository import repository_workflows, required_checks
@@ -153,7 +154,7 @@ def test_the_gated_repository_holds_no_copy_of_its_pull_request_checks() -> None
         == []
     )
     central = required_workflows(gate_policy, repo)
-    assert sorted(central) == sorted(central_file(repo, f) for f in PR_WORKFLOWS)
+    assert sorted(central) == sorted(central_file(gate_policy, repo, f) for f in PR_WORKFLOWS)
     assert organization.check_required_workflows(repo.full_name, central) == []
 
 
@@ -161,7 +162,7 @@ def test_a_workflow_that_cannot_be_required_is_refused_naming_why() -> None:
     gate_policy = policy(**ORGANIZATION)
     repo = gate_policy.repositories[0]
     central = required_workflows(gate_policy, repo)
-    ci = central[central_file(repo, "ci.yml")]
+    ci = central[central_file(gate_policy, repo, "ci.yml")]
     broken = {
         "aos--ci.yml": {**ci, "on": {"push": {}}},
         "aos--local.yml": {
@@ -183,7 +184,7 @@ def test_a_workflow_that_cannot_be_required_is_refused_naming_why() -> None:
 def test_inputs_of_the_lost_call_trigger_take_their_defaults() -> None:
     gate_policy = policy(**ORGANIZATION)
     repo = gate_policy.repositories[0]
-    e2e = required_workflows(gate_policy, repo)[central_file(repo, E2E_WORKFLOW)]
+    e2e = required_workflows(gate_policy, repo)[central_file(gate_policy, repo, E2E_WORKFLOW)]
     assert set(e2e["on"]) == {"pull_request"}
     assert "inputs." not in json.dumps(e2e)
     assert e2e["concurrency"]["group"] == ("e2e-parity-${{ github.event.pull_request.number || github.ref }}")
@@ -233,6 +234,7 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
     assert len(repo_id) == 1  # one central repository, looked up by name
     # 11 M9 checks + release-contract and release-notes (issue 12); the JavaScript-only "web" has
     # neither the Python checks nor the cross-language determinism and e2e parity (issue 13): 7.
+    groups: dict[str, str] = {}
     for name, check_count in (("aos", 13), ("web", 7)):
         rulesets = [
             r
@@ -256,19 +258,20 @@ def test_the_plan_requires_the_central_workflows_at_their_pinned_ref(
             required = inputs["rules"]["requiredWorkflows"]["requiredWorkflows"]
             assert {w["ref"] for w in required} == {"refs/heads/delivery-gate"}
             paths = {w["path"] for w in required}
-            assert (
-                paths
-                and paths <= set(central_files)
-                and all(p.startswith(f"{WORKFLOW_DIR}/{name}--") for p in paths)
-            )
+            # Every required workflow of one repository is its group's (issue 14 item 4).
+            (group,) = {p.removeprefix(f"{WORKFLOW_DIR}/").split(SEPARATOR)[0] for p in paths}
+            assert paths and paths <= set(central_files) and groups.setdefault(name, group) == group
             checks = inputs["rules"]["requiredStatusChecks"]["requiredChecks"]
             assert len(checks) == check_count and {c["integrationId"] for c in checks} == {15368}
             # GitHub refuses a required workflow that does not exist yet at its ref.
             depends = set(ruleset["options"]["dependsOn"])
             assert {central_files[p]["urn"] for p in paths} <= depends
+    # Different settings, different groups: one central file per group and workflow, no more.
+    assert groups["aos"] != groups["web"]
+    assert len(central_files) == 8 + 6
     # The web repository (JavaScript only) gets no Python jobs, in the central copy either.
-    assert not any("python" in p for p in central_files if p.startswith(f"{WORKFLOW_DIR}/web--ci"))
-    assert "unit-tests-python" not in central_files[f"{WORKFLOW_DIR}/web--ci.yml"]["inputs"]["content"]
+    web_ci = central_files[f"{WORKFLOW_DIR}/{groups['web']}{SEPARATOR}ci.yml"]["inputs"]["content"]
+    assert "unit-tests-python" not in web_ci
     # Only the platform team and organisation owners may move the pinned branch.
     (protection,) = [
         r for r in resources if r["type"] == REPO_RULESET and r["inputs"]["repository"] == CENTRAL
@@ -339,7 +342,9 @@ def org_gated(tmp_path: Path, *, aws: bool = True) -> tuple[Gated, Harness]:
 
 
 def required(file: str) -> str:
-    return f"{NAME}--{file}"
+    """The central file of the sample repository's group (its name alone decides nothing)."""
+    gate_policy = policy(**ORGANIZATION)
+    return central_file(gate_policy, gate_policy.repositories[0], file)
 
 
 def test_the_required_workflows_pass_a_harmless_pull_request(tmp_path: Path, app_url: str) -> None:

@@ -14,10 +14,13 @@ from gate import clock
 from gate.clock import iso
 from gate.components.github_gate import CentralWorkflowRepository, RepositoryGate
 from gate.components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
-from gate.components.promotion import read_stack_outputs, reference_stack
+from gate.components.promotion import read_stack_outputs, reference_stack, stack_reference_name
 from gate.errors import GateError
 from gate.github.repository import (
+    CENTRAL_OUTPUT,
+    central_output,
     central_workflows,
+    referenced_central_id,
     repository_gate,
     required_checks_summary,
     required_workflows_summary,
@@ -46,11 +49,28 @@ def declare_repository_gates(policy: GatePolicy) -> None:
     central_spec = central_workflows(policy, policy.repositories) if policy.owns_merge_gate else None
     if central_spec is not None:
         # Organisation mode: every gated repository's required workflows, in one repository.
+        referenced_id = None
+        if central_spec.declared_by is not None:
+            # Issue 14 item 4: another repository group's stack declares the central repository.
+            try:
+                outputs = read_stack_outputs(central_spec.declared_by)
+                referenced_id = referenced_central_id(central_spec, outputs, stack_file(policy.stack))
+            except GateError as error:
+                raise pulumi.RunError(str(error)) from None
+            # Recorded in this stack's state: which stack it depends on (`pulumi stack graph`).
+            pulumi.StackReference(
+                f"central-workflows-{central_spec.declared_by}",
+                stack_name=stack_reference_name(central_spec.declared_by),
+            )
         central = CentralWorkflowRepository(
             f"{central_spec.owner}-{central_spec.repository}-central",
             central_spec,
             provider(central_spec.owner),
+            referenced_id=referenced_id,
         )
+        if central_spec.declared_by is None:
+            # What the stacks of other repository groups read (mergeGate.organization.centralStack).
+            pulumi.export(CENTRAL_OUTPUT, central_output(central_spec, central.repository_id))
     for repo in policy.repositories:
         spec = repository_gate(policy, repo)
         RepositoryGate(f"{spec.owner}-{spec.name}", spec, provider(spec.owner), central=central)

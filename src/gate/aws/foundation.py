@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError
 
 from gate.errors import PolicyError
 from gate.github import yamltext
+from gate.github.centralfiles import central_file
 from gate.policy.model import AwsSettings, GatePolicy, ImageRetention, Repository
 from gate.policy.prnames import kubernetes_group, namespace_pattern, repository_slug
 from gate.policy.types import (
@@ -1224,7 +1225,9 @@ def e2e_workflow_refs(policy: GatePolicy, repo: Repository) -> tuple[list[str], 
     organization = policy.merge_gate.organization
     if policy.merge_gate.mode is MergeGateMode.ORGANIZATION and organization is not None:
         central = f"{repo.owner}/{organization.central_repository}"
-        file = f"{repo.name}--{E2E_WORKFLOW_PATH.rsplit('/', 1)[1]}"
+        # The file its group shares (issue 14 item 4); the `sub` condition keeps the role this
+        # repository's: another repository's pull request runs the same file with its own `sub`.
+        file = central_file(policy, repo, E2E_WORKFLOW_PATH.rsplit("/", 1)[1])
         ref = _no_pattern(organization.workflow_branch, "the central workflow branch", policy)
         return [f"{central}/.github/workflows/{file}@refs/heads/{ref}"], []
     own = f"{repo.full_name}/{E2E_WORKFLOW_PATH}"

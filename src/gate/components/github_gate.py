@@ -22,52 +22,74 @@ from gate.policy.types import MergeGateMode, resource_slug
 
 class CentralWorkflowRepository(pulumi.ComponentResource):
     """Organisation mode: the gate's required workflows in one central repository, on a branch only
-    the platform team and organisation owners may update (the ref the organisation rulesets pin)."""
+    the platform team and organisation owners may update (the ref the organisation rulesets pin).
+
+    With `args.declared_by` (issue 14 item 4: a large organisation split across stacks) another
+    stack declares the branch and its ruleset; this one commits only its own files to that branch
+    and takes the repository's id from that stack's outputs (`referenced_id`)."""
 
     repository_id: pulumi.Output[int]
 
-    def __init__(self, name: str, args: CentralWorkflows, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: CentralWorkflows,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        referenced_id: int | None = None,
+    ) -> None:
         super().__init__("delivery-gate:github:CentralWorkflows", name, None, opts)
         protect = args.protect
-        child = pulumi.ResourceOptions(parent=self, protect=protect)
-        branch = github.Branch(f"{name}-branch", repository=args.repository, branch=args.branch, opts=child)
-        # M9 §Enforcement: what every gated repository must pass changes only through the platform
-        # team (organisation owners can change any ruleset anyway; the Pulumi token is one of them,
-        # as organisation rulesets require).
-        self.ruleset = github.RepositoryRuleset(
-            f"{name}-ruleset",
-            repository=args.repository,
-            name=f"delivery-gate required workflows {args.branch}",
-            target="branch",
-            enforcement="active",
-            conditions=_on_ref(args.ref),
-            bypass_actors=[
-                github.RepositoryRulesetBypassActorArgs(
-                    actor_id=_team_id(self, args.platform_team), actor_type="Team", bypass_mode="always"
-                ),
-                github.RepositoryRulesetBypassActorArgs(actor_type="OrganizationAdmin", bypass_mode="always"),
-            ],
-            rules=github.RepositoryRulesetRulesArgs(update=True, deletion=True, non_fast_forward=True),
-            opts=child,
-        )
+        branch_name: pulumi.Input[str] = args.branch
+        depends: list[pulumi.Resource] = []
+        if args.declared_by is None:
+            child = pulumi.ResourceOptions(parent=self, protect=protect)
+            branch = github.Branch(
+                f"{name}-branch", repository=args.repository, branch=args.branch, opts=child
+            )
+            branch_name, depends = branch.branch, [branch]
+            # M9 §Enforcement: what every gated repository must pass changes only through the
+            # platform team (organisation owners can change any ruleset anyway; the Pulumi token is
+            # one of them, as organisation rulesets require).
+            self.ruleset = github.RepositoryRuleset(
+                f"{name}-ruleset",
+                repository=args.repository,
+                name=f"delivery-gate required workflows {args.branch}",
+                target="branch",
+                enforcement="active",
+                conditions=_on_ref(args.ref),
+                bypass_actors=[
+                    github.RepositoryRulesetBypassActorArgs(
+                        actor_id=_team_id(self, args.platform_team), actor_type="Team", bypass_mode="always"
+                    ),
+                    github.RepositoryRulesetBypassActorArgs(
+                        actor_type="OrganizationAdmin", bypass_mode="always"
+                    ),
+                ],
+                rules=github.RepositoryRulesetRulesArgs(update=True, deletion=True, non_fast_forward=True),
+                opts=child,
+            )
         self.files = [
             github.RepositoryFile(
                 f"{name}-file-{_slug(file.path)}",
                 repository=args.repository,
-                branch=branch.branch,
+                branch=branch_name,
                 file=file.path,
                 content=file.content,
                 commit_message=file.commit_message,
                 overwrite_on_create=True,
-                opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[branch]),
+                opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=depends),
             )
             for file in args.files
         ]
-        found = github.get_repository_output(
-            full_name=f"{args.owner}/{args.repository}", opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        self.repository_id = found.repo_id
-        self.register_outputs({"repositoryId": self.repository_id, "branch": branch.branch})
+        if referenced_id is not None:
+            self.repository_id = pulumi.Output.from_input(referenced_id)
+        else:
+            found = github.get_repository_output(
+                full_name=args.full_name, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self.repository_id = found.repo_id
+        self.register_outputs({"repositoryId": self.repository_id, "branch": branch_name})
 
 
 class RepositoryGate(pulumi.ComponentResource):

@@ -8,6 +8,10 @@ central repository on a branch only the platform team and organisation owners ca
 that ref. GitHub runs them on the gated repository's pull requests and merge queue; the gated
 repository holds no copy a pull request could rewrite.
 
+Issue 14 item 4: the central repository holds one copy per group of repositories whose required
+workflows render the same (gate/github/centralfiles.py), not one per repository; the workflows take
+the repository's name from the run's context. A change to a gate workflow is one commit per group.
+
 What stays in the gated repository, and why that is safe:
 - `deploy.yml`, `ephemeral-janitor.yml` (scheduled), `publish-release-notes.yml` (tag push) and
   the post-merge form of `e2e-parity-check.yml`: required workflows only run on `pull_request`,
@@ -29,10 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gate.errors import GateError
 from gate.github import automation, release_contract, release_notes, schema_change
+from gate.github.centralfiles import central_file
 from gate.github.schema_change import SCHEMA_CHECK_PATH, schema_check_source
 from gate.github.workflows import (
     E2E_WORKFLOW,
@@ -67,18 +73,11 @@ REPOSITORY_WORKFLOWS = (
     drill.WORKFLOW_FILE,  # issue 12, part "drill": scheduled, in the repository like deploy.yml
 )
 RERUN_WORKFLOW = "schema-change-rerun.yml"
-# Separates the gated repository's name from the workflow's in the central repository's file names
-# (GitHub reads workflows from .github/workflows only, never from a subdirectory).
-SEPARATOR = "--"
 
 
-def central_file(repo: Repository, file: str) -> str:
-    """The central repository's file name of one gated repository's required workflow."""
-    return f"{repo.name}{SEPARATOR}{file}"
-
-
-def central_path(repo: Repository, file: str) -> str:
-    return f"{WORKFLOW_DIR}/{central_file(repo, file)}"
+def central_path(policy: GatePolicy, repo: Repository, file: str) -> str:
+    """The central repository's path of `repo`'s required workflow `file` (shared by its group)."""
+    return f"{WORKFLOW_DIR}/{central_file(policy, repo, file)}"
 
 
 def gate_tools() -> dict[str, str]:
@@ -95,7 +94,8 @@ def required_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[st
     pull-request workflows, on the events required workflows run on, verifying the gate's tools."""
     digests = {path: hashlib.sha256(source.encode()).hexdigest() for path, source in gate_tools().items()}
     documents: dict[str, dict[str, Any]] = {}
-    for file, document in workflow_documents(policy, repo).items():
+    # The repository's name from the run's context: the document is its whole group's (issue 14 item 4).
+    for file, document in workflow_documents(policy, repo, names_from_context=True).items():
         if file in REPOSITORY_WORKFLOWS:
             continue
         on = {event: spec for event, spec in document["on"].items() if event in REQUIRED_WORKFLOW_EVENTS}
@@ -156,7 +156,27 @@ _FALSY_ONLY = re.compile(r"\$\{\{ (?:''|false) \}\}")
 def render_required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
     """Central repository path -> content of this repository's required workflows."""
     documents = required_workflow_documents(policy, repo)
-    return render_documents({central_file(repo, file): doc for file, doc in documents.items()})
+    return render_documents({central_file(policy, repo, file): doc for file, doc in documents.items()})
+
+
+def shared_required_workflows(policy: GatePolicy, repos: Sequence[Repository]) -> dict[str, str]:
+    """Central repository path -> content of the required workflows of `repos`: one file per group
+    and workflow, whatever the number or order of repositories. Refuses (a gate bug, not a
+    configuration one) a group whose repositories would need different contents at one path: one
+    of them would run the other's checks."""
+    files: dict[str, str] = {}
+    first: dict[str, Repository] = {}
+    for repo in repos:
+        for path, content in render_required_workflows(policy, repo).items():
+            if path in files and files[path] != content:
+                raise GateError(
+                    f"{first[path].full_name} and {repo.full_name} share the central required workflow "
+                    f"{path} (gate/github/centralfiles.py RENDERED_FIELDS) but render it differently: "
+                    "a setting they differ in is missing from the group"
+                )
+            files.setdefault(path, content)
+            first.setdefault(path, repo)
+    return dict(sorted(files.items()))
 
 
 def repository_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:

@@ -6,12 +6,13 @@ makes no decisions of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gate.aws.foundation import build_variables, deploy_role_arn, e2e_variables
-from gate.github import codeowners, organization, release_contract, release_notes
+from gate.errors import PolicyError, Problem
+from gate.github import centralfiles, codeowners, organization, release_contract, release_notes
 from gate.github.codeowners import splice
 from gate.github.filesupdate import FilesUpdate, files_update
 from gate.github.schema_change import SCHEMA_CHECK_PATH, schema_check_source
@@ -126,10 +127,18 @@ class CentralWorkflows:
     platform_team: str
     protect: bool
     files: tuple[CommittedFile, ...] = ()
+    # Issue 14 item 4: the stack that declares the central repository's branch and ruleset, when it
+    # is another one (mergeGate.organization.centralStack); this stack then commits only its files
+    # and reads the repository id from that stack's `centralWorkflows` output.
+    declared_by: str | None = None
 
     @property
     def ref(self) -> str:
         return f"refs/heads/{self.branch}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repository}"
 
 
 def required_checks(policy: GatePolicy, repo: Repository) -> tuple[str, ...]:
@@ -159,7 +168,7 @@ def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]
     required_workflows: tuple[str, ...] = ()
     if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
         required_workflows = tuple(
-            organization.central_path(repo, file)
+            organization.central_path(policy, repo, file)
             for file in organization.required_workflow_documents(policy, repo)
         )
     return (
@@ -184,14 +193,16 @@ def central_workflows(policy: GatePolicy, repos: Sequence[Repository] = ()) -> C
         return None
     owner = policy.repositories[0].owner
     assert owner is not None  # the loader fills owners from github:owner
+    # One file per group of repositories that render it the same (issue 14 item 4). The message
+    # names no repository: a repository joining the group must not change (re-commit) the file.
     files = tuple(
         CommittedFile(
             path,
             content,
-            f"delivery-gate: {path.rsplit('/', 1)[-1]}, required of {repo.full_name} (M9)",
+            f"delivery-gate: {path.rsplit('/', 1)[-1]}, a required workflow of stack "
+            f"{centralfiles.merge_gate_stack(policy)} (M9)",
         )
-        for repo in repos
-        for path, content in organization.render_required_workflows(policy, repo).items()
+        for path, content in organization.shared_required_workflows(policy, repos).items()
     )
     return CentralWorkflows(
         owner,
@@ -200,6 +211,7 @@ def central_workflows(policy: GatePolicy, repos: Sequence[Repository] = ()) -> C
         policy.merge_gate.platform_team,
         protects_merge_gate(policy),
         files,
+        settings.central_stack,
     )
 
 
@@ -394,8 +406,8 @@ def repository_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]
 
 def workflows_run_for(policy: GatePolicy, repo: Repository) -> dict[str, str]:
     """Path -> content of every gate workflow GitHub runs for `repo`: its own and, in organisation
-    mode, its required workflows in the central repository (their paths carry the repository's
-    name, so the two sets never collide)."""
+    mode, its required workflows in the central repository (their names carry the group,
+    `<group>--<file>`, so the two sets never collide)."""
     files = repository_workflows(policy, repo)
     if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
         files.update(organization.render_required_workflows(policy, repo))
@@ -419,6 +431,46 @@ def required_checks_summary(policy: GatePolicy) -> dict[str, dict[str, tuple[str
         repo.full_name: {b.pattern: b.required_checks for b in branch_gates(policy, repo)}
         for repo in policy.repositories
     }
+
+
+# Issue 14 item 4: the output of the stack that declares the central repository, which the stacks
+# of other repository groups read (mergeGate.organization.centralStack).
+CENTRAL_OUTPUT = "centralWorkflows"
+
+
+def central_output(central: CentralWorkflows, repository_id: Any) -> dict[str, Any]:
+    """What the declaring stack exports: the repository, its id and the pinned branch."""
+    return {"repository": central.full_name, "repositoryId": repository_id, "branch": central.branch}
+
+
+def referenced_central_id(central: CentralWorkflows, outputs: Mapping[str, Any], source: str) -> int:
+    """The central repository's id from the outputs of the stack `central.declared_by`, refused
+    (naming the setting) unless that stack declares this very repository and branch: the files this
+    stack commits there, and the rulesets requiring them, would otherwise point where nothing is."""
+    path = "mergeGate.organization.centralStack"
+    declared = outputs.get(CENTRAL_OUTPUT)
+    if not isinstance(declared, Mapping):
+        allowed = (
+            f"a stack that declares the central repository (mode 'organization', its own centralStack "
+            f"unset, owning the merge gate); stack {central.declared_by} exports no {CENTRAL_OUTPUT}"
+        )
+        raise PolicyError(source, [Problem(path, central.declared_by, allowed)])
+    got = (declared.get("repository"), declared.get("branch"))
+    if got != (central.full_name, central.branch):
+        allowed = (
+            f"a stack declaring {central.full_name} branch {central.branch} (this stack's "
+            f"centralRepository and workflowBranch); stack {central.declared_by} declares {got[0]} "
+            f"branch {got[1]}"
+        )
+        raise PolicyError(source, [Problem(path, central.declared_by, allowed)])
+    repository_id = declared.get("repositoryId")
+    if isinstance(repository_id, bool) or not isinstance(repository_id, int | float):
+        allowed = (
+            f"a stack whose {CENTRAL_OUTPUT}.repositoryId is known (got {repository_id!r}): update "
+            f"stack {central.declared_by} first"
+        )
+        raise PolicyError(source, [Problem(path, central.declared_by, allowed)])
+    return int(repository_id)
 
 
 def required_workflows_summary(policy: GatePolicy, central: CentralWorkflows) -> dict[str, Any]:

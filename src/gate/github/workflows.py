@@ -20,7 +20,7 @@ from gate.github.actions import Action
 from gate.github.yamltext import Commented, dump
 from gate.policy import repopolicy
 from gate.policy.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
-from gate.policy.prnames import repository_slug
+from gate.policy.prnames import SLUG_DIGEST_LENGTH, SLUG_MAX, repository_slug
 from gate.policy.types import (
     GITHUB_HOSTED_RUNNERS,
     SELF_HOSTED_RUNNER,
@@ -363,12 +363,19 @@ echo "ref=$IMAGE_REPOSITORY@$DIGEST" >> "$GITHUB_OUTPUT"
 
 
 def build_and_push(
-    policy: GatePolicy, repo: Repository, tag: str, condition: str | None = None, *, release: bool = False
+    policy: GatePolicy,
+    repo: Repository,
+    tag: str,
+    condition: str | None = None,
+    *,
+    release: bool = False,
+    repository: str | None = None,
 ) -> list[Step]:
     """Log in, build and push the image once, and pin it by digest: steps `build` and `image`
-    (`steps.image.outputs.ref` is `<registry>/<name>@sha256:...`, what every deploy uses)."""
+    (`steps.image.outputs.ref` is `<registry>/<name>@sha256:...`, what every deploy uses).
+    `repository`: the image repository as an expression, instead of image_repository's literal."""
     s = policy.workflows
-    repository = image_repository(policy, repo, release=release)
+    repository = repository or image_repository(policy, repo, release=release)
     registry = {"IMAGE_REPOSITORY": repository}
     if release and uses_ecr(policy):
         login = [
@@ -445,18 +452,48 @@ def install_gate() -> Step:
     return run("Install delivery-gate", _INSTALL_GATE)
 
 
-def resolve_target_script(policy: GatePolicy, repo: Repository) -> str:
+# Issue 14 item 4: gate/policy/prnames.py repository_slug, in the shell, of the repository the run
+# belongs to (`$REPOSITORY`, github.repository): a shared required workflow cannot have it rendered
+# in. Same steps: lower-case; runs of anything but [a-z0-9] become one hyphen, none at either end;
+# a name that changed, or is longer than SLUG_MAX, is cut and suffixed with a digest.
+REPOSITORY_SLUG_SCRIPT = f"""\
+name="${{REPOSITORY#*/}}"
+lowered="$(printf '%s' "$name" | tr '[:upper:]' '[:lower:]')"
+cleaned="$(printf '%s' "$lowered" | sed -e 's/[^a-z0-9][^a-z0-9]*/-/g' -e 's/^-//' -e 's/-$//')"
+if [ "$cleaned" = "$lowered" ] && [ "${{#cleaned}}" -le {SLUG_MAX} ]; then
+  slug="$cleaned"
+else
+  digest="$(printf '%s' "$lowered" | sha256sum | cut -c1-{SLUG_DIGEST_LENGTH})"
+  base="$(printf '%s' "${{cleaned:0:{SLUG_MAX - SLUG_DIGEST_LENGTH - 1}}}" | sed -e 's/^-*//' -e 's/-*$//')"
+  slug="${{base:-repo}}-$digest"
+fi
+"""
+
+
+def resolve_target_script(policy: GatePolicy, repo: Repository, *, names_from_context: bool = False) -> str:
     """The first step of e2e-parity: what to check, refused clearly when it cannot be told.
 
     Modes: `ephemeral` (a pull request of this repository, or a merge group: a disposable
     pr-<repo>-<N> stack running the PR's own image), `deployed` (deploy.yml's call, or a dispatch: a
     deployed environment), `fork` (a pull request from a fork: no secrets, so no environment).
+
+    `names_from_context` (organisation mode's shared required workflows, issue 14 item 4): the
+    repository's slug and its pull-request image repository come from the run's repository, and
+    the step outputs the image repository as `image`.
     """
     pr_stack_prefix = f"pr-{repository_slug(repo.name)}-"  # gate/policy/prnames.py
+    names = ""
+    if names_from_context:
+        pr_stack_prefix = "pr-${slug}-"
+        # A pull request's image never goes to ECR (image_repository, release=False).
+        registry = image_repository(policy, repo).rsplit("/", 1)[0]
+        image = policy.workflows.image_name or "$lowered"
+        names = REPOSITORY_SLUG_SCRIPT + f'echo "image={registry}/{image}" >> "$GITHUB_OUTPUT"\n'
     environments = [env.name for env in policy.environments]
     allowed = ", ".join(environments)
     return (
         "set -euo pipefail\n"
+        f"{names}"
         'pr=""\n'
         'case "$EVENT_NAME" in\n'
         "  pull_request)\n"
@@ -670,7 +707,10 @@ def e2e_permissions(policy: GatePolicy) -> dict[str, Commented]:
     return grants
 
 
-def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
+def e2e_parity(
+    check: Check, policy: GatePolicy, repo: Repository, *, names_from_context: bool = False
+) -> Job:
+    """`names_from_context`: resolve_target_script's, for a required workflow shared by repositories."""
     s = policy.workflows
     c, k6 = s.commands, s.k6
     mode = "steps.target.outputs.mode"
@@ -702,7 +742,7 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
             "id": "target",
             **run(
                 "Resolve what to check",
-                resolve_target_script(policy, repo),
+                resolve_target_script(policy, repo, names_from_context=names_from_context),
                 EVENT_NAME="${{ github.event_name }}",
                 REQUESTED_TARGET="${{ inputs.target_environment }}",
                 PR_NUMBER="${{ github.event.pull_request.number }}",
@@ -716,7 +756,13 @@ def e2e_parity(check: Check, policy: GatePolicy, repo: Repository) -> Job:
         *(when(ephemeral, step) for step in credential_steps),
         when(f"${{{{ {checked} }}}}", checkout()),
         # The disposable environment runs this pull request's own image, built and pushed once here.
-        *build_and_push(policy, repo, "pr-${{ steps.target.outputs.pr }}-${{ github.sha }}", ephemeral),
+        *build_and_push(
+            policy,
+            repo,
+            "pr-${{ steps.target.outputs.pr }}-${{ github.sha }}",
+            ephemeral,
+            repository="${{ steps.target.outputs.image }}" if names_from_context else None,
+        ),
         when(ephemeral, gate_checkout(s, repo.owner or "")),
         when(f"${{{{ {checked} }}}}", setup_python(s)),
         # Issue 13, part repos: the repository's own dependencies, in its language (a JavaScript
@@ -909,8 +955,17 @@ def janitor_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
 # -- security-scan.yml: M9 §Required CI checks 5, §Merge conditions 2 --------------------------
 
 
-def security_scan(check: Check, s: WorkflowSettings, repo: Repository) -> Job:
-    image = f"{s.image_name or repo.name.lower()}:${{{{ github.sha }}}}"
+# Issue 14 item 4: the local name of the scanned image in a required workflow shared by
+# repositories. The image is loaded into the runner's Docker and scanned there, never pushed, so its
+# name only has to be a valid one; a rendered repository name would make the file one per repository.
+SHARED_SCAN_IMAGE = "delivery-gate-scan"
+
+
+def security_scan(
+    check: Check, s: WorkflowSettings, repo: Repository, *, names_from_context: bool = False
+) -> Job:
+    local = SHARED_SCAN_IMAGE if names_from_context else repo.name.lower()
+    image = f"{s.image_name or local}:${{{{ github.sha }}}}"
     trivy = actions.TRIVY
     fs_scan = {"scan-type": "fs", "scan-ref": ".", "scanners": "vuln,secret,misconfig"}
     # A fork's token cannot write code-scanning results; the scan and its verdict still run there.
@@ -1452,6 +1507,14 @@ BUILTIN_JOBS: Mapping[str, JobBuilder] = {
     "release-notes": lambda c, p, r: release_notes.notes_job(c, p, r),  # noqa: PLW0108
 }
 
+# Issue 14 item 4: the jobs that name the repository, taking its name from the run's context
+# instead, for organisation mode's required workflows, which repositories with the same settings
+# share (gate/github/centralfiles.py).
+CONTEXT_NAMED_JOBS: Mapping[str, JobBuilder] = {
+    "e2e-parity": lambda c, p, r: e2e_parity(c, p, r, names_from_context=True),
+    "security-scan": lambda c, p, r: security_scan(c, p.workflows, r, names_from_context=True),
+}
+
 _WORKFLOW_NAMES = {
     "ci.yml": "ci",
     "determinism-check.yml": "determinism-check",
@@ -1463,12 +1526,17 @@ _WORKFLOW_NAMES = {
 E2E_WORKFLOW = "e2e-parity-check.yml"
 
 
-def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
+def workflow_documents(
+    policy: GatePolicy, repo: Repository, *, names_from_context: bool = False
+) -> dict[str, dict[str, Any]]:
     """File name -> workflow document, for the repository's languages and its own requiredChecks
-    (gate/policy/repopolicy.py), in catalogue order."""
+    (gate/policy/repopolicy.py), in catalogue order. `names_from_context`: the jobs of
+    CONTEXT_NAMED_JOBS read the repository's name from the run (organisation mode's shared
+    required workflows); the repository modes render it in, as they always have."""
+    builders = {**BUILTIN_JOBS, **CONTEXT_NAMED_JOBS} if names_from_context else BUILTIN_JOBS
     jobs_by_file: dict[str, dict[str, Job]] = {}
     for check in repopolicy.workflow_checks(policy, repo):
-        builder = BUILTIN_JOBS.get(check.name)
+        builder = builders.get(check.name)
         if builder is None or check.workflow is None:
             continue
         jobs_by_file.setdefault(check.workflow, {})[check.name] = builder(check, policy, repo)
@@ -1482,7 +1550,7 @@ def workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[s
     if post_merge_only and deploys:
         e2e = next((c for c in policy.checks if c.name == "e2e-parity" and c.workflow == E2E_WORKFLOW), None)
         if e2e is not None:
-            jobs_by_file[E2E_WORKFLOW] = {e2e.name: BUILTIN_JOBS[e2e.name](e2e, policy, repo)}
+            jobs_by_file[E2E_WORKFLOW] = {e2e.name: builders[e2e.name](e2e, policy, repo)}
     documents: dict[str, dict[str, Any]] = {}
     for file, jobs in jobs_by_file.items():
         if file == E2E_WORKFLOW:

@@ -523,6 +523,16 @@ class OrganizationGate(GateModel):
             "the platform team and organisation owners update it. No wildcards."
         ),
     )
+    central_stack: EnvironmentName | None = Field(
+        default=None,
+        description=(
+            "Issue 14 item 4 (a large organisation split across stacks, one per repository group): the "
+            "stack of this project that declares the central repository's workflow branch and its "
+            "ruleset, and leaves this unset. This stack then commits only its own groups' required "
+            "workflows to that branch and reads the repository from that stack's `centralWorkflows` "
+            "output (a StackReference). None: this stack declares the branch and ruleset itself."
+        ),
+    )
 
 
 class MergeGate(GateModel):
@@ -2039,6 +2049,20 @@ class GatePolicy(GateModel):
                 "workflows.commit",
                 False,
                 "true when mergeGate.mode is 'organization': the required workflows are the gate's own",
+            )
+        # Issue 14 item 4: the central stack is another repository group's merge-gate stack; none of
+        # this chain's stacks declares the central repository for another (only the merge-gate stack
+        # declares anything of the gate, and it cannot read its own outputs).
+        chain = [env.stack for env in self.environments]
+        if organization.central_stack is not None and (
+            organization.central_stack in chain or RESERVED_STACK.fullmatch(organization.central_stack)
+        ):
+            raise FieldProblem(
+                "mergeGate.organization.centralStack",
+                organization.central_stack,
+                "the stack of another repository group that declares the central repository (its "
+                f"mergeGate.organization.centralStack unset), not one of this chain's stacks "
+                f"({', '.join(chain)}) nor a pr-* stack; leave it unset in the stack that declares it",
             )
         return self
 

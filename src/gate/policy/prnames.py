@@ -21,7 +21,7 @@ import hashlib
 import re
 
 SLUG_MAX = 40
-_DIGEST_LENGTH = 6
+SLUG_DIGEST_LENGTH = 6
 
 PR_NUMBER = r"[1-9][0-9]{0,8}"
 SLUG = r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?"
@@ -41,8 +41,8 @@ def repository_slug(name: str) -> str:
     cleaned = "-".join(part for part in re.split(r"[^a-z0-9]+", lowered) if part)
     if cleaned == lowered and len(cleaned) <= SLUG_MAX:
         return cleaned
-    digest = hashlib.sha256(lowered.encode()).hexdigest()[:_DIGEST_LENGTH]
-    base = cleaned[: SLUG_MAX - _DIGEST_LENGTH - 1].strip("-") or "repo"
+    digest = hashlib.sha256(lowered.encode()).hexdigest()[:SLUG_DIGEST_LENGTH]
+    base = cleaned[: SLUG_MAX - SLUG_DIGEST_LENGTH - 1].strip("-") or "repo"
     return f"{base}-{digest}"
 
 

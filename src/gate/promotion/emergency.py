@@ -38,6 +38,7 @@ from typing import Any
 
 from gate.clock import iso
 from gate.github import actions
+from gate.github.centralfiles import central_file
 from gate.github.yamltext import Commented
 from gate.policy.model import Environment, GatePolicy, Repository, backfill_seconds
 from gate.policy.types import fullmatch_linear
@@ -102,13 +103,14 @@ def claim_problems(policy: GatePolicy, claim: Claim) -> list[str]:
 
 def security_scan_paths(policy: GatePolicy, repo_name: str) -> tuple[str, ...]:
     """The workflow files whose runs are this repository's security scan: its own security-scan.yml
-    or, in organisation mode, the central required workflow `<repo>--security-scan.yml`."""
+    or, in organisation mode, the central required workflow `<group>--security-scan.yml` its group
+    shares (gate/github/centralfiles.py; the run's repository is checked apart, security_scan_problems)."""
     paths = [f"{WORKFLOW_DIR}/{SECURITY_SCAN_WORKFLOW}"]
     organization = policy.merge_gate.organization
-    if organization is not None:
-        central_file = f"{WORKFLOW_DIR}/{repo_name}--{SECURITY_SCAN_WORKFLOW}"
-        owner = next((r.owner for r in policy.repositories if r.name == repo_name), None)
-        paths += [central_file, f"{owner}/{organization.central_repository}/{central_file}"]
+    repo = next((r for r in policy.repositories if r.name.lower() == repo_name.lower()), None)
+    if organization is not None and repo is not None:
+        central = f"{WORKFLOW_DIR}/{central_file(policy, repo, SECURITY_SCAN_WORKFLOW)}"
+        paths += [central, f"{repo.owner}/{organization.central_repository}/{central}"]
     return tuple(paths)
 
 
