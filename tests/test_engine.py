@@ -5,6 +5,8 @@ An SDK upgrade that moves or changes one of these names must fail here, not in a
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import gc
 import inspect
 import json
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi.output import _OutputData
 from pulumi.runtime import config as sdk_config
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import resource as sdk_resource
@@ -289,6 +292,19 @@ def test_the_sdk_functions_a_fast_run_replaces_are_where_and_what_it_expects() -
     assert "_track" in pulumi.Output.__init__.__code__.co_names
     assert "_track" in inspect.getsource(pulumi.Output._from_data)
     assert "self.outputs = set()" in inspect.getsource(sdk_settings.Settings.__init__)
+    # Properties' Outputs: transfer_properties(res, props, custom) -> resolvers, each called as
+    # resolve(value, is_known, is_secret, deps, failure), by global name where resources register.
+    assert list(inspect.signature(sdk_rpc.transfer_properties).parameters) == ["res", "props", "custom"]
+    assert "rpc.transfer_properties(res, props, custom)" in source
+    rpc_source = inspect.getsource(sdk_rpc.resolve_properties)
+    assert "resolve(unwrapped_value, True, is_secret, deps.get(key), None)" in rpc_source
+    assert "resolve(None, False, False, None, exn)" in inspect.getsource(sdk_rpc)
+    assert [f.name for f in dataclasses.fields(_OutputData)] == [
+        "resources",
+        "value",
+        "is_known",
+        "is_secret",
+    ]
 
 
 def test_a_fast_run_answers_as_the_sdk_would(tmp_path: Path) -> None:
@@ -319,6 +335,7 @@ def test_a_fast_run_answers_every_rpc_on_its_own_thread(tmp_path: Path) -> None:
 
 def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
     before = (
+        sdk_rpc.transfer_properties,
         pulumi.Output._track,
         sdk_resource.create_urn,
         sdk_resource._get_stack_trace,
@@ -330,6 +347,7 @@ def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
         run(write_program(tmp_path, LABEL_PROGRAM + "raise pulumi.RunError('no')\n"))
     run(write_program(tmp_path, LABEL_PROGRAM))
     after = (
+        sdk_rpc.transfer_properties,
         pulumi.Output._track,
         sdk_resource.create_urn,
         sdk_resource._get_stack_trace,
@@ -397,3 +415,39 @@ def test_the_monitors_answer_on_the_wire_is_new_resources_answer(
 def test_only_plain_values_are_written_to_the_wire_directly() -> None:
     with pytest.raises(TypeError, match="not a plain value"):
         engine.plain_to_struct({"when": object()})
+
+
+class _Owner:
+    """Stands in for a resource: transfer_properties only sets attributes on it."""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ("value", True, False, set(), None),
+        ({"nested": [1, sdk_rpc.UNKNOWN]}, True, False, set(), None),  # unknowns make it unknown
+        (None, False, False, None, None),
+        ("s3cr3t", True, True, {"dep"}, None),
+        (None, False, False, None, RuntimeError("registration failed")),
+    ],
+)
+def test_the_fast_property_outputs_resolve_as_the_sdks(answer: tuple[object, ...]) -> None:
+    async def resolved(transfer: object) -> object:
+        owner = _Owner()
+        resolvers = transfer(owner, {"name": None, "urn": None, "id": None}, True)  # type: ignore[operator]
+        assert set(resolvers) == {"name"}  # urn and id are the registration's own, as in the SDK
+        resolvers["name"](*answer)
+        output = owner.__dict__["name"]
+        try:
+            data = await output._data
+        except RuntimeError as error:
+            return ("failed", str(error))
+        return (data.value, data.is_known, data.is_secret, {type(r).__name__ for r in data.resources})
+
+    loop = asyncio.new_event_loop()
+    try:
+        fast = loop.run_until_complete(resolved(engine._transfer_properties))
+        sdk = loop.run_until_complete(resolved(engine._SDK_TRANSFER_PROPERTIES))
+    finally:
+        loop.close()
+    assert fast == sdk

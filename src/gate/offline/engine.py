@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import gc
 import hashlib
 import json
@@ -28,6 +29,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import empty_pb2, struct_pb2  # type: ignore[import-untyped]
+from pulumi.output import _OutputData
 from pulumi.runtime import config as _config
 from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import resource as _resource
@@ -690,6 +692,41 @@ def _contains_unknowns(val: Any) -> bool:
 
 
 _SDK_OUTPUT_TRACK = pulumi.Output._track
+_SDK_TRANSFER_PROPERTIES = _rpc.transfer_properties
+
+
+def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
+    """`pulumi.runtime.rpc.transfer_properties` with one future per property instead of four futures
+    and a task.
+
+    The SDK gives a resource an Output for every property its class declares (a typed class
+    declares all of them, set or not) and returns a resolver per property that the registration's
+    answer calls with (value, is_known, is_secret, deps, failure). Its Output is built from four
+    futures that a task per Output then awaits to make one `_OutputData`; here the resolver makes
+    that `_OutputData` itself, the same resources (the dependencies and the resource), value,
+    knownness and secrecy, or the same failure, and the Output is `Output._from_data` of it. Typed
+    classes made this the largest single cost of a plan (bench/README.md).
+    """
+    resolvers: dict[str, Any] = {}
+    loop = asyncio.get_event_loop()
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # handled by the registration itself, as in the SDK
+        data = loop.create_future()
+        resolvers[name] = functools.partial(_resolve_property, res, data)
+        res.__dict__[name] = pulumi.Output._from_data(data)
+    return resolvers
+
+
+def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with these, positionally
+    res: Any, data: Any, value: Any, is_known: bool, is_secret: bool, deps: Any, failed: Exception | None
+) -> None:
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
 
 
 def _tracker(outputs: set[Any], lock: Any) -> Callable[[Any], None]:
@@ -745,6 +782,7 @@ def _fast_runtime() -> Iterator[None]:
     _stack.wait_for_rpcs = _wait_for_rpcs
     _resource.create_urn = _create_urn
     _rpc.contains_unknowns = _contains_unknowns
+    _rpc.transfer_properties = _transfer_properties
     gc.collect()
     gc.freeze()
     threshold, *older = saved[2]
@@ -754,6 +792,7 @@ def _fast_runtime() -> Iterator[None]:
     finally:
         _resource._get_stack_trace, _stack.wait_for_rpcs = saved[0], saved[1]
         _resource.create_urn, _rpc.contains_unknowns = _SDK_CREATE_URN, _SDK_CONTAINS_UNKNOWNS
+        _rpc.transfer_properties = _SDK_TRANSFER_PROPERTIES
         gc.set_threshold(*saved[2])
         gc.unfreeze()
 
