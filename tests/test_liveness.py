@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gate.github import liveness
 from gate.github.liveness import (
     PULL_REQUEST,
     Gap,
@@ -422,3 +423,37 @@ def test_both_branch_filters_on_one_event_make_github_reject_the_workflow() -> N
     assert only(check_liveness(REPO, {"main": ["t"]}, workflows)).reason == (
         "GitHub rejects workflow ci.yml: pull_request has both branches and branches-ignore"
     )
+
+
+# -- issue 14: answers shared between workflows that read alike --------------------------------------
+
+
+def _one_job(**job: Any) -> dict[str, dict[Any, Any]]:
+    return {"ci.yml": {True: {"pull_request": None}, "jobs": {"test": {"runs-on": "ubuntu-latest", **job}}}}
+
+
+def test_answers_are_shared_only_between_workflows_that_read_alike() -> None:
+    # Asked in this order, each after a look-alike was answered: a memo keyed too loosely would
+    # hand the later question the earlier answer.
+    runs = check_liveness("acme/a", {"main": ["test"]}, _one_job())
+    skipped = check_liveness("acme/b", {"main": ["test"]}, _one_job(**{"if": "github.actor == 'x'"}))
+    named_null = check_liveness("acme/c", {"main": ["test"]}, _one_job(name=None))
+    renamed = check_liveness("acme/d", {"main": ["test"]}, _one_job(name="unit"))
+    runs_again = check_liveness("acme/e", {"main": ["test"]}, _one_job())
+    assert runs == runs_again == []
+    assert "is skipped unless" in only(skipped).reason
+    assert only(named_null).check == only(renamed).check == "test"
+    assert "no workflow job reports it" in only(renamed).reason
+    only_main = {"ci.yml": {True: {"pull_request": {"branches": ["main"]}}, "jobs": {"test": {}}}}
+    assert check_liveness("acme/f", {"main": ["test"]}, only_main) == []
+    assert (
+        "does not run on pull_request into"
+        in only(check_liveness("acme/f", {"dev": ["test"]}, only_main)).reason
+    )
+
+
+def test_the_shared_answers_stay_bounded() -> None:
+    answers = liveness._Answers()
+    for index in range(liveness._Answers.LIMIT + 10):
+        assert answers.get(str(index), lambda index=index: index) == index
+    assert len(answers._answers) <= liveness._Answers.LIMIT

@@ -25,9 +25,10 @@ Known limits, each of which errs towards a violation, never towards a silent pas
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from string import ascii_lowercase, ascii_uppercase, digits
@@ -40,6 +41,49 @@ MERGE_GROUP = "merge_group"
 # A workflow file as yaml.safe_load returns it. Keys are not all strings: PyYAML reads YAML 1.1, where
 # the key `on` is the boolean True.
 Workflow = Mapping[Any, Any]
+
+
+# --- answers shared between workflows that read alike (issue 14) -----------------------------------
+#
+# A plan of many repositories asks the same questions of workflows rendered from the same template:
+# does this `on:` run on pull requests into `release/*`, which jobs may be skipped, which checks does
+# this job name. Each answer depends only on a small part of the file, so it is kept under a key
+# made of exactly that part (its canonical JSON) and shared; a different file asks anew. Bounded,
+# and the answers are immutable (strings, tuples) or the rule's own failure, raised again.
+
+
+class _Answers:
+    """A bounded memo of one question's answers, by the canonical text of what the answer reads."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._answers: dict[str, tuple[bool, Any]] = {}
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        found = self._answers.get(key)
+        if found is None:
+            try:
+                found = (True, compute())
+            except _Unprovable as err:
+                found = (False, err)
+            if len(self._answers) >= self.LIMIT:
+                self._answers.clear()
+            self._answers[key] = found
+        succeeded, answer = found
+        if not succeeded:
+            raise answer
+        return answer
+
+
+def _key(*parts: object) -> str:
+    # YAML 1.1 reads some scalars as dates or booleans: repr keeps them apart from their strings.
+    return json.dumps(parts, sort_keys=True, default=repr)
+
+
+_TRIGGER_GAPS = _Answers()
+_SKIP_REASONS = _Answers()
+_CHECK_NAMES = _Answers()
 
 
 @dataclass(frozen=True, order=True)
@@ -132,7 +176,7 @@ def reported_checks(workflows: Mapping[str, Workflow], *, branch: str, event: st
     for workflow in sorted(workflows):
         for job_id, job, skip in _job_verdicts(workflow, workflows[workflow], branch, event):
             try:
-                names = _check_names(job_id, job)
+                names = _job_check_names(job_id, job)
             except _Unprovable as err:
                 why = str(err) if skip is None else f"{err}, and {skip}"
                 unnamed.append(Unnamed(workflow, job_id, why, _possible_names(job_id, job)))
@@ -201,9 +245,18 @@ def _job_verdicts(
 ) -> list[tuple[str, Workflow, str | None]]:
     """(job id, job, why it may not report or None) for every job of the workflow."""
     jobs = _jobs(doc)
-    gap = _trigger_gap(workflow, doc, branch, event)
+    on = triggers(doc)
+    gap = _TRIGGER_GAPS.get(
+        _key(workflow, on, branch, event), lambda: _trigger_gap(workflow, doc, branch, event)
+    )
     try:
-        skips = _skip_reasons(workflow, jobs) if gap is None else dict.fromkeys(jobs, gap)
+        # What skipping reads of each job: its needs and its `if:` (absent differs from false).
+        shape = [(job_id, job.get("needs"), "if" in job, job.get("if")) for job_id, job in jobs.items()]
+        skips = (
+            _SKIP_REASONS.get(_key(workflow, shape), lambda: _skip_reasons(workflow, jobs))
+            if gap is None
+            else dict.fromkeys(jobs, gap)
+        )
     except _Unprovable as err:  # GitHub rejects the file: none of its jobs runs
         skips = dict.fromkeys(jobs, str(err))
     return [(job_id, job, skips[job_id]) for job_id, job in jobs.items()]
@@ -377,6 +430,12 @@ _EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _MATRIX_VALUE = re.compile(r"\s*matrix\.([A-Za-z_][\w-]*)\s*")
 _MISSING = object()
 Combination = dict[str, object]
+
+
+def _job_check_names(job_id: str, job: Workflow) -> list[str]:
+    """`_check_names`, shared by jobs with the same id, name, strategy and reusable workflow."""
+    shape = (job_id, "name" in job, job.get("name"), job.get("strategy"), "uses" in job, job.get("uses"))
+    return list(_CHECK_NAMES.get(_key(*shape), lambda: tuple(_check_names(job_id, job))))
 
 
 def _check_names(job_id: str, job: Workflow) -> list[str]:
