@@ -8,10 +8,15 @@ bytes as a checkout of this one.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import PurePosixPath
 
 
+# Read once per process: every gated repository (and every workflow verifying a tool's digest)
+# commits the same installed bytes, and a plan of many repositories asked for them thousands of
+# times (issue 14).
+@functools.cache
 def tool_source(path_in_repository: str) -> str:
     """The text of a bundled tool, named by where a gated repository holds it (tools/<file>.py)."""
     name = PurePosixPath(path_in_repository).name
