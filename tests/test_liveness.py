@@ -6,6 +6,7 @@ up "Expected — waiting for status to be reported" forever, or passes without r
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -455,5 +456,5 @@ def test_answers_are_shared_only_between_workflows_that_read_alike() -> None:
 def test_the_shared_answers_stay_bounded() -> None:
     answers = liveness._Answers()
     for index in range(liveness._Answers.LIMIT + 10):
-        assert answers.get(str(index), lambda index=index: index) == index
+        assert answers.get(str(index), functools.partial(int, index)) == index
     assert len(answers._answers) <= liveness._Answers.LIMIT
