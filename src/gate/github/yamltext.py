@@ -8,6 +8,7 @@ multi-line strings are block literals so scripts diff line by line.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,8 @@ def dump(document: Mapping[str, Any]) -> str:
 
 
 def scalar(value: Any) -> str:
+    if type(value) is str:  # most scalars, and every key
+        return _string(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -44,7 +47,13 @@ def scalar(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, Commented):
         return f"{scalar(value.value)}  # {value.comment}"
-    text = str(value)
+    return _string(str(value))
+
+
+# Workflows of many repositories repeat the same keys and values: each string is quoted (or not)
+# once per process (issue 14). Bounded; a string's form never changes.
+@functools.lru_cache(maxsize=65536)
+def _string(text: str) -> str:
     plain = (
         _PLAIN.fullmatch(text) is not None
         and _SPECIAL.fullmatch(text) is None
@@ -89,14 +98,15 @@ def _mapping(document: Mapping[str, Any], indent: int) -> list[str]:
 
 
 def _entry(prefix: str, value: Any, indent: int) -> list[str]:
-    if isinstance(value, Mapping):
-        if not value:
-            return [f"{prefix} {{}}"]
-        return [prefix, *_mapping(value, indent + 2)]
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if not value:
-            return [f"{prefix} []"]
-        return [prefix, *_sequence(value, indent + 2)]
+    if type(value) is not str:  # most values are strings: skip the slow abstract-class checks
+        if isinstance(value, Mapping):
+            if not value:
+                return [f"{prefix} {{}}"]
+            return [prefix, *_mapping(value, indent + 2)]
+        if isinstance(value, Sequence):
+            if not value:
+                return [f"{prefix} []"]
+            return [prefix, *_sequence(value, indent + 2)]
     if _is_block_text(value):
         header, *body = _block(value, indent + 2)
         return [f"{prefix} {header}", *body]
