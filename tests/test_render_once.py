@@ -8,14 +8,20 @@ The counts are taken with spies on the functions that do the work, during a real
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from gate.policy import memo
+from gate import program
+from gate.github import organization, repository, workflows
+from gate.github.repository import RepositoryGateSpec
+from gate.offline.plan import build_plan
+from gate.policy import memo, rules
 from gate.policy.loader import load_policy
 from gate.policy.model import GatePolicy
+from tests.conftest import ProjectFactory
 
 OWNER, OTHER = "acme", "other-org"
 # Three distinct settings (besides the name) over seven repositories.
@@ -31,6 +37,30 @@ MODES = {
 }
 
 
+# Environment reviewers (a user and a team) on the deploying repositories, two of each owner.
+REVIEWERS = (
+    "  delivery-gate:application:\n    repositories: [svc-0, svc-2, svc-3, svc-5]\n"
+    "  delivery-gate:environments:\n"
+    "    - {name: dev, stack: dev, reviewers: {users: [octocat], teams: [platform]}}\n"
+    "    - {name: staging, stack: staging, promotesFrom: dev}\n"
+    "    - {name: production, stack: prod, promotesFrom: staging, reviewers: {teams: [releases]}}\n"
+)
+
+
+def stack_file(mode: str, *, other_owner: bool = False, reviewers: bool = False) -> str:
+    lines = ["config:", f"  github:owner: {OWNER}", "  delivery-gate:environment: dev"]
+    lines.append("  delivery-gate:repositories:")
+    for index, name in enumerate(NAMES):
+        lines.append(f"    - name: {name}")
+        if other_owner and index % 2:
+            lines.append(f"      owner: {OTHER}")
+    text = "\n".join(lines) + "\n"
+    for index, name in enumerate(NAMES):
+        text = text.replace(f"    - name: {name}\n", f"    - name: {name}\n{SETTINGS[index % len(SETTINGS)]}")
+    application = "  delivery-gate:application:\n    repositories: [svc-0, svc-3]\n"
+    return text + (REVIEWERS if reviewers else application) + MODES[mode]
+
+
 def spy(monkeypatch: pytest.MonkeyPatch, module: object, name: str, record: Callable[..., None]) -> None:
     """Replace module.name by a wrapper that records each call, then does the real work."""
     real = getattr(module, name)
@@ -43,12 +73,152 @@ def spy(monkeypatch: pytest.MonkeyPatch, module: object, name: str, record: Call
     monkeypatch.setattr(module, name, wrapper)
 
 
+class Seen:
+    """What the spies saw during one plan."""
+
+    def __init__(self) -> None:
+        self.built: Counter[str] = Counter()  # repository -> workflow documents built
+        self.rendered: list[dict[str, str]] = []  # each render_documents result
+        self.parsed: list[tuple[str, Any]] = []  # each YAML parse: (text, document)
+        self.rule_texts: dict[str, dict[str, str]] = {}  # repository -> path -> text the rules read
+        self.specs: list[RepositoryGateSpec] = []
+        self.central_texts: dict[str, str] = {}
+
+
+def watch(monkeypatch: pytest.MonkeyPatch) -> Seen:
+    seen = Seen()
+    spy(monkeypatch, workflows, "_build_documents", lambda _, __, repo: seen.built.update([repo.full_name]))
+    for module in (workflows, organization, repository):  # each imports it by name
+        spy(monkeypatch, module, "render_documents", lambda result, *_: seen.rendered.append(result))
+    spy(monkeypatch, rules, "parse_workflow", lambda document, text: seen.parsed.append((text, document)))
+
+    def rule_read(result: dict[str, str], policy: GatePolicy, repo: Any) -> None:
+        seen.rule_texts.setdefault(repo.full_name, {}).update(result)
+
+    # The texts the liveness rule parses: every workflow GitHub runs for the repository.
+    spy(monkeypatch, rules, "workflows_run_for", rule_read)
+
+    def central(result: Any, *_: Any) -> None:
+        if result is not None:
+            seen.central_texts.update({file.path: file.content for file in result.files})
+
+    # The program's own references: what it hands the components.
+    spy(monkeypatch, program, "repository_gate", lambda spec, *_: seen.specs.append(spec))
+    spy(monkeypatch, program, "central_workflows", central)
+    return seen
+
+
+def plan(make_project: ProjectFactory, mode: str, **kwargs: Any) -> dict[str, Any]:
+    return build_plan(make_project({"dev": stack_file(mode, **kwargs)}), "dev")
+
+
+@pytest.mark.parametrize("mode", ["protection", "organization"])
+def test_each_repository_renders_once_and_each_distinct_text_parses_once(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    seen = watch(monkeypatch)
+    plan(make_project, mode)
+
+    # Built once per repository, though the rules, the spec and (organisation mode) the central
+    # repository and the rulesets all read its workflows.
+    assert seen.built == Counter({f"{OWNER}/{name}": 1 for name in NAMES})
+    # Rendered once per repository and set: its own workflows, plus its central ones.
+    sets = 2 if mode == "organization" else 1
+    assert len(seen.rendered) == sets * len(NAMES)
+    # Each distinct text parsed once, however many repositories render it and rules read it...
+    texts = [text for text, _ in seen.parsed]
+    assert len(texts) == len(set(texts))
+    assert set(texts) == {text for files in seen.rule_texts.values() for text in files.values()}
+    # ...and repositories do share texts (ci.yml does not name its repository), so this counts
+    # something: fewer parses than workflow files the rules read.
+    assert len(texts) < sum(len(files) for files in seen.rule_texts.values())
+
+
+@pytest.mark.parametrize("mode", ["protection", "organization"])
+def test_the_rules_and_the_components_get_the_very_same_rendered_texts(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    seen = watch(monkeypatch)
+    result = plan(make_project, mode)
+
+    assert len(seen.specs) == len(NAMES)
+    committed = {
+        (file["inputs"]["repository"], file["inputs"]["file"]): file["inputs"]["content"]
+        for file in result["resources"]
+        if file["type"] == "github:index/repositoryFile:RepositoryFile"
+    }
+    compared = 0
+    for spec in seen.specs:
+        read = seen.rule_texts[f"{spec.owner}/{spec.name}"]
+        for file in spec.files:
+            if file.path.startswith(f"{workflows.WORKFLOW_DIR}/"):
+                # The same object, not an equal re-rendering: rendered once, read by both.
+                assert file.content is read[file.path]
+                compared += 1
+                # And the plan holds what the component declared.
+                assert committed[(spec.name, file.path)] == file.content
+    for path, content in seen.central_texts.items():
+        owner_repo = next(texts for texts in seen.rule_texts.values() if path in texts)
+        assert content is owner_repo[path]
+        compared += 1
+    assert compared > len(NAMES)
+    if mode == "organization":
+        assert seen.central_texts
+
+
+def test_no_consumer_changes_the_shared_parsed_documents(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parse = rules.parse_workflow  # the real one: the spy below records every parse
+    seen = watch(monkeypatch)
+    plan(make_project, "organization")
+    assert seen.parsed
+    for text, document in seen.parsed:  # the shared objects, after every rule has read them
+        assert document == parse(text)
+
+
 def policy(**values: Any) -> GatePolicy:
     base: dict[str, Any] = {
         "environment": "dev",
         "repositories": [{"name": "aos"}, {"name": "web", "languages": ["javascript"]}],
     }
     return load_policy({**base, **values}, stack="dev", github_owner=OWNER)
+
+
+def test_equal_repository_settings_render_once_per_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    spy(monkeypatch, workflows, "_build_documents", lambda _, __, repo: built.append(repo.name))
+    gate_policy = policy()
+    aos = gate_policy.repositories[0]
+    first = workflows.render_workflows(gate_policy, aos)
+    again = workflows.render_workflows(gate_policy, aos.model_copy())  # equal settings, new object
+    assert built == ["aos"]
+    assert first == again and first is not again  # the caller's own dict...
+    assert all(first[path] is again[path] for path in first)  # ...of the very same texts
+    # Another policy object renders for itself: nothing is shared between policies.
+    workflows.render_workflows(policy(), aos)
+    assert built == ["aos", "aos"]
+
+
+def test_handed_out_documents_are_copies_the_memo_does_not_see_changed() -> None:
+    gate_policy = policy(mergeGate={"mode": "organization", "organization": {"centralRepository": "gw"}})
+    repo = gate_policy.repositories[0]
+    before = workflows.render_workflows(gate_policy, repo)
+    central_before = organization.render_required_workflows(gate_policy, repo)
+    for documents in (
+        workflows.workflow_documents(gate_policy, repo),
+        organization.required_workflow_documents(gate_policy, repo),
+        organization.repository_workflow_documents(gate_policy, repo),
+    ):
+        for document in documents.values():
+            document["name"] = "changed"
+            document["on"].clear()
+            for body in document["jobs"].values():
+                body.get("steps", []).clear()
+    assert workflows.render_workflows(gate_policy, repo) == before
+    assert organization.render_required_workflows(gate_policy, repo) == central_before
+    shared = workflows.shared_workflow_documents(gate_policy, repo)
+    assert workflows.render_documents(shared) == before
 
 
 def test_deploying_repositories_are_computed_once_per_policy(monkeypatch: pytest.MonkeyPatch) -> None:
