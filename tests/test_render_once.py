@@ -12,9 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
+import pulumi_github
 import pytest
 
 from gate import program
+from gate.components import github_gate
 from gate.github import organization, repository, workflows
 from gate.github.repository import RepositoryGateSpec
 from gate.offline.plan import build_plan
@@ -247,3 +250,44 @@ def test_the_memo_lives_as_long_as_its_policy() -> None:
     del gate_policy
     gc.collect()
     assert memo.live_memos() == before
+
+
+def test_team_and_user_lookups_happen_once_per_provider(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two owners, each with its provider: every team is looked up once per provider, with that
+    owner's provider, however many repositories (and the rulesets of each) name it. The plan's
+    invoke list is deduplicated, so the calls themselves are counted."""
+    teams: Counter[tuple[str, str]] = Counter()
+    users: Counter[tuple[str, str]] = Counter()
+
+    def team(_: Any, *, slug: str, summary_only: bool, opts: pulumi.InvokeOutputOptions) -> None:
+        assert opts.provider is not None and opts.parent is None
+        teams[(opts.provider.pulumi_resource_name, slug)] += 1
+
+    def user(_: Any, *, username: str, opts: pulumi.InvokeOutputOptions) -> None:
+        assert opts.provider is not None and opts.parent is None
+        users[(opts.provider.pulumi_resource_name, username)] += 1
+
+    spy(monkeypatch, pulumi_github, "get_team_output", team)  # the module github_gate calls
+    spy(monkeypatch, pulumi_github, "get_user_output", user)
+    result = plan(make_project, "rulesets", other_owner=True, reviewers=True)
+
+    assert users == Counter({(f"github-{OWNER}", "octocat"): 1, (f"github-{OTHER}", "octocat"): 1})
+
+    providers = {name for name, _ in teams}
+    assert providers == {f"github-{OWNER}", f"github-{OTHER}"}
+    assert set(teams.values()) == {1}, teams
+    slugs = {slug for _, slug in teams}
+    assert {"backend", "qa", "product-owners", "platform", "releases"} <= slugs
+    # Each provider looked up every team its repositories name (both owners have several).
+    assert {slug for name, slug in teams if name == f"github-{OWNER}"} == slugs
+    assert {slug for name, slug in teams if name == f"github-{OTHER}"} == slugs
+    # What the plan records is unchanged: each distinct lookup once.
+    recorded = [i for i in result["invokes"] if i["token"] == "github:index/getTeam:getTeam"]
+    assert sorted(i["args"]["slug"] for i in recorded) == sorted(slugs)
+
+
+def test_a_component_without_shared_lookups_looks_up_through_its_own_provider() -> None:
+    with pytest.raises(ValueError, match="either the provider or the component"):
+        github_gate.GitHubLookups()
