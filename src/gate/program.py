@@ -12,7 +12,7 @@ import pulumi_github as github
 
 from gate import clock
 from gate.clock import iso
-from gate.components.github_gate import CentralWorkflowRepository, RepositoryGate
+from gate.components.github_gate import CentralWorkflowRepository, GitHubLookups, RepositoryGate
 from gate.components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from gate.components.promotion import read_stack_outputs, reference_stack, stack_reference_name
 from gate.errors import GateError
@@ -39,10 +39,13 @@ from gate.runtime.flags import flag_configmap_data
 def declare_repository_gates(policy: GatePolicy) -> None:
     github_token = pulumi.Config("github").get_secret("token")  # else the provider reads GITHUB_TOKEN
     providers: dict[str, github.Provider] = {}
+    # Issue 14 item 3: team and user ids looked up once per provider, not once per component.
+    lookups: dict[str, GitHubLookups] = {}
 
     def provider(owner: str) -> pulumi.ResourceOptions:
         if owner not in providers:
             providers[owner] = github.Provider(f"github-{owner}", owner=owner, token=github_token)
+            lookups[owner] = GitHubLookups(providers[owner])
         return pulumi.ResourceOptions(providers={"github": providers[owner]})
 
     central = None
@@ -67,13 +70,20 @@ def declare_repository_gates(policy: GatePolicy) -> None:
             central_spec,
             provider(central_spec.owner),
             referenced_id=referenced_id,
+            lookups=lookups[central_spec.owner],
         )
         if central_spec.declared_by is None:
             # What the stacks of other repository groups read (mergeGate.organization.centralStack).
             pulumi.export(CENTRAL_OUTPUT, central_output(central_spec, central.repository_id))
     for repo in policy.repositories:
         spec = repository_gate(policy, repo)
-        RepositoryGate(f"{spec.owner}-{spec.name}", spec, provider(spec.owner), central=central)
+        RepositoryGate(
+            f"{spec.owner}-{spec.name}",
+            spec,
+            provider(spec.owner),
+            central=central,
+            lookups=lookups[spec.owner],
+        )
     pulumi.export("ownsMergeGate", policy.owns_merge_gate)
     pulumi.export("requiredChecks", required_checks_summary(policy))
     if central_spec is not None:

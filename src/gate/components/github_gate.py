@@ -20,6 +20,45 @@ from gate.policy.model import Environment
 from gate.policy.types import MergeGateMode, resource_slug
 
 
+class GitHubLookups:
+    """The ids of the teams and users the gate's components name, looked up once per GitHub provider
+    and slug or login (issue 14 item 3), not once per component: two thousand repositories with the
+    same production reviewers make one github.getTeam call per owner, not two thousand.
+
+    One per provider, made with it (gate/program.py): a lookup runs against that owner's
+    organisation, as the component's own provider would. A component given none makes its own,
+    whose lookups take their provider from the component (its parent), as before.
+    """
+
+    def __init__(
+        self, provider: pulumi.ProviderResource | None = None, *, parent: pulumi.Resource | None = None
+    ) -> None:
+        if (provider is None) == (parent is None):
+            raise ValueError("GitHubLookups needs either the provider or the component to look up for")
+        self._provider = provider
+        self._parent = parent
+        self._teams: dict[str, pulumi.Output[int]] = {}
+        self._users: dict[str, pulumi.Output[int]] = {}
+
+    def _options(self) -> pulumi.InvokeOutputOptions:
+        # A new one per call: the SDK writes the provider it resolves into the options it is given.
+        if self._provider is not None:
+            return pulumi.InvokeOutputOptions(provider=self._provider)
+        return pulumi.InvokeOutputOptions(parent=self._parent)
+
+    def team_id(self, slug: str) -> pulumi.Output[int]:
+        if slug not in self._teams:
+            team = github.get_team_output(slug=slug, summary_only=True, opts=self._options())
+            self._teams[slug] = team.id.apply(int)
+        return self._teams[slug]
+
+    def user_id(self, login: str) -> pulumi.Output[int]:
+        if login not in self._users:
+            user = github.get_user_output(username=login, opts=self._options())
+            self._users[login] = user.id.apply(int)
+        return self._users[login]
+
+
 class CentralWorkflowRepository(pulumi.ComponentResource):
     """Organisation mode: the gate's required workflows in one central repository, on a branch only
     the platform team and organisation owners may update (the ref the organisation rulesets pin).
@@ -37,8 +76,11 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         referenced_id: int | None = None,
+        lookups: GitHubLookups | None = None,
     ) -> None:
         super().__init__("delivery-gate:github:CentralWorkflows", name, None, opts)
+        if lookups is None:
+            lookups = GitHubLookups(parent=self)
         protect = args.protect
         branch_name: pulumi.Input[str] = args.branch
         depends: list[pulumi.Resource] = []
@@ -60,7 +102,7 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
                 conditions=_on_ref(args.ref),
                 bypass_actors=[
                     github.RepositoryRulesetBypassActorArgs(
-                        actor_id=_team_id(self, args.platform_team), actor_type="Team", bypass_mode="always"
+                        actor_id=lookups.team_id(args.platform_team), actor_type="Team", bypass_mode="always"
                     ),
                     github.RepositoryRulesetBypassActorArgs(
                         actor_type="OrganizationAdmin", bypass_mode="always"
@@ -106,11 +148,13 @@ class RepositoryGate(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         central: CentralWorkflowRepository | None = None,
+        lookups: GitHubLookups | None = None,
     ) -> None:
         super().__init__("delivery-gate:github:RepositoryGate", name, None, opts)
         self._name = name
         self._spec = args
-        self._team_ids: dict[str, pulumi.Output[int]] = {}
+        # Shared by every component of this owner's provider when given (gate/program.py).
+        self._lookups = lookups if lookups is not None else GitHubLookups(parent=self)
 
         gate_opts = pulumi.ResourceOptions(parent=self, protect=args.protect_merge_gate)
         if args.owns_merge_gate:
@@ -501,19 +545,10 @@ class RepositoryGate(pulumi.ComponentResource):
         return resource
 
     def _team_id(self, slug: str) -> pulumi.Output[int]:
-        if slug not in self._team_ids:
-            self._team_ids[slug] = _team_id(self, slug)
-        return self._team_ids[slug]
+        return self._lookups.team_id(slug)
 
     def _user_id(self, login: str) -> pulumi.Output[int]:
-        user = github.get_user_output(username=login, opts=pulumi.InvokeOutputOptions(parent=self))
-        return user.id.apply(int)
-
-
-def _team_id(parent: pulumi.Resource, slug: str) -> pulumi.Output[int]:
-    options = pulumi.InvokeOutputOptions(parent=parent)
-    team = github.get_team_output(slug=slug, summary_only=True, opts=options)
-    return team.id.apply(int)
+        return self._lookups.user_id(login)
 
 
 def _in_repository(repository: str, ref: str) -> github.OrganizationRulesetConditionsArgs:

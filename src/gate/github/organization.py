@@ -47,13 +47,15 @@ from gate.github.workflows import (
     WORKFLOW_DIR,
     Job,
     Step,
+    copied_documents,
     job,
     k6_mapper_source,
     render_documents,
     run,
+    shared_workflow_documents,
     workflow,
-    workflow_documents,
 )
+from gate.policy.memo import once
 from gate.policy.model import GatePolicy, Repository
 from gate.promotion import drill, emergency
 
@@ -91,11 +93,29 @@ def gate_tools() -> dict[str, str]:
 
 def required_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
     """Workflow file name -> the document the central repository holds for this repository: its
-    pull-request workflows, on the events required workflows run on, verifying the gate's tools."""
-    digests = {path: hashlib.sha256(source.encode()).hexdigest() for path, source in gate_tools().items()}
+    pull-request workflows, on the events required workflows run on, verifying the gate's tools.
+    A copy of the shared documents, the caller's to change."""
+    return copied_documents(shared_required_workflow_documents(policy, repo))
+
+
+def shared_required_workflow_documents(
+    policy: GatePolicy, repo: Repository
+) -> Mapping[str, Mapping[str, Any]]:
+    """`required_workflow_documents`, built once per policy object and repository settings (issue
+    14 item 3; read by the rulesets, the central repository and GATE-ORG-01): read-only."""
+    return once(policy, ("required_workflow_documents", repo), lambda: _required_documents(policy, repo))
+
+
+def _tool_digests() -> dict[str, str]:
+    return {path: hashlib.sha256(source.encode()).hexdigest() for path, source in gate_tools().items()}
+
+
+def _required_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
+    # The same tools for every repository of the policy: hashed once per policy, not per repository.
+    digests = once(policy, "gate_tool_digests", _tool_digests)
     documents: dict[str, dict[str, Any]] = {}
     # The repository's name from the run's context: the document is its whole group's (issue 14 item 4).
-    for file, document in workflow_documents(policy, repo, names_from_context=True).items():
+    for file, document in shared_workflow_documents(policy, repo, names_from_context=True).items():
         if file in REPOSITORY_WORKFLOWS:
             continue
         on = {event: spec for event, spec in document["on"].items() if event in REQUIRED_WORKFLOW_EVENTS}
@@ -154,9 +174,17 @@ _FALSY_ONLY = re.compile(r"\$\{\{ (?:''|false) \}\}")
 
 
 def render_required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
-    """Central repository path -> content of this repository's required workflows."""
-    documents = required_workflow_documents(policy, repo)
-    return render_documents({central_file(policy, repo, file): doc for file, doc in documents.items()})
+    """Central repository path -> content of this repository's required workflows.
+
+    Rendered once per policy object and repository settings (issue 14 item 3): GATE-ORG-01 and the
+    liveness rule parse, and the central repository commits, the very same text objects. A new dict
+    each call (the texts themselves are immutable), so a caller may add to it."""
+
+    def render() -> dict[str, str]:
+        documents = shared_required_workflow_documents(policy, repo)
+        return render_documents({central_file(policy, repo, file): doc for file, doc in documents.items()})
+
+    return dict(once(policy, ("render_required_workflows", repo), render))
 
 
 def shared_required_workflows(policy: GatePolicy, repos: Sequence[Repository]) -> dict[str, str]:
@@ -180,9 +208,24 @@ def shared_required_workflows(policy: GatePolicy, repos: Sequence[Repository]) -
 
 
 def repository_workflow_documents(policy: GatePolicy, repo: Repository) -> dict[str, dict[str, Any]]:
-    """Workflow file name -> the document the gated repository itself holds in organisation mode."""
-    documents = workflow_documents(policy, repo)
-    kept = {file: documents[file] for file in REPOSITORY_WORKFLOWS if file in documents}
+    """Workflow file name -> the document the gated repository itself holds in organisation mode.
+    A copy of the shared documents, the caller's to change."""
+    return copied_documents(shared_repository_workflow_documents(policy, repo))
+
+
+def shared_repository_workflow_documents(
+    policy: GatePolicy, repo: Repository
+) -> Mapping[str, Mapping[str, Any]]:
+    """`repository_workflow_documents`, built once per policy object and repository settings
+    (issue 14 item 3): read-only."""
+    return once(policy, ("repository_workflow_documents", repo), lambda: _repository_documents(policy, repo))
+
+
+def _repository_documents(policy: GatePolicy, repo: Repository) -> dict[str, Mapping[str, Any]]:
+    documents = shared_workflow_documents(policy, repo)
+    kept: dict[str, Mapping[str, Any]] = {
+        file: documents[file] for file in REPOSITORY_WORKFLOWS if file in documents
+    }
     if E2E_WORKFLOW in documents:
         # The post-merge parity check deploy.yml calls; its pull-request run is the central one.
         e2e = documents[E2E_WORKFLOW]

@@ -26,6 +26,7 @@ from gate.github.workflows import (
     render_workflows,
 )
 from gate.policy import repopolicy
+from gate.policy.memo import once
 from gate.policy.model import Environment, GatePolicy, Label, MergeGate, Repository, Reviews
 from gate.policy.types import MergeGateMode
 
@@ -169,7 +170,7 @@ def branch_gates(policy: GatePolicy, repo: Repository) -> tuple[BranchGate, ...]
     if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
         required_workflows = tuple(
             organization.central_path(policy, repo, file)
-            for file in organization.required_workflow_documents(policy, repo)
+            for file in organization.shared_required_workflow_documents(policy, repo)
         )
     return (
         # M9 §Overview: "All merges to `main` (or `release/*`) require passing automated checks".
@@ -398,9 +399,17 @@ def repository_gate(policy: GatePolicy, repo: Repository) -> RepositoryGateSpec:
 
 
 def repository_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
-    """Repository path -> content of the workflows the gated repository itself holds."""
+    """Repository path -> content of the workflows the gated repository itself holds.
+
+    Rendered once per policy object and repository settings (issue 14 item 3): the liveness rule
+    (gate/policy/rules.py) and the RepositoryGate's committed files get the very same texts."""
     if policy.merge_gate.mode is MergeGateMode.ORGANIZATION:
-        return render_documents(organization.repository_workflow_documents(policy, repo))
+        rendered = once(
+            policy,
+            ("repository_workflows", repo),
+            lambda: render_documents(organization.shared_repository_workflow_documents(policy, repo)),
+        )
+        return dict(rendered)
     return render_workflows(policy, repo)
 
 

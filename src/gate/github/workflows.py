@@ -9,6 +9,7 @@ credentials; PR workflows cancel superseded runs; every job has a timeout.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from gate.github import actions, automation, release_contract, release_deploy, r
 from gate.github.actions import Action
 from gate.github.yamltext import Commented, dump
 from gate.policy import repopolicy
+from gate.policy.memo import once
 from gate.policy.model import Check, Environment, GatePolicy, Repository, WorkflowSettings
 from gate.policy.prnames import SLUG_DIGEST_LENGTH, SLUG_MAX, repository_slug
 from gate.policy.types import (
@@ -1530,9 +1532,34 @@ def workflow_documents(
     policy: GatePolicy, repo: Repository, *, names_from_context: bool = False
 ) -> dict[str, dict[str, Any]]:
     """File name -> workflow document, for the repository's languages and its own requiredChecks
-    (gate/policy/repopolicy.py), in catalogue order. `names_from_context`: the jobs of
-    CONTEXT_NAMED_JOBS read the repository's name from the run (organisation mode's shared
-    required workflows); the repository modes render it in, as they always have."""
+    (gate/policy/repopolicy.py), in catalogue order: a copy of the shared documents, the caller's
+    to change. `names_from_context`: the jobs of CONTEXT_NAMED_JOBS read the repository's name from
+    the run (organisation mode's shared required workflows); the repository modes render it in, as
+    they always have."""
+    return copied_documents(shared_workflow_documents(policy, repo, names_from_context=names_from_context))
+
+
+def copied_documents(documents: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A deep copy of shared (read-only) documents, for a caller that may change them."""
+    return {file: copy.deepcopy(dict(document)) for file, document in documents.items()}
+
+
+def shared_workflow_documents(
+    policy: GatePolicy, repo: Repository, *, names_from_context: bool = False
+) -> Mapping[str, Mapping[str, Any]]:
+    """The documents of `workflow_documents`, built once per policy object, repository settings and
+    naming (issue 14 item 3) and shared by every consumer: read-only, never to be changed in place."""
+    # Keyed by the repository's value: equal settings render equal documents.
+    return once(
+        policy,
+        ("workflow_documents", repo, names_from_context),
+        lambda: _build_documents(policy, repo, names_from_context),
+    )
+
+
+def _build_documents(
+    policy: GatePolicy, repo: Repository, names_from_context: bool
+) -> dict[str, dict[str, Any]]:
     builders = {**BUILTIN_JOBS, **CONTEXT_NAMED_JOBS} if names_from_context else BUILTIN_JOBS
     jobs_by_file: dict[str, dict[str, Job]] = {}
     for check in repopolicy.workflow_checks(policy, repo):
@@ -1588,14 +1615,21 @@ _HEADER = (
 )
 
 
-def render_documents(documents: Mapping[str, dict[str, Any]]) -> dict[str, str]:
+def render_documents(documents: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Repository path -> file content of workflow documents keyed by file name."""
     return {f"{WORKFLOW_DIR}/{file}": _HEADER + dump(document) for file, document in documents.items()}
 
 
 def render_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
-    """Repository path -> file content of every gate workflow (the repository modes' set)."""
-    return render_documents(workflow_documents(policy, repo))
+    """Repository path -> file content of every gate workflow (the repository modes' set).
+
+    Rendered once per policy object and repository settings (issue 14 item 3): the liveness rule
+    parses, and the RepositoryGate commits, the very same text objects. A new dict each call (the
+    texts themselves are immutable), so a caller may add to it."""
+    rendered = once(
+        policy, ("render_workflows", repo), lambda: render_documents(shared_workflow_documents(policy, repo))
+    )
+    return dict(rendered)
 
 
 def k6_mapper_source() -> str:

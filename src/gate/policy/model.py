@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 
 from gate.clock import iso
 from gate.errors import FieldProblem
+from gate.policy.memo import once
 from gate.policy.prnames import RESERVED_STACK, overlap, pr_stack, repository_slug
 from gate.policy.types import (
     APPCONFIG_MAX_MINUTES,
@@ -1917,8 +1918,13 @@ class GatePolicy(GateModel):
     @property
     def deploying_repositories(self) -> tuple[Repository, ...]:
         """The repositories that build and deploy the application (application.repositories, by
-        default the first gated one): what gets the deploy side and what the deploy roles trust."""
-        wanted = [name.lower() for name in (self.application.repositories or (self.repositories[0].name,))]
+        default the first gated one): what gets the deploy side and what the deploy roles trust.
+
+        Computed once per policy object (issue 14 item 3: every repository's rendering asks)."""
+        return once(self, "deploying_repositories", self._deploying_repositories)
+
+    def _deploying_repositories(self) -> tuple[Repository, ...]:
+        wanted = {name.lower() for name in (self.application.repositories or (self.repositories[0].name,))}
         return tuple(repo for repo in self.repositories if repo.name.lower() in wanted)
 
     @property
@@ -1928,7 +1934,10 @@ class GatePolicy(GateModel):
 
     def deploys(self, repo: Repository) -> bool:
         """Whether `repo` deploys the application (the others are gated for merging only)."""
-        return any(repo.full_name == other.full_name for other in self.deploying_repositories)
+        deploying = once(
+            self, "deploying_full_names", lambda: frozenset(r.full_name for r in self.deploying_repositories)
+        )
+        return repo.full_name in deploying
 
     @model_validator(mode="after")
     def _application_is_named(self) -> Self:

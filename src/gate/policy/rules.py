@@ -23,6 +23,7 @@ from gate.offline.engine import get_root_directory
 from gate.policy import nonnegotiables, repopolicy
 from gate.policy.layers import base_source
 from gate.policy.loader import stack_file
+from gate.policy.memo import once
 from gate.policy.model import GatePolicy, Repository
 from gate.policy.stackfile import EPHEMERAL_TEMPLATE, ephemeral_template, stack_config_source
 from gate.policy.types import MergeGateMode
@@ -30,30 +31,49 @@ from gate.runtime import dashboards
 from gate.runtime.flags import enforce_flag_rules, today_for_rules
 
 
-def _parsed(rendered: dict[str, str]) -> dict[str, Any]:
+def parse_workflow(text: str) -> Any:
+    """A rendered workflow as GitHub reads it: YAML 1.1 (`on` and `off` keys are booleans)."""
+    # libyaml's loader: the same YAML 1.1 reading as safe_load, several times faster.
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+_UNPARSED = object()
+
+
+def _parsed(policy: GatePolicy, rendered: dict[str, str]) -> dict[str, Any]:
+    """Workflow file name -> document, parsed once per policy object and distinct text (issue 14
+    item 3): most of a repository's workflows do not mention it, so many repositories render the
+    same text, and the liveness, concurrency and GATE-ORG-01 rules all read it. The documents are
+    shared between repositories: the rules only read them."""
+    documents: dict[str, Any] = once(policy, "parsed_workflows", dict)  # text -> document
     prefix = f"{WORKFLOW_DIR}/"
-    return {
-        # libyaml's loader: the same YAML 1.1 reading as safe_load, several times faster.
-        path.removeprefix(prefix): yaml.load(text, Loader=yaml.CSafeLoader)
-        for path, text in rendered.items()
-        if path.startswith(prefix)
-    }
+    parsed: dict[str, Any] = {}
+    for path, text in rendered.items():
+        if not path.startswith(prefix):
+            continue
+        document = documents.get(text, _UNPARSED)
+        if document is _UNPARSED:
+            document = documents.setdefault(text, parse_workflow(text))
+        parsed[path.removeprefix(prefix)] = document
+    return parsed
 
 
 def required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     """Organisation mode: the central repository's required workflows of `repo`, as GitHub will
-    parse them (central file name -> document); none in the other modes."""
+    parse them (central file name -> document); none in the other modes. The documents are
+    shared (see _parsed): read them, never change them."""
     if policy.merge_gate.mode is not MergeGateMode.ORGANIZATION:
         return {}
-    return _parsed(organization.render_required_workflows(policy, repo))
+    return _parsed(policy, organization.render_required_workflows(policy, repo))
 
 
 def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     """Every workflow GitHub runs for `repo` (file name -> document): the gate's workflows in the
-    repository and, in organisation mode, its required workflows in the central repository."""
+    repository and, in organisation mode, its required workflows in the central repository. The
+    documents are shared (see _parsed): read them, never change them."""
     if not policy.workflows.commit:
         return {}
-    return _parsed(workflows_run_for(policy, repo))
+    return _parsed(policy, workflows_run_for(policy, repo))
 
 
 def enforce_rules(
