@@ -32,8 +32,27 @@ _SPECIAL = re.compile(
 
 
 def dump(document: Mapping[str, Any]) -> str:
-    """Render a mapping as YAML text ending in one newline."""
-    return "\n".join(_mapping(document, 0)) + "\n"
+    """Render a mapping as YAML text ending in one newline.
+
+    Issue 14: the repositories of an organisation render mostly identical workflows (in the
+    repository modes only the two that name the repository differ), so a document is rendered once
+    per process and the same text returned for an equal document. The key is the document's repr
+    (C-fast, and different for any difference the text could show: types, order, values); a repr
+    showing an object's address is never a key, since the address may be reused by another object.
+    """
+    key = repr(document)
+    text = _RENDERED.get(key)
+    if text is None:
+        text = "\n".join(_mapping(document, 0)) + "\n"
+        if " object at 0x" not in key:
+            if len(_RENDERED) >= _RENDERED_LIMIT:
+                _RENDERED.clear()
+            _RENDERED[key] = text
+    return text
+
+
+_RENDERED: dict[str, str] = {}
+_RENDERED_LIMIT = 512  # documents; a few tens of megabytes at most
 
 
 def scalar(value: Any) -> str:
