@@ -354,9 +354,19 @@ class RecordingMonitor(_mocks.MockMonitor):
 
     mocks: PlanMocks
 
-    def __init__(self, mocks: PlanMocks, on_register: RegisterHook | None = None) -> None:
+    def __init__(
+        self,
+        mocks: PlanMocks,
+        on_register: RegisterHook | None = None,
+        *,
+        project: str | None = None,
+        stack: str | None = None,
+    ) -> None:
         super().__init__(mocks)
         self._on_register = on_register  # progress on a terminal (gate/offline/progress.py)
+        # The run's stack and project, known up front: read once, not from the runtime's settings
+        # for every URN (issue 14).
+        self._urn_prefix = f"urn:pulumi:{stack}::{project}::" if project and stack else None
         self._lock = threading.Lock()
         self._resources: dict[str, RegisteredResource] = {}
         self._outputs: dict[str, dict[str, Any]] = {}
@@ -370,7 +380,8 @@ class RecordingMonitor(_mocks.MockMonitor):
             parent_type = parent.split("::")[2]
             if parent_type != STACK_TYPE:
                 type_ = f"{parent_type}${type_}"
-        return f"urn:pulumi:{_settings.get_stack()}::{_settings.get_project()}::{type_}::{name}"
+        prefix = self._urn_prefix or f"urn:pulumi:{_settings.get_stack()}::{_settings.get_project()}::"
+        return f"{prefix}{type_}::{name}"
 
     def clear(self) -> None:
         with self._lock:
@@ -487,7 +498,7 @@ def run_program(
     the caller or the next run. Process-wide state (os.environ, sys.path) is restored afterwards.
     """
     mocks = PlanMocks(stack_outputs, own_stack=stack, repository_files=repository_files)
-    monitor = RecordingMonitor(mocks, on_register)
+    monitor = RecordingMonitor(mocks, on_register, project=project, stack=stack)
     context = contextvars.copy_context()
     result: list[BaseException | None] = [None]
 
