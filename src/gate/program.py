@@ -14,7 +14,7 @@ from gate import clock
 from gate.clock import iso
 from gate.components.github_gate import CentralWorkflowRepository, GitHubLookups, RepositoryGate
 from gate.components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
-from gate.components.promotion import read_stack_outputs, reference_stack, stack_reference_name
+from gate.components.promotion import read_stack_outputs, reference_stack
 from gate.errors import GateError
 from gate.github.repository import (
     CENTRAL_OUTPUT,
@@ -61,10 +61,7 @@ def declare_repository_gates(policy: GatePolicy) -> None:
             except GateError as error:
                 raise pulumi.RunError(str(error)) from None
             # Recorded in this stack's state: which stack it depends on (`pulumi stack graph`).
-            pulumi.StackReference(
-                f"central-workflows-{central_spec.declared_by}",
-                stack_name=stack_reference_name(central_spec.declared_by),
-            )
+            reference_stack(central_spec.declared_by, role="central-workflows")
         central = CentralWorkflowRepository(
             f"{central_spec.owner}-{central_spec.repository}-central",
             central_spec,

@@ -32,6 +32,7 @@ def read_stack_outputs(stack: str) -> dict[str, Any]:
     return dict(outputs)
 
 
-def reference_stack(stack: str) -> pulumi.StackReference:
-    """The StackReference that records, in this stack's state, which stack it promotes from."""
-    return pulumi.StackReference(f"promotes-from-{stack}", stack_name=stack_reference_name(stack))
+def reference_stack(stack: str, role: str = "promotes-from") -> pulumi.StackReference:
+    """The StackReference that records, in this stack's state, which stack it reads and why: the
+    stack it promotes from, or (`central-workflows`) the one declaring the central repository."""
+    return pulumi.StackReference(f"{role}-{stack}", stack_name=stack_reference_name(stack))
