@@ -22,6 +22,7 @@ from gate.github.liveness import (
     check_liveness,
     reported_checks,
 )
+from gate.policy.memo import Bounded
 
 FIXTURES = Path(__file__).parent / "fixtures" / "liveness"
 REPO = "acme/aos"
@@ -454,7 +455,8 @@ def test_answers_are_shared_only_between_workflows_that_read_alike() -> None:
 
 
 def test_the_shared_answers_stay_bounded() -> None:
-    answers = liveness._Answers()
-    for index in range(liveness._Answers.LIMIT + 10):
+    limit = liveness._ANSWERS_KEPT
+    answers: Bounded[int] = Bounded(limit)
+    for index in range(limit + 10):
         assert answers.get(str(index), functools.partial(int, index)) == index
-    assert len(answers._answers) <= liveness._Answers.LIMIT
+    assert len(answers) <= limit

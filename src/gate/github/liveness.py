@@ -28,11 +28,13 @@ import itertools
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from string import ascii_lowercase, ascii_uppercase, digits
 from typing import Any
+
+from gate.policy.memo import Bounded
 
 RULE_ID = "GATE-M9-03"
 PULL_REQUEST = "pull_request"
@@ -52,38 +54,9 @@ Workflow = Mapping[Any, Any]
 # and the answers are immutable (strings, tuples) or the rule's own failure, raised again.
 
 
-class _Answers:
-    """A bounded memo of one question's answers, by the canonical text of what the answer reads."""
-
-    LIMIT = 4096
-
-    def __init__(self) -> None:
-        self._answers: dict[str, tuple[bool, Any]] = {}
-
-    def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        found = self._answers.get(key)
-        if found is None:
-            try:
-                found = (True, compute())
-            except _Unprovable as err:
-                found = (False, err)
-            if len(self._answers) >= self.LIMIT:
-                self._answers.clear()
-            self._answers[key] = found
-        succeeded, answer = found
-        if not succeeded:
-            raise answer
-        return answer
-
-
 def _key(*parts: object) -> str:
     # YAML 1.1 reads some scalars as dates or booleans: repr keeps them apart from their strings.
     return json.dumps(parts, sort_keys=True, default=repr)
-
-
-_TRIGGER_GAPS = _Answers()
-_SKIP_REASONS = _Answers()
-_CHECK_NAMES = _Answers()
 
 
 @dataclass(frozen=True, order=True)
@@ -136,6 +109,14 @@ class Reports:
 
 class _Unprovable(Exception):
     """Something the rule cannot evaluate statically; the message says what."""
+
+
+# The shared answers (see "answers shared between workflows that read alike" above); the rule's own
+# failure is an answer too.
+_ANSWERS_KEPT = 4096  # per question; a few thousand distinct workflows' worth
+_TRIGGER_GAPS: Bounded[str | None] = Bounded(_ANSWERS_KEPT, remembered=(_Unprovable,))
+_SKIP_REASONS: Bounded[dict[str, str | None]] = Bounded(_ANSWERS_KEPT, remembered=(_Unprovable,))
+_CHECK_NAMES: Bounded[tuple[str, ...]] = Bounded(_ANSWERS_KEPT, remembered=(_Unprovable,))
 
 
 def check_liveness(

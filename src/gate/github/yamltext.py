@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gate.policy.memo import Bounded
+
 
 @dataclass(frozen=True)
 class Commented:
@@ -41,18 +43,16 @@ def dump(document: Mapping[str, Any]) -> str:
     showing an object's address is never a key, since the address may be reused by another object.
     """
     key = repr(document)
-    text = _RENDERED.get(key)
-    if text is None:
-        text = "\n".join(_mapping(document, 0)) + "\n"
-        if " object at 0x" not in key:
-            if len(_RENDERED) >= _RENDERED_LIMIT:
-                _RENDERED.clear()
-            _RENDERED[key] = text
-    return text
+    if " object at 0x" in key:
+        return _render(document)
+    return _RENDERED.get(key, lambda: _render(document))
 
 
-_RENDERED: dict[str, str] = {}
-_RENDERED_LIMIT = 512  # documents; a few tens of megabytes at most
+def _render(document: Mapping[str, Any]) -> str:
+    return "\n".join(_mapping(document, 0)) + "\n"
+
+
+_RENDERED: Bounded[str] = Bounded(512)  # documents; a few tens of megabytes at most
 
 
 def scalar(value: Any) -> str:

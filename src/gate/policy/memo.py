@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -64,3 +64,38 @@ def live_memos() -> int:
     """How many policy objects have a memo now (tests: the memo does not outlive its policies)."""
     with _LOCK:
         return len(_MEMOS)
+
+
+class Bounded(Generic[T]):
+    """Answers kept by a key that says exactly what they depend on, shared across policies and plans.
+
+    For pure answers over content, not over a policy object: the liveness rule's answers keyed by the
+    canonical JSON of what they read (gate/github/liveness.py), rendered YAML keyed by its document
+    (gate/github/yamltext.py); a plan of many repositories asks the same questions many times (issue
+    14). At most `limit` answers are kept (all are dropped when full: the next plan fills it again).
+    A failure of one of the `remembered` types is an answer too, raised again on each ask.
+    """
+
+    def __init__(self, limit: int, remembered: tuple[type[Exception], ...] = ()) -> None:
+        self._limit = limit
+        self._remembered = remembered
+        # key -> (the answer, None) or (None, the remembered failure)
+        self._answers: dict[Hashable, tuple[T | None, Exception | None]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        found = self._answers.get(key)
+        if found is None:
+            try:
+                found = (compute(), None)
+            except self._remembered as error:
+                found = (None, error)
+            if len(self._answers) >= self._limit:
+                self._answers.clear()
+            self._answers[key] = found
+        answer, failure = found
+        if failure is not None:
+            raise failure
+        return answer  # type: ignore[return-value]  # T itself may include None
+
+    def __len__(self) -> int:
+        return len(self._answers)
