@@ -60,32 +60,25 @@ CONTENT_PER_HOUR = 500
 ONE_WORKFLOW = {"infraStack": "staging"}
 ALL_WORKFLOWS = {"runner": "ubuntu-22.04"}
 
-MAIN = '"""The program of this generated project."""\n\nfrom gate.program import main\n\nmain()\n'
 
-
-def stack_file(mode: str, size: int, workflows: Mapping[str, str] | None = None) -> str:
-    lines = ["config:", "  github:owner: acme", "  delivery-gate:environment: dev"]
-    lines += ["  delivery-gate:mergeGate:", f"    mode: {mode}"]
+def settings(mode: str, workflows: Mapping[str, str] | None = None) -> list[str]:
+    """The generated stack's lines beyond bench/plan_scale.py's: the merge-gate mode, a workflow change."""
+    lines = ["  delivery-gate:mergeGate:", f"    mode: {mode}"]
     if mode == "organization":
         lines += ["    organization:", f"      centralRepository: {CENTRAL_REPOSITORY}"]
     if workflows:
         lines.append("  delivery-gate:workflows:")
         lines += [f"    {key}: {value}" for key, value in workflows.items()]
-    lines.append("  delivery-gate:repositories:")
-    lines += [f"    - name: service-{index:04d}" for index in range(size)]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def plan(workdir: Path, mode: str, size: int, workflows: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The offline plan of a generated project: `size` repositories gated in `mode`."""
-    from gate.offline.plan import build_plan  # noqa: PLC0415 - after --help, which needs no Pulumi
+    from bench.plan_scale import project_with  # noqa: PLC0415 - after --help, which needs no Pulumi
+    from gate.offline.plan import build_plan  # noqa: PLC0415
 
-    project = workdir / f"{mode}-{size}-{'-'.join(f'{k}-{v}' for k, v in (workflows or {}).items())}"
-    (project / "stacks").mkdir(parents=True)
-    (project / "Pulumi.yaml").write_text("name: delivery-gate\nruntime: python\nstackConfigDir: stacks\n")
-    (project / "__main__.py").write_text(MAIN)
-    (project / "stacks" / "Pulumi.dev.yaml").write_text(stack_file(mode, size, workflows))
-    return build_plan(project, "dev")
+    name = f"{mode}-{size}-{'-'.join(f'{k}-{v}' for k, v in (workflows or {}).items())}"
+    return build_plan(project_with(size, workdir, settings(mode, workflows), name=name), "dev")
 
 
 def github_resources(plan_document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -256,5 +249,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # bench.plan_scale's generator, and gate
     sys.exit(main())

@@ -34,6 +34,7 @@ import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -61,20 +62,22 @@ declare_typed(json.load(open(os.environ["BENCH_RESOURCES"])))
 """
 
 
-def stack_file(size: int) -> str:
-    lines = ["config:", "  github:owner: acme", "  delivery-gate:environment: dev"]
+def stack_file(size: int, settings: Sequence[str] = ()) -> str:
+    """The generated stack: `size` repositories with default settings; `settings` are more
+    `delivery-gate:` lines, indented as in the file (bench/org_scale.py's merge-gate modes)."""
+    lines = ["config:", "  github:owner: acme", "  delivery-gate:environment: dev", *settings]
     lines.append("  delivery-gate:repositories:")
     lines += [f"    - name: service-{index:04d}" for index in range(size)]
     return "\n".join(lines) + "\n"
 
 
-def project_with(size: int, workdir: Path) -> Path:
+def project_with(size: int, workdir: Path, settings: Sequence[str] = (), name: str | None = None) -> Path:
     """A configuration project as `gate init` makes one: Pulumi.yaml, the two-line program, a stack."""
-    project = workdir / f"project-{size}"
+    project = workdir / (name or f"project-{size}")
     (project / "stacks").mkdir(parents=True)
     (project / "Pulumi.yaml").symlink_to(ROOT / "Pulumi.yaml")
     (project / "__main__.py").symlink_to(ROOT / "__main__.py")
-    (project / "stacks" / "Pulumi.dev.yaml").write_text(stack_file(size))
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(stack_file(size, settings))
     return project
 
 
