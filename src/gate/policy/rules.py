@@ -6,6 +6,7 @@ here need what the policy renders, such as the workflows, and fail the plan and 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -37,25 +38,19 @@ def parse_workflow(text: str) -> Any:
     return yaml.load(text, Loader=yaml.CSafeLoader)
 
 
-_UNPARSED = object()
-
-
 def _parsed(policy: GatePolicy, rendered: dict[str, str]) -> dict[str, Any]:
     """Workflow file name -> document, parsed once per policy object and distinct text (issue 14
     item 3): most of a repository's workflows do not mention it, so many repositories render the
     same text, and the liveness, concurrency and GATE-ORG-01 rules all read it. The documents are
     shared between repositories: the rules only read them."""
-    documents: dict[str, Any] = once(policy, "parsed_workflows", dict)  # text -> document
     prefix = f"{WORKFLOW_DIR}/"
-    parsed: dict[str, Any] = {}
-    for path, text in rendered.items():
-        if not path.startswith(prefix):
-            continue
-        document = documents.get(text, _UNPARSED)
-        if document is _UNPARSED:
-            document = documents.setdefault(text, parse_workflow(text))
-        parsed[path.removeprefix(prefix)] = document
-    return parsed
+    return {
+        path.removeprefix(prefix): once(
+            policy, ("parsed_workflow", text), functools.partial(parse_workflow, text)
+        )
+        for path, text in rendered.items()
+        if path.startswith(prefix)
+    }
 
 
 def required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
