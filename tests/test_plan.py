@@ -331,6 +331,9 @@ def test_engine_config_is_strings_and_json() -> None:
     ) == {"a:s": "text", "a:n": "3", "a:b": "true", "a:l": '[{"x": 2, "y": 1}]', "a:j": "[not json"}
 
 
+LONG_TEXT = 'name: "ci"\non: [push]\njobs:\n  t:\n    run: echo "\\\\ \t ü"\n' * 40
+
+
 @pytest.mark.parametrize(
     "document",
     [
@@ -338,6 +341,17 @@ def test_engine_config_is_strings_and_json() -> None:
         {"resources": []},
         {"resources": [{"b": 1, "a": "é\n"}, None, [1, 2.5]], "outputs": {"z": [1], "a": True}},
         {"invokes": [{"token": "t", "args": {}}], "project": "ünïcode ${{ x }}"},
+        # Long inputs, encoded once per distinct text: shared between resources, several in one
+        # resource (written in sorted key order), escapes and non-ASCII inside, one resource whose
+        # other values encode like the stand-in (its shortcut is refused, the bytes are the same).
+        {
+            "resources": [
+                {"urn": "a", "inputs": {"content": LONG_TEXT, "file": "a.yml"}},
+                {"urn": "b", "inputs": {"z": LONG_TEXT + "x", "content": LONG_TEXT, "m": ["é" * 2000]}},
+                {"urn": "c", "inputs": {"content": LONG_TEXT, "note": "\x00delivery-gate:long-input\x00"}},
+                {"urn": "d", "inputs": "not a mapping"},
+            ]
+        },
     ],
 )
 def test_the_root_hash_is_taken_over_the_canonical_json_in_pieces(document: dict[str, Any]) -> None:
