@@ -21,7 +21,8 @@ from gate.components import github_gate
 from gate.github import organization, repository, workflows
 from gate.github.repository import RepositoryGateSpec
 from gate.offline.plan import build_plan
-from gate.policy import memo, rules
+from gate.policy import memo, rules, workflowtemplates
+from gate.policy.consistency import load_stack
 from gate.policy.loader import load_policy
 from gate.policy.model import GatePolicy
 from tests.conftest import ProjectFactory
@@ -137,13 +138,23 @@ def test_each_repository_renders_once_and_each_distinct_text_parses_once(
     # Rendered once per repository and set: its own workflows, plus its central ones.
     sets = 2 if mode == "organization" else 1
     assert len(seen.rendered) == sets * len(NAMES)
-    # Each distinct text parsed once, however many repositories render it and rules read it...
+    # Each distinct text parsed once, however many repositories render it and rules read it; a text
+    # that names its repository once per template (the name taken out), shared by every repository
+    # whose text differs only by its name (gate/policy/workflowtemplates.py)...
     texts = [text for text, _ in seen.parsed]
     assert len(texts) == len(set(texts))
-    assert set(texts) == {text for files in seen.rule_texts.values() for text in files.values()}
-    # ...and repositories do share texts (ci.yml does not name its repository), so this counts
-    # something: fewer parses than workflow files the rules read.
-    assert len(texts) < sum(len(files) for files in seen.rule_texts.values())
+    read = {
+        (name, text)
+        for full_name, files in seen.rule_texts.items()
+        for name in [full_name.split("/")[1]]
+        for text in files.values()
+    }
+    templates = {text.replace(name, workflowtemplates.NAME_TOKEN) for name, text in read}
+    assert set(texts) <= templates
+    assert any(workflowtemplates.NAME_TOKEN in text for text in texts)
+    # ...so there are fewer parses than distinct texts the rules read (each repository's e2e parity
+    # check names it), and fewer still than workflow files.
+    assert len(texts) < len({text for _, text in read})
 
 
 @pytest.mark.parametrize("mode", ["protection", "organization"])
@@ -176,6 +187,25 @@ def test_the_rules_and_the_components_get_the_very_same_rendered_texts(
     assert compared > len(NAMES)
     if mode == "organization":
         assert seen.central_texts
+
+
+@pytest.mark.parametrize("mode", ["protection", "organization"])
+def test_the_rules_read_what_a_parse_of_each_repositorys_own_text_gives(
+    make_project: ProjectFactory, mode: str
+) -> None:
+    # One parse per template stands in for a parse per repository: it must give the same documents.
+    policy = load_stack(make_project({"dev": stack_file(mode)}), "dev")
+    compared = 0
+    for repo in policy.repositories:
+        documents = rules.committed_workflows(policy, repo)
+        for path, text in repository.workflows_run_for(policy, repo).items():
+            assert documents[path.removeprefix(f"{workflows.WORKFLOW_DIR}/")] == rules.parse_workflow(text)
+            compared += 1
+    assert compared > len(NAMES)
+    templated = [
+        k for k in memo.memo_of(policy) if isinstance(k, tuple) and k[0] == "parsed_workflow_template"
+    ]
+    assert templated  # the comparison covered documents made from a template
 
 
 def test_no_consumer_changes_the_shared_parsed_documents(

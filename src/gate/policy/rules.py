@@ -21,7 +21,7 @@ from gate.github.liveness import check_liveness
 from gate.github.repository import branch_gates, workflows_run_for
 from gate.github.workflows import WORKFLOW_DIR
 from gate.offline.engine import get_root_directory
-from gate.policy import nonnegotiables, repopolicy
+from gate.policy import nonnegotiables, repopolicy, workflowtemplates
 from gate.policy.layers import base_source
 from gate.policy.loader import stack_file
 from gate.policy.memo import once
@@ -38,19 +38,35 @@ def parse_workflow(text: str) -> Any:
     return yaml.load(text, Loader=yaml.CSafeLoader)
 
 
-def _parsed(policy: GatePolicy, rendered: dict[str, str]) -> dict[str, Any]:
+def _parsed(policy: GatePolicy, rendered: dict[str, str], name: str) -> dict[str, Any]:
     """Workflow file name -> document, parsed once per policy object and distinct text (issue 14
     item 3): most of a repository's workflows do not mention it, so many repositories render the
-    same text, and the liveness, concurrency and GATE-ORG-01 rules all read it. The documents are
-    shared between repositories: the rules only read them."""
+    same text, and the liveness, concurrency and GATE-ORG-01 rules all read it. A text that names
+    the repository is parsed once per template, the text with the name taken out, shared by every
+    repository whose text differs only by its name (gate/policy/workflowtemplates.py). The documents
+    are shared between repositories: the rules only read them."""
     prefix = f"{WORKFLOW_DIR}/"
     return {
-        path.removeprefix(prefix): once(
-            policy, ("parsed_workflow", text), functools.partial(parse_workflow, text)
-        )
+        path.removeprefix(prefix): workflow_document(policy, text, name)
         for path, text in rendered.items()
         if path.startswith(prefix)
     }
+
+
+def workflow_document(policy: GatePolicy, text: str, name: str) -> Any:
+    """The document GitHub reads from `text`, a workflow of repository `name`: a parse of the text,
+    or of its template with the name put back where that is the same (tests/test_workflow_templates.py)."""
+    template = workflowtemplates.name_template(text, name)
+    if template is not None and template is not text:
+        parsed = once(
+            policy,
+            ("parsed_workflow_template", template),
+            functools.partial(workflowtemplates.parse_template, template, parse_workflow),
+        )
+        document = None if parsed is None else workflowtemplates.with_name(parsed, name)
+        if document is not None:
+            return document
+    return once(policy, ("parsed_workflow", text), functools.partial(parse_workflow, text))
 
 
 def required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
@@ -59,7 +75,7 @@ def required_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     shared (see _parsed): read them, never change them."""
     if policy.merge_gate.mode is not MergeGateMode.ORGANIZATION:
         return {}
-    return _parsed(policy, organization.render_required_workflows(policy, repo))
+    return _parsed(policy, organization.render_required_workflows(policy, repo), repo.name)
 
 
 def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
@@ -68,7 +84,7 @@ def committed_workflows(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     documents are shared (see _parsed): read them, never change them."""
     if not policy.workflows.commit:
         return {}
-    return _parsed(policy, workflows_run_for(policy, repo))
+    return _parsed(policy, workflows_run_for(policy, repo), repo.name)
 
 
 def enforce_rules(
