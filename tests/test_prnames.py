@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any
 
@@ -85,6 +86,30 @@ def test_names_that_cannot_meet_do_not(first: str, second: str) -> None:
     assert not prnames.overlap(first, second)
 
 
+def pairwise_first_meeting(names: list[str]) -> tuple[int, int] | None:
+    """The reference: each name against every earlier one, as the model compared them before."""
+    for index, name in enumerate(names):
+        for earlier, other in enumerate(names[:index]):
+            if prnames.overlap(name, other):
+                return index, earlier
+    return None
+
+
+def test_the_first_meeting_is_the_pairwise_comparisons_without_the_pairs() -> None:
+    # Issue 14: linear in the names, not quadratic; the same answer as comparing every pair, on
+    # lists built from pieces that meet in every way (equal, case, -pr- either side, hashed slugs).
+    rng = random.Random(14)
+    pieces = ["aos", "AOS", "web.app", "Web.App", "web-app", "pr", "-pr-", "x", "-pr-x", "a" * 45, "9"]
+    checked = meetings = 0
+    for _ in range(3000):
+        names = ["".join(rng.choices(pieces, k=rng.randint(1, 3))) for _ in range(rng.randint(1, 7))]
+        expected = pairwise_first_meeting(names)
+        assert prnames.first_meeting(names) == expected, names
+        checked += 1
+        meetings += expected is not None
+    assert 0 < meetings < checked  # both answers were exercised
+
+
 def policy(repositories: list[dict[str, Any]], **values: Any) -> Any:
     return load_policy(
         {"environment": "dev", "repositories": repositories, **values}, stack="dev", github_owner="acme"
@@ -161,3 +186,21 @@ def test_a_legacy_stack_name_is_not_planned_and_says_why(make_project: ProjectFa
         Exception, match=r"pr-42: a per-PR stack is now named pr-<repo>-<N> \(e\.g\. pr-aos-42\)"
     ):
         read_stack_config(project, "pr-42")
+
+
+@pytest.mark.parametrize(
+    ("names", "reported"),
+    [
+        # The first problem in repository order, as one pass over the repositories found it.
+        (["aos", "web", "other/web"], "application.name: got 'aos-pr-app'"),
+        (["web", "other/web", "aos"], "repositories[1].name: got 'web'"),
+        # At one repository, its meeting an earlier one comes first.
+        (["aos-pr-z", "aos"], "repositories[1].name: got 'aos'"),
+    ],
+)
+def test_the_first_problem_in_repository_order_is_reported(names: list[str], reported: str) -> None:
+    repositories = [
+        dict(zip(("owner", "name"), n.split("/"), strict=True)) if "/" in n else {"name": n} for n in names
+    ]
+    with pytest.raises(PolicyError, match=re.escape(reported)):
+        policy(repositories, application={"name": "aos-pr-app"})

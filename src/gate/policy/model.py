@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from gate.clock import iso
 from gate.errors import FieldProblem
 from gate.policy.memo import once
-from gate.policy.prnames import RESERVED_STACK, overlap, pr_stack, repository_slug
+from gate.policy.prnames import RESERVED_STACK, first_meeting, pr_stack, repository_slug
 from gate.policy.types import (
     APPCONFIG_MAX_MINUTES,
     SELF_HOSTED_RUNNER,
@@ -2149,24 +2149,35 @@ class GatePolicy(GateModel):
         # repository's pull-request role may write in every namespace its pattern matches
         # (gate/policy/prnames.py): two repositories whose names could meet there are refused.
         names = [repo.name for repo in self.repositories]
-        for index, name in enumerate(names):
-            for earlier in names[:index]:
-                if overlap(name, earlier):
-                    raise FieldProblem(
-                        f"repositories[{index}].name",
-                        name,
-                        f"its pull-request stacks and namespaces (pr-{repository_slug(name)}-<N>) would "
-                        f"meet those of {earlier!r} (pr-{repository_slug(earlier)}-<N>), in one backend "
-                        "and one cluster; allowed: names (owners are not part of these) that differ in "
-                        "more than case, neither one the other's name followed by -pr-",
-                    )
-            if self.application.name.startswith(f"{repository_slug(name)}-pr-"):
-                raise FieldProblem(
-                    "application.name",
-                    self.application.name,
-                    f"is inside the pull-request namespaces of {name!r} ({repository_slug(name)}-pr-*), "
-                    "which its pull requests may write in; allowed: another name",
-                )
+        meeting = first_meeting(names)
+        inside = next(
+            (
+                i
+                for i, name in enumerate(names)
+                if self.application.name.startswith(f"{repository_slug(name)}-pr-")
+            ),
+            None,
+        )
+        # The first problem in repository order; a repository's meeting an earlier one before its
+        # own namespaces holding the application.
+        if inside is not None and (meeting is None or inside < meeting[0]):
+            name = names[inside]
+            raise FieldProblem(
+                "application.name",
+                self.application.name,
+                f"is inside the pull-request namespaces of {name!r} ({repository_slug(name)}-pr-*), "
+                "which its pull requests may write in; allowed: another name",
+            )
+        if meeting is not None:
+            name, earlier = names[meeting[0]], names[meeting[1]]
+            raise FieldProblem(
+                f"repositories[{meeting[0]}].name",
+                name,
+                f"its pull-request stacks and namespaces (pr-{repository_slug(name)}-<N>) would "
+                f"meet those of {earlier!r} (pr-{repository_slug(earlier)}-<N>), in one backend "
+                "and one cluster; allowed: names (owners are not part of these) that differ in "
+                "more than case, neither one the other's name followed by -pr-",
+            )
         return self
 
     @model_validator(mode="after")

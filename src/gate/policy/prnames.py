@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
 SLUG_MAX = 40
 SLUG_DIGEST_LENGTH = 6
@@ -69,6 +70,37 @@ def kubernetes_group(repository: str) -> str:
 def legacy_namespace(repository: str, pull_request: int) -> str:
     """The namespace a legacy `pr-<N>` stack of `repository` made (gate/runtime/kube.py before the slug)."""
     return f"{repository.lower()}-pr-{pull_request}"[:63].strip("-.")
+
+
+def first_meeting(names: Sequence[str]) -> tuple[int, int] | None:
+    """The first repository (by index) whose PR names could meet an earlier one's, and the earliest
+    such earlier one: `(index, earlier)`, as comparing each with every earlier by `overlap` finds
+    them, or None. Linear in the number of names (issue 14: a policy of thousands of repositories
+    compared them pairwise, quadratic, on every load): a slug meets an earlier one when they are
+    equal, or when one is the other followed by `-pr-`, so each slug is looked up by itself and by
+    each of its prefixes that `-pr-` follows."""
+    by_slug: dict[str, int] = {}  # slug -> first index with it
+    by_prefix: dict[str, int] = {}  # a slug's prefix that "-pr-" follows -> first index with it
+    for index, name in enumerate(names):
+        slug = repository_slug(name)
+        prefixes = _pr_prefixes(slug)
+        found = [by_slug.get(slug), by_prefix.get(slug), *(by_slug.get(prefix) for prefix in prefixes)]
+        earlier = [position for position in found if position is not None]
+        if earlier:
+            return index, min(earlier)
+        by_slug.setdefault(slug, index)
+        for prefix in prefixes:
+            by_prefix.setdefault(prefix, index)
+    return None
+
+
+def _pr_prefixes(slug: str) -> list[str]:
+    prefixes = []
+    start = slug.find("-pr-")
+    while start >= 0:
+        prefixes.append(slug[:start])
+        start = slug.find("-pr-", start + 1)
+    return prefixes
 
 
 def overlap(first: str, second: str) -> bool:
