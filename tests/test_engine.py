@@ -258,6 +258,8 @@ def later(name):
 
 pulumi.export("later", label.name.apply(later))
 pulumi.export("thread", threading.get_ident())
+import gc
+pulumi.export("collector", gc.isenabled())
 """
 
 
@@ -345,6 +347,20 @@ def _swappable_state() -> tuple[object, ...]:
         sdk_stack.wait_for_rpcs,
         gc.get_threshold(),
     )
+
+
+def test_the_cyclic_collector_is_off_during_a_fast_run_and_on_again_afterwards(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    recording = run_program(write_program(tmp_path, FAST_PROGRAM), project="demo", stack="test", config={})
+    assert recording.outputs["collector"] is False
+    assert gc.isenabled()
+    # A process that had it off keeps it off.
+    gc.disable()
+    try:
+        run(write_program(tmp_path, LABEL_PROGRAM))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
