@@ -9,28 +9,45 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-# (apiVersion, kind) -> the typed resource class; a manifest of another kind is a programming error.
-_CLASSES: dict[tuple[str, str], Any] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
-    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "Secret"): k8s.core.v1.Secret,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+# (apiVersion, kind) -> where the typed resource class is in pulumi_kubernetes; a manifest of another
+# kind is a CustomResource. Looked up when a manifest of the kind is declared: pulumi_kubernetes
+# imports a group's module (and its input and output types) on first use, so a stack that declares no
+# RBAC or admission policy never pays for importing them (issue 14: a one-repository plan's time is
+# mostly imports).
+_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
+    ("v1", "Namespace"): ("core.v1", "Namespace"),
+    ("v1", "ResourceQuota"): ("core.v1", "ResourceQuota"),
+    ("v1", "LimitRange"): ("core.v1", "LimitRange"),
+    ("v1", "ServiceAccount"): ("core.v1", "ServiceAccount"),
+    ("v1", "ConfigMap"): ("core.v1", "ConfigMap"),
+    ("v1", "Secret"): ("core.v1", "Secret"),
+    ("v1", "Service"): ("core.v1", "Service"),
+    ("apps/v1", "Deployment"): ("apps.v1", "Deployment"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("networking.v1", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io/v1", "Role"): ("rbac.v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rbac.v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("rbac.v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("rbac.v1", "ClusterRoleBinding"),
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): (
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicy
+        "admissionregistration.v1",
+        "ValidatingAdmissionPolicy",
     ),
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): (
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding
+        "admissionregistration.v1",
+        "ValidatingAdmissionPolicyBinding",
     ),
 }
+
+
+def typed_class(api_version: str, kind: str) -> Any | None:
+    """pulumi_kubernetes's class for manifests of this apiVersion and kind, None for other kinds."""
+    where = _CLASSES.get((api_version, kind))
+    if where is None:
+        return None
+    module: Any = k8s
+    for part in where[0].split("."):
+        module = getattr(module, part)
+    return getattr(module, where[1])
 
 
 def _snake(key: str) -> str:
@@ -52,7 +69,7 @@ def declare_manifest(
     opts = pulumi.ResourceOptions(
         parent=parent, delete_before_replace=True, depends_on=list(depends_on), protect=protect
     )
-    cls = _CLASSES.get((manifest["apiVersion"], manifest["kind"]))
+    cls = typed_class(manifest["apiVersion"], manifest["kind"])
     if cls is None:
         body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}
         return k8s.apiextensions.CustomResource(
