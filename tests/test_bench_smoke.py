@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -27,3 +29,22 @@ def test_plan_scale_benchmark_prints_a_row_per_size() -> None:
     assert all(len(row) == len(header) for row in rows)
     # No floor registered other resources, URNs or inputs than the plan: each figure measures the same.
     assert "warning" not in out
+
+
+def test_repeated_runs_keep_the_fastest(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--repeat N`: N runs per child, the fastest kept with its own peak memory.
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench import plan_scale  # noqa: PLC0415 - importable once the project root is on the path
+
+    runs = iter(
+        [{"seconds": 3.0, "peak_mb": 1}, {"seconds": 1.0, "peak_mb": 2}, {"seconds": 2.0, "peak_mb": 3}]
+    )
+    calls = []
+
+    def child(mode: str, size: int, workdir: object) -> dict[str, float]:
+        calls.append((mode, size))
+        return next(runs)
+
+    monkeypatch.setattr(plan_scale, "run_child", child)
+    assert plan_scale.fastest("plan", 7, ROOT, 3) == {"seconds": 1.0, "peak_mb": 2}
+    assert calls == [("plan", 7)] * 3
