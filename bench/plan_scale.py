@@ -96,7 +96,8 @@ def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
     """Plan the generated policy; save its resources for the floors."""
     from gate.offline.plan import build_plan  # noqa: PLC0415 - imported in the child, timed
 
-    plan = build_plan(project_with(size, workdir), "dev")
+    # A project of its own per run (--repeat plans the same size again in the same workdir).
+    plan = build_plan(project_with(size, Path(tempfile.mkdtemp(dir=workdir))), "dev")
     figures = _stop()  # saving the resources below is the benchmark's work
     resources = [
         {

@@ -31,6 +31,27 @@ def test_plan_scale_benchmark_prints_a_row_per_size() -> None:
     assert "warning" not in out
 
 
+def test_the_benchmark_repeats_each_child() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "plan_scale.py"),
+            "--sizes",
+            "1",
+            "--modes",
+            "plan,generic",
+            "--repeat",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert [line.split()[0] for line in out.splitlines()[2:]] == ["1"]
+    assert "warning" not in out
+
+
 def test_repeated_runs_keep_the_fastest(monkeypatch: pytest.MonkeyPatch) -> None:
     # `--repeat N`: N runs per child, the fastest kept with its own peak memory.
     monkeypatch.syspath_prepend(str(ROOT))
