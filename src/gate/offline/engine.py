@@ -499,12 +499,13 @@ def run_program(
     """
     mocks = PlanMocks(stack_outputs, own_stack=stack, repository_files=repository_files)
     monitor = RecordingMonitor(mocks, on_register, project=project, stack=stack)
-    context = contextvars.copy_context()
+    # In a list, so the run's context can be dropped as soon as the run ends (see below).
+    run_context = [contextvars.copy_context()]
     result: list[BaseException | None] = [None]
 
     def target() -> None:
         try:
-            context.run(
+            run_context[0].run(
                 _run,
                 program,
                 monitor,
@@ -518,10 +519,13 @@ def run_program(
 
     # Absolute but not resolved: the project directory is where Pulumi.yaml is, even through symlinks.
     program = Path(os.path.abspath(program))
-    with _process_state(program.parent):
+    with _process_state(program.parent), _collector_off():
         worker = threading.Thread(target=target, name=f"gate-plan-{stack}", daemon=True)
         worker.start()
         worker.join()
+        # The run's settings, root stack and resources live in its context: dropped here, so they
+        # are freed by reference counting (see _release_resources) before the collector is back.
+        run_context.clear()
     error = result[0]
     if isinstance(error, GateError):
         raise error
@@ -576,6 +580,7 @@ def _run(
                 _sync_await(_stack.run_in_stack(lambda: _run_path(program)))
     finally:
         _close_loop(loop)
+        _release_resources()
 
 
 # -- what makes a run fast (issue 14) ----------------------------------------------------------
@@ -722,7 +727,27 @@ def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
         data = loop.create_future()
         resolvers[name] = functools.partial(_resolve_property, res, data)
         res.__dict__[name] = pulumi.Output._from_data(data)
+    _RUN_RESOURCES.append(res)
     return resolvers
+
+
+# The resources registered during the current run, for `_release_resources`.
+_RUN_RESOURCES: list[Any] = []
+
+
+def _release_resources() -> None:
+    """Empty the attributes of every resource the run registered, once it is over (loop closed).
+
+    A resource holds its Outputs, and each Output's data names the resource back (`resources`, for
+    dependencies); parents and children name each other too. So when a run ends, every resource
+    with its Outputs is cyclic garbage, which only the cyclic collector frees: at 500 repositories it
+    took over a second to find 1.2 million such objects. Nothing reads them any more (the recording
+    is plain data, and the program's own references ended with the run), so their attributes are
+    dropped and reference counting frees the run instead (tests/test_engine.py).
+    """
+    for res in _RUN_RESOURCES:
+        res.__dict__.clear()
+    _RUN_RESOURCES.clear()
 
 
 def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with these, positionally
@@ -772,34 +797,45 @@ def _run_output_tracking() -> Iterator[None]:
 @contextlib.contextmanager
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
-    checks (and, once the run's settings exist, `_run_output_tracking`), and a garbage collector
-    that does not re-scan the heap of live Outputs over and over.
-
-    Nearly everything a run allocates lives until it ends (resources hold their Outputs, the
-    monitor its records) and what dies is freed by reference counting: the cyclic collector's passes
-    over a growing heap found almost nothing and cost over half of a 500-repository plan (0.13.0),
-    still a fifth of a 2,000-repository one with its youngest generation collected a hundred times
-    less often, and made the plan's time per resource grow with the plan. So it is off during a run
-    and back on (if it was) afterwards, for the process's collector to find what the run left.
-    Measured at 2,000 repositories (bench/README.md): 24 % faster, peak memory +2.5 % (the cycles
-    a run leaves, kept until it ends). The SDK functions are swapped back afterwards
-    (module attributes: one run at a time, as `run_program` already requires for the runtime's
-    process-wide settings).
+    checks and one future per property (and, once the run's settings exist,
+    `_run_output_tracking`). The SDK functions are swapped back afterwards (module attributes: one
+    run at a time, as `run_program` already requires for the runtime's process-wide settings).
+    The collector is `_collector_off`'s, the run's leftovers `_release_resources`'.
     """
-    saved = (_resource._get_stack_trace, _stack.wait_for_rpcs, gc.isenabled())
+    saved = (_resource._get_stack_trace, _stack.wait_for_rpcs)
     _resource._get_stack_trace = _no_stack_trace
     _stack.wait_for_rpcs = _wait_for_rpcs
     _resource.create_urn = _create_urn
     _rpc.contains_unknowns = _contains_unknowns
     _rpc.transfer_properties = _transfer_properties
-    gc.disable()
     try:
         yield
     finally:
         _resource._get_stack_trace, _stack.wait_for_rpcs = saved[0], saved[1]
         _resource.create_urn, _rpc.contains_unknowns = _SDK_CREATE_URN, _SDK_CONTAINS_UNKNOWNS
         _rpc.transfer_properties = _SDK_TRANSFER_PROPERTIES
-        if saved[2]:
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    """The cyclic collector off for a fast run, on again (if it was) once the run's objects are gone.
+
+    Nearly everything a run allocates lives until it ends (resources hold their Outputs, the
+    monitor its records): the collector's passes over that growing heap found almost nothing and
+    cost over half of a 500-repository plan (0.13.0), still a fifth of a 2,000-repository one with
+    its youngest generation collected a hundred times less often, and made the time per resource
+    grow with the plan. What the run leaves is freed by reference counting once `_release_resources`
+    has broken the resources' cycles and the run's context is dropped, so turning the collector back
+    on finds little. Measured (bench/README.md): 24 % faster at 2,000 repositories, peak memory
+    +2.5 % (the few cycles a run makes are kept until it ends).
+    """
+    enabled = FAST_RUNTIME and gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
             gc.enable()
 
 
