@@ -156,3 +156,15 @@ def test_the_shipped_workflows_of_many_repositories_match_their_own_parse() -> N
             assert document(text, repo.name, policy) == rules.parse_workflow(text)
             used += templated(text, repo.name) is not None and name_template(text, repo.name) is not text
     assert used  # the comparison covered templated documents
+
+
+def test_a_name_on_a_line_near_yamls_key_limit_is_refused() -> None:
+    # A plain key may be at most 1,024 characters: a name shorter than the token could make the
+    # template's key too long (or a longer name the text's), so one parses and the other does not.
+    name = "svc"
+    near = "k" * 990 + name + ": v\n"
+    assert name_template(near, name) is None
+    assert document(near, name) == rules.parse_workflow(near)
+    short = "k" * 100 + name + ": v\n"
+    assert name_template(short, name) is not None
+    assert templated(short, name) == rules.parse_workflow(short)

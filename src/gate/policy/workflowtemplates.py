@@ -16,7 +16,8 @@ otherwise:
   `---`, `...`, an indentation indicator) and a replaced scalar stays a scalar;
 - the text must not contain the token, and no occurrence of the name may sit within an escape
   sequence of a double-quoted scalar (a backslash in the ten characters before it), so the scalar's
-  content holds the name exactly where the text does;
+  content holds the name exactly where the text does, nor on a line near YAML's 1,024-character
+  limit for a plain key (the template's line is longer or shorter than the text's);
 - every string the replacement gives back (keys included) must be one YAML reads as a string when
   plain: a name that turns a scalar into `true`, `null`, a number or a date reads differently in the
   real text (the token made it a string in the template);
@@ -41,6 +42,7 @@ NAME_TOKEN = "Qgatexrepositoryxtokenx7"
 
 _ORDINARY_NAME = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9._-]{3,100}")
 _ESCAPE_REACH = 10  # the longest YAML escape, \UXXXXXXXX, is ten characters
+_KEY_LIMIT = 1000  # below YAML's 1,024 characters for a plain (implicit) key, with room to spare
 _RESOLVER = yaml.resolver.Resolver()
 _STRING_TAG = "tag:yaml.org,2002:str"
 
@@ -54,10 +56,20 @@ def name_template(text: str, name: str) -> str | None:
     if start < 0:
         return text
     while start >= 0:
-        if "\\" in text[max(0, start - _ESCAPE_REACH) : start]:
+        if "\\" in text[max(0, start - _ESCAPE_REACH) : start] or _too_long_for_a_key(text, start, name):
             return None
         start = text.find(name, start + len(name))
     return text.replace(name, NAME_TOKEN)
+
+
+def _too_long_for_a_key(text: str, start: int, name: str) -> bool:
+    """Whether the line holding this occurrence reaches YAML's limit for a plain key (1,024
+    characters) in the text or in the template: past it, one may parse where the other does not."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    longest = max(len(line), len(line) + line.count(name) * (len(NAME_TOKEN) - len(name)))
+    return longest >= _KEY_LIMIT
 
 
 @dataclass(frozen=True)
