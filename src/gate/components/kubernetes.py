@@ -9,45 +9,39 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-# (apiVersion, kind) -> where the typed resource class is in pulumi_kubernetes; a manifest of another
-# kind is a CustomResource. Looked up when a manifest of the kind is declared: pulumi_kubernetes
-# imports a group's module (and its input and output types) on first use, so a stack that declares no
-# RBAC or admission policy never pays for importing them (issue 14: a one-repository plan's time is
-# mostly imports).
-_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
-    ("v1", "Namespace"): ("core.v1", "Namespace"),
-    ("v1", "ResourceQuota"): ("core.v1", "ResourceQuota"),
-    ("v1", "LimitRange"): ("core.v1", "LimitRange"),
-    ("v1", "ServiceAccount"): ("core.v1", "ServiceAccount"),
-    ("v1", "ConfigMap"): ("core.v1", "ConfigMap"),
-    ("v1", "Secret"): ("core.v1", "Secret"),
-    ("v1", "Service"): ("core.v1", "Service"),
-    ("apps/v1", "Deployment"): ("apps.v1", "Deployment"),
-    ("networking.k8s.io/v1", "NetworkPolicy"): ("networking.v1", "NetworkPolicy"),
-    ("rbac.authorization.k8s.io/v1", "Role"): ("rbac.v1", "Role"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rbac.v1", "RoleBinding"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("rbac.v1", "ClusterRole"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("rbac.v1", "ClusterRoleBinding"),
-    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): (
-        "admissionregistration.v1",
-        "ValidatingAdmissionPolicy",
-    ),
-    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): (
-        "admissionregistration.v1",
-        "ValidatingAdmissionPolicyBinding",
-    ),
-}
+# The (apiVersion, kind)s declared through pulumi_kubernetes's typed classes; a manifest of another
+# kind is a CustomResource. The class is looked up when a manifest of the kind is declared: the SDK
+# imports an API group's module (and its input and output types) on first use, so a stack that
+# declares no RBAC or admission policy never pays for importing them (issue 14: a one-repository
+# plan's time is mostly imports).
+_CLASSES: frozenset[tuple[str, str]] = frozenset(
+    {
+        *(("v1", kind) for kind in ("Namespace", "ResourceQuota", "LimitRange", "ServiceAccount")),
+        *(("v1", kind) for kind in ("ConfigMap", "Secret", "Service")),
+        ("apps/v1", "Deployment"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+        *(
+            ("rbac.authorization.k8s.io/v1", kind)
+            for kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+        ),
+        *(
+            ("admissionregistration.k8s.io/v1", kind)
+            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+        ),
+    }
+)
 
 
 def typed_class(api_version: str, kind: str) -> Any | None:
-    """pulumi_kubernetes's class for manifests of this apiVersion and kind, None for other kinds."""
-    where = _CLASSES.get((api_version, kind))
-    if where is None:
+    """pulumi_kubernetes's class for manifests of this apiVersion and kind, None for other kinds.
+
+    The SDK's module is the API group's first label (`core` for the core group) and the version:
+    `rbac.authorization.k8s.io/v1` is `pulumi_kubernetes.rbac.v1`."""
+    if (api_version, kind) not in _CLASSES:
         return None
-    module: Any = k8s
-    for part in where[0].split("."):
-        module = getattr(module, part)
-    return getattr(module, where[1])
+    group, _, version = api_version.rpartition("/")
+    module = getattr(getattr(k8s, group.split(".", maxsplit=1)[0] or "core"), version)
+    return getattr(module, kind)
 
 
 def _snake(key: str) -> str:
