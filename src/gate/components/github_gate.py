@@ -243,7 +243,7 @@ class RepositoryGate(pulumi.ComponentResource):
             github.RepositoryRulesetRulesPullRequestRequiredReviewerArgs(
                 # M9 §Exceptions: schema changes need backend, QA and product-owner approval.
                 reviewer=github.RepositoryRulesetRulesPullRequestRequiredReviewerReviewerArgs(
-                    id=self._team_id(reviewer.team), type="Team"
+                    id=self._lookups.team_id(reviewer.team), type="Team"
                 ),
                 file_patterns=list(reviewer.file_patterns),
                 minimum_approvals=reviewer.minimum_approvals,
@@ -300,7 +300,7 @@ class RepositoryGate(pulumi.ComponentResource):
         required_reviewers = [
             github.OrganizationRulesetRulesPullRequestRequiredReviewerArgs(
                 reviewer=github.OrganizationRulesetRulesPullRequestRequiredReviewerReviewerArgs(
-                    id=self._team_id(reviewer.team), type="Team"
+                    id=self._lookups.team_id(reviewer.team), type="Team"
                 ),
                 file_patterns=list(reviewer.file_patterns),
                 minimum_approvals=reviewer.minimum_approvals,
@@ -357,7 +357,7 @@ class RepositoryGate(pulumi.ComponentResource):
             conditions=_in_repository(self._spec.name, ref),
             bypass_actors=[
                 github.OrganizationRulesetBypassActorArgs(
-                    actor_id=self._team_id(team), actor_type="Team", bypass_mode="always"
+                    actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
                 )
                 for team in self._spec.release_branch_creators
             ],
@@ -491,7 +491,7 @@ class RepositoryGate(pulumi.ComponentResource):
             conditions=_on_ref(ref),
             bypass_actors=[
                 github.RepositoryRulesetBypassActorArgs(
-                    actor_id=self._team_id(team), actor_type="Team", bypass_mode="always"
+                    actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
                 )
                 for team in self._spec.release_branch_creators
             ],
@@ -507,8 +507,8 @@ class RepositoryGate(pulumi.ComponentResource):
         if not env.reviewers.empty:
             reviewers = [
                 github.RepositoryEnvironmentReviewerArgs(
-                    teams=[self._team_id(team) for team in env.reviewers.teams] or None,
-                    users=[self._user_id(user) for user in env.reviewers.users] or None,
+                    teams=[self._lookups.team_id(team) for team in env.reviewers.teams] or None,
+                    users=[self._lookups.user_id(user) for user in env.reviewers.users] or None,
                 )
             ]
         resource = github.RepositoryEnvironment(
@@ -543,12 +543,6 @@ class RepositoryGate(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
             )
         return resource
-
-    def _team_id(self, slug: str) -> pulumi.Output[int]:
-        return self._lookups.team_id(slug)
-
-    def _user_id(self, login: str) -> pulumi.Output[int]:
-        return self._lookups.user_id(login)
 
 
 def _in_repository(repository: str, ref: str) -> github.OrganizationRulesetConditionsArgs:
