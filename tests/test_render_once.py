@@ -18,7 +18,7 @@ import pytest
 
 from gate import program
 from gate.components import github_gate
-from gate.github import organization, repository, workflows
+from gate.github import organization, rendertemplates, repository, workflows
 from gate.github.repository import RepositoryGateSpec
 from gate.offline.plan import build_plan
 from gate.policy import memo, rules, workflowtemplates
@@ -133,11 +133,26 @@ def test_each_repository_renders_once_and_each_distinct_text_parses_once(
     # repository and the rulesets all read its workflows.
     # Organisation mode builds a second set, the shared central one, whose jobs read the repository's
     # name from the run (issue 14 item 4): each set once.
-    namings = (False, True) if mode == "organization" else (False,)
-    assert seen.built == Counter({(f"{OWNER}/{name}", naming): 1 for name in NAMES for naming in namings})
-    # Rendered once per repository and set: its own workflows, plus its central ones.
-    sets = 2 if mode == "organization" else 1
-    assert len(seen.rendered) == sets * len(NAMES)
+    if mode == "organization":
+        assert seen.built == Counter(
+            {(f"{OWNER}/{name}", naming): 1 for name in NAMES for naming in (False, True)}
+        )
+        # Rendered once per repository and set: its own workflows, plus its central ones.
+        assert len(seen.rendered) == 2 * len(NAMES)
+    else:
+        # Repositories that differ only by name share one rendering (gate/github/rendertemplates.py):
+        # two stand-ins (one pair of names, as the names have one shape) per distinct settings; the
+        # deploying repositories (svc-0 and svc-3, the application's) are built themselves, once.
+        # Each set built is rendered once.
+        stand_ins = Counter({key: n for key, n in seen.built.items() if key[0].split("/")[1] not in NAMES})
+        assert seen.built - stand_ins == Counter({(f"{OWNER}/svc-0", False): 1, (f"{OWNER}/svc-3", False): 1})
+        shapes = {
+            rendertemplates.shape_token(name, *chars)
+            for name in NAMES
+            for chars in (rendertemplates.FIRST, rendertemplates.SECOND)
+        }
+        assert stand_ins == Counter({(f"{OWNER}/{shape}", False): len(SETTINGS) for shape in shapes})
+        assert len(seen.rendered) == seen.built.total()
     # Each distinct text parsed once, however many repositories render it and rules read it; a text
     # that names its repository once per template (the name taken out), shared by every repository
     # whose text differs only by its name (gate/policy/workflowtemplates.py)...

@@ -16,7 +16,15 @@ from typing import Any
 
 from gate.aws import foundation as aws
 from gate.bundled import tool_source
-from gate.github import actions, automation, release_contract, release_deploy, release_notes, schema_change
+from gate.github import (
+    actions,
+    automation,
+    release_contract,
+    release_deploy,
+    release_notes,
+    rendertemplates,
+    schema_change,
+)
 from gate.github.actions import Action
 from gate.github.yamltext import Commented, dump
 from gate.policy import repopolicy
@@ -1626,10 +1634,22 @@ def render_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
     Rendered once per policy object and repository settings (issue 14 item 3): the liveness rule
     parses, and the RepositoryGate commits, the very same text objects. A new dict each call (the
     texts themselves are immutable), so a caller may add to it."""
-    rendered = once(
-        policy, ("render_workflows", repo), lambda: render_documents(shared_workflow_documents(policy, repo))
-    )
+    rendered = once(policy, ("render_workflows", repo), lambda: _render_workflows(policy, repo))
     return dict(rendered)
+
+
+def _render_workflows(policy: GatePolicy, repo: Repository) -> dict[str, str]:
+    # Issue 14: repositories that differ only by name share one rendering (gate/github/rendertemplates.py).
+    by_name = rendertemplates.render_by_name(
+        policy,
+        repo,
+        "workflows",
+        lambda stand_in: _build_documents(policy, stand_in, False),
+        render_documents,
+    )
+    if by_name is not None:
+        return by_name
+    return render_documents(shared_workflow_documents(policy, repo))
 
 
 def k6_mapper_source() -> str:
