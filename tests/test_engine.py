@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi import _types as sdk_types
 from pulumi.output import _OutputData
 from pulumi.runtime import config as sdk_config
 from pulumi.runtime import mocks as sdk_mocks
@@ -345,6 +346,7 @@ def _swappable_state() -> tuple[object, ...]:
         sdk_resource._get_stack_trace,
         sdk_rpc.contains_unknowns,
         sdk_stack.wait_for_rpcs,
+        *(getattr(sdk_types, name) for name in engine._TYPE_FUNCTIONS),
         gc.get_threshold(),
     )
 
@@ -393,6 +395,72 @@ def test_a_fast_run_puts_the_sdk_and_the_collector_back(tmp_path: Path) -> None:
 )
 def test_the_fast_unknowns_check_agrees_with_the_sdk(value: object) -> None:
     assert engine._contains_unknowns(value) == engine._SDK_CONTAINS_UNKNOWNS(value)
+
+
+def test_the_type_functions_a_fast_run_answers_once_per_type_are_what_it_expects() -> None:
+    # Each takes one type and is looked up by global name: within pulumi._types (which calls the
+    # others through them) and through the module from pulumi.runtime.rpc.
+    for name in engine._TYPE_FUNCTIONS:
+        assert len(inspect.signature(getattr(sdk_types, name)).parameters) == 1, name
+    types_source = inspect.getsource(sdk_types)
+    assert "typ = unwrap_type(return_hint)" in inspect.getsource(sdk_types._types_from_py_properties)
+    assert "_types_from_annotations(resource_cls)" in types_source
+    assert "_types_from_py_properties(resource_cls)" in types_source
+    rpc_source = inspect.getsource(sdk_rpc)
+    assert "_types.unwrap_type(typ)" in rpc_source
+    assert "_types.unwrap_optional_type(typ)" in rpc_source
+    assert "_types.resource_types(resource_cls)" in rpc_source
+
+
+def _typed_classes() -> list[type]:
+    import pulumi_github  # noqa: PLC0415 - the provider SDK whose classes a plan declares most
+    from pulumi_github import outputs as github_outputs  # noqa: PLC0415
+
+    resources = [cls for cls in vars(pulumi_github).values() if isinstance(cls, type)]
+    kinds = [cls for cls in vars(github_outputs).values() if isinstance(cls, type)]
+    return [
+        cls for cls in resources + kinds if issubclass(cls, pulumi.Resource) or sdk_types.is_output_type(cls)
+    ]
+
+
+def test_the_type_functions_answered_once_per_type_agree_with_the_sdk() -> None:
+    classes = _typed_classes()
+    assert len(classes) > 100
+    memoized = {
+        name: engine._by_identity(engine._SDK_TYPE_FUNCTIONS[name]) for name in engine._TYPE_FUNCTIONS
+    }
+    compared = 0
+    for cls in classes:
+        for name in ("_types_from_py_properties", "_types_from_annotations"):
+            for _ in range(2):  # the first answer computed, the second remembered
+                answer = memoized[name](cls)
+                assert answer == engine._SDK_TYPE_FUNCTIONS[name](cls), (cls, name)
+        for hint in sdk_types._raw_return_hints(cls).values():
+            for name in ("unwrap_type", "unwrap_optional_type"):
+                for _ in range(2):
+                    assert memoized[name](hint) == engine._SDK_TYPE_FUNCTIONS[name](hint), (cls, hint)
+                    compared += 1
+    assert compared > 1000
+
+
+def test_type_answers_go_by_identity_and_hand_out_fresh_dicts() -> None:
+    from typing import Union, get_args  # noqa: PLC0415
+
+    first, second = Union[int, str], Union[str, int]  # noqa: UP007 - the typing objects themselves
+    assert first == second  # typing calls them equal; a memo by equality would mix them up
+    seen: list[object] = []
+
+    def arguments(value: object) -> dict[str, object]:
+        seen.append(value)
+        return {"args": get_args(value)}
+
+    memoized = engine._by_identity(arguments)
+    assert memoized(first) == {"args": (int, str)}
+    assert memoized(second) == {"args": (str, int)}
+    answer = memoized(first)
+    answer["changed"] = True  # a caller changing its dict does not change the next caller's
+    assert memoized(first) == {"args": (int, str)}
+    assert seen == [first, second]
 
 
 def test_a_failed_output_still_fails_the_run(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import empty_pb2, struct_pb2  # type: ignore[import-untyped]
+from pulumi import _types
 from pulumi.output import _OutputData
 from pulumi.runtime import config as _config
 from pulumi.runtime import mocks as _mocks
@@ -794,12 +795,47 @@ def _run_output_tracking() -> Iterator[None]:
         pulumi.Output._track = _SDK_OUTPUT_TRACK  # type: ignore[method-assign]
 
 
+# Pure functions of a type (an annotation, an Args or Output class, a resource class) that the SDK
+# recomputes on every call: `resource_types` for every registration's answer, `unwrap_type` for every
+# property serialised, set or not (a typed class declares them all), each walking typing's
+# origins and arguments or a class's annotations and properties again. Typed classes made these a
+# tenth of a typed plan's registrations (bench/README.md).
+_TYPE_FUNCTIONS = (
+    "_types_from_py_properties",
+    "_types_from_annotations",
+    "unwrap_type",
+    "unwrap_optional_type",
+)
+_SDK_TYPE_FUNCTIONS = {name: getattr(_types, name) for name in _TYPE_FUNCTIONS}
+
+
+def _by_identity(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` answering once per argument object, for one run.
+
+    By identity, not equality: typing calls `Union[A, B]` and `Union[B, A]` equal, but the SDK reads
+    a union's arguments in order. Each answer keeps its argument alive, so an id is never reused
+    for another object while the run's memo holds it; a dict answer is copied, as the SDK returns
+    a new dict on each call (its callers may change it).
+    """
+    answers: dict[int, tuple[Any, Any]] = {}
+
+    def memoized(value: Any) -> Any:
+        entry = answers.get(id(value))
+        if entry is None or entry[0] is not value:
+            entry = answers[id(value)] = (value, function(value))
+        answer = entry[1]
+        return dict(answer) if type(answer) is dict else answer
+
+    return memoized
+
+
 @contextlib.contextmanager
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
-    checks and one future per property (and, once the run's settings exist,
-    `_run_output_tracking`). The SDK functions are swapped back afterwards (module attributes: one
-    run at a time, as `run_program` already requires for the runtime's process-wide settings).
+    checks, one future per property, the type functions answered once per type (and, once the
+    run's settings exist, `_run_output_tracking`). The SDK functions are swapped back afterwards
+    (module attributes: one run at a time, as `run_program` already requires for the runtime's
+    process-wide settings).
     The collector is `_collector_off`'s, the run's leftovers `_release_resources`'.
     """
     saved = (_resource._get_stack_trace, _stack.wait_for_rpcs)
@@ -808,9 +844,13 @@ def _fast_runtime() -> Iterator[None]:
     _resource.create_urn = _create_urn
     _rpc.contains_unknowns = _contains_unknowns
     _rpc.transfer_properties = _transfer_properties
+    for name, function in _SDK_TYPE_FUNCTIONS.items():
+        setattr(_types, name, _by_identity(function))
     try:
         yield
     finally:
+        for name, function in _SDK_TYPE_FUNCTIONS.items():
+            setattr(_types, name, function)
         _resource._get_stack_trace, _stack.wait_for_rpcs = saved[0], saved[1]
         _resource.create_urn, _rpc.contains_unknowns = _SDK_CREATE_URN, _SDK_CONTAINS_UNKNOWNS
         _rpc.transfer_properties = _SDK_TRANSFER_PROPERTIES
