@@ -118,6 +118,13 @@ def test_a_name_the_policy_mentions_elsewhere_is_rendered_itself() -> None:
     assert by_template(policy, next(r for r in policy.repositories if r.name == "service-0001")) is not None
 
 
+def test_a_longer_name_that_contains_the_name_does_not_name_it() -> None:
+    policy = policy_of(["service-1", "service-10"], application={"name": "service-10"})
+    short, long = (next(r for r in policy.repositories if r.name == n) for n in ("service-1", "service-10"))
+    assert by_template(policy, long) is None
+    assert by_template(policy, short) == direct(policy, short)
+
+
 def documents_by(render_name: Any) -> Any:
     def build(repo: Repository) -> Mapping[str, Mapping[str, Any]]:
         return {"ci.yml": {"name": "ci", "env": {"VALUE": render_name(repo.name)}}}

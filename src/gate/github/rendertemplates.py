@@ -93,15 +93,23 @@ def render_by_name(
     return {path: text.replace(token, name) for path, text in template.texts.items()}
 
 
+# A word of a setting's text: a repository name as GitHub allows it, between anything else (quotes,
+# `/`, `:`, spaces).
+_WORD = re.compile(r"[A-Za-z0-9._-]+")
+
+
 def _named_elsewhere(policy: GatePolicy, repo: Repository) -> bool:
     # The name as a whole word of the settings' text (alone, or in `owner/name`, `ghcr.io/owner/name:tag`):
     # how a setting that names a repository writes it. Not inside a longer name (`service-1` is not
     # named by `service-10`), so a short name is not refused for every word it is part of.
     rest_of_policy = once(
-        policy, "render_template_policy_text", lambda: repr(policy.model_copy(update={"repositories": ()}))
+        policy,
+        "render_template_policy_words",
+        lambda: frozenset(_WORD.findall(repr(policy.model_copy(update={"repositories": ()})))),
     )
-    word = re.compile(rf"(?<![A-Za-z0-9._-]){re.escape(repo.name)}(?![A-Za-z0-9._-])")
-    return bool(word.search(rest_of_policy) or word.search(repr(repo.model_copy(update={"name": ""}))))
+    return repo.name in rest_of_policy or repo.name in _WORD.findall(
+        repr(repo.model_copy(update={"name": ""}))
+    )
 
 
 def _template(
