@@ -3,6 +3,7 @@ gate's identity (gate/github/filesupdate.py), and CODEOWNERS is a block in the r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from gate.github.codeowners import (
     CodeownersError,
     block_lines,
 )
-from gate.github.filesupdate import BRANCH_PREFIX, files_update, revision
+from gate.github.filesupdate import BRANCH_PREFIX, content_digest, files_update, revision
 from gate.github.repository import CODEOWNERS_PATH, render_codeowners, repository_gate
 from gate.offline.engine import READ_REPOSITORY_FILE, run_program
 from tests.support.pulumi_schema import load_package_schema, schemas_dir
@@ -328,3 +329,13 @@ def test_replace_and_ignore_options_name_real_provider_inputs() -> None:
         inputs = document["resources"][resource["type"]]["inputProperties"]
         named = [*resource["options"]["replaceOnChanges"], *resource["options"]["ignoreChanges"]]
         assert named and set(named) <= set(inputs), resource["urn"]
+
+
+def test_each_files_digest_in_the_pull_request_is_its_contents_sha256() -> None:
+    # Remembered per distinct content (issue 14): asked again, for the same or an equal text, the
+    # answer is the same digest, and a different text gets its own.
+    texts = ["a\n", "b\n", "a\n" * 5000, "".join(["a\n"] * 5000)]
+    for _ in range(2):
+        for text in texts:
+            assert content_digest(text) == hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert len({content_digest(text) for text in texts}) == 3

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gate.policy.memo import Bounded
+
 BRANCH_PREFIX = "delivery-gate/files-"
 REVISION_LENGTH = 12
 
@@ -59,6 +61,17 @@ class FilesUpdate:
     base: str  # the default branch the pull request targets
     title: str
     body: str
+
+
+# Issue 14: the repositories of an organisation commit the very same texts (rendered once), so each
+# distinct content is hashed once per process, not once per repository (60 MB of contents, 10 MB of
+# distinct texts, at 500 repositories). Bounded; a text's digest never changes.
+_DIGESTS: Bounded[str] = Bounded(1024)
+
+
+def content_digest(content: str) -> str:
+    """The short sha256 of a file's content the pull request's table shows."""
+    return _DIGESTS.get(content, lambda: hashlib.sha256(content.encode()).hexdigest()[:REVISION_LENGTH])
 
 
 def revision(base: str, files: Sequence[ProposedFile]) -> str:
@@ -107,7 +120,7 @@ def files_update(
         "| file | sha256 of the gate's content |",
         "| --- | --- |",
         *(
-            f"| `{file.path}` | `{hashlib.sha256(file.content.encode()).hexdigest()[:REVISION_LENGTH]}` |"
+            f"| `{file.path}` | `{content_digest(file.content)}` |"
             for file in sorted(files, key=lambda f: f.path)
         ),
         *(
