@@ -346,7 +346,7 @@ def _swappable_state() -> tuple[object, ...]:
         sdk_resource._get_stack_trace,
         sdk_rpc.contains_unknowns,
         sdk_stack.wait_for_rpcs,
-        *(getattr(sdk_types, name) for name in engine._TYPE_FUNCTIONS),
+        *(getattr(sdk_types, name) for name in engine._SDK_TYPE_FUNCTIONS),
         gc.get_threshold(),
     )
 
@@ -400,7 +400,7 @@ def test_the_fast_unknowns_check_agrees_with_the_sdk(value: object) -> None:
 def test_the_type_functions_a_fast_run_answers_once_per_type_are_what_it_expects() -> None:
     # Each takes one type and is looked up by global name: within pulumi._types (which calls the
     # others through them) and through the module from pulumi.runtime.rpc.
-    for name in engine._TYPE_FUNCTIONS:
+    for name in engine._SDK_TYPE_FUNCTIONS:
         assert len(inspect.signature(getattr(sdk_types, name)).parameters) == 1, name
     types_source = inspect.getsource(sdk_types)
     assert "typ = unwrap_type(return_hint)" in inspect.getsource(sdk_types._types_from_py_properties)
@@ -426,9 +426,7 @@ def _typed_classes() -> list[type]:
 def test_the_type_functions_answered_once_per_type_agree_with_the_sdk() -> None:
     classes = _typed_classes()
     assert len(classes) > 100
-    memoized = {
-        name: engine._by_identity(engine._SDK_TYPE_FUNCTIONS[name]) for name in engine._TYPE_FUNCTIONS
-    }
+    memoized = {name: engine._by_identity(function) for name, function in engine._SDK_TYPE_FUNCTIONS.items()}
     compared = 0
     for cls in classes:
         for name in ("_types_from_py_properties", "_types_from_annotations"):

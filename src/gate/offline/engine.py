@@ -800,13 +800,12 @@ def _run_output_tracking() -> Iterator[None]:
 # property serialised, set or not (a typed class declares them all), each walking typing's
 # origins and arguments or a class's annotations and properties again. Typed classes made these a
 # tenth of a typed plan's registrations (bench/README.md).
-_TYPE_FUNCTIONS = (
-    "_types_from_py_properties",
-    "_types_from_annotations",
-    "unwrap_type",
-    "unwrap_optional_type",
-)
-_SDK_TYPE_FUNCTIONS = {name: getattr(_types, name) for name in _TYPE_FUNCTIONS}
+_SDK_TYPE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "_types_from_py_properties": _types._types_from_py_properties,
+    "_types_from_annotations": _types._types_from_annotations,
+    "unwrap_type": _types.unwrap_type,
+    "unwrap_optional_type": _types.unwrap_optional_type,
+}
 
 
 def _by_identity(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
