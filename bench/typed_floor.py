@@ -10,6 +10,7 @@ registers the same URNs with the same inputs; plan_scale.py checks that it does.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any, cast
 
 import pulumi
@@ -58,16 +59,12 @@ def _python_names(cls: Any) -> dict[str, str]:
     raise LookupError(f"no Args type for {cls.__module__}.{cls.__name__}")
 
 
-def _depth(entry: dict[str, Any]) -> int:
-    # A child's qualified type carries its parents' types: parents are declared first.
-    return int(entry["urn"].split("::")[2].count("$"))
-
-
-def declare_typed(entries: list[dict[str, Any]]) -> None:
+def declare_typed(entries: Iterable[dict[str, Any]]) -> None:
+    """Declare `entries`, parents before children (bench/floor_input.py writes them in that order)."""
     classes: dict[str, tuple[str, str]] = {}
     declared: dict[str, pulumi.Resource] = {}
     names: dict[Any, dict[str, str]] = {}
-    for entry in sorted(entries, key=lambda e: (_depth(e), e["urn"])):
+    for entry in entries:
         options = entry["options"]
         provider = cast("pulumi.ProviderResource | None", declared.get(options.get("provider") or ""))
         opts = pulumi.ResourceOptions(

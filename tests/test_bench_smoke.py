@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,35 @@ def test_repeated_runs_keep_the_fastest(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(plan_scale, "run_child", child)
     assert plan_scale.fastest("plan", 7, ROOT, 3) == {"seconds": 1.0, "peak_mb": 2}
     assert calls == [("plan", 7)] * 3
+
+
+def test_the_floors_input_round_trips_parents_first_sharing_long_strings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The floors read the plan's resources one line at a time: the same entries, parents before
+    # children, equal long strings one object (as the plan's rendered files are), and the reading
+    # counted so that the floors' figures leave it out (bench/floor_input.py).
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench import floor_input  # noqa: PLC0415 - importable once the project root is on the path
+
+    workflow = "on: pull_request\n" * 10
+    stack = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
+    parent = {"urn": "urn:pulumi:dev::p::gate:Gate::g", "parent": stack, "inputs": {}}
+    children = [
+        {
+            "urn": f"urn:pulumi:dev::p::gate:Gate$github:index/file:File::f{n}",
+            "parent": parent["urn"],
+            "inputs": {"content": workflow, "file": f"f{n}"},
+        }
+        for n in (2, 1)
+    ]
+    path = tmp_path / "resources.jsonl"
+    floor_input.write_entries(path, [*children, parent])
+    before = floor_input.reading_seconds()
+    read = list(floor_input.read_entries(path))
+    assert floor_input.reading_seconds() > before
+    assert [entry["urn"] for entry in read] == [parent["urn"], children[1]["urn"], children[0]["urn"]]
+    assert read[1:] == sorted(children, key=lambda entry: entry["urn"])
+    assert read[1]["inputs"]["content"] is read[2]["inputs"]["content"]
+    # Short strings are left alone (sharing them would cost more than it saves).
+    assert read[1]["inputs"]["file"] == "f1"
