@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,8 +84,8 @@ def test_the_floors_input_round_trips_parents_first_sharing_long_strings(
 
     workflow = "on: pull_request\n" * 10
     stack = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
-    parent = {"urn": "urn:pulumi:dev::p::gate:Gate::g", "parent": stack, "inputs": {}}
-    children = [
+    parent: dict[str, Any] = {"urn": "urn:pulumi:dev::p::gate:Gate::g", "parent": stack, "inputs": {}}
+    children: list[dict[str, Any]] = [
         {
             "urn": f"urn:pulumi:dev::p::gate:Gate$github:index/file:File::f{n}",
             "parent": parent["urn"],
