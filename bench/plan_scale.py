@@ -45,6 +45,12 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# `bench.…` as the floors' programs import it (one module, so one count of the floors' reading).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import floor_input  # noqa: E402 - once the project root is on the path
+
 MODES = ("plan", "generic", "typed", "stock")
 # The plan's resources, which the floors register again (bench/floor_input.py).
 RESOURCES_FILE = "resources.jsonl"
@@ -95,10 +101,8 @@ def _stop() -> dict[str, float]:
     """The figures of this child so far: wall time since it started, less the time a floor spent
     reading its input (bench/floor_input.py), and its peak memory (what the benchmark does
     afterwards, saving or comparing resources, is its own work, in neither figure)."""
-    from bench.floor_input import reading_seconds  # noqa: PLC0415 - the project root is on the path
-
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    return {"seconds": time.perf_counter() - _CHILD_START - reading_seconds(), "peak_mb": peak_mb}
+    return {"seconds": time.perf_counter() - _CHILD_START - floor_input.reading_seconds(), "peak_mb": peak_mb}
 
 
 def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
@@ -108,8 +112,6 @@ def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
     # A project of its own per run (--repeat plans the same size again in the same workdir).
     plan = build_plan(project_with(size, Path(tempfile.mkdtemp(dir=workdir))), "dev")
     figures = _stop()  # saving the resources below is the benchmark's work
-    from bench.floor_input import write_entries  # noqa: PLC0415 - the project root is on the path
-
     resources = [
         {
             key: r[key]
@@ -119,7 +121,7 @@ def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
         for r in plan["resources"]
         if "read" not in r.get("options", {})  # reads declare nothing; no floor registers them
     ]
-    write_entries(workdir / RESOURCES_FILE, resources)
+    floor_input.write_entries(workdir / RESOURCES_FILE, resources)
     return {**figures, "resources": len(resources), "urns": sorted(r["urn"] for r in resources)}
 
 
@@ -141,9 +143,7 @@ def measure_generic(workdir: Path) -> dict[str, Any]:
 def measure_typed(workdir: Path) -> dict[str, Any]:
     recording = _run_floor(TYPED_PROGRAM, workdir, "typed")
     figures = _stop()  # comparing with the plan below is the benchmark's work
-    from bench.floor_input import read_entries  # noqa: PLC0415 - the project root is on the path
-
-    planned = {r["urn"]: r["inputs"] for r in read_entries(workdir / RESOURCES_FILE)}
+    planned = {r["urn"]: r["inputs"] for r in floor_input.read_entries(workdir / RESOURCES_FILE)}
     # The typed floor must declare what the plan declares, or it measures something else.
     differing = sum(1 for r in recording.resources if planned.get(r.urn) != r.inputs)
     return {
@@ -167,9 +167,7 @@ def measure_stock(workdir: Path) -> dict[str, Any]:
 
     monitor = mocks.MockMonitor(Echo())
     mocks.set_mocks(monitor.mocks, project="delivery-gate", stack="dev", preview=False, monitor=monitor)
-    from bench.floor_input import read_entries  # noqa: PLC0415 - the project root is on the path
-
-    for entry in read_entries(workdir / RESOURCES_FILE):
+    for entry in floor_input.read_entries(workdir / RESOURCES_FILE):
         if entry["custom"]:
             pulumi.CustomResource(entry["type"], entry["name"], entry["inputs"])
         else:
@@ -180,7 +178,6 @@ def measure_stock(workdir: Path) -> dict[str, Any]:
 
 
 def child(mode: str, size: int, workdir: Path) -> None:
-    sys.path.insert(0, str(ROOT))
     if mode == "plan":
         figures = measure_plan(size, workdir)
     elif mode == "generic":
