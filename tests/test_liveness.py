@@ -460,3 +460,47 @@ def test_the_shared_answers_stay_bounded() -> None:
     for index in range(limit + 10):
         assert answers.get(str(index), functools.partial(int, index)) == index
     assert len(answers) <= limit
+
+
+def test_a_document_asked_again_is_answered_from_its_own_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Plans share one parsed document between repositories that commit the same text: asked again,
+    # it is not read again; an equal but distinct document is, and gets the same answer.
+    calls: list[str] = []
+    real = liveness._job_verdicts
+
+    def counted(workflow: str, doc: Any, branch: str, event: str) -> Any:
+        calls.append(workflow)
+        return real(workflow, doc, branch, event)
+
+    monkeypatch.setattr(liveness, "_job_verdicts", counted)
+    workflows = _one_job(name="unit")
+    first = check_liveness("acme/a", {"main": ["unit"]}, workflows)
+    again = check_liveness("acme/b", {"main": ["unit"]}, workflows)
+    assert calls == ["ci.yml"]
+    look_alike = check_liveness("acme/c", {"main": ["unit"]}, _one_job(name="unit"))
+    assert calls == ["ci.yml", "ci.yml"]
+    assert first == again == look_alike == []
+    # Another branch or event is another question.
+    check_liveness("acme/a", {"dev": ["unit"]}, workflows, merge_queue=True)
+    assert len(calls) == 4
+
+
+def test_an_entry_holds_its_document_and_answers_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A document's id may be reused once it is gone; the entry keeps it alive, and an entry whose
+    # document is not the one asked about (an id reused elsewhere) is not its answer.
+    monkeypatch.setattr(liveness, "_REPORTS_BY_DOCUMENT", {})
+    skipped = _one_job(**{"if": "github.actor == 'x'"})["ci.yml"]
+    runs = _one_job()["ci.yml"]
+    key = ("ci.yml", id(runs), "main", liveness.PULL_REQUEST)
+    planted = liveness._workflow_reports("ci.yml", skipped, "main", liveness.PULL_REQUEST)
+    liveness._REPORTS_BY_DOCUMENT[key] = (skipped, planted)
+    assert check_liveness("acme/a", {"main": ["test"]}, {"ci.yml": runs}) == []
+    assert liveness._REPORTS_BY_DOCUMENT[key][0] is runs
+
+
+def test_the_answers_per_document_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(liveness, "_ANSWERS_KEPT", 5)
+    monkeypatch.setattr(liveness, "_REPORTS_BY_DOCUMENT", {})
+    for index in range(12):
+        check_liveness(f"acme/{index}", {"main": ["test"]}, _one_job())
+        assert len(liveness._REPORTS_BY_DOCUMENT) <= 5

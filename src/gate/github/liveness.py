@@ -155,19 +155,48 @@ def reported_checks(workflows: Mapping[str, Workflow], *, branch: str, event: st
     checks: dict[str, Reporter | Gap] = {}
     unnamed: list[Unnamed] = []
     for workflow in sorted(workflows):
-        for job_id, job, skip in _job_verdicts(workflow, workflows[workflow], branch, event):
-            try:
-                names = _job_check_names(job_id, job)
-            except _Unprovable as err:
-                why = str(err) if skip is None else f"{err}, and {skip}"
-                unnamed.append(Unnamed(workflow, job_id, why, _possible_names(job_id, job)))
+        for job in _workflow_reports(workflow, workflows[workflow], branch, event):
+            if isinstance(job, Unnamed):
+                unnamed.append(job)
                 continue
-            verdict = Reporter(workflow, job_id) if skip is None else Gap(workflow, job_id, skip)
+            names, verdict = job
             for name in names:
                 current = checks.get(name)
                 if current is None or (isinstance(current, Gap) and isinstance(verdict, Reporter)):
                     checks[name] = verdict
     return Reports(checks, tuple(unnamed))
+
+
+JobReport = tuple[tuple[str, ...], Reporter | Gap] | Unnamed
+
+# One workflow's answer per document object: a plan shares each parsed document between the
+# repositories that commit the same text (gate/policy/rules.py, which only reads them), so most of a
+# large plan's questions are answered here without building a key. Each entry holds its document,
+# so that its id cannot be reused by another while the entry is kept.
+_REPORTS_BY_DOCUMENT: dict[tuple[str, int, str, str], tuple[Workflow, tuple[JobReport, ...]]] = {}
+
+
+def _workflow_reports(workflow: str, doc: Workflow, branch: str, event: str) -> tuple[JobReport, ...]:
+    """Per job of the workflow, in order: its check names and verdict, or why its names are unknown."""
+    key = (workflow, id(doc), branch, event)
+    kept = _REPORTS_BY_DOCUMENT.get(key)
+    if kept is not None and kept[0] is doc:
+        return kept[1]
+    found: list[JobReport] = []
+    for job_id, job, skip in _job_verdicts(workflow, doc, branch, event):
+        try:
+            names = _job_check_names(job_id, job)
+        except _Unprovable as err:
+            why = str(err) if skip is None else f"{err}, and {skip}"
+            found.append(Unnamed(workflow, job_id, why, _possible_names(job_id, job)))
+            continue
+        verdict = Reporter(workflow, job_id) if skip is None else Gap(workflow, job_id, skip)
+        found.append((tuple(names), verdict))
+    reports = tuple(found)
+    if len(_REPORTS_BY_DOCUMENT) >= _ANSWERS_KEPT:
+        _REPORTS_BY_DOCUMENT.clear()
+    _REPORTS_BY_DOCUMENT[key] = (doc, reports)
+    return reports
 
 
 # --- verdicts -------------------------------------------------------------------------------------
