@@ -445,13 +445,14 @@ class RepositoryGate(pulumi.ComponentResource):
                 file=location,
                 branch=spec.default_branch,
                 opts=pulumi.InvokeOutputOptions(parent=self),
-            ).content
+            )
             for location in codeowners.LOCATIONS
         }
         lines = tuple(file.content.splitlines())
         repository = f"{spec.owner}/{spec.name}"
 
-        def splice(contents: list[str | None]) -> str:
+        def splice(found: list[github.GetRepositoryFileResult]) -> str:
+            contents = [result.content for result in found]
             base, moved_from = codeowners.adopted(dict(zip(reads, contents, strict=True)))
             if moved_from is not None:
                 pulumi.log.warn(
