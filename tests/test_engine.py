@@ -624,3 +624,17 @@ def test_what_a_fast_run_leaves_alive_skips_the_young_collections(tmp_path: Path
     assert gc.is_tracked(settings)
     assert any(obj is settings for obj in gc.get_objects(generation=2))
     assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_keeps_objects_frozen_keeps_them_frozen(tmp_path: Path) -> None:
+    # A server may freeze its start-up heap (gc.freeze) so that collections skip it: a plan made in
+    # that process must not hand those objects back to the collector.
+    kept = {"frozen": ["by the caller"]}
+    gc.freeze()
+    try:
+        run(write_program(tmp_path, STRUCTURED_PROGRAM))
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is kept for generation in range(3) for obj in gc.get_objects(generation))
+    finally:
+        gc.unfreeze()
+    assert any(obj is kept for obj in gc.get_objects(2))

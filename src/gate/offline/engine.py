@@ -900,9 +900,11 @@ def _collector_off() -> Iterator[None]:
             # What the run leaves alive (the recording, mostly) was allocated with the collector
             # off, so it all sits in the youngest generation: the first two collections afterwards
             # would walk all of it (0.2 s at 500 repositories) to find nothing, as the run leaves no
-            # cycles (`_release_resources`, `_contains_unknowns`). Moved to the oldest instead.
-            gc.freeze()
-            gc.unfreeze()
+            # cycles (`_release_resources`, `_contains_unknowns`). Moved to the oldest instead;
+            # not when the process keeps objects frozen of its own (unfreezing would free them).
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
