@@ -553,6 +553,53 @@ def test_the_fast_property_outputs_resolve_as_the_sdks(answer: tuple[object, ...
     assert fast == sdk
 
 
+@pytest.mark.parametrize("failure", [None, RuntimeError("registration failed")])
+def test_a_fast_property_output_is_tracked_until_it_resolves_without_a_callback(
+    failure: Exception | None,
+) -> None:
+    # Tracked like every Output (the end-of-run wait raises what failed), but taken out of the set
+    # by its resolver, not by a done callback scheduled on the loop: half of a plan's callbacks.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        owner = _Owner()
+        resolvers = engine._transfer_properties(owner, {"name": None}, True)
+        output = owner.__dict__["name"]
+        tracked = sdk_settings.SETTINGS.outputs
+        assert output._data in tracked
+        ready = len(loop._ready)  # type: ignore[attr-defined]  # the loop's scheduled callbacks
+        resolvers["name"]("bug", True, False, set(), failure)
+        assert len(loop._ready) == ready  # type: ignore[attr-defined]
+        assert (output._data in tracked) is (failure is not None)
+        tracked.discard(output._data)
+        if failure is not None:
+            output._data.exception()  # retrieved: no "never retrieved" warning at collection
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def test_a_fast_property_output_is_built_as_the_sdk_builds_one_from_its_data() -> None:
+    # Output._from_data makes a bare Output, sets `_data` and tracks it; the engine does the first
+    # two itself (and tracks without a callback): an Output attribute the SDK adds would show here.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        owner = _Owner()
+        engine._transfer_properties(owner, {"name": None}, True)
+        fast = owner.__dict__["name"]
+        sdk = pulumi.Output._from_data(loop.create_future())
+        assert type(fast) is type(sdk)
+        assert vars(fast).keys() == vars(sdk).keys() == {"_data"}
+        sdk_settings.SETTINGS.outputs.discard(fast._data)
+        sdk_settings.SETTINGS.outputs.discard(sdk._data)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    source = inspect.getsource(pulumi.Output._from_data)
+    assert "object.__new__(cls)" in source and "out._track()" in source
+
+
 FREED_PROGRAM = """
 import sys, weakref
 import pulumi

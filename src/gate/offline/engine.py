@@ -732,26 +732,39 @@ _SDK_TRANSFER_PROPERTIES = _rpc.transfer_properties
 
 def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
     """`pulumi.runtime.rpc.transfer_properties` with one future per property instead of four futures
-    and a task.
+    and a task, and no callback per property.
 
     The SDK gives a resource an Output for every property its class declares (a typed class
     declares all of them, set or not) and returns a resolver per property that the registration's
     answer calls with (value, is_known, is_secret, deps, failure). Its Output is built from four
     futures that a task per Output then awaits to make one `_OutputData`; here the resolver makes
     that `_OutputData` itself, the same resources (the dependencies and the resource), value,
-    knownness and secrecy, or the same failure, and the Output is `Output._from_data` of it. Typed
+    knownness and secrecy, or the same failure, and the Output holds that one future. Typed
     classes made this the largest single cost of a plan (bench/README.md).
+
+    Like every Output, each is tracked in the run's outputs set until it resolves (the end-of-run
+    wait raises a failure left there). `Output._track` would also give each future a done callback,
+    scheduled on the loop when it resolves, to take it out of the set again: half of all the loop's
+    callbacks in a plan. The resolver takes it out itself instead; a failed one stays, as in the SDK.
     """
     resolvers: dict[str, Any] = {}
     loop = asyncio.get_event_loop()
+    outputs, lock = _settings.SETTINGS.outputs, _settings.SETTINGS.lock
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # handled by the registration itself, as in the SDK
         data = loop.create_future()
-        resolvers[name] = functools.partial(_resolve_property, res, data)
-        res.__dict__[name] = pulumi.Output._from_data(data)
+        output = _new_object(pulumi.Output)
+        output._data = data  # what Output._from_data sets, before it tracks the future
+        with lock:
+            outputs.add(data)
+        resolvers[name] = functools.partial(_resolve_property, res, data, outputs, lock)
+        res.__dict__[name] = output
     _RUN_RESOURCES.append(res)
     return resolvers
+
+
+_new_object = object.__new__
 
 
 # The resources registered during the current run, for `_release_resources`.
@@ -773,15 +786,25 @@ def _release_resources() -> None:
     _RUN_RESOURCES.clear()
 
 
-def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with these, positionally
-    res: Any, data: Any, value: Any, is_known: bool, is_secret: bool, deps: Any, failed: Exception | None
+def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with the last five, positionally
+    res: Any,
+    data: Any,
+    outputs: set[Any],
+    lock: Any,
+    value: Any,
+    is_known: bool,
+    is_secret: bool,
+    deps: Any,
+    failed: Exception | None,
 ) -> None:
     if failed is not None:
-        data.set_exception(failed)
+        data.set_exception(failed)  # left in the outputs set for the end-of-run wait to raise
         return
     resources = set(deps) if deps else set()
     resources.add(res)
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+    with lock:
+        outputs.discard(data)
 
 
 def _tracker(outputs: set[Any], lock: Any) -> Callable[[Any], None]:
