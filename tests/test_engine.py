@@ -685,3 +685,40 @@ def test_a_process_that_keeps_objects_frozen_keeps_them_frozen(tmp_path: Path) -
     finally:
         gc.unfreeze()
     assert any(obj is kept for obj in gc.get_objects(2))
+
+
+class _Tracked:
+    """Stands in for an Output: the tracker reads only its `_data`."""
+
+    def __init__(self, data: object) -> None:
+        self._data = data
+
+
+def test_the_run_tracks_outputs_without_callbacks_and_keeps_what_the_end_must_see() -> None:
+    # Issue 14: the SDK schedules a callback per Output to take it out of the set once resolved;
+    # the engine takes resolved ones out in bulk. Failed, cancelled and pending ones stay (the
+    # end-of-run wait raises or awaits them), and the set stays bounded.
+    loop = asyncio.new_event_loop()
+    try:
+        outputs: set[object] = set()
+        track = engine._tracker(outputs, threading.Lock())
+        failed, cancelled, pending = loop.create_future(), loop.create_future(), loop.create_future()
+        for future in (failed, cancelled, pending):
+            track(_Tracked(future))
+        failed.set_exception(RuntimeError("no"))
+        cancelled.cancel()
+        ready = len(loop._ready)  # type: ignore[attr-defined]  # the loop's scheduled callbacks
+        largest = 0
+        for _ in range(5 * engine._PRUNE_AT_LEAST):
+            future = loop.create_future()
+            track(_Tracked(future))
+            future.set_result(None)
+            largest = max(largest, len(outputs))
+        assert len(loop._ready) == ready  # type: ignore[attr-defined]
+        assert largest <= engine._PRUNE_AT_LEAST
+        assert {failed, cancelled, pending} <= outputs
+        engine._prune(outputs)
+        assert outputs == {failed, cancelled, pending}
+        pending.cancel()
+    finally:
+        loop.close()

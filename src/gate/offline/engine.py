@@ -653,6 +653,7 @@ async def _wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
         if await_all_outstanding_tasks:
             while True:
                 with _settings.SETTINGS.lock:
+                    _prune(_settings.SETTINGS.outputs)  # resolved ones wait for nothing (`_tracker`)
                     if not _settings.SETTINGS.outputs:
                         break
                     pending = list(_settings.SETTINGS.outputs)
@@ -808,26 +809,40 @@ def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with the last 
 
 
 def _tracker(outputs: set[Any], lock: Any) -> Callable[[Any], None]:
-    """`pulumi.Output._track` for one run's outputs set: the same bookkeeping, without two
-    context-variable property reads per access and a new closure per Output.
+    """`pulumi.Output._track` for one run's outputs set: the same bookkeeping, without a callback
+    per Output, two context-variable property reads per access, or a new closure per Output.
 
-    Every Output registers its future in SETTINGS.outputs (so the end-of-run wait can surface a
-    failure) and removes it when it resolves; the run reads the set and its lock once, as they stay
-    the same objects for the whole run (the wait clears the set, never replaces it).
+    Every Output registers its future in SETTINGS.outputs, so that the end-of-run wait can surface
+    a failure; the SDK gives each future a done callback, scheduled on the loop when it resolves, to
+    take it out again. Here settled futures are taken out in bulk instead, whenever the set has
+    doubled since the last time (`_prune`), and before the end-of-run wait: the set holds what the
+    SDK's would plus at most as many settled futures, and failed or cancelled ones stay, as in the
+    SDK. The run reads the set and its lock once: they stay the same objects for the whole run (the
+    wait clears the set, never replaces it).
     """
-
-    def cleanup(future: Any) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return  # left in the set for the end-of-run wait to raise, as the SDK does
-        with lock:
-            outputs.discard(future)
+    prune_at = [_PRUNE_AT_LEAST]
 
     def track(output: Any) -> None:
         with lock:
             outputs.add(output._data)
-        output._data.add_done_callback(cleanup)
+            if len(outputs) >= prune_at[0]:
+                _prune(outputs)
+                prune_at[0] = max(_PRUNE_AT_LEAST, 2 * len(outputs))
 
     return track
+
+
+# The outputs set is pruned no more often than every this many Outputs.
+_PRUNE_AT_LEAST = 4096
+
+
+def _prune(outputs: set[Any]) -> None:
+    """Take out of the outputs set every future that resolved with a value (call with its lock)."""
+    outputs.difference_update([future for future in outputs if _resolved(future)])
+
+
+def _resolved(future: Any) -> bool:
+    return bool(future.done() and not future.cancelled() and future.exception() is None)
 
 
 @contextlib.contextmanager
