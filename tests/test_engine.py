@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import importlib
 import inspect
 import json
 import os
@@ -348,6 +349,7 @@ def _swappable_state() -> tuple[object, ...]:
         sdk_resource._get_stack_trace,
         sdk_rpc.contains_unknowns,
         sdk_stack.wait_for_rpcs,
+        pulumi.runtime.invoke_output,
         *(getattr(sdk_types, name) for name in engine._SDK_TYPE_FUNCTIONS),
         gc.get_threshold(),
     )
@@ -722,3 +724,180 @@ def test_the_run_tracks_outputs_without_callbacks_and_keeps_what_the_end_must_se
         pending.cancel()
     finally:
         loop.close()
+
+
+# -- invokes of plain arguments in one task (`_invoke_output`) -----------------------------------
+
+INVOKE_PROGRAM = """
+import asyncio
+import pulumi
+import pulumi_github as github
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import settings
+from pulumi.runtime.proto import resource_pb2
+from gate.offline import engine
+
+monitor = settings.get_monitor()
+requests = {"fast": [], "sdk": []}
+path = ["fast"]
+answer = monitor.Invoke
+def invoke(request):
+    requests[path[0]].append(json_format.MessageToDict(request))
+    if request.tok == "demo:index:unknown":
+        return resource_pb2.ResourceInvokeResponse(unknown=True)
+    if request.tok == "demo:index:secret":
+        secret = struct_pb2.Struct()
+        secret["token"] = {engine.SIG_KEY: engine.SECRET_SIG, "value": "hidden"}
+        return resource_pb2.ResourceInvokeResponse(**{"return": secret})
+    return answer(request)
+monitor.Invoke = invoke
+mocks_call = monitor.mocks.call
+def call(args):
+    if args.token == "demo:index:refused":
+        return {}, [("file", "not in this repository")]
+    return mocks_call(args)
+monitor.mocks.call = call
+
+provider = github.Provider("github-acme", owner="acme")
+holder = pulumi.ComponentResource(
+    "demo:index:Holder", "holder", None, pulumi.ResourceOptions(providers={"github": provider})
+)
+READ = "github:index/getRepositoryFile:getRepositoryFile"
+cases = {
+    "typed": (
+        READ, {"repository": "acme/aos", "file": "CODEOWNERS", "branch": None}, github.GetRepositoryFileResult
+    ),
+    "untyped": ("github:index/getTeam:getTeam", {"slug": "backend", "summaryOnly": True, "count": 2}, None),
+    "refused": ("demo:index:refused", {"file": "x"}, None),
+    "unknown": ("demo:index:unknown", {"file": "x"}, None),
+    "secret-answer": ("demo:index:secret", {"file": "x"}, None),
+}
+
+async def describe(output):
+    try:
+        value = await output.future()
+    except Exception as error:
+        return {"error": type(error).__name__ + ": " + str(error)}
+    if value is not None and not isinstance(value, dict):
+        value = {"class": type(value).__name__, **{k: v for k, v in vars(value).items()}}
+    return {
+        "value": value,
+        "known": await output.is_known(),
+        "secret": await output.is_secret(),
+        "resources": len(await output.resources()),
+    }
+
+async def invoke_both(results, key, token, args, typ):
+    # One after the other, so that each path's requests are its own.
+    for name, function in (("fast", pulumi.runtime.invoke_output), ("sdk", engine._SDK_INVOKE_OUTPUT)):
+        path[0] = name
+        options = pulumi.InvokeOutputOptions(parent=holder, version="6.15.0")
+        output = function(token, dict(args), options, typ)
+        described = await describe(output)
+        # A failed Output fails the run at its end (tested below); this one has been looked at.
+        with settings.SETTINGS.lock:
+            settings.SETTINGS.outputs.discard(output._data)
+        described["provider"] = None if options.provider is None else options.provider._name
+        results[f"{name}-{key}"] = described
+
+async def main():
+    results = {}
+    for key, (token, args, typ) in cases.items():
+        await invoke_both(results, key, token, args, typ)
+    return {**results, "requests": requests}
+
+pulumi.export("results", pulumi.Output.from_input(asyncio.ensure_future(main())))
+"""
+
+
+def test_an_invoke_of_plain_arguments_answers_and_asks_as_the_sdks(tmp_path: Path) -> None:
+    outputs = run(write_program(tmp_path, INVOKE_PROGRAM)).outputs["results"]
+    for key in ("typed", "untyped", "refused", "unknown", "secret-answer"):
+        assert outputs[f"fast-{key}"] == outputs[f"sdk-{key}"], key
+    assert outputs["fast-typed"]["value"]["class"] == "GetRepositoryFileResult"
+    assert outputs["fast-typed"]["provider"] == "github-acme"  # the parent's, as the SDK picks it
+    assert outputs["fast-untyped"]["value"]["slug"] == "backend"
+    assert outputs["fast-refused"]["error"] == (
+        "Exception: invoke of demo:index:refused failed: not in this repository (file)"
+    )
+    assert outputs["fast-unknown"]["known"] is False
+    assert outputs["fast-secret-answer"]["secret"] is True
+    # The same requests on the wire: token, arguments (None left out), provider, version.
+    requests = outputs["requests"]
+    assert requests["fast"] == requests["sdk"]
+    assert requests["fast"][0]["args"] == {"repository": "acme/aos", "file": "CODEOWNERS"}
+    assert requests["fast"][0]["provider"].endswith("::github-acme-id")
+
+
+def test_only_invokes_of_plain_arguments_take_the_one_task_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    invoked = engine._invoked
+
+    async def counted(tok: str, *args: object) -> object:
+        taken.append(tok)
+        return await invoked(tok, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_invoked", counted)
+    program = """
+import pulumi
+import pulumi_github as github
+label = github.IssueLabel("l", repository="aos", name="x", color="000000")
+github.get_team_output(slug="plain")
+github.get_team_output(slug=label.name)  # an Output argument: the SDK's path waits for it
+github.get_team_output(slug="after", opts=pulumi.InvokeOutputOptions(depends_on=[label]))
+pulumi.runtime.invoke_output("github:index/getTeam:getTeam", {"slug": "nested", "x": {"a": 1}})
+"""
+    recording = run(write_program(tmp_path, program))
+    assert taken == ["github:index/getTeam:getTeam"]
+    assert sorted(i.args["slug"] for i in recording.invokes) == ["after", "nested", "plain", "x"]
+
+
+def test_an_invoke_that_raises_fails_the_run_on_either_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = write_program(
+        tmp_path, 'import pulumi\npulumi.runtime.invoke_output("pulumi:pulumi:getStackOutputs", {"x": 1})\n'
+    )
+
+    def raising(self: object, args: object) -> object:
+        raise ValueError("the mock broke")
+
+    monkeypatch.setattr(engine.PlanMocks, "call", raising)
+    with pytest.raises(ValueError, match="the mock broke"):
+        run(program)
+    monkeypatch.setattr(engine, "_invoke_output", engine._SDK_INVOKE_OUTPUT)
+    with pytest.raises(ValueError, match="the mock broke"):
+        run(program)
+
+
+def test_the_sdk_invoke_path_the_fast_one_stands_for_is_where_and_what_it_expects() -> None:
+    # The module (`pulumi.runtime.invoke` is also the name of a function the package exports).
+    sdk_invoke = importlib.import_module("pulumi.runtime.invoke")
+    assert engine._SDK_INVOKE_OUTPUT is sdk_invoke.invoke_output
+    assert list(inspect.signature(sdk_invoke.invoke_output).parameters) == [
+        "tok",
+        "props",
+        "opts",
+        "typ",
+        "package_ref",
+    ]
+    source = inspect.getsource(sdk_invoke._invoke)
+    # What `_invoked` repeats, in the SDK's words.
+    for line in (
+        "opts.provider = opts.parent.get_provider(tok)",
+        'provider_ref = f"{provider_urn}::{provider_id}"',
+        "if rpc.struct_contains_unknowns(inputs):",
+        "resp.failures[0].reason} ({resp.failures[0].property})",
+        "if resp.unknown:",
+        "_requires_legacy_none_return_for_empty_struct(ret_obj, tok, version)",
+        "deserialize_properties_unwrap_secrets(ret_obj)",
+        "translate_output_properties(\n                deserialized, lambda prop: prop, typ\n            )",
+        '"PULUMI_DISABLE_RESOURCE_REFERENCES", ""',
+    ):
+        assert line in source, line
+    assert "resources=set(invoke_result.dependencies)" in inspect.getsource(sdk_invoke.invoke_output)
+    # The provider SDKs' *_output functions call it through the package, where the run swaps it.
+    github_source = inspect.getsource(importlib.import_module("pulumi_github.get_repository_file"))
+    assert "pulumi.runtime.invoke_output('github:index/getRepositoryFile:getRepositoryFile'" in github_source
