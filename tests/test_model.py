@@ -7,7 +7,7 @@ import pytest
 from gate.errors import PolicyError
 from gate.policy.loader import load_policy
 from gate.policy.model import GatePolicy
-from gate.policy.types import CheckCategory, Language, MergeGateMode, duration_seconds
+from gate.policy.types import CheckCategory, Language, MergeGateMode, duration_seconds, resource_slug
 from tests.support.shared import shared_dir
 
 
@@ -178,3 +178,19 @@ def test_stack_file_keys_are_camel_case_as_the_readme_writes_them() -> None:
     policy = load_policy(values, stack="dev", github_owner="acme")
     assert policy.workflows.commands.e2e_diff == "python scripts/e2e.py diff out"
     assert policy.thresholds.latency.model_dump(by_alias=True).keys() >= {"p95TargetMs", "p99TargetMs"}
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        (".github/CODEOWNERS", "github-codeowners"),
+        ("release/*", "release-all"),
+        ("release", "release"),
+        ("Breaking change!", "breaking-change"),
+        (".github/workflows/e2e-parity-check.yml", "github-workflows-e2e-parity-check-yml"),
+    ],
+)
+def test_resource_slugs_and_asked_again_the_same(text: str, slug: str) -> None:
+    assert resource_slug(text) == slug
+    assert resource_slug(text) == slug  # answered from the memo (issue 14): the same answer
+    assert resource_slug.__wrapped__(text) == slug
