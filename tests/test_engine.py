@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 import types
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 import pulumi
@@ -555,15 +556,24 @@ def test_the_fast_property_outputs_resolve_as_the_sdks(answer: tuple[object, ...
     assert fast == sdk
 
 
+def _on_a_loop_of_its_own(body: Callable[[], Coroutine[object, object, None]]) -> None:
+    """Run `body` on a new event loop without making it the thread's current one: setting the main
+    thread's loop and then None would leave later tests (pulumi.runtime.test) without one."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(body())
+    finally:
+        loop.close()
+
+
 @pytest.mark.parametrize("failure", [None, RuntimeError("registration failed")])
 def test_a_fast_property_output_is_tracked_until_it_resolves_without_a_callback(
     failure: Exception | None,
 ) -> None:
     # Tracked like every Output (the end-of-run wait raises what failed), but taken out of the set
     # by its resolver, not by a done callback scheduled on the loop: half of a plan's callbacks.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
+    async def resolve() -> None:
+        loop = asyncio.get_running_loop()
         owner = _Owner()
         resolvers = engine._transfer_properties(owner, {"name": None}, True)
         output = owner.__dict__["name"]
@@ -576,28 +586,24 @@ def test_a_fast_property_output_is_tracked_until_it_resolves_without_a_callback(
         tracked.discard(output._data)
         if failure is not None:
             output._data.exception()  # retrieved: no "never retrieved" warning at collection
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+
+    _on_a_loop_of_its_own(resolve)
 
 
 def test_a_fast_property_output_is_built_as_the_sdk_builds_one_from_its_data() -> None:
     # Output._from_data makes a bare Output, sets `_data` and tracks it; the engine does the first
     # two itself (and tracks without a callback): an Output attribute the SDK adds would show here.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
+    async def build() -> None:
         owner = _Owner()
         engine._transfer_properties(owner, {"name": None}, True)
         fast = owner.__dict__["name"]
-        sdk = pulumi.Output._from_data(loop.create_future())
+        sdk = pulumi.Output._from_data(asyncio.get_running_loop().create_future())
         assert type(fast) is type(sdk)
         assert vars(fast).keys() == vars(sdk).keys() == {"_data"}
         sdk_settings.SETTINGS.outputs.discard(fast._data)
         sdk_settings.SETTINGS.outputs.discard(sdk._data)
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+
+    _on_a_loop_of_its_own(build)
     source = inspect.getsource(pulumi.Output._from_data)
     assert "object.__new__(cls)" in source and "out._track()" in source
 
