@@ -357,4 +357,7 @@ LONG_TEXT = 'name: "ci"\non: [push]\njobs:\n  t:\n    run: echo "\\\\ \t ü"\n' 
 def test_the_root_hash_is_taken_over_the_canonical_json_in_pieces(document: dict[str, Any]) -> None:
     # Issue 14: hashed piecewise so a large plan is never held whole; the bytes must not change.
     assert b"".join(canonical_chunks(document)) == canonical_json(document)
+    # One encoder built once (issue 14) writes what json.dumps with the canonical options writes.
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(document) == canonical.encode("utf-8")
     assert root_hash(document) == "sha256:" + hashlib.sha256(canonical_json(document)).hexdigest()
