@@ -54,9 +54,13 @@ Workflow = Mapping[Any, Any]
 # and the answers are immutable (strings, tuples) or the rule's own failure, raised again.
 
 
+# YAML 1.1 reads some scalars as dates or booleans: repr keeps them apart from their strings. Built
+# once (`json.dumps` with options builds an encoder per call; the rule asks thousands of times).
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=repr)
+
+
 def _key(*parts: object) -> str:
-    # YAML 1.1 reads some scalars as dates or booleans: repr keeps them apart from their strings.
-    return json.dumps(parts, sort_keys=True, default=repr)
+    return _KEY_ENCODER.encode(parts)
 
 
 @dataclass(frozen=True, order=True)
