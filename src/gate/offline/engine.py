@@ -934,14 +934,17 @@ def _invoke_output(
 
     async def do_invoke() -> None:
         try:
-            resolve_data.set_result(await _invoked(tok, props, options, typ))
-        except _InvokeFailed as failure:  # answered by the provider: the Output's failure only
-            resolve_data.set_exception(failure.error)
+            answer = await _invoked(tok, props, options, typ)
         except Exception as error:  # raised on the way: the SDK also records it as unhandled
             if rpc_manager.unhandled_exception is None:
                 rpc_manager.unhandled_exception = error
                 rpc_manager.exception_traceback = sys.exc_info()[2]
             resolve_data.set_exception(error)
+            return
+        if isinstance(answer, Exception):  # a failure answered: the Output's failure only
+            resolve_data.set_exception(answer)
+        else:
+            resolve_data.set_result(answer)
 
     task = asyncio.ensure_future(do_invoke())
     rpc_manager.rpcs.append(task)  # the end-of-run wait waits for it, as for the SDK's RPC wrapper
@@ -957,18 +960,11 @@ def _plain_arguments(props: Any) -> bool:
     )
 
 
-class _InvokeFailed(Exception):
-    """An invoke the provider answered with a failure, or whose answer the monitor refused."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 async def _invoked(
     tok: str, props: dict[str, Any], opts: pulumi.InvokeOptions | pulumi.InvokeOutputOptions, typ: type | None
-) -> _OutputData[Any]:
-    """The SDK's `_invoke` for plain arguments (see `_invoke_output`), as the Output's data."""
+) -> _OutputData[Any] | Exception:
+    """The SDK's `_invoke` for plain arguments (see `_invoke_output`): the Output's data, or the
+    failure the monitor answered (as the SDK's `do_invoke` returns it beside its result)."""
     if opts.parent is not None and opts.provider is None:
         opts.provider = opts.parent.get_provider(tok)  # as the SDK does, on the caller's options
     provider_ref = ""
@@ -994,12 +990,10 @@ async def _invoked(
     try:
         response = monitor.Invoke(request)
     except grpc.RpcError as error:
-        raise _InvokeFailed(
-            Exception(f"invoke of {tok} failed: {_settings.grpc_error_to_exception(error)}")
-        ) from None
+        return Exception(f"invoke of {tok} failed: {_settings.grpc_error_to_exception(error)}")
     if response.failures:
         failure = response.failures[0]
-        raise _InvokeFailed(Exception(f"invoke of {tok} failed: {failure.reason} ({failure.property})"))
+        return Exception(f"invoke of {tok} failed: {failure.reason} ({failure.property})")
     if response.unknown:
         return _OutputData(resources=set(), value=None, is_known=False, is_secret=False)
     answer = getattr(response, "return")
