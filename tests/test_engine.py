@@ -433,6 +433,12 @@ def test_the_type_functions_a_fast_run_answers_once_per_type_are_what_it_expects
     assert "_types.unwrap_type(typ)" in rpc_source
     assert "_types.unwrap_optional_type(typ)" in rpc_source
     assert "_types.resource_types(resource_cls)" in rpc_source
+    # A typed resource's names, for every answer and every registration's inputs.
+    assert "_types.resource_pulumi_to_py_names(resource_cls)" in rpc_source
+    assert "_types.resource_py_to_pulumi_names(type(res))" in inspect.getsource(sdk_resource)
+    for names in ("_pulumi_to_py_names", "_py_to_pulumi_names"):
+        for source in ("annotations", "py_properties"):
+            assert f"{names}_from_{source}(resource_cls)" in types_source, (names, source)
 
 
 def _typed_classes() -> list[type]:
@@ -452,7 +458,14 @@ def test_the_type_functions_answered_once_per_type_agree_with_the_sdk() -> None:
     memoized = {name: engine._by_identity(function) for name, function in engine._SDK_TYPE_FUNCTIONS.items()}
     compared = 0
     for cls in classes:
-        for name in ("_types_from_py_properties", "_types_from_annotations"):
+        for name in (
+            "_types_from_py_properties",
+            "_types_from_annotations",
+            "_pulumi_to_py_names_from_annotations",
+            "_py_to_pulumi_names_from_annotations",
+            "_pulumi_to_py_names_from_py_properties",
+            "_py_to_pulumi_names_from_py_properties",
+        ):
             for _ in range(2):  # the first answer computed, the second remembered
                 answer = memoized[name](cls)
                 assert answer == engine._SDK_TYPE_FUNCTIONS[name](cls), (cls, name)
