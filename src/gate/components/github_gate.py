@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_github as github
 
+from gate.components.declare import declare
 from gate.github import codeowners
 from gate.github.filesupdate import FilesUpdate
 from gate.github.repository import (
@@ -93,34 +94,42 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
             # M9 §Enforcement: what every gated repository must pass changes only through the
             # platform team (organisation owners can change any ruleset anyway; the Pulumi token is
             # one of them, as organisation rulesets require).
-            self.ruleset = github.RepositoryRuleset(
+            self.ruleset = declare(
                 f"{name}-ruleset",
-                repository=args.repository,
-                name=f"delivery-gate required workflows {args.branch}",
-                target="branch",
-                enforcement="active",
-                conditions=_on_ref(args.ref),
-                bypass_actors=[
-                    github.RepositoryRulesetBypassActorArgs(
-                        actor_id=lookups.team_id(args.platform_team), actor_type="Team", bypass_mode="always"
+                github.RepositoryRulesetArgs(
+                    repository=args.repository,
+                    name=f"delivery-gate required workflows {args.branch}",
+                    target="branch",
+                    enforcement="active",
+                    conditions=_on_ref(args.ref),
+                    bypass_actors=[
+                        github.RepositoryRulesetBypassActorArgs(
+                            actor_id=lookups.team_id(args.platform_team),
+                            actor_type="Team",
+                            bypass_mode="always",
+                        ),
+                        github.RepositoryRulesetBypassActorArgs(
+                            actor_type="OrganizationAdmin", bypass_mode="always"
+                        ),
+                    ],
+                    rules=github.RepositoryRulesetRulesArgs(
+                        update=True, deletion=True, non_fast_forward=True
                     ),
-                    github.RepositoryRulesetBypassActorArgs(
-                        actor_type="OrganizationAdmin", bypass_mode="always"
-                    ),
-                ],
-                rules=github.RepositoryRulesetRulesArgs(update=True, deletion=True, non_fast_forward=True),
-                opts=child,
+                ),
+                child,
             )
         self.files = [
-            github.RepositoryFile(
+            declare(
                 f"{name}-file-{_slug(file.path)}",
-                repository=args.repository,
-                branch=branch_name,
-                file=file.path,
-                content=file.content,
-                commit_message=file.commit_message,
-                overwrite_on_create=True,
-                opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=depends),
+                github.RepositoryFileArgs(
+                    repository=args.repository,
+                    branch=branch_name,
+                    file=file.path,
+                    content=file.content,
+                    commit_message=file.commit_message,
+                    overwrite_on_create=True,
+                ),
+                pulumi.ResourceOptions(parent=self, protect=protect, depends_on=depends),
             )
             for file in args.files
         ]
@@ -177,13 +186,15 @@ class RepositoryGate(pulumi.ComponentResource):
             if args.files and args.files_update is not None:
                 self._files(args.files, args.files_update)
             for label in args.labels:
-                github.IssueLabel(
+                declare(
                     f"{name}-label-{_slug(label.name)}",
-                    repository=args.name,
-                    name=label.name,
-                    color=label.color,
-                    description=label.description,
-                    opts=gate_opts,
+                    github.IssueLabelArgs(
+                        repository=args.name,
+                        name=label.name,
+                        color=label.color,
+                        description=label.description,
+                    ),
+                    gate_opts,
                 )
         # A repository that does not deploy the application has no environments (issue 13, leak).
         environment = self._environment(args.environment) if args.environment is not None else None
@@ -193,12 +204,14 @@ class RepositoryGate(pulumi.ComponentResource):
         for variable, value in args.repository_variables:
             # Roles of jobs that run in no environment: deploy.yml's build job, the e2e check and the
             # ephemeral janitor (gate/aws/foundation.py build_variables, e2e_variables).
-            github.ActionsVariable(
+            declare(
                 f"{name}-var-{_slug(variable)}",
-                repository=args.name,
-                variable_name=variable,
-                value=value,
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect_environment),
+                github.ActionsVariableArgs(
+                    repository=args.name,
+                    variable_name=variable,
+                    value=value,
+                ),
+                pulumi.ResourceOptions(parent=self, protect=args.protect_environment),
             )
 
         self.environment = (
@@ -211,30 +224,32 @@ class RepositoryGate(pulumi.ComponentResource):
 
     def _branch_protection(self, branch: BranchGate, opts: pulumi.ResourceOptions) -> None:
         gate, reviews = self._spec.merge_gate, self._spec.reviews
-        github.BranchProtection(
+        declare(
             f"{self._name}-protect-{_slug(branch.pattern)}",
-            repository_id=self._spec.name,
-            pattern=branch.pattern,
-            # M9 §Required CI checks: all must pass, on a branch that is up to date with its base.
-            required_status_checks=[
-                github.BranchProtectionRequiredStatusCheckArgs(
-                    strict=gate.strict, contexts=list(branch.required_checks)
-                )
-            ],
-            required_pull_request_reviews=[
-                github.BranchProtectionRequiredPullRequestReviewArgs(
-                    required_approving_review_count=reviews.required_approvals,
-                    require_code_owner_reviews=reviews.require_code_owner_review,
-                    dismiss_stale_reviews=reviews.dismiss_stale_reviews,
-                    require_last_push_approval=reviews.require_last_push_approval,
-                )
-            ],
-            enforce_admins=gate.enforce_admins,
-            required_linear_history=gate.linear_history,
-            require_conversation_resolution=gate.conversation_resolution,
-            allows_force_pushes=False,
-            allows_deletions=False,
-            opts=opts,
+            github.BranchProtectionArgs(
+                repository_id=self._spec.name,
+                pattern=branch.pattern,
+                # M9 §Required CI checks: all must pass, on a branch that is up to date with its base.
+                required_status_checks=[
+                    github.BranchProtectionRequiredStatusCheckArgs(
+                        strict=gate.strict, contexts=list(branch.required_checks)
+                    )
+                ],
+                required_pull_request_reviews=[
+                    github.BranchProtectionRequiredPullRequestReviewArgs(
+                        required_approving_review_count=reviews.required_approvals,
+                        require_code_owner_reviews=reviews.require_code_owner_review,
+                        dismiss_stale_reviews=reviews.dismiss_stale_reviews,
+                        require_last_push_approval=reviews.require_last_push_approval,
+                    )
+                ],
+                enforce_admins=gate.enforce_admins,
+                required_linear_history=gate.linear_history,
+                require_conversation_resolution=gate.conversation_resolution,
+                allows_force_pushes=False,
+                allows_deletions=False,
+            ),
+            opts,
         )
 
     def _ruleset(self, branch: BranchGate, opts: pulumi.ResourceOptions) -> None:
@@ -277,17 +292,19 @@ class RepositoryGate(pulumi.ComponentResource):
             non_fast_forward=True,
             deletion=True,
         )
-        github.RepositoryRuleset(
+        declare(
             f"{self._name}-ruleset-{_slug(branch.pattern)}",
-            repository=self._spec.name,
-            name=f"delivery-gate {branch.pattern}",
-            target="branch",
-            enforcement="active",
-            conditions=_on_ref(branch.ruleset_ref),
-            # enforce_admins: with no bypass actors nobody, admins included, can skip the gate.
-            bypass_actors=[] if gate.enforce_admins else None,
-            rules=rules,
-            opts=opts,
+            github.RepositoryRulesetArgs(
+                repository=self._spec.name,
+                name=f"delivery-gate {branch.pattern}",
+                target="branch",
+                enforcement="active",
+                conditions=_on_ref(branch.ruleset_ref),
+                # enforce_admins: with no bypass actors nobody, admins included, can skip the gate.
+                bypass_actors=[] if gate.enforce_admins else None,
+                rules=rules,
+            ),
+            opts,
         )
 
     def _organization_ruleset(
@@ -334,35 +351,39 @@ class RepositoryGate(pulumi.ComponentResource):
             non_fast_forward=True,
             deletion=True,
         )
-        github.OrganizationRuleset(
+        declare(
             f"{self._name}-org-ruleset-{_slug(branch.pattern)}",
-            name=f"delivery-gate {spec.name} {branch.pattern}",
-            target="branch",
-            enforcement="active",
-            conditions=_in_repository(spec.name, branch.ruleset_ref),
-            bypass_actors=[] if gate.enforce_admins else None,
-            rules=rules,
-            opts=opts,
+            github.OrganizationRulesetArgs(
+                name=f"delivery-gate {spec.name} {branch.pattern}",
+                target="branch",
+                enforcement="active",
+                conditions=_in_repository(spec.name, branch.ruleset_ref),
+                bypass_actors=[] if gate.enforce_admins else None,
+                rules=rules,
+            ),
+            opts,
         )
 
     def _release_branch_creation_in_organization(self, opts: pulumi.ResourceOptions) -> None:
         """As _release_branch_creation, as an organisation ruleset on this repository."""
         ref = self._spec.release_branch_ref
         pattern = ref.removeprefix("refs/heads/")
-        github.OrganizationRuleset(
+        declare(
             f"{self._name}-org-ruleset-create-{_slug(pattern)}",
-            name=f"delivery-gate {self._spec.name} create {pattern}",
-            target="branch",
-            enforcement="active",
-            conditions=_in_repository(self._spec.name, ref),
-            bypass_actors=[
-                github.OrganizationRulesetBypassActorArgs(
-                    actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
-                )
-                for team in self._spec.release_branch_creators
-            ],
-            rules=github.OrganizationRulesetRulesArgs(creation=True),
-            opts=opts,
+            github.OrganizationRulesetArgs(
+                name=f"delivery-gate {self._spec.name} create {pattern}",
+                target="branch",
+                enforcement="active",
+                conditions=_in_repository(self._spec.name, ref),
+                bypass_actors=[
+                    github.OrganizationRulesetBypassActorArgs(
+                        actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
+                    )
+                    for team in self._spec.release_branch_creators
+                ],
+                rules=github.OrganizationRulesetRulesArgs(creation=True),
+            ),
+            opts,
         )
 
     # -- the gate's files, through a pull request (issue 13 item 3) ---------------------------
@@ -397,16 +418,18 @@ class RepositoryGate(pulumi.ComponentResource):
                 name = f"{name}-{update.revision}"
                 ignore = ["content"]
             committed.append(
-                github.RepositoryFile(
+                declare(
                     name,
-                    repository=spec.name,
-                    branch=branch.branch,
-                    file=file.path,
-                    content=content,
-                    commit_message=file.commit_message,
-                    # The gate branch starts from the default branch, where the file may exist.
-                    overwrite_on_create=True,
-                    opts=pulumi.ResourceOptions(
+                    github.RepositoryFileArgs(
+                        repository=spec.name,
+                        branch=branch.branch,
+                        file=file.path,
+                        content=content,
+                        commit_message=file.commit_message,
+                        # The gate branch starts from the default branch, where the file may exist.
+                        overwrite_on_create=True,
+                    ),
+                    pulumi.ResourceOptions(
                         parent=self,
                         # A file on an obsolete gate branch is not deleted: the branch goes with it.
                         retain_on_delete=True,
@@ -415,15 +438,17 @@ class RepositoryGate(pulumi.ComponentResource):
                     ),
                 )
             )
-        github.RepositoryPullRequest(
+        declare(
             f"{self._name}-files-pr",
-            base_repository=spec.name,
-            base_ref=update.base,
-            head_ref=branch.branch,
-            title=update.title,
-            body=update.body,
-            maintainer_can_modify=False,
-            opts=pulumi.ResourceOptions(
+            github.RepositoryPullRequestArgs(
+                base_repository=spec.name,
+                base_ref=update.base,
+                head_ref=branch.branch,
+                title=update.title,
+                body=update.body,
+                maintainer_can_modify=False,
+            ),
+            pulumi.ResourceOptions(
                 parent=self,
                 # Opened once every file is on the branch (GitHub refuses a pull request without
                 # commits); a merged one is history, never closed or deleted.
@@ -483,21 +508,23 @@ class RepositoryGate(pulumi.ComponentResource):
         of its own, so that their bypass covers branch creation and nothing of the merge gate."""
         ref = self._spec.release_branch_ref
         pattern = ref.removeprefix("refs/heads/")
-        github.RepositoryRuleset(
+        declare(
             f"{self._name}-ruleset-create-{_slug(pattern)}",
-            repository=self._spec.name,
-            name=f"delivery-gate create {pattern}",
-            target="branch",
-            enforcement="active",
-            conditions=_on_ref(ref),
-            bypass_actors=[
-                github.RepositoryRulesetBypassActorArgs(
-                    actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
-                )
-                for team in self._spec.release_branch_creators
-            ],
-            rules=github.RepositoryRulesetRulesArgs(creation=True),
-            opts=opts,
+            github.RepositoryRulesetArgs(
+                repository=self._spec.name,
+                name=f"delivery-gate create {pattern}",
+                target="branch",
+                enforcement="active",
+                conditions=_on_ref(ref),
+                bypass_actors=[
+                    github.RepositoryRulesetBypassActorArgs(
+                        actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
+                    )
+                    for team in self._spec.release_branch_creators
+                ],
+                rules=github.RepositoryRulesetRulesArgs(creation=True),
+            ),
+            opts,
         )
 
     # -- this stack's deployment environment ------------------------------------------------
@@ -527,21 +554,25 @@ class RepositoryGate(pulumi.ComponentResource):
             opts=opts,
         )
         for variable, value in self._spec.environment_variables:
-            github.ActionsEnvironmentVariable(
+            declare(
                 f"{self._name}-env-{env.name}-var-{_slug(variable)}",
-                repository=self._spec.name,
-                environment=resource.environment,
-                variable_name=variable,
-                value=value,
-                opts=pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
+                github.ActionsEnvironmentVariableArgs(
+                    repository=self._spec.name,
+                    environment=resource.environment,
+                    variable_name=variable,
+                    value=value,
+                ),
+                pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
             )
         for pattern in env.deployment_branches:
-            github.RepositoryEnvironmentDeploymentPolicy(
+            declare(
                 f"{self._name}-env-{env.name}-branch-{_slug(pattern)}",
-                repository=self._spec.name,
-                environment=resource.environment,
-                branch_pattern=pattern,
-                opts=pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
+                github.RepositoryEnvironmentDeploymentPolicyArgs(
+                    repository=self._spec.name,
+                    environment=resource.environment,
+                    branch_pattern=pattern,
+                ),
+                pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
             )
         return resource
 
