@@ -18,6 +18,11 @@ from pulumi import _types
 from pulumi.runtime import rpc
 
 PROVIDER_PREFIX = "pulumi:providers:"
+# Type token -> its typed class (None: a Kubernetes custom resource), found once per token, as the
+# program names its classes once, where it is written.
+_CLASSES: dict[str, Any] = {}
+# Type token -> (module, class name) of the provider SDKs imported so far.
+_CLASS_NAMES: dict[str, tuple[str, str]] = {}
 _IMPORTED: set[str] = set()
 
 
@@ -35,15 +40,21 @@ def _class_names(package: str) -> dict[str, tuple[str, str]]:
     return classes
 
 
-def _typed_class(token: str, classes: dict[str, tuple[str, str]]) -> Any:
+def _typed_class(token: str) -> Any:
+    if token not in _CLASSES:
+        _CLASSES[token] = _find_class(token)
+    return _CLASSES[token]
+
+
+def _find_class(token: str) -> Any:
     if token.startswith(PROVIDER_PREFIX):
         return importlib.import_module(f"pulumi_{token[len(PROVIDER_PREFIX) :]}").Provider
     package = token.split(":", 1)[0]
     if package not in _IMPORTED:
         _IMPORTED.add(package)
-        classes.update(_class_names(package))
-    if token in classes:
-        module, name = classes[token]
+        _CLASS_NAMES.update(_class_names(package))
+    if token in _CLASS_NAMES:
+        module, name = _CLASS_NAMES[token]
         return getattr(importlib.import_module(module), name)
     return None  # a Kubernetes custom resource (CRD kind): apiextensions.CustomResource
 
@@ -61,7 +72,6 @@ def _python_names(cls: Any) -> dict[str, str]:
 
 def declare_typed(entries: Iterable[dict[str, Any]]) -> None:
     """Declare `entries`, parents before children (bench/floor_input.py writes them in that order)."""
-    classes: dict[str, tuple[str, str]] = {}
     declared: dict[str, pulumi.Resource] = {}
     names: dict[Any, dict[str, str]] = {}
     for entry in entries:
@@ -83,7 +93,7 @@ def declare_typed(entries: Iterable[dict[str, Any]]) -> None:
             component.register_outputs(entry.get("outputs") or {})
             declared[entry["urn"]] = component
             continue
-        cls = _typed_class(entry["type"], classes)
+        cls = _typed_class(entry["type"])
         inputs = dict(entry["inputs"])
         if cls is None:
             kubernetes = importlib.import_module("pulumi_kubernetes.apiextensions")
