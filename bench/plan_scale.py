@@ -8,7 +8,9 @@ read from that plan) three more ways, each in a fresh process so that peak memor
   the same recording engine (gate/offline/engine.py) as the plan: the SDK's cost of registering them;
 - typed: the same resources through the provider SDKs' typed classes (`github.RepositoryFile`, ...),
   with the program's parents, providers and protect flags and the components' registered outputs,
-  under the same engine: everything the program must pay to declare them, without the policy;
+  under the same engine: what declaring every one through its class costs, without the policy (the
+  program declares a repository's GitHub resources from their Args classes instead,
+  gate/components/declare.py);
 - stock: the generic resources under Pulumi's stock mocks (`pulumi.runtime.set_mocks` with a plain
   `Mocks` that echoes inputs): what a plan made with Pulumi's own test engine would cost at least.
 

@@ -1,10 +1,12 @@
 """The typed floor of bench/plan_scale.py: a plan's resources declared through the provider SDKs'
 typed classes, with the program's parents, providers, protect flags and component outputs.
 
-What the real program cannot avoid paying to declare these resources (each typed class creates an
-Output for every property it declares, parents and providers are resolved, components register
-outputs), without the policy, the rules or the rendering. Inputs are the plan's own, so the floor
-registers the same URNs with the same inputs; plan_scale.py checks that it does.
+What a program pays to declare these resources through the resource classes (each typed class
+creates an Output for every property it declares, parents and providers are resolved, components
+register outputs), without the policy, the rules or the rendering. The program itself declares a
+repository's GitHub resources from their Args classes, without the resource classes
+(gate/components/declare.py), so it can cost less than this floor. Inputs are the plan's own, so the
+floor registers the same URNs with the same inputs; plan_scale.py checks that it does.
 """
 
 from __future__ import annotations
