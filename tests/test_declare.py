@@ -195,6 +195,21 @@ pulumi.export("options", f"{shared.version} {shared.plugin_download_url}")
         declare("c", github.BranchArgs(repository="aos", branch="x"), shared)
 
 
+def test_python_names_of_secret_outputs_are_refused_where_the_class_would_translate_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The resource class sends `variable_name` as the provider's `variableName`; declare could not.
+    source = (
+        PROGRAM + 'github.ActionsVariable("typed-0", repository="aos", variable_name="A", value="v",'
+        ' opts=pulumi.ResourceOptions(parent=holder, additional_secret_outputs=["variable_name"]))\n'
+    )
+    requests = _requests(tmp_path, monkeypatch, source)
+    assert list(requests["typed-0"].additionalSecretOutputs) == ["variableName"]
+    args = github.ActionsVariableArgs(repository="aos", variable_name="A", value="v")
+    with pytest.raises(ValueError, match=r"\['variable_name'\] must be the provider's property names"):
+        declare("lean-0", args, pulumi.ResourceOptions(additional_secret_outputs=["variable_name"]))
+
+
 def test_a_missing_required_argument_is_refused_as_the_resource_class_refuses_it() -> None:
     with pytest.raises(TypeError, match="color"):
         github.IssueLabelArgs(repository="aos", name="x")  # type: ignore[call-arg]

@@ -15,7 +15,8 @@ RegisterResource request as from the resource class (tests/test_declare.py compa
 byte for every kind registered here); the argument names and required arguments are checked as the
 class checks them, by the Args class (and by mypy, where the components are written).
 
-What the resource classes give and this does not: an attribute per output property. The resource
+What the resource classes give and this does not: an attribute per output property, and the
+translation of Python property names in `additional_secret_outputs` (refused here). The resource
 `declare` returns has an Output only for the arguments it was given, under their Python names, and
 only a one-word name (`branch`, `environment`) resolves to the engine's answer; the components read
 no property of these resources, so the kinds whose properties they read (`github.Branch`,
@@ -59,6 +60,14 @@ def declare(name: str, args: Any, opts: pulumi.ResourceOptions) -> pulumi.Custom
     token = TOKENS.get(type(args))
     if token is None:
         raise TypeError(f"declare: {type(args).__name__} is not a pulumi-github Args class declared here")
+    # The SDK translates these names with the resource's class, which here is CustomResource: it
+    # would send a Python name as it is, where the provider's class would send the provider's name.
+    python_names = [name for name in opts.additional_secret_outputs or () if "_" in name]
+    if python_names:
+        raise ValueError(
+            f"declare: additional_secret_outputs {python_names} must be the provider's property names "
+            "(camelCase, as on the wire)"
+        )
     # The caller's options are shared between resources; the version goes on a copy, where the
     # resource class's merge would put it (the caller's own version, if any, wins there too).
     options = copy.copy(opts)
