@@ -2,11 +2,11 @@
 
 A gated repository's resources (committed files, labels, branch protection or rulesets, the files
 pull request, variables, environment branch policies) are multiplied by the number of repositories:
-2,000 repositories are ~35,000 of them. Declared through pulumi-github's resource classes
+2,000 repositories are ~70,000 of them. Declared through pulumi-github's resource classes
 (`github.RepositoryFile(...)`), each one also pays for what only the classes add: a merge of the
 provider's default options, an Output for every property the class knows (its outputs included,
-set or not), and the translation of every answered property into those Outputs. In a plan that was
-a third of the time the SDK spends registering them (bench/README.md, "the typed floor").
+set or not), and the translation of every answered property into those Outputs: about a third of
+the benchmark's typed floor, which declares every resource through its class (bench/README.md).
 
 `declare` registers the same resource from the same typed `...Args` object: the type token of the
 class the Args belong to, the provider SDK's version and plugin download URL (which decide the
