@@ -868,8 +868,8 @@ _SDK_TYPE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     "_types_from_annotations": _types._types_from_annotations,
     "unwrap_type": _types.unwrap_type,
     "unwrap_optional_type": _types.unwrap_optional_type,
-    # A typed resource's Python and Pulumi property names, for every registration's answer
-    # (`resolve_outputs`) and every registration's input names (`prepare_resource`).
+    # A typed resource's Python and Pulumi property names: for every registration's answer
+    # (`resolve_outputs`) and for translating its `additional_secret_outputs`.
     "_pulumi_to_py_names_from_annotations": _types._pulumi_to_py_names_from_annotations,
     "_py_to_pulumi_names_from_annotations": _types._py_to_pulumi_names_from_annotations,
     "_pulumi_to_py_names_from_py_properties": _types._pulumi_to_py_names_from_py_properties,
