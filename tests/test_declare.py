@@ -213,3 +213,25 @@ def test_python_names_of_secret_outputs_are_refused_where_the_class_would_transl
 def test_a_missing_required_argument_is_refused_as_the_resource_class_refuses_it() -> None:
     with pytest.raises(TypeError, match="color"):
         github.IssueLabelArgs(repository="aos", name="x")  # type: ignore[call-arg]
+
+
+def test_the_options_copy_is_copy_copys_and_the_properties_are_under_the_providers_names() -> None:
+    import copy  # noqa: PLC0415 - the reference the fast copy must equal
+
+    from gate.components import declare as module  # noqa: PLC0415
+
+    holder = pulumi.ResourceOptions(protect=True, depends_on=[], ignore_changes=["content"])
+    fast, reference = module._copied(holder), copy.copy(holder)
+    assert type(fast) is pulumi.ResourceOptions and fast is not holder
+    assert vars(fast) == vars(reference)
+    assert fast.ignore_changes is holder.ignore_changes  # shallow, as copy.copy
+    args = github.RepositoryFileArgs(
+        repository="aos", file="a", content="x", commit_message="m", overwrite_on_create=True
+    )
+    assert module._wire_properties(args) == {
+        "repository": "aos",
+        "file": "a",
+        "content": "x",
+        "commitMessage": "m",
+        "overwriteOnCreate": True,
+    }

@@ -17,19 +17,19 @@ class checks them, by the Args class (and by mypy, where the components are writ
 
 What the resource classes give and this does not: an attribute per output property, and the
 translation of Python property names in `additional_secret_outputs` (refused here). The resource
-`declare` returns has an Output only for the arguments it was given, under their Python names, and
-only a one-word name (`branch`, `environment`) resolves to the engine's answer; the components read
-no property of these resources, so the kinds whose properties they read (`github.Branch`,
-`github.RepositoryEnvironment`) stay resource classes.
+`declare` returns has an Output only for the arguments it was given, under the provider's names
+(`commitMessage`, not `commit_message`); the components read no property of these resources, so
+the kinds whose properties they read (`github.Branch`, `github.RepositoryEnvironment`) stay
+resource classes.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pulumi
 import pulumi_github as github
+from pulumi import _types as sdk_types
 from pulumi_github import _utilities as github_sdk
 
 # Type token of the resource each Args class declares: the token the provider SDK's resource class
@@ -54,6 +54,31 @@ TOKENS: dict[type, str] = {
 # plugin download URL.
 _PROVIDER_DEFAULTS = github_sdk.get_resource_opts_defaults()
 
+# Each Args class's Python property names -> the provider's (wire) names, found once per class.
+_WIRE_NAMES: dict[type, dict[str, str]] = {}
+
+
+def _wire_properties(args: Any) -> dict[str, Any]:
+    """The arguments set on `args` under the provider's property names: what the SDK sends for them.
+
+    Given the Args object itself, the SDK would translate each name through the class's type
+    metadata and serialise each value against its property's type, for every resource; given this
+    dict it sends the same Struct (nested Args values are translated by their own class either way;
+    tests/test_declare.py compares the requests byte for byte)."""
+    cls = type(args)
+    names = _WIRE_NAMES.get(cls)
+    if names is None:
+        names = _WIRE_NAMES[cls] = sdk_types.input_type_py_to_pulumi_names(cls)
+    # The Args class keeps what was set, unset optional arguments left out (`pulumi.set`).
+    return {names[python_name]: value for python_name, value in vars(args).items()}
+
+
+def _copied(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """A shallow copy, as `copy.copy` makes it, without its generic reduce-and-rebuild path."""
+    copy = object.__new__(pulumi.ResourceOptions)
+    copy.__dict__.update(vars(opts))
+    return copy
+
 
 def declare(name: str, args: Any, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Register the pulumi-github resource `args` describes (a `github.<Kind>Args`) as `name`."""
@@ -70,9 +95,9 @@ def declare(name: str, args: Any, opts: pulumi.ResourceOptions) -> pulumi.Custom
         )
     # The caller's options are shared between resources; the version goes on a copy, where the
     # resource class's merge would put it (the caller's own version, if any, wins there too).
-    options = copy.copy(opts)
+    options = _copied(opts)
     if options.version is None:
         options.version = _PROVIDER_DEFAULTS.version
     if options.plugin_download_url is None:
         options.plugin_download_url = _PROVIDER_DEFAULTS.plugin_download_url
-    return pulumi.CustomResource(token, name, args, options)
+    return pulumi.CustomResource(token, name, _wire_properties(args), options)
