@@ -1,38 +1,271 @@
-"""The typed pulumi-kubernetes class of each manifest kind the gate declares, looked up on use."""
+"""The manifests of kinds pulumi-kubernetes has a class for are registered without importing the
+class (gate/components/kubernetes.py), and the engine receives what the class sends, byte for byte."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
+from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 
 from gate.components import kubernetes
+from gate.offline import engine
+from gate.offline.engine import run_program
+
+# One manifest per kind: metadata with labels and annotations, nested camelCase fields, lists of
+# objects, and values that look like the provider's own Python names.
+METADATA = {"name": "x", "namespace": "gate", "labels": {"app.kubernetes.io/name": "x", "team_name": "a"}}
+SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("v1", "Namespace"): {"metadata": {**METADATA, "annotations": {"a": "b"}}},
+    ("v1", "ResourceQuota"): {"spec": {"hard": {"limits.cpu": "4", "pods": "10"}}},
+    ("v1", "LimitRange"): {
+        "spec": {
+            "limits": [{"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "1"}}]
+        }
+    },
+    ("v1", "ServiceAccount"): {"automountServiceAccountToken": False},
+    ("v1", "ConfigMap"): {"data": {"flags.json": '{"flags": {}}', "api_version": "x"}, "immutable": True},
+    ("v1", "Secret"): {
+        "type": "Opaque",
+        "stringData": {"url": "https://hooks.example/x"},
+        "data": {"k": "dg=="},
+    },
+    ("v1", "Service"): {
+        "spec": {"selector": {"app": "x"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
+    },
+    ("apps/v1", "Deployment"): {
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {
+                "metadata": {"labels": {"app": "x"}},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": True},
+                    "containers": [
+                        {
+                            "name": "relay",
+                            "image": "ghcr.io/acme/relay@sha256:" + "0" * 64,
+                            "env": [
+                                {
+                                    "name": "GITHUB_TOKEN",
+                                    "valueFrom": {"secretKeyRef": {"name": "t", "key": "k"}},
+                                }
+                            ],
+                            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+                        }
+                    ],
+                },
+            },
+        }
+    },
+    ("networking.k8s.io/v1", "NetworkPolicy"): {
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [
+                {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns"}}}]}
+            ],
+        }
+    },
+    ("rbac.authorization.k8s.io/v1", "Role"): {
+        "rules": [{"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "patch"]}]
+    },
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): {
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+        "subjects": [{"kind": "Group", "name": "pr", "apiGroup": "rbac.authorization.k8s.io"}],
+    },
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): {
+        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}]
+    },
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): {
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pr-access"},
+        "subjects": [{"kind": "Group", "name": "pr", "apiGroup": "rbac.authorization.k8s.io"}],
+    },
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): {
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["namespaces"],
+                    }
+                ]
+            },
+            "validations": [{"expression": "object.metadata.name.startsWith('pr-')", "message": "PR only"}],
+        }
+    },
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): {
+        "spec": {"policyName": "pr-only", "validationActions": ["Deny"]}
+    },
+}
+
+PROGRAM = """
+import json
+import re
+
+import pulumi
+import pulumi_kubernetes as k8s
+from gate.components.kubernetes import declare_manifest
 
 
-@pytest.mark.parametrize(("api_version", "kind"), sorted(kubernetes._CLASSES))
-def test_each_kind_names_its_own_typed_class(api_version: str, kind: str) -> None:
-    cls = kubernetes.typed_class(api_version, kind)
-    assert cls is not None and cls.__name__ == kind
-    assert issubclass(cls, pulumi.CustomResource)
-    # The class really is that group's and version's, as the manifest's apiVersion says.
+class Holder(pulumi.ComponentResource):
+    def __init__(self, name, opts=None):
+        super().__init__("demo:index:Holder", name, None, opts)
+
+
+provider = k8s.Provider("cluster", opts=pulumi.ResourceOptions())
+holder = Holder("holder", pulumi.ResourceOptions(providers={"kubernetes": provider}))
+first = declare_manifest(
+    "first", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gate"}}, parent=holder
+)
+
+
+def typed(name, manifest, depends_on, protect):
+    # What the component did before: the kind's class, the manifest's keys as its Python names.
+    group, _, version = manifest["apiVersion"].rpartition("/")
+    module = getattr(getattr(k8s, group.split(".", maxsplit=1)[0] or "core"), version)
+    cls = getattr(module, manifest["kind"])
+    kwargs = {
+        re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v
+        for k, v in manifest.items()
+        if k not in ("apiVersion", "kind")
+    }
+    opts = pulumi.ResourceOptions(
+        parent=holder, delete_before_replace=True, depends_on=depends_on, protect=protect
+    )
+    return cls(name, **kwargs, opts=opts)
+"""
+
+
+def _manifest(api_version: str, kind: str) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind, "metadata": METADATA, **SAMPLES[(api_version, kind)]}
+
+
+def _requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    register = engine.RecordingMonitor.RegisterResource
+
+    def recording(self: engine.RecordingMonitor, request: Any) -> Any:
+        seen[request.name] = request
+        return register(self, request)
+
+    monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", recording)
+    program = tmp_path / "__main__.py"
+    program.write_text(textwrap.dedent(source), encoding="utf-8")
+    run_program(program, project="demo", stack="test", config={})
+    return seen
+
+
+def _without_name(request: Any) -> bytes:
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.name = ""
+    data: bytes = copy.SerializeToString(deterministic=True)
+    return data
+
+
+def test_every_kind_is_sampled() -> None:
+    assert set(SAMPLES) == set(kubernetes._KINDS)
+
+
+def test_each_kind_is_registered_as_its_class_registers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # declare_manifest names a resource after its kind and physical name: one run per case.
+    cases = [
+        (api_version, kind, protect) for api_version, kind in sorted(SAMPLES) for protect in (False, True)
+    ]
+    for api_version, kind, protect in cases:
+        depends = "[first]" if protect else "[]"
+        manifest = json.dumps(_manifest(api_version, kind))
+        program = (
+            PROGRAM
+            + f"\ntyped('typed', json.loads({manifest!r}), {depends}, {protect})\n"
+            + f"declare_manifest('lean', json.loads({manifest!r}), parent=holder, depends_on={depends},"
+            + f" protect={protect})\n"
+        )
+        requests = _requests(tmp_path, monkeypatch, program)
+        lean = requests[f"lean-{kind.lower()}-x"]
+        assert lean.type == kubernetes.type_token(api_version, kind), kind
+        assert lean.version, kind  # the provider SDK's version: the plugin `pulumi up` downloads
+        assert _without_name(lean) == _without_name(requests["typed"]), (kind, requests["typed"], lean)
+
+
+def test_the_comparison_sees_aliases_and_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without its aliases a Deployment's request differs from its class's; so does a Secret's
+    # whose contents are not made secret.
+    deployment = json.dumps(_manifest("apps/v1", "Deployment"))
+    secret = json.dumps(_manifest("v1", "Secret"))
+    source = (
+        PROGRAM
+        + f"typed('typed-d', json.loads({deployment!r}), [], False)\n"
+        + f"typed('typed-s', json.loads({secret!r}), [], False)\n"
+        + "from gate.components import kubernetes\n"
+        + "kubernetes._KINDS[('apps/v1', 'Deployment')] = ()\n"
+        + "kubernetes._SECRET_PROPERTIES = ()\n"
+        + f"declare_manifest('lean', json.loads({deployment!r}), parent=holder)\n"
+        + f"declare_manifest('lean', json.loads({secret!r}), parent=holder)\n"
+    )
+    saved = dict(kubernetes._KINDS)
+    try:
+        requests = _requests(tmp_path, monkeypatch, source)
+    finally:
+        kubernetes._KINDS.clear()
+        kubernetes._KINDS.update(saved)
+        kubernetes._SECRET_PROPERTIES = ("data", "stringData")
+    assert _without_name(requests["lean-deployment-x"]) != _without_name(requests["typed-d"])
+    assert _without_name(requests["lean-secret-x"]) != _without_name(requests["typed-s"])
+
+
+@pytest.mark.parametrize(("api_version", "kind"), sorted(kubernetes._KINDS))
+def test_each_kind_has_a_class_of_that_token_and_those_aliases(api_version: str, kind: str) -> None:
     group, _, version = api_version.rpartition("/")
-    assert cls.__module__.split(".")[1:3] == [group.split(".", maxsplit=1)[0] or "core", version]
+    module = getattr(getattr(k8s, group.split(".", maxsplit=1)[0] or "core"), version)
+    cls = getattr(module, kind)
+    assert issubclass(cls, pulumi.CustomResource)
+    source = Path(sys.modules[cls.__module__].__file__ or "").read_text(encoding="utf-8")
+    assert f"'{kubernetes.type_token(api_version, kind)}'," in source
+    aliases = re.findall(r'pulumi\.Alias\(type_="kubernetes:([^"]+):' + kind + '"\\)', source)
+    assert tuple(aliases) == kubernetes._KINDS[(api_version, kind)]
 
 
 def test_another_kind_is_a_custom_resource() -> None:
-    assert kubernetes.typed_class("argoproj.io/v1alpha1", "Rollout") is None
-    assert kubernetes.typed_class("v1", "Pod") is None
+    assert kubernetes.type_token("argoproj.io/v1alpha1", "Rollout") is None
+    assert kubernetes.type_token("v1", "Pod") is None
 
 
-def test_importing_the_component_does_not_import_every_api_group() -> None:
-    # Issue 14: a one-repository plan is mostly imports; RBAC and admission policies are imported
-    # only by a stack that declares them.
+def test_importing_and_declaring_imports_no_api_group(tmp_path: Path) -> None:
+    # Issue 14: a one-repository plan is mostly imports; a kind's class module (and its API group's
+    # input and output types) is never imported to declare it.
+    manifests = [_manifest(*key) for key in sorted(SAMPLES)]
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        "import json, sys\n"
+        "import pulumi\n"
+        "from gate.components.kubernetes import declare_manifest\n"
+        "holder = pulumi.ComponentResource('demo:index:Holder', 'holder')\n"
+        f"for manifest in json.loads({json.dumps(manifests)!r}):\n"
+        "    declare_manifest('m', manifest, parent=holder)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('pulumi_kubernetes.') and m.count('.') >= 2\n"
+        "                and not m.startswith(('pulumi_kubernetes.apiextensions.',\n"
+        "                                      'pulumi_kubernetes.meta.v1')))\n"
+        "pulumi.export('loaded', [m for m in loaded if type(sys.modules[m]).__name__ != '_LazyModule'])\n",
+        encoding="utf-8",
+    )
     code = (
-        "import sys, gate.components.kubernetes\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('pulumi_kubernetes.rbac.v1', "
-        "'pulumi_kubernetes.admissionregistration.v1'))))"
+        "import sys\nfrom pathlib import Path\nfrom gate.offline.engine import run_program\n"
+        f"recording = run_program(Path({str(program)!r}), project='demo', stack='test', config={{}})\n"
+        "print(recording.outputs['loaded'])"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"

@@ -1,51 +1,79 @@
-"""Kubernetes manifests rendered in gate/ declared as typed pulumi-kubernetes resources."""
+"""Kubernetes manifests rendered in gate/ declared as pulumi-kubernetes resources."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_kubernetes import _utilities as kubernetes_sdk
 
-# The (apiVersion, kind)s declared through pulumi_kubernetes's typed classes; a manifest of another
-# kind is a CustomResource. The class is looked up when a manifest of the kind is declared: the SDK
-# imports an API group's module (and its input and output types) on first use, so a stack that
-# declares no RBAC or admission policy never pays for importing them (issue 14: a one-repository
-# plan's time is mostly imports).
-_CLASSES: frozenset[tuple[str, str]] = frozenset(
-    {
-        *(("v1", kind) for kind in ("Namespace", "ResourceQuota", "LimitRange", "ServiceAccount")),
-        *(("v1", kind) for kind in ("ConfigMap", "Secret", "Service")),
-        ("apps/v1", "Deployment"),
-        ("networking.k8s.io/v1", "NetworkPolicy"),
-        *(
-            ("rbac.authorization.k8s.io/v1", kind)
-            for kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
-        ),
-        *(
-            ("admissionregistration.k8s.io/v1", kind)
-            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
-        ),
-    }
-)
+# The kinds the provider has a typed resource for, each with the aliases its pulumi-kubernetes class
+# adds (the API versions the kind moved from, so that `pulumi up` adopts an object declared under an
+# older one instead of replacing it). They are registered here with the class's type token, aliases,
+# version and plugin download URL, without importing the class: its API group's module and input
+# types cost a stack 0.2-0.4 s to import (issue 14: a one-repository plan is mostly imports), and the
+# engine receives the very same request (tests/test_kubernetes_classes.py compares them byte for byte
+# with the classes' for every kind). A manifest of another kind (a CRD's, such as Rollout) is an
+# `apiextensions.CustomResource`.
+_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
+    **{("v1", kind): () for kind in ("Namespace", "ResourceQuota", "LimitRange", "ServiceAccount")},
+    **{("v1", kind): () for kind in ("ConfigMap", "Secret", "Service")},
+    ("apps/v1", "Deployment"): ("apps/v1beta1", "apps/v1beta2", "extensions/v1beta1"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("extensions/v1beta1",),
+    **{
+        ("rbac.authorization.k8s.io/v1", kind): (
+            "rbac.authorization.k8s.io/v1alpha1",
+            "rbac.authorization.k8s.io/v1beta1",
+        )
+        for kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+    },
+    **{
+        ("admissionregistration.k8s.io/v1", kind): (
+            "admissionregistration.k8s.io/v1alpha1",
+            "admissionregistration.k8s.io/v1beta1",
+        )
+        for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    },
+}
+
+# What a Secret's class does with its contents: secret in state and previews, whatever the caller
+# gave, and its outputs secret too.
+_SECRET_PROPERTIES = ("data", "stringData")
+
+# What every pulumi-kubernetes resource class merges into its options first.
+_PROVIDER_DEFAULTS = kubernetes_sdk.get_resource_opts_defaults()
 
 
-def typed_class(api_version: str, kind: str) -> Any | None:
-    """pulumi_kubernetes's class for manifests of this apiVersion and kind, None for other kinds.
-
-    The SDK's module is the API group's first label (`core` for the core group) and the version:
-    `rbac.authorization.k8s.io/v1` is `pulumi_kubernetes.rbac.v1`."""
-    if (api_version, kind) not in _CLASSES:
+def type_token(api_version: str, kind: str) -> str | None:
+    """The provider's type token for manifests of this apiVersion and kind, None for other kinds
+    (the core group is `core`: `v1` Namespace is `kubernetes:core/v1:Namespace`)."""
+    if (api_version, kind) not in _KINDS:
         return None
-    group, _, version = api_version.rpartition("/")
-    module = getattr(getattr(k8s, group.split(".", maxsplit=1)[0] or "core"), version)
-    return getattr(module, kind)
+    return f"kubernetes:{api_version if '/' in api_version else 'core/' + api_version}:{kind}"
 
 
-def _snake(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+def _declare_kind(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """`manifest` registered as its kind's pulumi-kubernetes class registers it (see `_KINDS`)."""
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    token = type_token(api_version, kind)
+    assert token is not None, (api_version, kind)
+    properties = dict(manifest)
+    if kind == "Secret" and api_version == "v1":
+        for key in _SECRET_PROPERTIES:
+            if properties.get(key) is not None:
+                properties[key] = pulumi.Output.secret(properties[key])
+        opts.additional_secret_outputs = [*(opts.additional_secret_outputs or ()), *_SECRET_PROPERTIES]
+    aliases = _KINDS[(api_version, kind)]
+    if aliases:
+        opts.aliases = [
+            *(opts.aliases or ()),
+            *(pulumi.Alias(type_=f"kubernetes:{former}:{kind}") for former in aliases),
+        ]
+    opts.version = opts.version or _PROVIDER_DEFAULTS.version
+    opts.plugin_download_url = opts.plugin_download_url or _PROVIDER_DEFAULTS.plugin_download_url
+    return pulumi.CustomResource(token, name, properties, opts)
 
 
 def declare_manifest(
@@ -56,15 +84,14 @@ def declare_manifest(
     depends_on: Sequence[pulumi.Resource] = (),
     protect: bool = False,
 ) -> pulumi.CustomResource:
-    """One manifest as a typed resource (core kinds) or a CustomResource (CRDs such as Rollout)."""
+    """One manifest as its kind's resource (core kinds) or a CustomResource (CRDs such as Rollout)."""
     physical = manifest["metadata"]["name"]
     resource_name = f"{name}-{manifest['kind'].lower()}-{physical}"
     # Physical names are explicit, so a replacement must delete the old object first.
     opts = pulumi.ResourceOptions(
         parent=parent, delete_before_replace=True, depends_on=list(depends_on), protect=protect
     )
-    cls = typed_class(manifest["apiVersion"], manifest["kind"])
-    if cls is None:
+    if type_token(manifest["apiVersion"], manifest["kind"]) is None:
         body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}
         return k8s.apiextensions.CustomResource(
             resource_name,
@@ -74,9 +101,7 @@ def declare_manifest(
             opts=opts,
             **body,
         )
-    kwargs = {_snake(k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    resource: pulumi.CustomResource = cls(resource_name, **kwargs, opts=opts)
-    return resource
+    return _declare_kind(resource_name, manifest, opts)
 
 
 def declare_in_namespace(
