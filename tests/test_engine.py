@@ -24,6 +24,7 @@ import pulumi
 import pytest
 from pulumi import _types as sdk_types
 from pulumi.output import _OutputData
+from pulumi.runtime import _depends_on as sdk_depends_on
 from pulumi.runtime import config as sdk_config
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import resource as sdk_resource
@@ -347,6 +348,7 @@ def _swappable_state() -> tuple[object, ...]:
         sdk_rpc.transfer_properties,
         pulumi.Output._track,
         sdk_resource.create_urn,
+        sdk_depends_on._resolve_depends_on,
         sdk_resource._get_stack_trace,
         sdk_rpc.contains_unknowns,
         sdk_stack.wait_for_rpcs,
@@ -920,3 +922,90 @@ def test_the_sdk_invoke_path_the_fast_one_stands_for_is_where_and_what_it_expect
     # The provider SDKs' *_output functions call it through the package, where the run swaps it.
     github_source = inspect.getsource(importlib.import_module("pulumi_github.get_repository_file"))
     assert "pulumi.runtime.invoke_output('github:index/getRepositoryFile:getRepositoryFile'" in github_source
+
+
+DEPENDS_ON_PROGRAM = """
+import asyncio
+import pulumi
+from pulumi.runtime import _depends_on
+from gate.offline import engine
+
+a = pulumi.CustomResource("demo:index:Thing", "a", {"x": "1"})
+b = pulumi.CustomResource("demo:index:Thing", "b", {"x": "2"})
+holder = pulumi.ComponentResource("demo:index:Holder", "holder")
+lifted = pulumi.Output.from_input("v").apply(lambda _: b)
+cases = {
+    "empty": [],
+    "resources": [a, b, a],
+    "component": [holder, a],
+    "an output in the list": [a, lifted],
+    "an output of the list": pulumi.Output.from_input([a]),
+}
+
+
+async def compare():
+    fast = _depends_on._resolve_depends_on  # the run's: the engine's
+    sdk = engine._SDK_RESOLVE_DEPENDS_ON
+    answers = {}
+    for name, depends_on in cases.items():
+        handed_on = []
+
+        async def counted(value, asked=depends_on):
+            # Only this case's: other registrations of the run may be waiting meanwhile.
+            if value is asked:
+                handed_on.append(value)
+            return await sdk(value)
+
+        engine._SDK_RESOLVE_DEPENDS_ON = counted
+        try:
+            mine = await fast(depends_on)
+        finally:
+            engine._SDK_RESOLVE_DEPENDS_ON = sdk
+        sdks = await sdk(depends_on)
+        answers[name + " handed on"] = len(handed_on)
+        swapped = fast is not sdk
+        answers[name] = [sorted(r._name for r in mine), sorted(r._name for r in sdks), swapped]
+    return answers
+
+
+pulumi.export("answers", pulumi.Output.from_input(asyncio.ensure_future(compare())))
+later = pulumi.CustomResource(
+    "demo:index:Thing", "later", {"x": "3"}, pulumi.ResourceOptions(depends_on=[a, holder, lifted])
+)
+"""
+
+
+def test_plain_depends_on_lists_are_taken_as_they_are_with_the_sdks_answer(tmp_path: Path) -> None:
+    recording = run(write_program(tmp_path, DEPENDS_ON_PROGRAM))
+    answers = recording.outputs["answers"]
+    handed_on = {name: answers.pop(name) for name in list(answers) if name.endswith(" handed on")}
+    # Plain lists are answered here; Outputs go to the SDK.
+    assert handed_on == {
+        "empty handed on": 0,
+        "resources handed on": 0,
+        "component handed on": 0,
+        "an output in the list handed on": 1,
+        "an output of the list handed on": 1,
+    }
+    assert set(answers) == {
+        "empty",
+        "resources",
+        "component",
+        "an output in the list",
+        "an output of the list",
+    }
+    for name, (mine, sdks, swapped) in answers.items():
+        assert swapped, name
+        assert mine == sdks, name
+    assert answers["resources"][0] == ["a", "b"]
+    # A resource's dependencies still reach the engine: the component's children (none) and the rest.
+    later = next(r for r in recording.resources if r.name == "later")
+    assert later.options["dependsOn"] == sorted(r.urn for r in recording.resources if r.name in ("a", "b"))
+
+
+def test_the_depends_on_function_replaced_is_the_one_the_sdk_calls() -> None:
+    assert list(inspect.signature(sdk_depends_on._resolve_depends_on).parameters) == ["depends_on"]
+    source = inspect.getsource(sdk_depends_on._resolve_depends_on_urns)
+    assert "all_deps = await _resolve_depends_on(depends_on)" in source
+    # Its answer for a resource: no resources of its own and the resource as its value.
+    assert "direct_dep = await inner.future()" in inspect.getsource(sdk_depends_on._resolve_depends_on)

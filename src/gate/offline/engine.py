@@ -32,6 +32,7 @@ import pulumi
 from google.protobuf import empty_pb2, struct_pb2  # type: ignore[import-untyped]
 from pulumi import _types
 from pulumi.output import _OutputData
+from pulumi.runtime import _depends_on
 from pulumi.runtime import config as _config
 from pulumi.runtime import known_types as _known_types
 from pulumi.runtime import mocks as _mocks
@@ -701,6 +702,25 @@ def _create_urn(
     return _SDK_CREATE_URN(name, type_, parent, project, stack)
 
 
+_SDK_RESOLVE_DEPENDS_ON = _depends_on._resolve_depends_on
+
+
+async def _resolve_depends_on(depends_on: Any) -> set[Any]:
+    """`pulumi.runtime._depends_on._resolve_depends_on` without an Output per resource when
+    `depends_on` is a plain list of resources.
+
+    The SDK lifts the list and then each of its members into an Output and awaits each one's
+    resources and value: for a resource (not an Output, nothing to wait for) that is no resources and
+    the resource itself, so the answer is the set of the list's resources. A plan's files pull
+    requests each wait on every committed file this way (6,000 at 500 repositories). Anything else
+    (an Output, a list holding Outputs) goes to the SDK.
+    """
+    if type(depends_on) is list and all(isinstance(item, pulumi.Resource) for item in depends_on):
+        return set(depends_on)
+    answer: set[Any] = await _SDK_RESOLVE_DEPENDS_ON(depends_on)
+    return answer
+
+
 def _contains_unknowns(val: Any) -> bool:
     """`pulumi.runtime.rpc.contains_unknowns`: whether an Unknown is anywhere in `val`, through dicts
     and lists, each object looked into once.
@@ -1014,7 +1034,7 @@ async def _invoked(
 @contextlib.contextmanager
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
-    checks, one future per property, the type functions answered once per type (and, once the
+    checks, plain `depends_on` lists taken as they are, one future per property, the type functions answered once per type (and, once the
     run's settings exist, `_run_output_tracking`). The SDK functions are swapped back afterwards
     (module attributes: one run at a time, as `run_program` already requires for the runtime's
     process-wide settings).
@@ -1024,6 +1044,7 @@ def _fast_runtime() -> Iterator[None]:
     _resource._get_stack_trace = _no_stack_trace
     _stack.wait_for_rpcs = _wait_for_rpcs
     _resource.create_urn = _create_urn
+    _depends_on._resolve_depends_on = _resolve_depends_on
     _rpc.contains_unknowns = _contains_unknowns
     _rpc.transfer_properties = _transfer_properties
     for name, function in _SDK_TYPE_FUNCTIONS.items():
@@ -1036,6 +1057,7 @@ def _fast_runtime() -> Iterator[None]:
             setattr(_types, name, function)
         _resource._get_stack_trace, _stack.wait_for_rpcs = saved[0], saved[1]
         _resource.create_urn, _rpc.contains_unknowns = _SDK_CREATE_URN, _SDK_CONTAINS_UNKNOWNS
+        _depends_on._resolve_depends_on = _SDK_RESOLVE_DEPENDS_ON
         _rpc.transfer_properties = _SDK_TRANSFER_PROPERTIES
         pulumi.runtime.invoke_output = _SDK_INVOKE_OUTPUT
 
