@@ -1009,3 +1009,28 @@ def test_the_depends_on_function_replaced_is_the_one_the_sdk_calls() -> None:
     assert "all_deps = await _resolve_depends_on(depends_on)" in source
     # Its answer for a resource: no resources of its own and the resource as its value.
     assert "direct_dep = await inner.future()" in inspect.getsource(sdk_depends_on._resolve_depends_on)
+
+
+SHARED_TEXT_PROGRAM = """
+import pulumi
+
+text = "x" * 4096
+short = "y" * 10
+things = [
+    pulumi.CustomResource("demo:index:Thing", f"t{i}", {"content": text, "short": short}) for i in range(3)
+]
+# What the SDK resolved each resource's property to: the text once, however many resources.
+contents = pulumi.Output.all(*(t.content for t in things))
+pulumi.export("same", contents.apply(lambda v: len({id(x) for x in v})))
+pulumi.export("equal", contents.apply(lambda v: v == [text] * 3))
+"""
+
+
+def test_a_long_text_carried_by_many_resources_is_kept_once(tmp_path: Path) -> None:
+    recording = run(write_program(tmp_path, SHARED_TEXT_PROGRAM))
+    contents = [r.inputs["content"] for r in recording.resources if r.type == "demo:index:Thing"]
+    assert contents == ["x" * 4096] * 3
+    assert len({id(text) for text in contents}) == 1  # the recording's, read from three requests
+    assert recording.outputs == {"same": 1, "equal": True}  # the resources' Outputs
+    assert engine._SHARED_TEXTS == {}  # the run's memo went with the run
+    assert engine.shared_text("z" * 10) == "z" * 10 and engine._SHARED_TEXTS == {}  # short: as it is

@@ -135,10 +135,30 @@ def plain_struct(struct: Any) -> dict[str, Any]:
     return {key: plain_value(value) for key, value in struct.fields.items()}
 
 
+# A text at least this long is kept once per run however many resources carry it (`shared_text`).
+_LONG_TEXT = 1024
+# The run's long texts, each kept once: cleared when the run ends (`_release_resources`).
+_SHARED_TEXTS: dict[str, str] = {}
+
+
+def shared_text(text: str) -> str:
+    """`text`, or an equal text already kept during this run.
+
+    Reading a string from protobuf makes a new Python string each time: a plan of many repositories
+    carries the same committed files (workflows, tools) in thousands of resources, read twice each
+    (the recording's inputs, the SDK's answer into the resource's Outputs). Kept once, 500
+    repositories hold 10 MB of distinct file contents instead of 60 MB twice over.
+    """
+    if len(text) < _LONG_TEXT:
+        return text
+    return _SHARED_TEXTS.setdefault(text, text)
+
+
 def plain_value(value: Any) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "string_value":
-        return UNKNOWN_PLACEHOLDER if value.string_value == UNKNOWN else value.string_value
+        text = value.string_value
+        return UNKNOWN_PLACEHOLDER if text == UNKNOWN else shared_text(text)
     if kind == "number_value":
         number = value.number_value
         # Protobuf carries every number as a double; 3 must not become 3.0 in the plan.
@@ -808,6 +828,7 @@ def _release_resources() -> None:
     for res in _RUN_RESOURCES:
         res.__dict__.clear()
     _RUN_RESOURCES.clear()
+    _SHARED_TEXTS.clear()  # the texts stay where the recording holds them
 
 
 def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with the last five, positionally
@@ -826,6 +847,8 @@ def _resolve_property(  # noqa: PLR0917 - the SDK calls resolvers with the last 
         return
     resources = set(deps) if deps else set()
     resources.add(res)
+    if type(value) is str:
+        value = shared_text(value)
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
     with lock:
         outputs.discard(data)
@@ -1034,8 +1057,9 @@ async def _invoked(
 @contextlib.contextmanager
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
-    checks, plain `depends_on` lists taken as they are, one future per property, the type functions answered once per type (and, once the
-    run's settings exist, `_run_output_tracking`). The SDK functions are swapped back afterwards
+    checks, plain `depends_on` lists taken as they are, one future per property, the type
+    functions answered once per type (and, once the run's settings exist, `_run_output_tracking`),
+    long texts kept once (`shared_text`). The SDK functions are swapped back afterwards
     (module attributes: one run at a time, as `run_program` already requires for the runtime's
     process-wide settings).
     The collector is `_collector_off`'s, the run's leftovers `_release_resources`'.
