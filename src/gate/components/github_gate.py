@@ -94,7 +94,7 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
             # M9 §Enforcement: what every gated repository must pass changes only through the
             # platform team (organisation owners can change any ruleset anyway; the Pulumi token is
             # one of them, as organisation rulesets require).
-            self.ruleset = declare(
+            declare(
                 f"{name}-ruleset",
                 github.RepositoryRulesetArgs(
                     repository=args.repository,
