@@ -25,8 +25,10 @@ asserts nothing about time (tests/test_bench_smoke.py only checks it runs and re
 
 `--repeat N` runs each child N times and keeps the fastest (with its peak memory): on a shared
 machine whose speed drifts over minutes, the fastest of a few runs is what the code costs, and the
-sizes' rows become comparable (ms/res+, the linearity figure). The runs go in rounds, every mode once
-per round, so that a slow spell of the machine falls on the plan and its floors alike.
+sizes' rows become comparable (ms/res+, the linearity figure). The runs go in rounds, every size and
+every mode once per round, the sizes smallest first in one round and largest first in the next, so
+that a slow spell of the machine falls on the plan and its floors alike, and not always on the
+largest size.
 """
 
 from __future__ import annotations
@@ -207,17 +209,22 @@ def run_child(mode: str, size: int, workdir: Path) -> dict[str, Any]:
     return result
 
 
-def fastest(modes: Sequence[str], size: int, workdir: Path, repeat: int) -> dict[str, dict[str, Any]]:
-    """Per mode, the fastest of `repeat` runs of its child, taken in rounds: each round runs every
-    mode once, in order (the plan first; it rewrites the floors' input alike). The machine's speed
-    drifts over minutes; interleaved, the plan and its floors see the same periods of it, so their
-    ratio is not the drift between the minutes one child ran and the minutes another did."""
-    best: dict[str, dict[str, Any]] = {}
-    for _ in range(max(1, repeat)):
-        for mode in modes:
-            figures = run_child(mode, size, workdir)
-            if mode not in best or figures["seconds"] < best[mode]["seconds"]:
-                best[mode] = figures
+def fastest(
+    modes: Sequence[str], sizes: Sequence[int], workdirs: dict[int, Path], repeat: int
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """Per size and mode, the fastest of `repeat` runs of its child, taken in rounds: each round runs
+    every size, and for each size every mode once, in order (the plan first; it rewrites the floors'
+    input alike), the sizes smallest first in one round and largest first in the next. The machine's
+    speed drifts over minutes; interleaved, the plan and its floors see the same periods of it, so
+    their ratio is not the drift between the minutes one child ran and the minutes another did, and
+    no size always runs last, where a slower spell would read as time per resource growing."""
+    best: dict[int, dict[str, dict[str, Any]]] = {size: {} for size in sizes}
+    for round_ in range(max(1, repeat)):
+        for size in sizes if round_ % 2 == 0 else list(reversed(sizes)):
+            for mode in modes:
+                figures = run_child(mode, size, workdirs[size])
+                if mode not in best[size] or figures["seconds"] < best[size][mode]["seconds"]:
+                    best[size][mode] = figures
     return best
 
 
@@ -287,10 +294,12 @@ def main() -> int:
     warnings: list[str] = []
     first: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
-        for size in sizes:
-            workdir = Path(tmp) / str(size)
+        workdirs = {size: Path(tmp) / str(size) for size in sizes}
+        for workdir in workdirs.values():
             workdir.mkdir()
-            results = fastest(modes, size, workdir, args.repeat)
+        measured = fastest(modes, sizes, workdirs, args.repeat)
+        for size in sizes:
+            results = measured[size]
             plan = results["plan"]
             first = first or plan
             added = plan["resources"] - first["resources"]

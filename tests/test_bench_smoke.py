@@ -55,33 +55,35 @@ def test_the_benchmark_repeats_each_child() -> None:
 
 
 def test_repeated_runs_keep_the_fastest_taken_in_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    # `--repeat N`: N runs per child, the fastest kept with its own peak memory; every mode runs once
-    # per round, so that the machine's slow spells fall on the plan and its floors alike.
+    # `--repeat N`: N runs per child, the fastest kept with its own peak memory; every size and, for
+    # each, every mode runs once per round, the sizes in turn smallest and largest first, so that the
+    # machine's slow spells fall on the plan and its floors alike, and on no size always.
     monkeypatch.syspath_prepend(str(ROOT))
     from bench import plan_scale  # noqa: PLC0415 - importable once the project root is on the path
 
-    runs = iter(
-        [
-            {"seconds": 3.0, "peak_mb": 1},  # plan
-            {"seconds": 9.0, "peak_mb": 4},  # generic
-            {"seconds": 1.0, "peak_mb": 2},  # plan
-            {"seconds": 8.0, "peak_mb": 5},  # generic
-            {"seconds": 2.0, "peak_mb": 3},  # plan
-            {"seconds": 8.5, "peak_mb": 6},  # generic
-        ]
-    )
+    seconds = {
+        ("plan", 1): [3.0, 1.0, 2.0],
+        ("generic", 1): [9.0, 8.0, 8.5],
+        ("plan", 5): [30.0, 20.0, 10.0],
+        ("generic", 5): [70.0, 90.0, 80.0],
+    }
     calls = []
 
     def child(mode: str, size: int, workdir: object) -> dict[str, float]:
-        calls.append(mode)
-        return next(runs)
+        calls.append((mode, size, workdir))
+        taken = seconds[(mode, size)].pop(0)
+        return {"seconds": taken, "peak_mb": taken * 10}
 
     monkeypatch.setattr(plan_scale, "run_child", child)
-    assert plan_scale.fastest(["plan", "generic"], 7, ROOT, 3) == {
-        "plan": {"seconds": 1.0, "peak_mb": 2},
-        "generic": {"seconds": 8.0, "peak_mb": 5},
+    workdirs = {1: ROOT / "one", 5: ROOT / "five"}
+    assert plan_scale.fastest(["plan", "generic"], [1, 5], workdirs, 3) == {
+        1: {"plan": {"seconds": 1.0, "peak_mb": 10.0}, "generic": {"seconds": 8.0, "peak_mb": 80.0}},
+        5: {"plan": {"seconds": 10.0, "peak_mb": 100.0}, "generic": {"seconds": 70.0, "peak_mb": 700.0}},
     }
-    assert calls == ["plan", "generic"] * 3
+    order = [(mode, size) for mode, size, _ in calls]
+    one, five = [("plan", 1), ("generic", 1)], [("plan", 5), ("generic", 5)]
+    assert order == one + five + five + one + one + five
+    assert all(workdir == workdirs[size] for _, size, workdir in calls)
 
 
 def test_the_floors_input_round_trips_parents_first_sharing_long_strings(
