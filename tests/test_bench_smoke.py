@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,24 @@ def test_the_floors_input_round_trips_parents_first_sharing_long_strings(
     assert read[1]["inputs"]["content"] is read[2]["inputs"]["content"]
     # Short strings are left alone (sharing them would cost more than it saves).
     assert read[1]["inputs"]["file"] == "f1"
+
+
+def test_a_childs_peak_memory_is_its_own_not_the_benchmarks() -> None:
+    # ru_maxrss survives exec: a child forked by a process holding 300 MB would report at least that.
+    code = (
+        "import subprocess, sys\n"
+        "held = bytearray(300 * 1024 * 1024)\n"
+        "child = 'from bench import plan_scale; print(plan_scale._peak_mb())'\n"
+        "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True,"
+        " check=True).stdout)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert 0 < float(out) < 150
