@@ -4,17 +4,15 @@ options the components give."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pulumi_github as github
 import pytest
 
 from gate.components.declare import TOKENS, declare
-from gate.offline import engine
 from gate.offline.engine import run_program
+from tests.support.wire import registered_requests, without_name
 
 # Arguments for each kind, as Python source: set and unset optional arguments, nested Args, an
 # Output with a dependency (`branch.branch`) and one without (`team`).
@@ -117,30 +115,6 @@ def _program(pairs: list[tuple[str, str]]) -> str:
     return source
 
 
-def _requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> dict[str, Any]:
-    """Each RegisterResource request of a run, by resource name."""
-    seen: dict[str, Any] = {}
-    register = engine.RecordingMonitor.RegisterResource
-
-    def recording(self: engine.RecordingMonitor, request: Any) -> Any:
-        seen[request.name] = request
-        return register(self, request)
-
-    monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", recording)
-    program = tmp_path / "__main__.py"
-    program.write_text(textwrap.dedent(source), encoding="utf-8")
-    run_program(program, project="demo", stack="test", config={})
-    return seen
-
-
-def _without_name(request: Any) -> bytes:
-    copy = type(request)()
-    copy.CopyFrom(request)
-    copy.name = ""
-    data: bytes = copy.SerializeToString(deterministic=True)
-    return data
-
-
 def test_every_kind_declared_from_its_args_is_sampled() -> None:
     assert {getattr(github, kind + "Args") for kind in SAMPLES} == set(TOKENS)
 
@@ -149,12 +123,12 @@ def test_declared_from_args_the_engine_gets_what_the_resource_class_sends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pairs = [(kind, option) for kind in SAMPLES for option in OPTIONS]
-    requests = _requests(tmp_path, monkeypatch, _program(pairs))
+    requests = registered_requests(tmp_path, monkeypatch, _program(pairs))
     for index, (kind, option) in enumerate(pairs):
         typed, lean = requests[f"typed-{index}"], requests[f"lean-{index}"]
         assert lean.type == TOKENS[getattr(github, kind + "Args")], kind
         assert lean.version, kind  # the provider SDK's version: the plugin `pulumi up` downloads
-        assert _without_name(lean) == _without_name(typed), (kind, option, typed, lean)
+        assert without_name(lean) == without_name(typed), (kind, option, typed, lean)
 
 
 def test_the_comparison_sees_a_difference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,9 +143,9 @@ def test_the_comparison_sees_a_difference(tmp_path: Path, monkeypatch: pytest.Mo
         + 'declare("lean-1", github.IssueLabelArgs(repository="aos", name="a", color="000000"),'
         ' pulumi.ResourceOptions(parent=holder, version="0.0.1"))\n'
     )
-    requests = _requests(tmp_path, monkeypatch, source)
+    requests = registered_requests(tmp_path, monkeypatch, source)
     for index in range(2):
-        assert _without_name(requests[f"lean-{index}"]) != _without_name(requests[f"typed-{index}"])
+        assert without_name(requests[f"lean-{index}"]) != without_name(requests[f"typed-{index}"])
 
 
 def test_declare_leaves_the_callers_options_alone_and_refuses_other_args(tmp_path: Path) -> None:
@@ -203,7 +177,7 @@ def test_python_names_of_secret_outputs_are_refused_where_the_class_would_transl
         PROGRAM + 'github.ActionsVariable("typed-0", repository="aos", variable_name="A", value="v",'
         ' opts=pulumi.ResourceOptions(parent=holder, additional_secret_outputs=["variable_name"]))\n'
     )
-    requests = _requests(tmp_path, monkeypatch, source)
+    requests = registered_requests(tmp_path, monkeypatch, source)
     assert list(requests["typed-0"].additionalSecretOutputs) == ["variableName"]
     args = github.ActionsVariableArgs(repository="aos", variable_name="A", value="v")
     with pytest.raises(ValueError, match=r"\['variable_name'\] must be the provider's property names"):

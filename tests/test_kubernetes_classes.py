@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from gate.components import kubernetes
-from gate.offline import engine
-from gate.offline.engine import run_program
+from tests.support.wire import registered_requests, without_name
 
 # One manifest per kind: metadata with labels and annotations, nested camelCase fields, lists of
 # objects, and values that look like the provider's own Python names.
@@ -151,29 +149,6 @@ def _manifest(api_version: str, kind: str) -> dict[str, Any]:
     return {"apiVersion": api_version, "kind": kind, "metadata": METADATA, **SAMPLES[(api_version, kind)]}
 
 
-def _requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    register = engine.RecordingMonitor.RegisterResource
-
-    def recording(self: engine.RecordingMonitor, request: Any) -> Any:
-        seen[request.name] = request
-        return register(self, request)
-
-    monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", recording)
-    program = tmp_path / "__main__.py"
-    program.write_text(textwrap.dedent(source), encoding="utf-8")
-    run_program(program, project="demo", stack="test", config={})
-    return seen
-
-
-def _without_name(request: Any) -> bytes:
-    copy = type(request)()
-    copy.CopyFrom(request)
-    copy.name = ""
-    data: bytes = copy.SerializeToString(deterministic=True)
-    return data
-
-
 def test_every_kind_is_sampled() -> None:
     assert set(SAMPLES) == set(kubernetes._KINDS)
 
@@ -194,11 +169,11 @@ def test_each_kind_is_registered_as_its_class_registers_it(
             + f"declare_manifest('lean', json.loads({manifest!r}), parent=holder, depends_on={depends},"
             + f" protect={protect})\n"
         )
-        requests = _requests(tmp_path, monkeypatch, program)
+        requests = registered_requests(tmp_path, monkeypatch, program)
         lean = requests[f"lean-{kind.lower()}-x"]
         assert lean.type == kubernetes.type_token(api_version, kind), kind
         assert lean.version, kind  # the provider SDK's version: the plugin `pulumi up` downloads
-        assert _without_name(lean) == _without_name(requests["typed"]), (kind, requests["typed"], lean)
+        assert without_name(lean) == without_name(requests["typed"]), (kind, requests["typed"], lean)
 
 
 def test_the_comparison_sees_aliases_and_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,13 +193,13 @@ def test_the_comparison_sees_aliases_and_secrets(tmp_path: Path, monkeypatch: py
     )
     saved = dict(kubernetes._KINDS)
     try:
-        requests = _requests(tmp_path, monkeypatch, source)
+        requests = registered_requests(tmp_path, monkeypatch, source)
     finally:
         kubernetes._KINDS.clear()
         kubernetes._KINDS.update(saved)
         kubernetes._SECRET_PROPERTIES = ("data", "stringData")
-    assert _without_name(requests["lean-deployment-x"]) != _without_name(requests["typed-d"])
-    assert _without_name(requests["lean-secret-x"]) != _without_name(requests["typed-s"])
+    assert without_name(requests["lean-deployment-x"]) != without_name(requests["typed-d"])
+    assert without_name(requests["lean-secret-x"]) != without_name(requests["typed-s"])
 
 
 @pytest.mark.parametrize(("api_version", "kind"), sorted(kubernetes._KINDS))
