@@ -111,11 +111,11 @@ def _peak_mb() -> float:
     try:
         status = Path("/proc/self/status").read_text(encoding="ascii")
     except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere; Linux: KiB
+        status = ""  # not Linux
     for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def _stop() -> dict[str, float]:

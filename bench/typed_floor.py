@@ -11,6 +11,7 @@ floor registers the same URNs with the same inputs; plan_scale.py checks that it
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterable
 from typing import Any, cast
@@ -20,9 +21,6 @@ from pulumi import _types
 from pulumi.runtime import rpc
 
 PROVIDER_PREFIX = "pulumi:providers:"
-# Type token -> its typed class (None: a Kubernetes custom resource), found once per token, as the
-# program names its classes once, where it is written.
-_CLASSES: dict[str, Any] = {}
 # Type token -> (module, class name) of the provider SDKs imported so far.
 _CLASS_NAMES: dict[str, tuple[str, str]] = {}
 _IMPORTED: set[str] = set()
@@ -42,13 +40,10 @@ def _class_names(package: str) -> dict[str, tuple[str, str]]:
     return classes
 
 
+# Found once per token (None: a Kubernetes custom resource), as the program names its classes once,
+# where it is written.
+@functools.cache
 def _typed_class(token: str) -> Any:
-    if token not in _CLASSES:
-        _CLASSES[token] = _find_class(token)
-    return _CLASSES[token]
-
-
-def _find_class(token: str) -> Any:
     if token.startswith(PROVIDER_PREFIX):
         return importlib.import_module(f"pulumi_{token[len(PROVIDER_PREFIX) :]}").Provider
     package = token.split(":", 1)[0]

@@ -32,6 +32,8 @@ import pulumi_github as github
 from pulumi import _types as sdk_types
 from pulumi_github import _utilities as github_sdk
 
+from gate.components.provider_defaults import apply_provider_defaults
+
 # Type token of the resource each Args class declares: the token the provider SDK's resource class
 # registers (pinned against the classes by tests/test_declare.py).
 TOKENS: dict[type, str] = {
@@ -74,7 +76,8 @@ def _wire_properties(args: Any) -> dict[str, Any]:
 
 
 def _copied(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
-    """A shallow copy, as `copy.copy` makes it, without its generic reduce-and-rebuild path."""
+    """A shallow copy, as `copy.copy` (and the SDK's `ResourceOptions._copy`) makes it, without its
+    generic reduce-and-rebuild path."""
     copy = object.__new__(pulumi.ResourceOptions)
     copy.__dict__.update(vars(opts))
     return copy
@@ -96,8 +99,5 @@ def declare(name: str, args: Any, opts: pulumi.ResourceOptions) -> pulumi.Custom
     # The caller's options are shared between resources; the version goes on a copy, where the
     # resource class's merge would put it (the caller's own version, if any, wins there too).
     options = _copied(opts)
-    if options.version is None:
-        options.version = _PROVIDER_DEFAULTS.version
-    if options.plugin_download_url is None:
-        options.plugin_download_url = _PROVIDER_DEFAULTS.plugin_download_url
+    apply_provider_defaults(options, _PROVIDER_DEFAULTS)
     return pulumi.CustomResource(token, name, _wire_properties(args), options)

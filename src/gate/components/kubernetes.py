@@ -9,6 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes import _utilities as kubernetes_sdk
 
+from gate.components.provider_defaults import apply_provider_defaults
+
 # The kinds the provider has a typed resource for, each with the aliases its pulumi-kubernetes class
 # adds (the API versions the kind moved from, so that `pulumi up` adopts an object declared under an
 # older one instead of replacing it). They are registered here with the class's type token, aliases,
@@ -54,11 +56,11 @@ def type_token(api_version: str, kind: str) -> str | None:
     return f"kubernetes:{api_version if '/' in api_version else 'core/' + api_version}:{kind}"
 
 
-def _declare_kind(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    """`manifest` registered as its kind's pulumi-kubernetes class registers it (see `_KINDS`)."""
+def _declare_kind(
+    token: str, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions
+) -> pulumi.CustomResource:
+    """`manifest` registered as its kind's pulumi-kubernetes class (`token`) registers it (see `_KINDS`)."""
     api_version, kind = manifest["apiVersion"], manifest["kind"]
-    token = type_token(api_version, kind)
-    assert token is not None, (api_version, kind)
     properties = dict(manifest)
     if kind == "Secret" and api_version == "v1":
         for key in _SECRET_PROPERTIES:
@@ -71,8 +73,7 @@ def _declare_kind(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOpti
             *(opts.aliases or ()),
             *(pulumi.Alias(type_=f"kubernetes:{former}:{kind}") for former in aliases),
         ]
-    opts.version = opts.version or _PROVIDER_DEFAULTS.version
-    opts.plugin_download_url = opts.plugin_download_url or _PROVIDER_DEFAULTS.plugin_download_url
+    apply_provider_defaults(opts, _PROVIDER_DEFAULTS)
     return pulumi.CustomResource(token, name, properties, opts)
 
 
@@ -91,7 +92,8 @@ def declare_manifest(
     opts = pulumi.ResourceOptions(
         parent=parent, delete_before_replace=True, depends_on=list(depends_on), protect=protect
     )
-    if type_token(manifest["apiVersion"], manifest["kind"]) is None:
+    token = type_token(manifest["apiVersion"], manifest["kind"])
+    if token is None:
         body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")}
         return k8s.apiextensions.CustomResource(
             resource_name,
@@ -101,7 +103,7 @@ def declare_manifest(
             opts=opts,
             **body,
         )
-    return _declare_kind(resource_name, manifest, opts)
+    return _declare_kind(token, resource_name, manifest, opts)
 
 
 def declare_in_namespace(
