@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
-import pulumi_github
 import pytest
 
 from gate import program
+from gate.components import declare as github_sdk
 from gate.components import github_gate
 from gate.github import organization, rendertemplates, repository, workflows
 from gate.github.repository import RepositoryGateSpec
@@ -315,16 +315,16 @@ def test_team_and_user_lookups_happen_once_per_provider(
     teams: Counter[tuple[str, str]] = Counter()
     users: Counter[tuple[str, str]] = Counter()
 
-    def team(_: Any, *, slug: str, summary_only: bool, opts: pulumi.InvokeOutputOptions) -> None:
+    def team(_: Any, slug: str, opts: pulumi.InvokeOutputOptions) -> None:
         assert opts.provider is not None and opts.parent is None
         teams[(opts.provider.pulumi_resource_name, slug)] += 1
 
-    def user(_: Any, *, username: str, opts: pulumi.InvokeOutputOptions) -> None:
+    def user(_: Any, login: str, opts: pulumi.InvokeOutputOptions) -> None:
         assert opts.provider is not None and opts.parent is None
-        users[(opts.provider.pulumi_resource_name, username)] += 1
+        users[(opts.provider.pulumi_resource_name, login)] += 1
 
-    spy(monkeypatch, pulumi_github, "get_team_output", team)  # the module github_gate calls
-    spy(monkeypatch, pulumi_github, "get_user_output", user)
+    spy(monkeypatch, github_sdk, "get_team_id", team)  # the module github_gate calls
+    spy(monkeypatch, github_sdk, "get_user_id", user)
     result = plan(make_project, "rulesets", other_owner=True, reviewers=True)
 
     assert users == Counter({(f"github-{OWNER}", "octocat"): 1, (f"github-{OTHER}", "octocat"): 1})

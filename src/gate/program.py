@@ -8,10 +8,10 @@ repository"). Everything is checked before the first resource is declared.
 from typing import Any
 
 import pulumi
-import pulumi_github as github
 
 from gate import clock
 from gate.clock import iso
+from gate.components import declare
 from gate.components.github_gate import CentralWorkflowRepository, GitHubLookups, RepositoryGate
 from gate.components.kubernetes import AlertRelay, EphemeralEnvironment, PullRequestAccess, RuntimeSafetyNet
 from gate.components.promotion import read_stack_outputs, reference_stack
@@ -38,13 +38,13 @@ from gate.runtime.flags import flag_configmap_data
 
 def declare_repository_gates(policy: GatePolicy) -> None:
     github_token = pulumi.Config("github").get_secret("token")  # else the provider reads GITHUB_TOKEN
-    providers: dict[str, github.Provider] = {}
+    providers: dict[str, pulumi.ProviderResource] = {}
     # Issue 14 item 3: team and user ids looked up once per provider, not once per component.
     lookups: dict[str, GitHubLookups] = {}
 
     def provider(owner: str) -> pulumi.ResourceOptions:
         if owner not in providers:
-            providers[owner] = github.Provider(f"github-{owner}", owner=owner, token=github_token)
+            providers[owner] = declare.provider(f"github-{owner}", owner=owner, token=github_token)
             lookups[owner] = GitHubLookups(providers[owner])
         return pulumi.ResourceOptions(providers={"github": providers[owner]})
 

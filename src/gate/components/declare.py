@@ -1,78 +1,235 @@
-"""GitHub resources declared from the provider SDK's typed arguments, without its resource classes.
+"""GitHub resources, providers and lookups declared as pulumi-github declares them, without importing it.
 
 A gated repository's resources (committed files, labels, branch protection or rulesets, the files
-pull request, variables, environment branch policies) are multiplied by the number of repositories:
-2,000 repositories are ~70,000 of them. Declared through pulumi-github's resource classes
-(`github.RepositoryFile(...)`), each one also pays for what only the classes add: a merge of the
-provider's default options, an Output for every property the class knows (its outputs included,
-set or not), and the translation of every answered property into those Outputs: about a third of
-the benchmark's typed floor, which declares every resource through its class (bench/README.md).
+branch and pull request, variables, environments) are multiplied by the number of repositories:
+2,000 repositories are ~70,000 of them. Through pulumi-github's classes each one also pays for what
+only the classes add (a merge of default options, an Output per property the class knows, the
+translation of every answered property), and every plan pays for importing the package: its
+`__init__` imports all 168 of its modules, 0.16 s of a one-repository plan's 0.75 s (issue 14).
 
-`declare` registers the same resource from the same typed `...Args` object: the type token of the
-class the Args belong to, the provider SDK's version and plugin download URL (which decide the
-plugin `pulumi up` downloads), the caller's options. The engine receives the very same
-RegisterResource request as from the resource class (tests/test_declare.py compares them byte for
-byte for every kind registered here); the argument names and required arguments are checked as the
-class checks them, by the Args class (and by mypy, where the components are written).
+So the components name the same classes here (`gh.RepositoryFileArgs(...)`, `gh.BranchArgs(...)`),
+which hold their arguments as the provider names them (camelCase, as on the wire), unset ones left
+out, and refuse a missing required argument as the SDK's class does; `declare` registers a resource
+from them with the class's type token, the SDK's version and plugin download URL, and the caller's
+options; `provider` and the lookups (`get_team`, ...) send what `github.Provider` and the SDK's
+`get_*_output` functions send. The engine receives the very same requests as from pulumi-github's
+classes and functions: tests/test_declare.py compares them byte for byte for every kind, option,
+provider and lookup used here, and pins the names, required arguments, tokens and version against
+the installed SDK; the shipped stacks' plans are checked against the provider's schema
+(tests/test_plan_schema.py).
 
-What the resource classes give and this does not: an attribute per output property, and the
-translation of Python property names in `additional_secret_outputs` (refused here). The resource
-`declare` returns has an Output only for the arguments it was given, under the provider's names
-(`commitMessage`, not `commit_message`); the components read no property of these resources, so
-the kinds whose properties they read (`github.Branch`, `github.RepositoryEnvironment`) stay
-resource classes.
+What the classes give and this does not: an attribute per output property. The resource `declare`
+returns has an Output only for the arguments it was given, under the provider's names (`output`
+reads one: `branch`, `environment`); a lookup's answer is a dict under the provider's names
+(`repoId`, not `repo_id`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+import os
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_github as github
-from pulumi import _types as sdk_types
-from pulumi_github import _utilities as github_sdk
 
 from gate.components.provider_defaults import apply_provider_defaults
 
-# Type token of the resource each Args class declares: the token the provider SDK's resource class
-# registers (pinned against the classes by tests/test_declare.py).
-TOKENS: dict[type, str] = {
-    github.ActionsVariableArgs: "github:index/actionsVariable:ActionsVariable",
-    github.ActionsEnvironmentVariableArgs: (
-        "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-    ),
-    github.BranchProtectionArgs: "github:index/branchProtection:BranchProtection",
-    github.IssueLabelArgs: "github:index/issueLabel:IssueLabel",
-    github.OrganizationRulesetArgs: "github:index/organizationRuleset:OrganizationRuleset",
-    github.RepositoryEnvironmentDeploymentPolicyArgs: (
-        "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
-    ),
-    github.RepositoryFileArgs: "github:index/repositoryFile:RepositoryFile",
-    github.RepositoryPullRequestArgs: "github:index/repositoryPullRequest:RepositoryPullRequest",
-    github.RepositoryRulesetArgs: "github:index/repositoryRuleset:RepositoryRuleset",
-}
-
-# What every pulumi-github resource class merges into its options first: the SDK's version and
-# plugin download URL.
-_PROVIDER_DEFAULTS = github_sdk.get_resource_opts_defaults()
-
-# Each Args class's Python property names -> the provider's (wire) names, found once per class.
-_WIRE_NAMES: dict[type, dict[str, str]] = {}
+PACKAGE = "pulumi_github"
+# The provider's package name: its provider resources' type is `pulumi:providers:github`.
+PROVIDER_PACKAGE = "github"
 
 
-def _wire_properties(args: Any) -> dict[str, Any]:
-    """The arguments set on `args` under the provider's property names: what the SDK sends for them.
+def wire_name(python_name: str) -> str:
+    """The provider's name of an argument: pulumi-github's are the camelCase of the Python names
+    (`commit_message` -> `commitMessage`; tests/test_declare.py checks every argument of every class
+    named here against the SDK's own table)."""
+    head, *rest = python_name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
-    Given the Args object itself, the SDK would translate each name through the class's type
-    metadata and serialise each value against its property's type, for every resource; given this
-    dict it sends the same Struct (nested Args values are translated by their own class either way;
-    tests/test_declare.py compares the requests byte for byte)."""
-    cls = type(args)
-    names = _WIRE_NAMES.get(cls)
-    if names is None:
-        names = _WIRE_NAMES[cls] = sdk_types.input_type_py_to_pulumi_names(cls)
-    # The Args class keeps what was set, unset optional arguments left out (`pulumi.set`).
-    return {names[python_name]: value for python_name, value in vars(args).items()}
+
+@functools.cache
+def _wire_names(names: tuple[str, ...]) -> dict[str, str]:
+    return {name: wire_name(name) for name in names}
+
+
+def _properties(kind: str, required: tuple[str, ...], arguments: dict[str, Any]) -> dict[str, Any]:
+    """What the SDK's `kind` class holds for `arguments`, under the provider's names."""
+    missing = [name for name in required if arguments.get(name) is None]
+    if missing:
+        raise TypeError(f"{kind}: missing required argument(s) {', '.join(missing)}")
+    # The Args classes keep only what was set (`pulumi.set` is skipped for None).
+    names = _wire_names(tuple(arguments))
+    return {names[name]: value for name, value in arguments.items() if value is not None}
+
+
+class InputArgs:
+    """A nested argument class of pulumi-github (`github.RepositoryRulesetRulesArgs`): called with
+    its keyword arguments, the dict the provider receives for them."""
+
+    def __init__(self, kind: str, required: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.required = required
+
+    def __call__(self, **arguments: Any) -> dict[str, Any]:
+        return _properties(self.kind, self.required, arguments)
+
+
+@dataclass(frozen=True)
+class ResourceArgs:
+    """A resource's arguments, as its pulumi-github Args class holds them: `declare` registers it."""
+
+    kind: str  # the SDK's Args class, by name
+    token: str  # the type token its resource class registers
+    properties: dict[str, Any]  # under the provider's names
+
+
+class ResourceArgsClass:
+    """A resource's argument class of pulumi-github (`github.RepositoryFileArgs`): called with its
+    keyword arguments, what `declare` registers."""
+
+    def __init__(self, kind: str, token: str, required: tuple[str, ...]) -> None:
+        self.kind = kind
+        self.token = token
+        self.required = required
+
+    def __call__(self, **arguments: Any) -> ResourceArgs:
+        return ResourceArgs(self.kind, self.token, _properties(self.kind, self.required, arguments))
+
+
+def _token(module: str, resource: str) -> str:
+    return f"github:index/{module}:{resource}"
+
+
+# The classes the components use, under the SDK's names; the required arguments and type tokens are
+# those of pulumi-github (pinned against the installed SDK by tests/test_declare.py).
+ActionsEnvironmentVariableArgs = ResourceArgsClass(
+    "ActionsEnvironmentVariableArgs",
+    _token("actionsEnvironmentVariable", "ActionsEnvironmentVariable"),
+    ("environment", "repository", "value", "variable_name"),
+)
+ActionsVariableArgs = ResourceArgsClass(
+    "ActionsVariableArgs",
+    _token("actionsVariable", "ActionsVariable"),
+    ("repository", "value", "variable_name"),
+)
+BranchArgs = ResourceArgsClass("BranchArgs", _token("branch", "Branch"), ("branch", "repository"))
+BranchProtectionArgs = ResourceArgsClass(
+    "BranchProtectionArgs", _token("branchProtection", "BranchProtection"), ("pattern", "repository_id")
+)
+IssueLabelArgs = ResourceArgsClass(
+    "IssueLabelArgs", _token("issueLabel", "IssueLabel"), ("color", "repository")
+)
+OrganizationRulesetArgs = ResourceArgsClass(
+    "OrganizationRulesetArgs",
+    _token("organizationRuleset", "OrganizationRuleset"),
+    ("enforcement", "rules", "target"),
+)
+RepositoryEnvironmentArgs = ResourceArgsClass(
+    "RepositoryEnvironmentArgs",
+    _token("repositoryEnvironment", "RepositoryEnvironment"),
+    ("environment", "repository"),
+)
+RepositoryEnvironmentDeploymentPolicyArgs = ResourceArgsClass(
+    "RepositoryEnvironmentDeploymentPolicyArgs",
+    _token("repositoryEnvironmentDeploymentPolicy", "RepositoryEnvironmentDeploymentPolicy"),
+    ("environment", "repository"),
+)
+RepositoryFileArgs = ResourceArgsClass(
+    "RepositoryFileArgs", _token("repositoryFile", "RepositoryFile"), ("content", "file", "repository")
+)
+RepositoryPullRequestArgs = ResourceArgsClass(
+    "RepositoryPullRequestArgs",
+    _token("repositoryPullRequest", "RepositoryPullRequest"),
+    ("base_ref", "base_repository", "head_ref", "title"),
+)
+RepositoryRulesetArgs = ResourceArgsClass(
+    "RepositoryRulesetArgs",
+    _token("repositoryRuleset", "RepositoryRuleset"),
+    ("enforcement", "repository", "rules", "target"),
+)
+
+BranchProtectionRequiredPullRequestReviewArgs = InputArgs("BranchProtectionRequiredPullRequestReviewArgs")
+BranchProtectionRequiredStatusCheckArgs = InputArgs("BranchProtectionRequiredStatusCheckArgs")
+OrganizationRulesetBypassActorArgs = InputArgs(
+    "OrganizationRulesetBypassActorArgs", ("actor_type", "bypass_mode")
+)
+OrganizationRulesetConditionsArgs = InputArgs("OrganizationRulesetConditionsArgs")
+OrganizationRulesetConditionsRefNameArgs = InputArgs(
+    "OrganizationRulesetConditionsRefNameArgs", ("excludes", "includes")
+)
+OrganizationRulesetConditionsRepositoryNameArgs = InputArgs(
+    "OrganizationRulesetConditionsRepositoryNameArgs", ("excludes", "includes")
+)
+OrganizationRulesetRulesArgs = InputArgs("OrganizationRulesetRulesArgs")
+OrganizationRulesetRulesPullRequestArgs = InputArgs("OrganizationRulesetRulesPullRequestArgs")
+OrganizationRulesetRulesPullRequestRequiredReviewerArgs = InputArgs(
+    "OrganizationRulesetRulesPullRequestRequiredReviewerArgs",
+    ("file_patterns", "minimum_approvals", "reviewer"),
+)
+OrganizationRulesetRulesPullRequestRequiredReviewerReviewerArgs = InputArgs(
+    "OrganizationRulesetRulesPullRequestRequiredReviewerReviewerArgs", ("id", "type")
+)
+OrganizationRulesetRulesRequiredStatusChecksArgs = InputArgs(
+    "OrganizationRulesetRulesRequiredStatusChecksArgs", ("required_checks",)
+)
+OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs = InputArgs(
+    "OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs", ("context",)
+)
+OrganizationRulesetRulesRequiredWorkflowsArgs = InputArgs(
+    "OrganizationRulesetRulesRequiredWorkflowsArgs", ("required_workflows",)
+)
+OrganizationRulesetRulesRequiredWorkflowsRequiredWorkflowArgs = InputArgs(
+    "OrganizationRulesetRulesRequiredWorkflowsRequiredWorkflowArgs", ("path", "repository_id")
+)
+RepositoryEnvironmentDeploymentBranchPolicyArgs = InputArgs(
+    "RepositoryEnvironmentDeploymentBranchPolicyArgs", ("custom_branch_policies", "protected_branches")
+)
+RepositoryEnvironmentReviewerArgs = InputArgs("RepositoryEnvironmentReviewerArgs")
+RepositoryRulesetBypassActorArgs = InputArgs(
+    "RepositoryRulesetBypassActorArgs", ("actor_type", "bypass_mode")
+)
+RepositoryRulesetConditionsArgs = InputArgs("RepositoryRulesetConditionsArgs", ("ref_name",))
+RepositoryRulesetConditionsRefNameArgs = InputArgs(
+    "RepositoryRulesetConditionsRefNameArgs", ("excludes", "includes")
+)
+RepositoryRulesetRulesArgs = InputArgs("RepositoryRulesetRulesArgs")
+RepositoryRulesetRulesPullRequestArgs = InputArgs("RepositoryRulesetRulesPullRequestArgs")
+RepositoryRulesetRulesPullRequestRequiredReviewerArgs = InputArgs(
+    "RepositoryRulesetRulesPullRequestRequiredReviewerArgs",
+    ("file_patterns", "minimum_approvals", "reviewer"),
+)
+RepositoryRulesetRulesPullRequestRequiredReviewerReviewerArgs = InputArgs(
+    "RepositoryRulesetRulesPullRequestRequiredReviewerReviewerArgs", ("id", "type")
+)
+RepositoryRulesetRulesRequiredDeploymentsArgs = InputArgs(
+    "RepositoryRulesetRulesRequiredDeploymentsArgs", ("required_deployment_environments",)
+)
+RepositoryRulesetRulesRequiredStatusChecksArgs = InputArgs(
+    "RepositoryRulesetRulesRequiredStatusChecksArgs", ("required_checks",)
+)
+RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs = InputArgs(
+    "RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs", ("context",)
+)
+
+
+@functools.cache
+def sdk_version() -> str:
+    """The version every pulumi-github class and function sends (it decides the provider plugin
+    `pulumi up` downloads): the package's, which for a release is already semver. A pre-release's
+    PEP 440 version is converted by the SDK's own code (importing it, for that case only)."""
+    version = importlib.metadata.version(PACKAGE)
+    if re.fullmatch(r"\d+\.\d+\.\d+", version):
+        return version
+    from pulumi_github import _utilities  # noqa: PLC0415 - only for a pre-release's conversion
+
+    return str(_utilities.get_version())  # type: ignore[no-untyped-call]
+
+
+# pulumi-github sets no plugin download URL (its generated `get_plugin_download_url` returns None).
+_PLUGIN_DOWNLOAD_URL = None
 
 
 def _copied(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
@@ -83,11 +240,10 @@ def _copied(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
     return copy
 
 
-def declare(name: str, args: Any, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    """Register the pulumi-github resource `args` describes (a `github.<Kind>Args`) as `name`."""
-    token = TOKENS.get(type(args))
-    if token is None:
-        raise TypeError(f"declare: {type(args).__name__} is not a pulumi-github Args class declared here")
+def declare(name: str, args: ResourceArgs, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """Register the pulumi-github resource `args` describes (`gh.<Kind>Args(...)`) as `name`."""
+    if not isinstance(args, ResourceArgs):
+        raise TypeError(f"declare: {type(args).__name__} is not a resource's arguments (gh.<Kind>Args(...))")
     # The SDK translates these names with the resource's class, which here is CustomResource: it
     # would send a Python name as it is, where the provider's class would send the provider's name.
     python_names = [name for name in opts.additional_secret_outputs or () if "_" in name]
@@ -99,5 +255,77 @@ def declare(name: str, args: Any, opts: pulumi.ResourceOptions) -> pulumi.Custom
     # The caller's options are shared between resources; the version goes on a copy, where the
     # resource class's merge would put it (the caller's own version, if any, wins there too).
     options = _copied(opts)
-    apply_provider_defaults(options, _PROVIDER_DEFAULTS)
-    return pulumi.CustomResource(token, name, _wire_properties(args), options)
+    apply_provider_defaults(options, _resource_defaults())
+    return pulumi.CustomResource(args.token, name, args.properties, options)
+
+
+@functools.cache
+def _resource_defaults() -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(version=sdk_version(), plugin_download_url=_PLUGIN_DOWNLOAD_URL)
+
+
+def output(resource: pulumi.Resource, property_name: str) -> pulumi.Output[Any]:
+    """The Output of argument `property_name` (the provider's name) of a resource `declare` made."""
+    value: pulumi.Output[Any] = getattr(resource, property_name)
+    return value
+
+
+def provider(
+    name: str, *, owner: str, token: pulumi.Input[str] | None, opts: pulumi.ResourceOptions | None = None
+) -> pulumi.ProviderResource:
+    """`github.Provider(name, owner=owner, token=token, opts=opts)`: the token from GITHUB_TOKEN when
+    not given, secret; the API from GITHUB_BASE_URL, else github.com's."""
+    if token is None:
+        token = os.getenv("GITHUB_TOKEN")
+    properties: dict[str, Any] = {
+        "baseUrl": os.getenv("GITHUB_BASE_URL") or "https://api.github.com/",
+        "owner": owner,
+        "token": None if token is None else pulumi.Output.secret(token),
+    }
+    options = pulumi.ResourceOptions.merge(_resource_defaults(), opts)
+    options = pulumi.ResourceOptions.merge(
+        options, pulumi.ResourceOptions(additional_secret_outputs=["token"])
+    )
+    return pulumi.ProviderResource(PROVIDER_PACKAGE, name, properties, options)
+
+
+def _invoke(token: str, arguments: dict[str, Any], opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
+    """An SDK `get_*_output` function's call: the arguments under the provider's names (None ones
+    included, as the SDK passes them; none is sent), the SDK's version; the answer untranslated."""
+    options = pulumi.InvokeOutputOptions.merge(
+        pulumi.InvokeOptions(version=sdk_version(), plugin_download_url=_PLUGIN_DOWNLOAD_URL), opts
+    )
+    return pulumi.runtime.invoke_output(token, arguments, opts=options)
+
+
+def answered(answer: Any, key: str) -> Any:
+    """A lookup's answered property, as the SDK's result class reads it: None if not answered."""
+    return None if answer is None else answer.get(key)
+
+
+def get_team_id(slug: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
+    """`github.get_team_output(slug=slug, summary_only=True, opts=opts).id`."""
+    arguments = {"membershipType": None, "resultsPerPage": None, "slug": slug, "summaryOnly": True}
+    return _invoke(_token("getTeam", "getTeam"), arguments, opts).apply(lambda team: answered(team, "id"))
+
+
+def get_user_id(login: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
+    """`github.get_user_output(username=login, opts=opts).id`."""
+    answer = _invoke(_token("getUser", "getUser"), {"username": login}, opts)
+    return answer.apply(lambda user: answered(user, "id"))
+
+
+def get_repository_id(full_name: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
+    """`github.get_repository_output(full_name=full_name, opts=opts).repo_id`."""
+    arguments = {"description": None, "fullName": full_name, "homepageUrl": None, "name": None}
+    answer = _invoke(_token("getRepository", "getRepository"), arguments, opts)
+    return answer.apply(lambda repository: answered(repository, "repoId"))
+
+
+def get_repository_file(
+    repository: str, file: str, branch: str, opts: pulumi.InvokeOutputOptions
+) -> pulumi.Output[Any]:
+    """`github.get_repository_file_output(repository=..., file=..., branch=..., opts=opts)`, the
+    answer as the provider gives it (`answered(found, "content")` is the result's `content`)."""
+    arguments = {"branch": branch, "file": file, "repository": repository}
+    return _invoke(_token("getRepositoryFile", "getRepositoryFile"), arguments, opts)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_github as github
 
-from gate.components.declare import declare
+from gate.components import declare as gh
+from gate.components.declare import declare, output
 from gate.github import codeowners
 from gate.github.filesupdate import FilesUpdate
 from gate.github.repository import (
@@ -49,14 +49,12 @@ class GitHubLookups:
 
     def team_id(self, slug: str) -> pulumi.Output[int]:
         if slug not in self._teams:
-            team = github.get_team_output(slug=slug, summary_only=True, opts=self._options())
-            self._teams[slug] = team.id.apply(int)
+            self._teams[slug] = gh.get_team_id(slug, self._options()).apply(int)
         return self._teams[slug]
 
     def user_id(self, login: str) -> pulumi.Output[int]:
         if login not in self._users:
-            user = github.get_user_output(username=login, opts=self._options())
-            self._users[login] = user.id.apply(int)
+            self._users[login] = gh.get_user_id(login, self._options()).apply(int)
         return self._users[login]
 
 
@@ -87,32 +85,32 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = []
         if args.declared_by is None:
             child = pulumi.ResourceOptions(parent=self, protect=protect)
-            branch = github.Branch(
-                f"{name}-branch", repository=args.repository, branch=args.branch, opts=child
+            branch = declare(
+                f"{name}-branch", gh.BranchArgs(repository=args.repository, branch=args.branch), child
             )
-            branch_name, depends = branch.branch, [branch]
+            branch_name, depends = output(branch, "branch"), [branch]
             # M9 §Enforcement: what every gated repository must pass changes only through the
             # platform team (organisation owners can change any ruleset anyway; the Pulumi token is
             # one of them, as organisation rulesets require).
             declare(
                 f"{name}-ruleset",
-                github.RepositoryRulesetArgs(
+                gh.RepositoryRulesetArgs(
                     repository=args.repository,
                     name=f"delivery-gate required workflows {args.branch}",
                     target="branch",
                     enforcement="active",
                     conditions=_on_ref(args.ref),
                     bypass_actors=[
-                        github.RepositoryRulesetBypassActorArgs(
+                        gh.RepositoryRulesetBypassActorArgs(
                             actor_id=lookups.team_id(args.platform_team),
                             actor_type="Team",
                             bypass_mode="always",
                         ),
-                        github.RepositoryRulesetBypassActorArgs(
+                        gh.RepositoryRulesetBypassActorArgs(
                             actor_type="OrganizationAdmin", bypass_mode="always"
                         ),
                     ],
-                    rules=github.RepositoryRulesetRulesArgs(
+                    rules=gh.RepositoryRulesetRulesArgs(
                         update=True, deletion=True, non_fast_forward=True
                     ),
                 ),
@@ -121,7 +119,7 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
         self.files = [
             declare(
                 f"{name}-file-{_slug(file.path)}",
-                github.RepositoryFileArgs(
+                gh.RepositoryFileArgs(
                     repository=args.repository,
                     branch=branch_name,
                     file=file.path,
@@ -136,10 +134,9 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
         if referenced_id is not None:
             self.repository_id = pulumi.Output.from_input(referenced_id)
         else:
-            found = github.get_repository_output(
-                full_name=args.full_name, opts=pulumi.InvokeOutputOptions(parent=self)
+            self.repository_id = gh.get_repository_id(
+                args.full_name, pulumi.InvokeOutputOptions(parent=self)
             )
-            self.repository_id = found.repo_id
         self.register_outputs({"repositoryId": self.repository_id, "branch": branch_name})
 
 
@@ -188,7 +185,7 @@ class RepositoryGate(pulumi.ComponentResource):
             for label in args.labels:
                 declare(
                     f"{name}-label-{_slug(label.name)}",
-                    github.IssueLabelArgs(
+                    gh.IssueLabelArgs(
                         repository=args.name,
                         name=label.name,
                         color=label.color,
@@ -206,7 +203,7 @@ class RepositoryGate(pulumi.ComponentResource):
             # ephemeral janitor (gate/aws/foundation.py build_variables, e2e_variables).
             declare(
                 f"{name}-var-{_slug(variable)}",
-                github.ActionsVariableArgs(
+                gh.ActionsVariableArgs(
                     repository=args.name,
                     variable_name=variable,
                     value=value,
@@ -215,7 +212,7 @@ class RepositoryGate(pulumi.ComponentResource):
             )
 
         self.environment = (
-            environment.environment if environment is not None else pulumi.Output.from_input("")
+            environment if environment is not None else pulumi.Output.from_input("")
         )
         self.protected_branches = pulumi.Output.from_input([b.pattern for b in args.branches])
         self.register_outputs({"environment": self.environment, "protectedBranches": self.protected_branches})
@@ -226,17 +223,17 @@ class RepositoryGate(pulumi.ComponentResource):
         gate, reviews = self._spec.merge_gate, self._spec.reviews
         declare(
             f"{self._name}-protect-{_slug(branch.pattern)}",
-            github.BranchProtectionArgs(
+            gh.BranchProtectionArgs(
                 repository_id=self._spec.name,
                 pattern=branch.pattern,
                 # M9 §Required CI checks: all must pass, on a branch that is up to date with its base.
                 required_status_checks=[
-                    github.BranchProtectionRequiredStatusCheckArgs(
+                    gh.BranchProtectionRequiredStatusCheckArgs(
                         strict=gate.strict, contexts=list(branch.required_checks)
                     )
                 ],
                 required_pull_request_reviews=[
-                    github.BranchProtectionRequiredPullRequestReviewArgs(
+                    gh.BranchProtectionRequiredPullRequestReviewArgs(
                         required_approving_review_count=reviews.required_approvals,
                         require_code_owner_reviews=reviews.require_code_owner_review,
                         dismiss_stale_reviews=reviews.dismiss_stale_reviews,
@@ -255,9 +252,9 @@ class RepositoryGate(pulumi.ComponentResource):
     def _ruleset(self, branch: BranchGate, opts: pulumi.ResourceOptions) -> None:
         gate = self._spec.merge_gate
         required_reviewers = [
-            github.RepositoryRulesetRulesPullRequestRequiredReviewerArgs(
+            gh.RepositoryRulesetRulesPullRequestRequiredReviewerArgs(
                 # M9 §Exceptions: schema changes need backend, QA and product-owner approval.
-                reviewer=github.RepositoryRulesetRulesPullRequestRequiredReviewerReviewerArgs(
+                reviewer=gh.RepositoryRulesetRulesPullRequestRequiredReviewerReviewerArgs(
                     id=self._lookups.team_id(reviewer.team), type="Team"
                 ),
                 file_patterns=list(reviewer.file_patterns),
@@ -265,16 +262,16 @@ class RepositoryGate(pulumi.ComponentResource):
             )
             for reviewer in self._spec.schema_reviewers
         ]
-        rules = github.RepositoryRulesetRulesArgs(
-            pull_request=github.RepositoryRulesetRulesPullRequestArgs(
+        rules = gh.RepositoryRulesetRulesArgs(
+            pull_request=gh.RepositoryRulesetRulesPullRequestArgs(
                 **self._pull_request_rule(), required_reviewers=required_reviewers or None
             ),
-            required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
+            required_status_checks=gh.RepositoryRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
                     # Pinned to the GitHub Actions app: a commit status of the same name posted
                     # with any token does not satisfy the rule. An external check is pinned to
                     # the app its repository names (repositories[].externalChecks[].appId).
-                    github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
+                    gh.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
                         context=check, integration_id=branch.integration_id(check)
                     )
                     for check in branch.required_checks
@@ -282,7 +279,7 @@ class RepositoryGate(pulumi.ComponentResource):
                 strict_required_status_checks_policy=gate.strict,
             ),
             required_deployments=(
-                github.RepositoryRulesetRulesRequiredDeploymentsArgs(
+                gh.RepositoryRulesetRulesRequiredDeploymentsArgs(
                     required_deployment_environments=[branch.required_deployment]
                 )
                 if branch.required_deployment
@@ -294,7 +291,7 @@ class RepositoryGate(pulumi.ComponentResource):
         )
         declare(
             f"{self._name}-ruleset-{_slug(branch.pattern)}",
-            github.RepositoryRulesetArgs(
+            gh.RepositoryRulesetArgs(
                 repository=self._spec.name,
                 name=f"delivery-gate {branch.pattern}",
                 target="branch",
@@ -315,8 +312,8 @@ class RepositoryGate(pulumi.ComponentResource):
         gate, spec = self._spec.merge_gate, self._spec
         assert spec.central is not None
         required_reviewers = [
-            github.OrganizationRulesetRulesPullRequestRequiredReviewerArgs(
-                reviewer=github.OrganizationRulesetRulesPullRequestRequiredReviewerReviewerArgs(
+            gh.OrganizationRulesetRulesPullRequestRequiredReviewerArgs(
+                reviewer=gh.OrganizationRulesetRulesPullRequestRequiredReviewerReviewerArgs(
                     id=self._lookups.team_id(reviewer.team), type="Team"
                 ),
                 file_patterns=list(reviewer.file_patterns),
@@ -324,13 +321,13 @@ class RepositoryGate(pulumi.ComponentResource):
             )
             for reviewer in spec.schema_reviewers
         ]
-        rules = github.OrganizationRulesetRulesArgs(
-            pull_request=github.OrganizationRulesetRulesPullRequestArgs(
+        rules = gh.OrganizationRulesetRulesArgs(
+            pull_request=gh.OrganizationRulesetRulesPullRequestArgs(
                 **self._pull_request_rule(), required_reviewers=required_reviewers or None
             ),
-            required_workflows=github.OrganizationRulesetRulesRequiredWorkflowsArgs(
+            required_workflows=gh.OrganizationRulesetRulesRequiredWorkflowsArgs(
                 required_workflows=[
-                    github.OrganizationRulesetRulesRequiredWorkflowsRequiredWorkflowArgs(
+                    gh.OrganizationRulesetRulesRequiredWorkflowsRequiredWorkflowArgs(
                         repository_id=central.repository_id, path=path, ref=spec.central.ref
                     )
                     for path in branch.required_workflows
@@ -338,9 +335,9 @@ class RepositoryGate(pulumi.ComponentResource):
             ),
             # The checks by name too, for `strict` (up to date with the base), from GitHub Actions
             # (external checks: from their app, repositories[].externalChecks[].appId).
-            required_status_checks=github.OrganizationRulesetRulesRequiredStatusChecksArgs(
+            required_status_checks=gh.OrganizationRulesetRulesRequiredStatusChecksArgs(
                 required_checks=[
-                    github.OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs(
+                    gh.OrganizationRulesetRulesRequiredStatusChecksRequiredCheckArgs(
                         context=check, integration_id=branch.integration_id(check)
                     )
                     for check in branch.required_checks
@@ -353,7 +350,7 @@ class RepositoryGate(pulumi.ComponentResource):
         )
         declare(
             f"{self._name}-org-ruleset-{_slug(branch.pattern)}",
-            github.OrganizationRulesetArgs(
+            gh.OrganizationRulesetArgs(
                 name=f"delivery-gate {spec.name} {branch.pattern}",
                 target="branch",
                 enforcement="active",
@@ -370,18 +367,18 @@ class RepositoryGate(pulumi.ComponentResource):
         pattern = ref.removeprefix("refs/heads/")
         declare(
             f"{self._name}-org-ruleset-create-{_slug(pattern)}",
-            github.OrganizationRulesetArgs(
+            gh.OrganizationRulesetArgs(
                 name=f"delivery-gate {self._spec.name} create {pattern}",
                 target="branch",
                 enforcement="active",
                 conditions=_in_repository(self._spec.name, ref),
                 bypass_actors=[
-                    github.OrganizationRulesetBypassActorArgs(
+                    gh.OrganizationRulesetBypassActorArgs(
                         actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
                     )
                     for team in self._spec.release_branch_creators
                 ],
-                rules=github.OrganizationRulesetRulesArgs(creation=True),
+                rules=gh.OrganizationRulesetRulesArgs(creation=True),
             ),
             opts,
         )
@@ -397,14 +394,13 @@ class RepositoryGate(pulumi.ComponentResource):
         pull request, which `protect` would refuse; none of them is the gate (the default branch is,
         and the merge gate protects it)."""
         spec = self._spec
-        branch = github.Branch(
+        branch = declare(
             f"{self._name}-files-branch",
-            repository=spec.name,
-            branch=update.branch,
-            source_branch=update.base,
+            gh.BranchArgs(repository=spec.name, branch=update.branch, source_branch=update.base),
             # Deleting a superseded gate branch closes its pull request if it is still open.
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["branch", "sourceBranch"]),
+            pulumi.ResourceOptions(parent=self, replace_on_changes=["branch", "sourceBranch"]),
         )
+        branch_name = output(branch, "branch")
         committed: list[pulumi.Resource] = []
         for file in files:
             name = f"{self._name}-file-{_slug(file.path)}"
@@ -420,9 +416,9 @@ class RepositoryGate(pulumi.ComponentResource):
             committed.append(
                 declare(
                     name,
-                    github.RepositoryFileArgs(
+                    gh.RepositoryFileArgs(
                         repository=spec.name,
-                        branch=branch.branch,
+                        branch=branch_name,
                         file=file.path,
                         content=content,
                         commit_message=file.commit_message,
@@ -440,10 +436,10 @@ class RepositoryGate(pulumi.ComponentResource):
             )
         declare(
             f"{self._name}-files-pr",
-            github.RepositoryPullRequestArgs(
+            gh.RepositoryPullRequestArgs(
                 base_repository=spec.name,
                 base_ref=update.base,
-                head_ref=branch.branch,
+                head_ref=branch_name,
                 title=update.title,
                 body=update.body,
                 maintainer_can_modify=False,
@@ -465,19 +461,19 @@ class RepositoryGate(pulumi.ComponentResource):
         repository's rules keep applying once the gate's file shadows it."""
         spec = self._spec
         reads = {
-            location: github.get_repository_file_output(
-                repository=f"{spec.owner}/{spec.name}",
-                file=location,
-                branch=spec.default_branch,
-                opts=pulumi.InvokeOutputOptions(parent=self),
+            location: gh.get_repository_file(
+                f"{spec.owner}/{spec.name}",
+                location,
+                spec.default_branch,
+                pulumi.InvokeOutputOptions(parent=self),
             )
             for location in codeowners.LOCATIONS
         }
         lines = tuple(file.content.splitlines())
         repository = f"{spec.owner}/{spec.name}"
 
-        def splice(found: list[github.GetRepositoryFileResult]) -> str:
-            contents = [result.content for result in found]
+        def splice(found: list[Any]) -> str:
+            contents = [gh.answered(answer, "content") for answer in found]
             base, moved_from = codeowners.adopted(dict(zip(reads, contents, strict=True)))
             if moved_from is not None:
                 pulumi.log.warn(
@@ -510,55 +506,59 @@ class RepositoryGate(pulumi.ComponentResource):
         pattern = ref.removeprefix("refs/heads/")
         declare(
             f"{self._name}-ruleset-create-{_slug(pattern)}",
-            github.RepositoryRulesetArgs(
+            gh.RepositoryRulesetArgs(
                 repository=self._spec.name,
                 name=f"delivery-gate create {pattern}",
                 target="branch",
                 enforcement="active",
                 conditions=_on_ref(ref),
                 bypass_actors=[
-                    github.RepositoryRulesetBypassActorArgs(
+                    gh.RepositoryRulesetBypassActorArgs(
                         actor_id=self._lookups.team_id(team), actor_type="Team", bypass_mode="always"
                     )
                     for team in self._spec.release_branch_creators
                 ],
-                rules=github.RepositoryRulesetRulesArgs(creation=True),
+                rules=gh.RepositoryRulesetRulesArgs(creation=True),
             ),
             opts,
         )
 
     # -- this stack's deployment environment ------------------------------------------------
 
-    def _environment(self, env: Environment) -> github.RepositoryEnvironment:
+    def _environment(self, env: Environment) -> pulumi.Output[str]:
+        """The environment, its variables and deployment branches; the environment's name."""
         opts = pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment)
         reviewers = None
         if not env.reviewers.empty:
             reviewers = [
-                github.RepositoryEnvironmentReviewerArgs(
+                gh.RepositoryEnvironmentReviewerArgs(
                     teams=[self._lookups.team_id(team) for team in env.reviewers.teams] or None,
                     users=[self._lookups.user_id(user) for user in env.reviewers.users] or None,
                 )
             ]
-        resource = github.RepositoryEnvironment(
+        resource = declare(
             f"{self._name}-env-{env.name}",
-            repository=self._spec.name,
-            environment=env.name,
-            wait_timer=env.wait_timer_minutes,
-            prevent_self_review=env.prevent_self_review,
-            # Production approvals bind admins too (DP: reached only after staging validation).
-            can_admins_bypass=False,
-            reviewers=reviewers,
-            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
-                protected_branches=False, custom_branch_policies=True
+            gh.RepositoryEnvironmentArgs(
+                repository=self._spec.name,
+                environment=env.name,
+                wait_timer=env.wait_timer_minutes,
+                prevent_self_review=env.prevent_self_review,
+                # Production approvals bind admins too (DP: reached only after staging validation).
+                can_admins_bypass=False,
+                reviewers=reviewers,
+                deployment_branch_policy=gh.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                    protected_branches=False, custom_branch_policies=True
+                ),
             ),
-            opts=opts,
+            opts,
         )
+        name = output(resource, "environment")
         for variable, value in self._spec.environment_variables:
             declare(
                 f"{self._name}-env-{env.name}-var-{_slug(variable)}",
-                github.ActionsEnvironmentVariableArgs(
+                gh.ActionsEnvironmentVariableArgs(
                     repository=self._spec.name,
-                    environment=resource.environment,
+                    environment=name,
                     variable_name=variable,
                     value=value,
                 ),
@@ -567,31 +567,31 @@ class RepositoryGate(pulumi.ComponentResource):
         for pattern in env.deployment_branches:
             declare(
                 f"{self._name}-env-{env.name}-branch-{_slug(pattern)}",
-                github.RepositoryEnvironmentDeploymentPolicyArgs(
+                gh.RepositoryEnvironmentDeploymentPolicyArgs(
                     repository=self._spec.name,
-                    environment=resource.environment,
+                    environment=name,
                     branch_pattern=pattern,
                 ),
                 pulumi.ResourceOptions(parent=self, protect=self._spec.protect_environment),
             )
-        return resource
+        return name
 
 
-def _in_repository(repository: str, ref: str) -> github.OrganizationRulesetConditionsArgs:
+def _in_repository(repository: str, ref: str) -> dict[str, Any]:
     """An organisation ruleset condition on one ref pattern of one repository; renaming the
     repository is prevented, since a renamed repository would fall outside the condition."""
-    return github.OrganizationRulesetConditionsArgs(
-        ref_name=github.OrganizationRulesetConditionsRefNameArgs(includes=[ref], excludes=[]),
-        repository_name=github.OrganizationRulesetConditionsRepositoryNameArgs(
+    return gh.OrganizationRulesetConditionsArgs(
+        ref_name=gh.OrganizationRulesetConditionsRefNameArgs(includes=[ref], excludes=[]),
+        repository_name=gh.OrganizationRulesetConditionsRepositoryNameArgs(
             includes=[repository], excludes=[], protected=True
         ),
     )
 
 
-def _on_ref(ref: str) -> github.RepositoryRulesetConditionsArgs:
+def _on_ref(ref: str) -> dict[str, Any]:
     """A ruleset condition on one ref pattern."""
-    return github.RepositoryRulesetConditionsArgs(
-        ref_name=github.RepositoryRulesetConditionsRefNameArgs(includes=[ref], excludes=[])
+    return gh.RepositoryRulesetConditionsArgs(
+        ref_name=gh.RepositoryRulesetConditionsRefNameArgs(includes=[ref], excludes=[])
     )
 
 
