@@ -19,6 +19,7 @@ from pulumi import _types as sdk_types
 from pulumi_github import _utilities as github_utilities
 
 from gate.components import declare as gh
+from gate.components import provider_defaults
 from gate.components.declare import declare
 from gate.offline import engine
 from gate.offline.engine import run_program
@@ -231,24 +232,26 @@ def test_the_arguments_are_held_as_the_sdks_class_holds_them() -> None:
     assert held.properties == {names[python]: value for python, value in vars(typed).items()}
 
 
-def test_the_version_is_the_sdks() -> None:
+def test_the_version_and_plugin_url_are_the_sdks() -> None:
     defaults = github_utilities.get_resource_opts_defaults()
-    assert gh.sdk_version() == defaults.version
-    assert gh._resource_defaults().plugin_download_url == defaults.plugin_download_url
+    ours = provider_defaults.resource_defaults(gh.PACKAGE)
+    assert (ours.version, ours.plugin_download_url) == (defaults.version, defaults.plugin_download_url)
     invoke_defaults = github_utilities.get_invoke_opts_defaults()
     assert (invoke_defaults.version, invoke_defaults.plugin_download_url) == (
-        gh.sdk_version(),
-        gh._PLUGIN_DOWNLOAD_URL,
+        provider_defaults.sdk_version(gh.PACKAGE),
+        provider_defaults.PLUGIN_DOWNLOAD_URL,
     )
 
 
 def test_a_pre_release_version_is_converted_by_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
-    gh.sdk_version.cache_clear()
+    provider_defaults.sdk_version.cache_clear()
     monkeypatch.setattr(importlib.metadata, "version", lambda package: "6.16.0a1700000000")
     try:
-        assert gh.sdk_version() == github_utilities.get_version()  # type: ignore[no-untyped-call]  # the SDK's own, not the PEP 440 text
+        # The SDK's own conversion, not the PEP 440 text.
+        expected = github_utilities.get_version()  # type: ignore[no-untyped-call]
+        assert provider_defaults.sdk_version(gh.PACKAGE) == expected
     finally:
-        gh.sdk_version.cache_clear()
+        provider_defaults.sdk_version.cache_clear()
 
 
 def test_declare_leaves_the_callers_options_alone_and_refuses_other_args(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from gate.components import kubernetes
+from gate.components import kubernetes, provider_defaults
 from tests.support.wire import registered_requests, without_name
 
 # One manifest per kind: metadata with labels and annotations, nested camelCase fields, lists of
@@ -219,10 +219,57 @@ def test_another_kind_is_a_custom_resource() -> None:
     assert kubernetes.type_token("v1", "Pod") is None
 
 
-def test_importing_and_declaring_imports_no_api_group(tmp_path: Path) -> None:
-    # Issue 14: a one-repository plan is mostly imports; a kind's class module (and its API group's
-    # input and output types) is never imported to declare it.
-    manifests = [_manifest(*key) for key in sorted(SAMPLES)]
+CUSTOM_RESOURCES = [
+    {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": METADATA,
+        "spec": {"strategy": {"canary": {"steps": [{"setWeight": 10}, {"pause": {"duration": "5m"}}]}}},
+    },
+    {
+        "apiVersion": "core.openfeature.dev/v1beta1",
+        "kind": "FeatureFlag",
+        "metadata": {"name": "flags", "namespace": "gate"},
+        "spec": {"flagSpec": {"flags": {"new_checkout": {"state": "ENABLED", "defaultVariant": "off"}}}},
+    },
+]
+
+
+@pytest.mark.parametrize("protect", [False, True])
+@pytest.mark.parametrize("manifest", CUSTOM_RESOURCES, ids=lambda m: m["kind"])
+def test_a_crds_kind_is_registered_as_apiextensions_custom_resource_registers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest: dict[str, Any], protect: bool
+) -> None:
+    depends = "[first]" if protect else "[]"
+    text = json.dumps(manifest)
+    program = (
+        PROGRAM
+        + f"manifest = json.loads({text!r})\n"
+        + "k8s.apiextensions.CustomResource('typed', api_version=manifest['apiVersion'],"
+        + " kind=manifest['kind'], metadata=manifest['metadata'], spec=manifest['spec'],"
+        + f" opts=pulumi.ResourceOptions(parent=holder, delete_before_replace=True, depends_on={depends},"
+        + f" protect={protect}))\n"
+        + f"declare_manifest('lean', manifest, parent=holder, depends_on={depends}, protect={protect})\n"
+    )
+    requests = registered_requests(tmp_path, monkeypatch, program)
+    lean = requests[f"lean-{manifest['kind'].lower()}-{manifest['metadata']['name']}"]
+    assert lean.type == f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}"
+    assert without_name(lean) == without_name(requests["typed"]), (requests["typed"], lean)
+
+
+def test_the_version_and_plugin_url_are_the_sdks() -> None:
+    from pulumi_kubernetes import _utilities  # noqa: PLC0415 - the reference
+
+    defaults = _utilities.get_resource_opts_defaults()
+    ours = provider_defaults.resource_defaults(kubernetes._PACKAGE)
+    assert (ours.version, ours.plugin_download_url) == (defaults.version, defaults.plugin_download_url)
+
+
+def test_importing_and_declaring_imports_no_kubernetes_sdk_module(tmp_path: Path) -> None:
+    # Issue 14: a one-repository plan is mostly imports; declaring a manifest of every kind, a CRD's
+    # included, imports no module of pulumi-kubernetes (a kind's class module imports its API group's
+    # input and output types; the package's `_utilities` a version parser).
+    manifests = [_manifest(*key) for key in sorted(SAMPLES)] + CUSTOM_RESOURCES
     program = tmp_path / "__main__.py"
     program.write_text(
         "import json, sys\n"
@@ -231,16 +278,13 @@ def test_importing_and_declaring_imports_no_api_group(tmp_path: Path) -> None:
         "holder = pulumi.ComponentResource('demo:index:Holder', 'holder')\n"
         f"for manifest in json.loads({json.dumps(manifests)!r}):\n"
         "    declare_manifest('m', manifest, parent=holder)\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith('pulumi_kubernetes.') and m.count('.') >= 2\n"
-        "                and not m.startswith(('pulumi_kubernetes.apiextensions.',\n"
-        "                                      'pulumi_kubernetes.meta.v1')))\n"
-        "pulumi.export('loaded', [m for m in loaded if type(sys.modules[m]).__name__ != '_LazyModule'])\n",
+        "pulumi.export('loaded', sorted(m for m in sys.modules if m.startswith('pulumi_kubernetes')))\n",
         encoding="utf-8",
     )
     code = (
         "import sys\nfrom pathlib import Path\nfrom gate.offline.engine import run_program\n"
         f"recording = run_program(Path({str(program)!r}), project='demo', stack='test', config={{}})\n"
-        "print(recording.outputs['loaded'])"
+        "print(len(recording.resources), recording.outputs['loaded'])"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == f"{len(manifests) + 1} []"  # the holder besides

@@ -27,15 +27,18 @@ reads one: `branch`, `environment`); a lookup's answer is a dict under the provi
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from gate.components.provider_defaults import apply_provider_defaults
+from gate.components.provider_defaults import (
+    PLUGIN_DOWNLOAD_URL,
+    apply_provider_defaults,
+    resource_defaults,
+    sdk_version,
+)
 
 PACKAGE = "pulumi_github"
 # The provider's package name: its provider resources' type is `pulumi:providers:github`.
@@ -215,23 +218,6 @@ RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs = InputArgs(
 )
 
 
-@functools.cache
-def sdk_version() -> str:
-    """The version every pulumi-github class and function sends (it decides the provider plugin
-    `pulumi up` downloads): the package's, which for a release is already semver. A pre-release's
-    PEP 440 version is converted by the SDK's own code (importing it, for that case only)."""
-    version = importlib.metadata.version(PACKAGE)
-    if re.fullmatch(r"\d+\.\d+\.\d+", version):
-        return version
-    from pulumi_github import _utilities  # noqa: PLC0415 - only for a pre-release's conversion
-
-    return str(_utilities.get_version())  # type: ignore[no-untyped-call]
-
-
-# pulumi-github sets no plugin download URL (its generated `get_plugin_download_url` returns None).
-_PLUGIN_DOWNLOAD_URL = None
-
-
 def _copied(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
     """A shallow copy, as `copy.copy` (and the SDK's `ResourceOptions._copy`) makes it, without its
     generic reduce-and-rebuild path."""
@@ -255,13 +241,8 @@ def declare(name: str, args: ResourceArgs, opts: pulumi.ResourceOptions) -> pulu
     # The caller's options are shared between resources; the version goes on a copy, where the
     # resource class's merge would put it (the caller's own version, if any, wins there too).
     options = _copied(opts)
-    apply_provider_defaults(options, _resource_defaults())
+    apply_provider_defaults(options, resource_defaults(PACKAGE))
     return pulumi.CustomResource(args.token, name, args.properties, options)
-
-
-@functools.cache
-def _resource_defaults() -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(version=sdk_version(), plugin_download_url=_PLUGIN_DOWNLOAD_URL)
 
 
 def output(resource: pulumi.Resource, property_name: str) -> pulumi.Output[Any]:
@@ -282,7 +263,7 @@ def provider(
         "owner": owner,
         "token": None if token is None else pulumi.Output.secret(token),
     }
-    options = pulumi.ResourceOptions.merge(_resource_defaults(), opts)
+    options = pulumi.ResourceOptions.merge(resource_defaults(PACKAGE), opts)
     options = pulumi.ResourceOptions.merge(
         options, pulumi.ResourceOptions(additional_secret_outputs=["token"])
     )
@@ -293,7 +274,7 @@ def _invoke(token: str, arguments: dict[str, Any], opts: pulumi.InvokeOutputOpti
     """An SDK `get_*_output` function's call: the arguments under the provider's names (None ones
     included, as the SDK passes them; none is sent), the SDK's version; the answer untranslated."""
     options = pulumi.InvokeOutputOptions.merge(
-        pulumi.InvokeOptions(version=sdk_version(), plugin_download_url=_PLUGIN_DOWNLOAD_URL), opts
+        pulumi.InvokeOptions(version=sdk_version(PACKAGE), plugin_download_url=PLUGIN_DOWNLOAD_URL), opts
     )
     return pulumi.runtime.invoke_output(token, arguments, opts=options)
 

@@ -110,9 +110,7 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
                             actor_type="OrganizationAdmin", bypass_mode="always"
                         ),
                     ],
-                    rules=gh.RepositoryRulesetRulesArgs(
-                        update=True, deletion=True, non_fast_forward=True
-                    ),
+                    rules=gh.RepositoryRulesetRulesArgs(update=True, deletion=True, non_fast_forward=True),
                 ),
                 child,
             )
@@ -134,9 +132,7 @@ class CentralWorkflowRepository(pulumi.ComponentResource):
         if referenced_id is not None:
             self.repository_id = pulumi.Output.from_input(referenced_id)
         else:
-            self.repository_id = gh.get_repository_id(
-                args.full_name, pulumi.InvokeOutputOptions(parent=self)
-            )
+            self.repository_id = gh.get_repository_id(args.full_name, pulumi.InvokeOutputOptions(parent=self))
         self.register_outputs({"repositoryId": self.repository_id, "branch": branch_name})
 
 
@@ -211,9 +207,7 @@ class RepositoryGate(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, protect=args.protect_environment),
             )
 
-        self.environment = (
-            environment if environment is not None else pulumi.Output.from_input("")
-        )
+        self.environment = environment if environment is not None else pulumi.Output.from_input("")
         self.protected_branches = pulumi.Output.from_input([b.pattern for b in args.branches])
         self.register_outputs({"environment": self.environment, "protectedBranches": self.protected_branches})
 
