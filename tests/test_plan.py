@@ -361,3 +361,18 @@ def test_the_root_hash_is_taken_over_the_canonical_json_in_pieces(document: dict
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_json(document) == canonical.encode("utf-8")
     assert root_hash(document) == "sha256:" + hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def test_the_reused_encoder_refuses_what_json_dumps_refuses_and_has_a_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gate.offline import plan as plan_module  # noqa: PLC0415 - its encoder is swapped below
+
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        canonical_json({"a": {1}})
+    document = {"b": [1.5, None, "é"], "a": {"y": True, "x": "${{ x }}"}}
+    expected = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert canonical_json(document) == expected
+    # Without the C accelerator (another interpreter), the Python encoder writes the same bytes.
+    monkeypatch.setattr(plan_module, "_ENCODE", None)
+    assert canonical_json(document) == expected

@@ -135,12 +135,26 @@ def _resource_entry(resource: RegisteredResource) -> dict[str, Any]:
 
 # What `json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` builds on
 # every call, built once: the root hash encodes each of a plan's tens of thousands of items apart.
-_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# Without the circular-reference check, for which `dumps` keeps a dict of every container it is in:
+# a plan is decoded JSON and protobuf values, never circular (0.03 s of a 500-repository root hash).
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+_ENCODE = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(
+        None, _CANONICAL_ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+)
 
 
 def canonical_json(document: Any) -> bytes:
     """The compact canonical form the root hash is taken over."""
-    return _CANONICAL_ENCODER.encode(document).encode("utf-8")
+    if _ENCODE is None or type(document) is str:
+        return _CANONICAL_ENCODER.encode(document).encode("utf-8")
+    return "".join(_ENCODE(document, 0)).encode("utf-8")
 
 
 def root_hash(plan: dict[str, Any]) -> str:
