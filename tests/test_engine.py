@@ -922,6 +922,9 @@ def test_the_sdk_invoke_path_the_fast_one_stands_for_is_where_and_what_it_expect
     # The provider SDKs' *_output functions call it through the package, where the run swaps it.
     github_source = inspect.getsource(importlib.import_module("pulumi_github.get_repository_file"))
     assert "pulumi.runtime.invoke_output('github:index/getRepositoryFile:getRepositoryFile'" in github_source
+    # So do the gate's lookups, which send what those functions send (gate/components/declare.py).
+    declare_source = inspect.getsource(importlib.import_module("gate.components.declare"))
+    assert "return pulumi.runtime.invoke_output(token, arguments, opts=options)" in declare_source
 
 
 DEPENDS_ON_PROGRAM = """
@@ -1009,6 +1012,106 @@ def test_the_depends_on_function_replaced_is_the_one_the_sdk_calls() -> None:
     assert "all_deps = await _resolve_depends_on(depends_on)" in source
     # Its answer for a resource: no resources of its own and the resource as its value.
     assert "direct_dep = await inner.future()" in inspect.getsource(sdk_depends_on._resolve_depends_on)
+
+
+EXPAND_PROGRAM = """
+import asyncio
+import pulumi
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import resource_cycle_breaker as cycles
+from gate.offline import engine
+
+holder = pulumi.ComponentResource("demo:index:Holder", "holder")
+a = pulumi.CustomResource("demo:index:Thing", "a", {"x": "1"}, pulumi.ResourceOptions(parent=holder))
+b = pulumi.CustomResource("demo:index:Thing", "b", {"x": "2"}, pulumi.ResourceOptions(depends_on=[a]))
+provider = pulumi.ProviderResource("demo", "p")
+
+
+def fresh(name):
+    return pulumi.CustomResource("demo:index:Thing", name, {"x": name})
+
+
+def dependencies(resource):
+    return sorted(d._name for d in cycles._deps(resource))
+
+
+async def answer(function, deps, source):
+    try:
+        expanded = await function(deps, source)
+    except RuntimeError as error:
+        return ["refused", str(error).splitlines()[0]]
+    declared = dependencies(source) if source else None
+    return [sorted(expanded), sorted(r._name for r in expanded.values()), declared]
+
+
+async def compare():
+    fast = sdk_resource._expand_dependencies  # the run's: the engine's
+    sdk = engine._SDK_EXPAND_DEPENDENCIES
+    answers = {"swapped": fast is not sdk and fast is engine._expand_dependencies}
+    cases = {
+        "empty": lambda: [],
+        "custom": lambda: [a, b, a],
+        "a set, a provider": lambda: {b, provider},
+        "no source": lambda: [a, b],
+        "component": lambda: [holder, b],
+        "cycle": lambda: [b],
+    }
+    for name, deps in cases.items():
+        sources = {"fast": fresh(name + "-fast"), "sdk": fresh(name + "-sdk")}
+        if name == "no source":
+            sources = {"fast": None, "sdk": None}
+        if name == "cycle":
+            sources = {"fast": a, "sdk": a}  # b depends on a: a depending on b closes a cycle
+        mine = await answer(fast, deps(), sources["fast"])
+        sdks = await answer(sdk, deps(), sources["sdk"])
+        answers[name] = [mine, sdks]
+    return answers
+
+
+pulumi.export("answers", pulumi.Output.from_input(asyncio.ensure_future(compare())))
+"""
+
+
+def test_custom_resources_dependencies_are_expanded_as_the_sdk_expands_them(tmp_path: Path) -> None:
+    answers = run(write_program(tmp_path, EXPAND_PROGRAM)).outputs["answers"]
+    assert answers.pop("swapped") is True
+    for name, (mine, sdks) in answers.items():
+        assert mine == sdks, name
+    urn = "urn:pulumi:test::demo::demo:index:Thing::"
+    # The URNs and resources, and each dependency declared on the depending resource (the cycle check).
+    assert answers["custom"][0] == [
+        [urn.replace("Thing::", "Holder$demo:index:Thing::") + "a", urn + "b"],
+        ["a", "b"],
+        ["a", "b"],
+    ]
+    assert answers["a set, a provider"][0][1:] == [["b", "p"], ["b", "p"]]
+    # The holder stands for its child; the SDK declares the dependency on both.
+    assert answers["component"][0][1:] == [["a", "b"], ["a", "b", "holder"]]
+    assert answers["cycle"][0] == ["refused", answers["cycle"][1][1]]
+    assert "circular dependency" in answers["cycle"][0][1]
+
+
+def test_the_expand_function_replaced_is_the_one_the_sdk_calls() -> None:
+    # Both callers import it by name from rpc; the engine swaps it in their modules.
+    assert sdk_resource._expand_dependencies is engine._SDK_EXPAND_DEPENDENCIES
+    assert sdk_depends_on._expand_dependencies is engine._SDK_EXPAND_DEPENDENCIES
+    assert (sdk_resource, sdk_depends_on) == engine._EXPANDING_MODULES
+    assert list(inspect.signature(sdk_rpc._expand_dependencies).parameters) == ["deps", "from_resource"]
+    assert "await _expand_dependencies(deps, from_resource=res)" in inspect.getsource(
+        sdk_resource.prepare_resource
+    )
+    assert "await _expand_dependencies(all_deps, from_resource)" in inspect.getsource(
+        sdk_depends_on._resolve_depends_on_urns
+    )
+    # What it does for a custom resource: declare the dependency (the cycle check), await the URN.
+    source = inspect.getsource(sdk_rpc._add_dependency)
+    for line in (
+        "declare_dependency(from_resource, res) if from_resource else True",
+        "if isinstance(res, ComponentResource) and not res._remote:",
+        "urn = await res.urn.future()",
+        "deps[urn] = res",
+    ):
+        assert line in source, line
 
 
 SHARED_TEXT_PROGRAM = """

@@ -37,6 +37,7 @@ from pulumi.runtime import config as _config
 from pulumi.runtime import known_types as _known_types
 from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import resource as _resource
+from pulumi.runtime import resource_cycle_breaker as _cycle_breaker
 from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime import stack as _stack
@@ -741,6 +742,41 @@ async def _resolve_depends_on(depends_on: Any) -> set[Any]:
     return answer
 
 
+# The SDK's, which prepare_resource (property dependencies) and _resolve_depends_on_urns (depends_on)
+# call under the name they imported it as, in their own modules.
+_SDK_EXPAND_DEPENDENCIES = _rpc._expand_dependencies
+_EXPAND_DEPENDENCIES = "_expand_dependencies"
+_EXPANDING_MODULES = (_resource, _depends_on)
+
+
+async def _expand_dependencies(deps: Iterable[Any], from_resource: Any) -> dict[str, Any]:
+    """`pulumi.runtime.rpc._expand_dependencies` (URN -> resource of what `deps` stands for) when
+    every one is a custom resource, each of which stands for itself.
+
+    The SDK walks each dependency through a coroutine of its own (`_add_dependency`), importing the
+    resource classes on every step, to expand a local component into its children; a custom
+    resource is declared as a dependency of `from_resource` (the cycle check) and its URN awaited.
+    A plan's resources depend on custom resources only (a file on its branch, a variable on its
+    environment, a pull request on its files: 14,000 at 500 repositories), so this does the same
+    two things in one coroutine, in the same order. Anything else (a component, a dependency that
+    would close a cycle, which the SDK refuses or skips) goes to the SDK, whose walk declares the
+    same dependencies again (declaring one twice is declaring it once).
+    """
+    resources = list(deps)
+    if not all(isinstance(resource, pulumi.CustomResource) for resource in resources):
+        return await _SDK_EXPAND_DEPENDENCIES(resources, from_resource)
+    if from_resource is not None:
+        for resource in resources:
+            if not _cycle_breaker.declare_dependency(from_resource, resource):
+                return await _SDK_EXPAND_DEPENDENCIES(resources, from_resource)
+    expanded: dict[str, Any] = {}
+    for resource in resources:
+        urn = await resource.urn.future()
+        if urn:
+            expanded[urn] = resource
+    return expanded
+
+
 def _contains_unknowns(val: Any) -> bool:
     """`pulumi.runtime.rpc.contains_unknowns`: whether an Unknown is anywhere in `val`, through dicts
     and lists, each object looked into once.
@@ -1057,7 +1093,8 @@ async def _invoked(
 @contextlib.contextmanager
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
-    checks, plain `depends_on` lists taken as they are, one future per property, the type
+    checks, plain `depends_on` lists taken as they are, custom resources' dependencies expanded in
+    one coroutine, one future per property, the type
     functions answered once per type (and, once the run's settings exist, `_run_output_tracking`),
     long texts kept once (`shared_text`). The SDK functions are swapped back afterwards
     (module attributes: one run at a time, as `run_program` already requires for the runtime's
@@ -1069,6 +1106,8 @@ def _fast_runtime() -> Iterator[None]:
     _stack.wait_for_rpcs = _wait_for_rpcs
     _resource.create_urn = _create_urn
     _depends_on._resolve_depends_on = _resolve_depends_on
+    for module in _EXPANDING_MODULES:
+        setattr(module, _EXPAND_DEPENDENCIES, _expand_dependencies)
     _rpc.contains_unknowns = _contains_unknowns
     _rpc.transfer_properties = _transfer_properties
     for name, function in _SDK_TYPE_FUNCTIONS.items():
@@ -1082,6 +1121,8 @@ def _fast_runtime() -> Iterator[None]:
         _resource._get_stack_trace, _stack.wait_for_rpcs = saved[0], saved[1]
         _resource.create_urn, _rpc.contains_unknowns = _SDK_CREATE_URN, _SDK_CONTAINS_UNKNOWNS
         _depends_on._resolve_depends_on = _SDK_RESOLVE_DEPENDS_ON
+        for module in _EXPANDING_MODULES:
+            setattr(module, _EXPAND_DEPENDENCIES, _SDK_EXPAND_DEPENDENCIES)
         _rpc.transfer_properties = _SDK_TRANSFER_PROPERTIES
         pulumi.runtime.invoke_output = _SDK_INVOKE_OUTPUT
 
