@@ -1093,8 +1093,8 @@ def test_custom_resources_dependencies_are_expanded_as_the_sdk_expands_them(tmp_
 
 def test_the_expand_function_replaced_is_the_one_the_sdk_calls() -> None:
     # Both callers import it by name from rpc; the engine swaps it in their modules.
-    assert sdk_resource._expand_dependencies is engine._SDK_EXPAND_DEPENDENCIES
-    assert sdk_depends_on._expand_dependencies is engine._SDK_EXPAND_DEPENDENCIES
+    for module in (sdk_resource, sdk_depends_on):
+        assert getattr(module, engine._EXPAND_DEPENDENCIES) is engine._SDK_EXPAND_DEPENDENCIES
     assert (sdk_resource, sdk_depends_on) == engine._EXPANDING_MODULES
     assert list(inspect.signature(sdk_rpc._expand_dependencies).parameters) == ["deps", "from_resource"]
     assert "await _expand_dependencies(deps, from_resource=res)" in inspect.getsource(
