@@ -396,8 +396,9 @@ from gate.components import declare as gh
 
 provider = github.Provider("gh", owner="acme", token="t")
 opts = lambda: pulumi.InvokeOutputOptions(provider=provider)
-pulumi.export("typed", {typed})
-pulumi.export("lean", {lean})
+described = lambda value: [value, type(value).__name__]  # the SDK turns an int's float into an int
+pulumi.export("typed", ({typed}).apply(described))
+pulumi.export("lean", ({lean}).apply(described))
 """
     program = tmp_path / "__main__.py"
     program.write_text(source, encoding="utf-8")

@@ -297,10 +297,17 @@ def get_user_id(login: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[A
 
 
 def get_repository_id(full_name: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
-    """`github.get_repository_output(full_name=full_name, opts=opts).repo_id`."""
+    """`github.get_repository_output(full_name=full_name, opts=opts).repo_id`: an int, as the SDK's
+    result class makes the wire's number (a float) for a property it types `int`."""
     arguments = {"description": None, "fullName": full_name, "homepageUrl": None, "name": None}
     answer = _invoke(_token("getRepository", "getRepository"), arguments, opts)
-    return answer.apply(lambda repository: answered(repository, "repoId"))
+    return answer.apply(lambda repository: _integer(answered(repository, "repoId")))
+
+
+def _integer(value: Any) -> Any:
+    # What the SDK's translation of an answer does for a property typed `int` (rpc.py
+    # translate_output_properties): a float becomes an int; anything else is left as it is.
+    return int(value) if isinstance(value, float) else value
 
 
 def get_repository_file(
