@@ -58,48 +58,49 @@ def _wire_names(names: tuple[str, ...]) -> dict[str, str]:
     return {name: wire_name(name) for name in names}
 
 
-def _properties(kind: str, required: tuple[str, ...], arguments: dict[str, Any]) -> dict[str, Any]:
-    """What the SDK's `kind` class holds for `arguments`, under the provider's names."""
-    missing = [name for name in required if arguments.get(name) is None]
-    if missing:
-        raise TypeError(f"{kind}: missing required argument(s) {', '.join(missing)}")
-    # The Args classes keep only what was set (`pulumi.set` is skipped for None).
-    names = _wire_names(tuple(arguments))
-    return {names[name]: value for name, value in arguments.items() if value is not None}
-
-
-class InputArgs:
-    """A nested argument class of pulumi-github (`github.RepositoryRulesetRulesArgs`): called with
-    its keyword arguments, the dict the provider receives for them."""
+class _ArgsClass:
+    """What pulumi-github's argument classes share: a name and required arguments, and the arguments
+    held as the class holds them, under the provider's names."""
 
     def __init__(self, kind: str, required: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.required = required
 
+    def held(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        missing = [name for name in self.required if arguments.get(name) is None]
+        if missing:
+            raise TypeError(f"{self.kind}: missing required argument(s) {', '.join(missing)}")
+        # The Args classes keep only what was set (`pulumi.set` is skipped for None).
+        names = _wire_names(tuple(arguments))
+        return {names[name]: value for name, value in arguments.items() if value is not None}
+
+
+class InputArgs(_ArgsClass):
+    """A nested argument class of pulumi-github (`github.RepositoryRulesetRulesArgs`): called with
+    its keyword arguments, the dict the provider receives for them."""
+
     def __call__(self, **arguments: Any) -> dict[str, Any]:
-        return _properties(self.kind, self.required, arguments)
+        return self.held(arguments)
 
 
 @dataclass(frozen=True)
 class ResourceArgs:
     """A resource's arguments, as its pulumi-github Args class holds them: `declare` registers it."""
 
-    kind: str  # the SDK's Args class, by name
     token: str  # the type token its resource class registers
     properties: dict[str, Any]  # under the provider's names
 
 
-class ResourceArgsClass:
+class ResourceArgsClass(_ArgsClass):
     """A resource's argument class of pulumi-github (`github.RepositoryFileArgs`): called with its
     keyword arguments, what `declare` registers."""
 
     def __init__(self, kind: str, token: str, required: tuple[str, ...]) -> None:
-        self.kind = kind
+        super().__init__(kind, required)
         self.token = token
-        self.required = required
 
     def __call__(self, **arguments: Any) -> ResourceArgs:
-        return ResourceArgs(self.kind, self.token, _properties(self.kind, self.required, arguments))
+        return ResourceArgs(self.token, self.held(arguments))
 
 
 def _token(module: str, resource: str) -> str:
@@ -284,24 +285,31 @@ def answered(answer: Any, key: str) -> Any:
     return None if answer is None else answer.get(key)
 
 
+def _answered_output(
+    token: str, arguments: dict[str, Any], opts: pulumi.InvokeOutputOptions, key: str
+) -> pulumi.Output[Any]:
+    """One property of a lookup's answer: what `github.get_*_output(...).<property>` gives."""
+    return _invoke(token, arguments, opts).apply(lambda answer: answered(answer, key))
+
+
 def get_team_id(slug: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
     """`github.get_team_output(slug=slug, summary_only=True, opts=opts).id`."""
     arguments = {"membershipType": None, "resultsPerPage": None, "slug": slug, "summaryOnly": True}
-    return _invoke(_token("getTeam", "getTeam"), arguments, opts).apply(lambda team: answered(team, "id"))
+    return _answered_output(_token("getTeam", "getTeam"), arguments, opts, "id")
 
 
 def get_user_id(login: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
     """`github.get_user_output(username=login, opts=opts).id`."""
-    answer = _invoke(_token("getUser", "getUser"), {"username": login}, opts)
-    return answer.apply(lambda user: answered(user, "id"))
+    return _answered_output(_token("getUser", "getUser"), {"username": login}, opts, "id")
 
 
 def get_repository_id(full_name: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Any]:
     """`github.get_repository_output(full_name=full_name, opts=opts).repo_id`: an int, as the SDK's
     result class makes the wire's number (a float) for a property it types `int`."""
     arguments = {"description": None, "fullName": full_name, "homepageUrl": None, "name": None}
-    answer = _invoke(_token("getRepository", "getRepository"), arguments, opts)
-    return answer.apply(lambda repository: _integer(answered(repository, "repoId")))
+    return _answered_output(_token("getRepository", "getRepository"), arguments, opts, "repoId").apply(
+        _integer
+    )
 
 
 def _integer(value: Any) -> Any:

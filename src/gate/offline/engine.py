@@ -1094,12 +1094,11 @@ async def _invoked(
 def _fast_runtime() -> Iterator[None]:
     """For one run: no stack traces, the all-at-once wait, the plain-string URN and unknowns
     checks, plain `depends_on` lists taken as they are, custom resources' dependencies expanded in
-    one coroutine, one future per property, the type
-    functions answered once per type (and, once the run's settings exist, `_run_output_tracking`),
-    long texts kept once (`shared_text`). The SDK functions are swapped back afterwards
-    (module attributes: one run at a time, as `run_program` already requires for the runtime's
-    process-wide settings).
-    The collector is `_collector_off`'s, the run's leftovers `_release_resources`'.
+    one coroutine, one future per property, the type functions answered once per type (and, once
+    the run's settings exist, `_run_output_tracking`), long texts kept once (`shared_text`). The SDK
+    functions are swapped back afterwards (module attributes: one run at a time, as `run_program`
+    already requires for the runtime's process-wide settings). The collector is `_collector_off`'s,
+    the run's leftovers `_release_resources`'.
     """
     saved = (_resource._get_stack_trace, _stack.wait_for_rpcs)
     _resource._get_stack_trace = _no_stack_trace

@@ -152,7 +152,7 @@ _ENCODE = (
 
 def canonical_json(document: Any) -> bytes:
     """The compact canonical form the root hash is taken over."""
-    if _ENCODE is None or type(document) is str:
+    if _ENCODE is None:
         return _CANONICAL_ENCODER.encode(document).encode("utf-8")
     return "".join(_ENCODE(document, 0)).encode("utf-8")
 
