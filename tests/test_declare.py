@@ -371,8 +371,7 @@ LOOKUPS = [
     (
         'github.get_repository_file_output(repository="acme/aos", file="CODEOWNERS", branch="main",'
         " opts=opts()).content",
-        'gh.get_repository_file("acme/aos", "CODEOWNERS", "main", opts()).apply('
-        'lambda found: gh.answered(found, "content"))',
+        'gh.get_repository_file_content("acme/aos", "CODEOWNERS", "main", opts())',
     ),
 ]
 

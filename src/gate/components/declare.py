@@ -318,10 +318,13 @@ def _integer(value: Any) -> Any:
     return int(value) if isinstance(value, float) else value
 
 
-def get_repository_file(
+def get_repository_file_content(
     repository: str, file: str, branch: str, opts: pulumi.InvokeOutputOptions
 ) -> pulumi.Output[Any]:
-    """`github.get_repository_file_output(repository=..., file=..., branch=..., opts=opts)`, the
-    answer as the provider gives it (`answered(found, "content")` is the result's `content`)."""
+    """`github.get_repository_file_output(repository=..., file=..., branch=..., opts=opts).content`:
+    None where the file is not found.
+
+    The content alone, not the whole answer: joining Outputs (`Output.all`) lifts every property of
+    a dict value into an Output of its own, a dozen tasks per read that nobody reads."""
     arguments = {"branch": branch, "file": file, "repository": repository}
-    return _invoke(_token("getRepositoryFile", "getRepositoryFile"), arguments, opts)
+    return _answered_output(_token("getRepositoryFile", "getRepositoryFile"), arguments, opts, "content")

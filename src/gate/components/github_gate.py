@@ -455,7 +455,7 @@ class RepositoryGate(pulumi.ComponentResource):
         repository's rules keep applying once the gate's file shadows it."""
         spec = self._spec
         reads = {
-            location: gh.get_repository_file(
+            location: gh.get_repository_file_content(
                 f"{spec.owner}/{spec.name}",
                 location,
                 spec.default_branch,
@@ -466,8 +466,7 @@ class RepositoryGate(pulumi.ComponentResource):
         lines = tuple(file.content.splitlines())
         repository = f"{spec.owner}/{spec.name}"
 
-        def splice(found: list[Any]) -> str:
-            contents = [gh.answered(answer, "content") for answer in found]
+        def splice(contents: list[str | None]) -> str:
             base, moved_from = codeowners.adopted(dict(zip(reads, contents, strict=True)))
             if moved_from is not None:
                 pulumi.log.warn(
