@@ -219,7 +219,7 @@ def test_the_plain_tag_memo_is_bounded_and_agrees_with_the_resolver(monkeypatch:
     )
     assert_read_alike(text)
     assert len(yamlload._PLAIN_TAGS) == 5
-    resolver = yaml.resolver.Resolver()
+    resolver: Any = yaml.resolver.Resolver()  # PyYAML is untyped
     for value, tag in yamlload._PLAIN_TAGS.items():
         assert tag == resolver.resolve(yaml.ScalarNode, value, (True, False))
     assert_read_alike(text)  # read again, some from the memo and some not
