@@ -4,10 +4,12 @@ tests/test_cli_exit_codes.py has every code and the JSON forms)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,50 @@ def test_a_missing_stack_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_missing_project_exits_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", "dev", "--project-dir", str(tmp_path)]) == 4
     assert "Pulumi.yaml" in capsys.readouterr().err
+
+
+def _deep(path: Path) -> None:
+    # libyaml's C composer recurses: 100,000 nested lists crashed the process (SIGSEGV).
+    path.write_text("name: x\nruntime: python\nextra: " + "[" * 100_000 + "]" * 100_000 + "\n")
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)  # read naively, the plan would wait for a writer forever
+
+
+# Pulumi.yaml as the plan reads it (gate/offline/plan.py read_project): refused with a worded exit 2.
+HOSTILE_PROJECT_FILES: dict[str, tuple[Callable[[Path], object], str]] = {
+    "deep nesting": (_deep, "extra" + "[0]" * 19),
+    "alias": (
+        lambda path: path.write_text("name: &n x\nruntime: python\ndescription: *n\n"),
+        "a YAML anchor at line 1, column 7, the first of 2 anchors and aliases; allowed: values written "
+        "out in full (project files never need anchors",
+    ),
+    "tag": (
+        lambda path: path.write_text("name: !!binary eA==\nruntime: python\n"),
+        "an explicit YAML tag at line 1, column 7; allowed: plain YAML values (project files never need",
+    ),
+    "not utf-8": (lambda path: path.write_bytes(b"name: \xff\n"), "not UTF-8 (invalid start byte at byte 6)"),
+    "oversized": (
+        lambda path: path.write_text("name: x\n# " + "x" * 1024 * 1024 + "\n"),
+        "larger than 1048576 bytes",
+    ),
+    "fifo": (_fifo, "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_PROJECT_FILES))
+def test_a_hostile_project_file_exits_2_with_the_message_and_no_traceback(tmp_path: Path, case: str) -> None:
+    project = project_with(tmp_path, "config:\n  github:owner: acme\n  delivery-gate:environment: dev\n")
+    write, expected = HOSTILE_PROJECT_FILES[case]
+    write(project / "Pulumi.yaml")
+    completed = gate("plan", "--stack", "dev", "--project-dir", str(project), "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert completed.stderr.startswith(f"error: {project / 'Pulumi.yaml'}: cannot read the project file: ")
+    assert expected in completed.stderr, completed.stderr[:1000]
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_diff_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

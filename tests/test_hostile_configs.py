@@ -72,6 +72,11 @@ CASES: dict[str, tuple[str, str]] = {
         "- delivery-gate:labels" + "[0]" * 19 + "...: got '" + "[" * 40 + "'; nested 65 levels deep at "
         "line 7, column 87; allowed: at most 64 levels of maps and lists",
     ),
+    "deep-nesting-one-mebibyte": (
+        "dev",
+        "- delivery-gate:labels" + "[0]" * 19 + "...: got '" + "[" * 40 + "'; nested 65 levels deep at "
+        "line 8, column 87; allowed: at most 64 levels of maps and lists",
+    ),
     "oversized": (
         "dev",
         "error: stacks/Pulumi.dev.yaml: cannot read the stack file: larger than 1048576 bytes; allowed: a "
@@ -299,12 +304,19 @@ CASES: dict[str, tuple[str, str]] = {
 }
 
 # Run in a child process under a timeout and an address-space limit: without the guard, the first
-# never finishes (and the loader would echo the expanded value) and the second overflows the stack.
-IN_A_CHILD_PROCESS = {"alias-bomb", "deep-nesting"}
+# never finishes (and the loader would echo the expanded value), the second overflows the stack and
+# the third keeps libyaml's parser busy for minutes unless the scan stops at the first level too deep.
+IN_A_CHILD_PROCESS = {"alias-bomb", "deep-nesting", "deep-nesting-one-mebibyte"}
 
 
 def _pad_beyond_one_mebibyte(project: Path, path: Path) -> None:
     path.write_text(path.read_text() + "# " + "x" * (1024 * 1024) + "\n")
+
+
+def _nest_half_a_million_lists(project: Path, path: Path) -> None:
+    depth = 500_000
+    path.write_text(path.read_text() + "  delivery-gate:labels: " + "[" * depth + "]" * depth + "\n")
+    assert path.stat().st_size < 1024 * 1024  # refused for its depth, not its size
 
 
 def _link_suggestion_to_dev_zero(project: Path, path: Path) -> None:
@@ -315,6 +327,7 @@ def _link_suggestion_to_dev_zero(project: Path, path: Path) -> None:
 # What a case needs beyond its stack file (kept out of the repository: a 1 MiB file, a device link).
 SETUP: dict[str, Callable[[Path, Path], None]] = {
     "oversized": _pad_beyond_one_mebibyte,
+    "deep-nesting-one-mebibyte": _nest_half_a_million_lists,
     "slo-symlink-out": _link_suggestion_to_dev_zero,
 }
 

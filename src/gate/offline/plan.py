@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gate.errors import GateError, InputOutputError
+from gate.errors import GateError, InputOutputError, PolicyError
 from gate.offline.engine import Recording, RegisteredResource, RegisterHook, run_program
 from gate.policy.stackfile import read_own_stack_config, to_engine_config
+from gate.policy.yamlguard import MissingFile, StackFileError, UnreadableFile, read_bounded
+from gate.policy.yamlguard import load as load_yaml
 
 PLAN_FILE = "plan.json"
 PROJECT_FILE = "Pulumi.yaml"
@@ -43,16 +43,27 @@ def read_project(project_dir: Path) -> Project:
     """The project name and program file from Pulumi.yaml (`main` may name a file or directory)."""
     path = project_dir / PROJECT_FILE
     try:
-        # libyaml's safe loader: safe_load's reading, without a pure-Python scan on every plan.
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    except FileNotFoundError:
-        raise PlanFileUnreadable(
-            f"{path}: not found; --project-dir must name the directory holding it", file=str(path)
-        ) from None
-    except OSError as error:
+        # As a stack file is read (gate/policy/yamlguard.py): at most 1 MiB of a regular file, read
+        # without blocking, and no alias, tag or deep nesting reaching libyaml's loader, whose C
+        # composer recurses (a hundred thousand `[` crash the process).
+        document = load_yaml(read_bounded(path).decode("utf-8"), str(path), what="project file")
+    except MissingFile as error:
+        if not path.exists() and not path.is_symlink():
+            raise PlanFileUnreadable(
+                f"{path}: not found; --project-dir must name the directory holding it", file=str(path)
+            ) from None
         raise PlanFileUnreadable(f"{path}: cannot read the project file: {error}", file=str(path)) from None
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
+    except UnreadableFile as error:
         raise PlanFileError(f"{path}: cannot read the project file: {error}") from None
+    except UnicodeDecodeError as error:
+        raise PlanFileError(
+            f"{path}: cannot read the project file: not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+    except PolicyError as error:
+        found = "; ".join(problem.render() for problem in error.problems)
+        raise PlanFileError(f"{path}: cannot read the project file: {found}") from None
+    except StackFileError as error:
+        raise PlanFileError(str(error)) from None
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise PlanFileError(f"{path}: expected a map with a `name`")
     main = project_dir / str(document.get("main") or ".")
