@@ -148,7 +148,7 @@ def test_diff_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "~ options.protect:" in capsys.readouterr().out
 
 
-def test_diff_of_a_malformed_plan_exits_2_and_of_a_missing_one_4(
+def test_diff_of_a_malformed_or_hostile_plan_exits_2_and_of_a_missing_one_4(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "broken.json"
@@ -162,6 +162,15 @@ def test_diff_of_a_malformed_plan_exits_2_and_of_a_missing_one_4(
     assert "not a delivery-gate plan" in capsys.readouterr().err
     assert main(["diff", str(tmp_path / "nope.json"), str(broken)]) == 4
     assert "no such plan file" in capsys.readouterr().err
+    # Hostile: Python's JSON reader recurses, and a FIFO would wait for a writer forever.
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert main(["diff", str(deep), str(deep)]) == 2
+    assert f"{deep}: not a plan file: nested too deep for a JSON reader" in capsys.readouterr().err
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert main(["diff", str(fifo), str(fifo)]) == 2
+    assert f"{fifo}: cannot read the plan file: not a regular file" in capsys.readouterr().err
 
 
 def test_diff_exit_codes_in_a_process(tmp_path: Path) -> None:

@@ -17,12 +17,16 @@ from typing import Any
 
 from gate.errors import GateError, InputOutputError, PolicyError
 from gate.offline.engine import Recording, RegisteredResource, RegisterHook, run_program
-from gate.policy.stackfile import read_own_stack_config, to_engine_config
-from gate.policy.yamlguard import MissingFile, StackFileError, UnreadableFile, read_bounded
-from gate.policy.yamlguard import load as load_yaml
+from gate.policy.stackfile import PROJECT_FILE, load_project_file, read_own_stack_config, to_engine_config
+from gate.policy.yamlguard import (
+    MissingFile,
+    StackFileError,
+    StackFileUnreadable,
+    UnreadableFile,
+    read_bounded,
+)
 
 PLAN_FILE = "plan.json"
-PROJECT_FILE = "Pulumi.yaml"
 
 
 class PlanFileError(GateError):
@@ -46,24 +50,18 @@ def read_project(project_dir: Path) -> Project:
         # As a stack file is read (gate/policy/yamlguard.py): at most 1 MiB of a regular file, read
         # without blocking, and no alias, tag or deep nesting reaching libyaml's loader, whose C
         # composer recurses (a hundred thousand `[` crash the process).
-        document = load_yaml(read_bounded(path).decode("utf-8"), str(path), what="project file")
-    except MissingFile as error:
+        document = load_project_file(project_dir)
+    except StackFileUnreadable as error:
         if not path.exists() and not path.is_symlink():
             raise PlanFileUnreadable(
                 f"{path}: not found; --project-dir must name the directory holding it", file=str(path)
             ) from None
-        raise PlanFileUnreadable(f"{path}: cannot read the project file: {error}", file=str(path)) from None
-    except UnreadableFile as error:
-        raise PlanFileError(f"{path}: cannot read the project file: {error}") from None
-    except UnicodeDecodeError as error:
-        raise PlanFileError(
-            f"{path}: cannot read the project file: not UTF-8 ({error.reason} at byte {error.start})"
-        ) from None
+        raise PlanFileUnreadable(str(error), file=str(path)) from None
+    except StackFileError as error:
+        raise PlanFileError(str(error)) from None
     except PolicyError as error:
         found = "; ".join(problem.render() for problem in error.problems)
         raise PlanFileError(f"{path}: cannot read the project file: {found}") from None
-    except StackFileError as error:
-        raise PlanFileError(str(error)) from None
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise PlanFileError(f"{path}: expected a map with a `name`")
     main = project_dir / str(document.get("main") or ".")
@@ -265,15 +263,30 @@ def load_plan(path: Path) -> dict[str, Any]:
     return dict(document)
 
 
+# Plans of thousands of repositories are hundreds of megabytes; the limit only bounds a hostile file.
+MAX_JSON_BYTES = 4 * 1024**3
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanFileUnreadable(f"{path}: no such {what}", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
+        # A regular file, read without blocking: a FIFO given as a plan would wait for a writer forever.
+        text = read_bounded(path, MAX_JSON_BYTES).decode("utf-8")
+    except MissingFile as error:
+        if not path.exists() and not path.is_symlink():
+            raise PlanFileUnreadable(f"{path}: no such {what}", file=str(path)) from None
         raise PlanFileUnreadable(f"{path}: cannot read the {what}: {error}", file=str(path)) from None
+    except UnreadableFile as error:
+        raise PlanFileError(f"{path}: cannot read the {what}: {error}") from None
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 ({error.reason} at byte {error.start})"
+        raise PlanFileUnreadable(f"{path}: cannot read the {what}: {reason}", file=str(path)) from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise PlanFileError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    except RecursionError:
+        # Python's JSON reader recurses: a hostile file of nested arrays.
+        raise PlanFileError(f"{path}: not a {what}: nested too deep for a JSON reader") from None
 
 
 def _shape_problem(document: Any) -> str | None:

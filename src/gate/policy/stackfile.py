@@ -13,15 +13,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gate import clock
 from gate.errors import PolicyError, Problem
 from gate.offline.engine import SECRET_PLACEHOLDER
 from gate.policy.layers import Layer, Origins, layered_config
 from gate.policy.loader import stack_file
 from gate.policy.prnames import LEGACY_PR_STACK, PR_STACK, repository_slug
-from gate.policy.yamlguard import StackFileError, StackFileUnreadable, read_stack_text
+from gate.policy.yamlguard import StackFileError, StackFileUnreadable, load_file, read_stack_text
 from gate.policy.yamlguard import load as load_yaml
 
 # Keys whose plain-text value would be a leaked credential in a committed stack file.
@@ -34,6 +32,8 @@ _SECRET_ONLY_KEYS = {
         "a secret: pulumi config set --secret delivery-gate:relayGithubToken <token>"
     ),
 }
+
+PROJECT_FILE = "Pulumi.yaml"
 
 
 # The template of the disposable per-PR stacks (gate/policy/prnames.py): stacks/ephemeral.<repo>.yaml for
@@ -136,13 +136,18 @@ def _stack_config(document: dict[str, Any], source: str) -> StackConfig:
     return StackConfig(source=source, values=values, secret_keys=frozenset(secret_keys))
 
 
+def load_project_file(project_dir: Path) -> Any:
+    """Pulumi.yaml's document, read and checked as a stack file is (gate/policy/yamlguard.py)."""
+    return load_file(project_dir / PROJECT_FILE, "project file")
+
+
 def stack_config_source(project_dir: Path, stack: str) -> str:
     """Where Pulumi looks for the stack's config: `stackConfigDir` of Pulumi.yaml (this project:
     stacks/), else beside Pulumi.yaml, the standard layout a gated repository's infra/ uses."""
     try:
-        project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return stack_file(stack)  # read_project reports a broken Pulumi.yaml
+        project = load_project_file(project_dir)
+    except (StackFileError, PolicyError):
+        return stack_file(stack)  # the plan's read_project reports a broken Pulumi.yaml
     directory = project.get("stackConfigDir") if isinstance(project, dict) else None
     if directory is None:
         return f"Pulumi.{stack}.yaml"

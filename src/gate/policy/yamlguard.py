@@ -85,17 +85,20 @@ def read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
 
 def read_stack_text(path: Path, source: str) -> str:
     """A stack file's text: a regular file of at most MAX_BYTES of UTF-8; StackFileError otherwise."""
+    return _read_text(path, source, "stack file", _SIZE_ALLOWED)
+
+
+def _read_text(path: Path, source: str, what: str, allowed: str) -> str:
     try:
         return read_bounded(path).decode("utf-8")
     except MissingFile as error:
-        raise StackFileUnreadable(
-            f"{source}: cannot read the stack file: {error}; {_SIZE_ALLOWED}", file=source
-        ) from None
+        message = f"{source}: cannot read the {what}: {error}; {allowed}"
+        raise StackFileUnreadable(message, file=source) from None
     except UnreadableFile as error:
-        raise StackFileError(f"{source}: cannot read the stack file: {error}; {_SIZE_ALLOWED}") from None
+        raise StackFileError(f"{source}: cannot read the {what}: {error}; {allowed}") from None
     except UnicodeDecodeError as error:
         raise StackFileError(
-            f"{source}: cannot read the stack file: not UTF-8 ({error.reason} at byte {error.start})"
+            f"{source}: cannot read the {what}: not UTF-8 ({error.reason} at byte {error.start})"
         ) from None
 
 
@@ -121,6 +124,14 @@ def load(text: str, source: str, what: str = "stack file") -> Any:
         raise StackFileError(f"{source}: invalid YAML{where(error)}") from None
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as error:
         raise StackFileError(f"{source}: cannot read the {what}: {error}") from None
+
+
+def load_file(path: Path, what: str) -> Any:
+    """The YAML document of the file at `path`, read and checked as a stack file is; `what` it is,
+    as the messages name it. StackFileUnreadable when it is not there or cannot be read, StackFileError
+    when it is not a regular file of at most MAX_BYTES of UTF-8, PolicyError for the problems above."""
+    allowed = f"allowed: a regular file of at most {MAX_BYTES} bytes (1 MiB)"
+    return load(_read_text(path, str(path), what, allowed), str(path), what)
 
 
 def where(error: yaml.MarkedYAMLError) -> str:
