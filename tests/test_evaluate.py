@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -537,6 +538,18 @@ def test_bad_input_exits_2_or_4_with_a_message_and_no_traceback(
     err = document["err"]
     assert code == exit_code, document
     assert message in err and "Traceback" not in err
+
+
+def test_a_hostile_state_file_exits_2_with_a_message_and_no_traceback(project: Path, capsys: CapSys) -> None:
+    deep = project / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")  # Python's JSON reader recurses
+    fifo = project / "fifo.json"
+    os.mkfifo(fifo)  # read naively, it waits for a writer forever
+    for path, reason in ((deep, "maximum recursion depth exceeded"), (fifo, "not a regular file")):
+        code, document = run(project, "--state", str(path), form="text", capsys=capsys)
+        assert code == 2, document
+        assert f"state file {path} of stack prod: {reason}" in document["err"]
+        assert "Traceback" not in document["err"]
 
 
 # -- the job deploy.yml runs (GATE-DP-18) ---------------------------------------------------------

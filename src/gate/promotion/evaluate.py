@@ -37,6 +37,7 @@ from gate.errors import GateError, InputOutputError
 from gate.policy.model import GatePolicy, Release
 from gate.policy.stackfile import read_stack_config
 from gate.policy.types import PinnedImage, duration_seconds
+from gate.policy.yamlguard import MissingFile, UnreadableFile, read_bounded
 from gate.promotion import delivery
 from gate.promotion import emergency as emergency_path
 from gate.promotion import evidence as promotion
@@ -586,12 +587,18 @@ def _section(contract: Contract, name: str) -> tuple[list[str], list[str]]:
 # -- gathering the facts ---------------------------------------------------------------------------
 
 
+# A stack's outputs (`pulumi stack output --json`) are kilobytes; the limit only bounds a hostile file.
+MAX_STATE_BYTES = 16 * 1024 * 1024
+
+
 def read_state_file(path: Path, stack: str) -> State:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
+        # A regular file, read without blocking (a FIFO would wait for a writer forever).
+        document = json.loads(read_bounded(path, MAX_STATE_BYTES).decode("utf-8"))
+    except MissingFile as error:
         raise StateFileUnreadable(f"state file {path} of stack {stack}: {error}", file=str(path)) from None
-    except ValueError as error:
+    except (UnreadableFile, ValueError, RecursionError) as error:
+        # RecursionError: Python's JSON reader recurses, and a hostile file nests arrays deeply.
         raise EvaluationProblem(f"state file {path} of stack {stack}: {error}") from None
     if not isinstance(document, dict):
         raise EvaluationProblem(f"state file {path} of stack {stack}: expected a JSON object of outputs")
