@@ -293,3 +293,22 @@ def test_a_good_config_in_the_same_harness_plans(project: Path, capsys: pytest.C
     code, err = run_plan(project, stack(""), capsys)
     assert code == 0, err
     assert (project / "build" / "dev" / "plan.json").is_file()
+
+
+def test_structured_config_nested_too_deep_is_refused_under_pulumi_up() -> None:
+    """`pulumi up` hands structured config to the program as JSON text, from a stack file the gate's
+    YAML check (gate/policy/yamlguard.py) never read: a value nested deeper than Python's JSON reader
+    goes is refused by the model with its path, not a traceback."""
+    from gate.offline.engine import ProgramError, run_program  # noqa: PLC0415
+    from tests.conftest import ROOT  # noqa: PLC0415
+
+    config = {
+        "github:owner": "acme",
+        "delivery-gate:environment": "dev",
+        "delivery-gate:repositories": '[{"name": "aos"}]',
+        "delivery-gate:labels": "[" * 100_000 + "]" * 100_000,
+    }
+    with pytest.raises(ProgramError) as refused:  # the program's PolicyError, as `pulumi up` shows it
+        run_program(ROOT / "__main__.py", project="delivery-gate", stack="dev", config=config)
+    assert "invalid delivery-gate configuration" in str(refused.value)
+    assert "delivery-gate:labels: got '[[[[" in str(refused.value)

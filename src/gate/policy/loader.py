@@ -113,7 +113,10 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
+            # Not JSON, or nested deeper than Python's JSON reader goes (a hostile stack file under
+            # `pulumi up`, which the gate's own YAML check never saw): the text, which the model
+            # then refuses with the field's path.
             return value
     return value
 
