@@ -12,9 +12,9 @@ A stack file holds a few dozen keys written by people and by `pulumi config set`
 
 Before anything is built, the event stream (`yaml.parse`: iterative, libyaml when available) is
 checked once, with a file-size limit first, and read no further than the first collection nested
-too deep: libyaml's parser slows quadratically with the depth of flow collections. Each problem names the
-dotted path (as the loader names fields: `delivery-gate:labels[0].name`), the value and its line
-and column. Only then is the document built, with nothing left that can blow up.
+too deep: libyaml's parser slows quadratically with the depth of flow collections. Each problem
+names the dotted path (as the loader names fields: `delivery-gate:labels[0].name`), the value and
+its line and column. Only then is the document built, with nothing left that can blow up.
 """
 
 from __future__ import annotations
