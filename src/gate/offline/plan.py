@@ -52,7 +52,7 @@ def read_project(project_dir: Path) -> Project:
         # composer recurses (a hundred thousand `[` crash the process).
         document = load_project_file(project_dir)
     except StackFileUnreadable as error:
-        if not path.exists() and not path.is_symlink():
+        if _absent(path):
             raise PlanFileUnreadable(
                 f"{path}: not found; --project-dir must name the directory holding it", file=str(path)
             ) from None
@@ -267,12 +267,17 @@ def load_plan(path: Path) -> dict[str, Any]:
 MAX_JSON_BYTES = 4 * 1024**3
 
 
+def _absent(path: Path) -> bool:
+    """Not there at all, as opposed to there and unreadable (a dangling link is there)."""
+    return not path.exists() and not path.is_symlink()
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
-        # A regular file, read without blocking: a FIFO given as a plan would wait for a writer forever.
+        # A regular file, read without blocking: a FIFO given as the file would wait for a writer forever.
         text = read_bounded(path, MAX_JSON_BYTES).decode("utf-8")
     except MissingFile as error:
-        if not path.exists() and not path.is_symlink():
+        if _absent(path):
             raise PlanFileUnreadable(f"{path}: no such {what}", file=str(path)) from None
         raise PlanFileUnreadable(f"{path}: cannot read the {what}: {error}", file=str(path)) from None
     except UnreadableFile as error:
