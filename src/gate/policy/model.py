@@ -3,9 +3,11 @@
 Defaults encode the two policy texts in `../shared/policy/`; each default names the line it comes
 from ("M9 §Required CI checks 3" is `deployment-gate-policy-m9.md`, section "Required CI checks",
 item 3; "DP §Rollback Criteria" is `delivery-policy.md`). A stack file holds only what differs.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: pydantic would then evaluate every field's annotation
+from its text when it builds the model classes, 300 fields, about 8 ms of every plan's start-up
+(bench/README.md). The few classes named before they are defined are written as strings.
+"""
 
 import math
 import re
@@ -195,7 +197,7 @@ def _with_repository_defaults(data: Any) -> Any:
     return {**data, "repositories": merged}
 
 
-def _check_repository_policies(policy: GatePolicy) -> None:
+def _check_repository_policies(policy: "GatePolicy") -> None:
     """Each repository's requiredChecks name catalogue checks; its merge-gate mode is one it may
     choose; an app-pinned external check is pinned by the repository's merge gate."""
     catalogue = {check.name: check for check in policy.checks}
@@ -767,7 +769,7 @@ class Environment(GateModel):
         return stack
 
     @property
-    def rollback(self) -> Environment:
+    def rollback(self) -> "Environment":
         """The reviewer-free GitHub environment `<name>-rollback` of the same stack, where deploy.yml
         runs what follows an approved deploy automatically: the validation window, the evidence and
         above all the rollback (DP §Rollback: rollback is automatic, it never waits for a human).
@@ -1830,30 +1832,30 @@ class GatePolicy(GateModel):
     )
     # Issue 12 (notes): DP §Release Notes and §Pre-Deployment "Release contract completed".
     # The lambdas defer the name: both models are defined at the end of this module.
-    release_notes: ReleaseNotes = Field(
+    release_notes: "ReleaseNotes" = Field(
         default_factory=lambda: ReleaseNotes(),  # noqa: PLW0108
         description="Release-notes categories (labels), the breaking-change label and its Migration section.",
     )
-    release_contract: ReleaseContract = Field(
+    release_contract: "ReleaseContract" = Field(
         default_factory=lambda: ReleaseContract(),  # noqa: PLW0108
         description="Where release contracts live (work/releases/<version>.md, from the template).",
     )
     # Issue 12, part "drill" (GATE-DP-16): see RollbackDrill, DrillResult and DrillPending below.
-    rollback_drill: RollbackDrill = Field(
+    rollback_drill: "RollbackDrill" = Field(
         default_factory=lambda: RollbackDrill(),  # noqa: PLW0108
         description=(
             "DP §Pre-Deployment 'Rollback plan documented and tested': the scheduled rollback drill "
             "whose passed result production's promotion requires (GATE-DP-16)."
         ),
     )
-    rollback_drill_result: DrillResult | None = Field(
+    rollback_drill_result: "DrillResult | None" = Field(
         default=None,
         description=(
             "Written only by `python -m gate drill restore` (never committed: `gate check` refuses it): "
             "the last rollback drill of this stack, exported as `rollbackDrill`."
         ),
     )
-    rollback_drill_pending: DrillPending | None = Field(
+    rollback_drill_pending: "DrillPending | None" = Field(
         default=None,
         description=(
             "Written only by `python -m gate drill rollback` (never committed): what the stack ran "
@@ -1861,11 +1863,11 @@ class GatePolicy(GateModel):
         ),
     )
     # Issue 12, part "deploy" (GATE-DP-19, GATE-DP-20): see DeploymentWindow and ChangeLog below.
-    deployment_window: DeploymentWindow = Field(
+    deployment_window: "DeploymentWindow" = Field(
         default_factory=lambda: DeploymentWindow(),  # noqa: PLW0108 - defined below
         description="When production may be deployed and who is told first (GATE-DP-19).",
     )
-    change_log: ChangeLog = Field(
+    change_log: "ChangeLog" = Field(
         default_factory=lambda: ChangeLog(),  # noqa: PLW0108 - defined below
         description="Where each successful production deploy is recorded (GATE-DP-20).",
     )
