@@ -55,6 +55,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import floor_input  # noqa: E402 - once the project root is on the path
+from gate.collector import long_lived_imports  # noqa: E402 - stdlib only; every child imports it
 
 MODES = ("plan", "generic", "typed", "stock")
 # The plan's resources, which the floors register again (bench/floor_input.py).
@@ -128,7 +129,8 @@ def _stop() -> dict[str, float]:
 
 def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
     """Plan the generated policy; save its resources for the floors."""
-    from gate.offline.plan import build_plan  # noqa: PLC0415 - imported in the child, timed
+    with long_lived_imports():  # as `gate` imports its modules (gate/entry.py)
+        from gate.offline.plan import build_plan  # noqa: PLC0415 - imported in the child, timed
 
     # A project of its own per run (--repeat plans the same size again in the same workdir).
     plan = build_plan(project_with(size, Path(tempfile.mkdtemp(dir=workdir))), "dev")
@@ -147,7 +149,8 @@ def measure_plan(size: int, workdir: Path) -> dict[str, Any]:
 
 
 def _run_floor(program_source: str, workdir: Path, name: str) -> Any:
-    from gate.offline.engine import run_program  # noqa: PLC0415 - imported in the child, timed
+    with long_lived_imports():  # as the plan's child imports the engine (measure_plan)
+        from gate.offline.engine import run_program  # noqa: PLC0415 - imported in the child, timed
 
     program = workdir / name / "__main__.py"
     program.parent.mkdir(exist_ok=True)
@@ -176,8 +179,9 @@ def measure_typed(workdir: Path) -> dict[str, Any]:
 
 
 def measure_stock(workdir: Path) -> dict[str, Any]:
-    import pulumi  # noqa: PLC0415 - imported in the child, timed
-    from pulumi.runtime import mocks, stack, sync_await  # noqa: PLC0415
+    with long_lived_imports():  # as the plan's child imports the SDK (measure_plan)
+        import pulumi  # noqa: PLC0415 - imported in the child, timed
+        from pulumi.runtime import mocks, stack, sync_await  # noqa: PLC0415
 
     class Echo(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:

@@ -56,7 +56,16 @@ def test_no_flat_modules_remain_at_the_top_of_the_package() -> None:
     # The layout shows the architecture (docs/design.md "Layout"): the top level holds only the
     # package's entry points and what every layer shares.
     top = sorted(p.name for p in (ROOT / "src" / "gate").glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "bundled.py", "clock.py", "errors.py", "program.py"]
+    assert top == [
+        "__init__.py",
+        "__main__.py",
+        "bundled.py",
+        "clock.py",
+        "collector.py",
+        "entry.py",
+        "errors.py",
+        "program.py",
+    ]
 
 
 def test_the_wheel_holds_the_package_its_tools_licence_and_script(wheel: Path) -> None:
@@ -76,7 +85,7 @@ def test_the_wheel_holds_the_package_its_tools_licence_and_script(wheel: Path) -
     info = f"delivery_gate-{gate.__version__}.dist-info"
     assert f"{info}/licenses/LICENSE" in names
     entry_points = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
-    assert re.search(r"^gate = gate\.cli\.main:main$", entry_points, re.M)
+    assert re.search(r"^gate = gate\.entry:command$", entry_points, re.M)
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
     assert "License-Expression: Apache-2.0" in metadata
     assert "Requires-Dist: pulumi-github==" in metadata

@@ -34,7 +34,7 @@ def test_init_writes_a_configuration_repository_that_plans(
     ]
     assert (project / "requirements.txt").read_text().splitlines()[-1] == f"delivery-gate=={gate.__version__}"
     # The program is the installed package's, not a copy: two lines.
-    assert "from gate.program import main" in (project / "__main__.py").read_text()
+    assert "from gate.entry import program" in (project / "__main__.py").read_text()
     assert (project / "stack-file.schema.json").read_text() == render_schema()
     assert "wrote" in capsys.readouterr().out
     plan = build_plan(project, "dev")

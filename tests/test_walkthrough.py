@@ -64,7 +64,7 @@ def test_the_walkthrough_runs_with_the_installed_package_alone(walked: tuple[Pat
     for stack in ("dev", "staging", "prod"):
         assert (project / "build" / stack / "plan.json").is_file()
     # The program is the installed package's: the configuration repository holds no copy of it.
-    assert "from gate.program import main" in (project / "__main__.py").read_text()
+    assert "from gate.entry import program" in (project / "__main__.py").read_text()
     assert not (project / "gate").exists() and not (project / "src").exists()
 
 

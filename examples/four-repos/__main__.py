@@ -1,5 +1,5 @@
 """The Pulumi program of this project (Pulumi.yaml): the delivery gate of the stack being run."""
 
-from gate.program import main
+from gate.entry import program
 
-main()
+program()

@@ -2,6 +2,6 @@
 
 import sys
 
-from gate.cli.main import main
+from gate.entry import command
 
-sys.exit(main())
+sys.exit(command())

@@ -55,7 +55,7 @@ def files(owner: str, project: str, repositories: list[str]) -> dict[str, str]:
         ),
         "__main__.py": (
             '"""The Pulumi program: the delivery gate of the stack being run (installed package)."""\n\n'
-            "from gate.program import main\n\nmain()\n"
+            "from gate.entry import program\n\nprogram()\n"
         ),
         "requirements.txt": (
             "# The gate and, through its exact pins, the Pulumi SDK and providers it is tested with.\n"

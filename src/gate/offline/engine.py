@@ -46,6 +46,7 @@ from pulumi.runtime.invoke import _requires_legacy_none_return_for_empty_struct
 from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
+from gate.collector import to_oldest_generation
 from gate.errors import GateError
 
 # Markers of Pulumi's property wire format (sdk/proto, rpc.py); tests check them against the SDK.
@@ -1149,11 +1150,9 @@ def _collector_off() -> Iterator[None]:
             # What the run leaves alive (the recording, mostly) was allocated with the collector
             # off, so it all sits in the youngest generation: the first two collections afterwards
             # would walk all of it (0.2 s at 500 repositories) to find nothing, as the run leaves no
-            # cycles (`_release_resources`, `_contains_unknowns`). Moved to the oldest instead;
-            # not when the process keeps objects frozen of its own (unfreezing would free them).
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
+            # cycles (`_release_resources`, `_contains_unknowns`). Moved to the oldest instead
+            # (gate/collector.py, which start-up imports share).
+            to_oldest_generation()
             gc.enable()
 
 
