@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from gate.cli import main as cli
+from gate.github.release_deploy import DEPLOYMENT_TASK
 from gate.promotion import changelog
 from gate.promotion.changelog import (
-    DEPLOYMENT_TASK,
     FILE_HEADER,
     ChangeLogError,
     Record,

@@ -23,8 +23,9 @@ from gate.offline.plan import build_plan
 from gate.policy.model import PipelineRun
 from gate.promotion import deploy
 from gate.promotion.delivery import rollback_target
-from gate.promotion.deploy import Claim, DeliveryRefused, Window
+from gate.promotion.deploy import Claim, Window
 from gate.promotion.evidence import EVIDENCE_OUTPUT
+from gate.promotion.outside import DeliveryRefused
 from tests.conftest import ROOT
 from tests.test_workflows import policy
 

@@ -25,9 +25,10 @@ from gate.github.workflows import workflow_documents
 from gate.offline.plan import build_plan
 from gate.policy.rules import committed_workflows
 from gate.promotion import drill
+from gate.promotion import drill_run as drill_commands
 from gate.promotion.delivery import DRILL_PENDING_OUTPUT, DRILL_RESULT_OUTPUT, carry_forward
-from gate.promotion.deploy import DeliveryRefused
 from gate.promotion.evidence import EVIDENCE_OUTPUT
+from gate.promotion.outside import DeliveryRefused
 from tests.test_delivery import (
     REPOSITORY,
     ROOT_HASH,
@@ -70,10 +71,10 @@ def restore(  # noqa: PLR0917 - the scenario's facts, in the order the tests rea
     parity: str,
     monkeypatch: pytest.MonkeyPatch,
     hours: int,
-) -> drill.Restored:
+) -> drill_commands.Restored:
     now = at(monkeypatch, T0 + timedelta(hours=hours))
     root_hash = DRILL_HASH if parity == "success" else None
-    return drill.restore(
+    return drill_commands.restore(
         backend.project,
         backend,
         github,
@@ -96,7 +97,7 @@ def test_a_drill_rolls_back_then_puts_back_exactly_what_ran_and_production_promo
     before = {key: backend.state["staging"][key] for key in PRE_DRILL}
 
     started: list[str] = []
-    applied = drill.start(
+    applied = drill_commands.start(
         backend.project,
         backend,
         "staging",
@@ -145,7 +146,9 @@ def test_without_the_exact_restore_production_would_lose_its_evidence(
     """Why the restore does not simply redeploy B: a deploy drops staging's evidence for B."""
     github = FakeGitHub()
     staging_runs_b_after_a(backend, github, monkeypatch)
-    drill.start(backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5)))
+    drill_commands.start(
+        backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5))
+    )
     deploy_to(backend, "staging", B, 202, at(monkeypatch, T0 + timedelta(hours=6)))
     assert EVIDENCE_OUTPUT not in backend.state["staging"]
     with pytest.raises(GateError, match=r"GATE-DP-09\] no evidence from staging"):
@@ -166,7 +169,9 @@ def test_a_failed_drill_is_recorded_failed_and_still_restores(
     github = FakeGitHub()
     staging_runs_b_after_a(backend, github, monkeypatch)
     before = {key: backend.state["staging"][key] for key in PRE_DRILL}
-    drill.start(backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5)))
+    drill_commands.start(
+        backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5))
+    )
     drill_run(github, 201, api)
     restored = restore(backend, github, 201, parity, monkeypatch, 6)
     after = backend.state["staging"]
@@ -186,7 +191,7 @@ def test_nothing_to_roll_back_to_is_refused_and_nothing_changes(
     state, applied = json.dumps(backend.state), len(backend.applied)
     started: list[str] = []
     with pytest.raises(DeliveryRefused, match="has validated no image other than the one it runs"):
-        drill.start(
+        drill_commands.start(
             backend.project,
             backend,
             "staging",
@@ -210,7 +215,7 @@ def test_no_drill_starts_when_the_restore_would_be_refused(
         match=r"the restore after the drill would be refused \(\[GATE-DP-09\] image digest sha256:b{64} "
         r"has not been validated by dev",
     ):
-        drill.start(
+        drill_commands.start(
             backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5))
         )
     assert json.dumps(backend.state) == state
@@ -220,15 +225,17 @@ def test_refusals_name_the_problem(backend: OfflineBackend, monkeypatch: pytest.
     github = FakeGitHub()
     now = at(monkeypatch, T0 + timedelta(hours=5))
     with pytest.raises(DeliveryRefused, match="records no deploy by the pipeline"):
-        drill.start(backend.project, backend, "staging", run(201), now=now)
+        drill_commands.start(backend.project, backend, "staging", run(201), now=now)
     with pytest.raises(DeliveryRefused, match=r"the rollback drill runs in staging .*allowed: 'staging'"):
-        drill.start(backend.project, backend, "prod", run(201), now=now)
+        drill_commands.start(backend.project, backend, "prod", run(201), now=now)
     with pytest.raises(DeliveryRefused, match="has no drill in progress: nothing to restore"):
         restore(backend, github, 201, "success", monkeypatch, 5)
     staging_runs_b_after_a(backend, github, monkeypatch)
-    drill.start(backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5)))
+    drill_commands.start(
+        backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5))
+    )
     with pytest.raises(DeliveryRefused, match="in the middle of the drill of run 201"):
-        drill.start(
+        drill_commands.start(
             backend.project, backend, "staging", run(202), now=at(monkeypatch, T0 + timedelta(hours=5))
         )
     with pytest.raises(DeliveryRefused, match="started by run 201; restore it with --run-id 201"):
@@ -240,7 +247,9 @@ def test_the_drill_result_is_carried_through_plain_ups_and_later_deploys(
 ) -> None:
     github = FakeGitHub()
     staging_runs_b_after_a(backend, github, monkeypatch)
-    drill.start(backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5)))
+    drill_commands.start(
+        backend.project, backend, "staging", run(201), now=at(monkeypatch, T0 + timedelta(hours=5))
+    )
     drill_run(github, 201)
     result = restore(backend, github, 201, "success", monkeypatch, 6).result
     assert backend.plain_up("staging")[DRILL_RESULT_OUTPUT] == result

@@ -25,7 +25,8 @@ from gate.policy import model
 from gate.policy.model import PipelineRun
 from gate.promotion import emergency
 from gate.promotion.delivery import RELEASE_KEY, carry_forward
-from gate.promotion.deploy import Claim, DeliveryRefused, Window, record_evidence
+from gate.promotion.deploy import Claim, Window, record_evidence
+from gate.promotion.outside import DeliveryRefused
 from tests.conftest import ROOT
 from tests.test_delivery import REPOSITORY, STACKS, A, B, OfflineBackend, at
 from tests.test_workflows import policy

@@ -24,7 +24,7 @@ from gate.cli import main as cli
 from gate.cli.delivery import Outside
 from gate.clock import iso
 from gate.promotion import evaluate
-from gate.promotion.deploy import DeliveryRefused
+from gate.promotion.outside import DeliveryRefused
 from tests.support.stacks import PROJECT, names
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 
 from gate.github import api as githubapi
 from gate.promotion import changelog
-from gate.promotion.deploy import DeliveryRefused, RestGitHub
+from gate.promotion.outside import DeliveryRefused, RestGitHub
 
 
 class _Api(BaseHTTPRequestHandler):

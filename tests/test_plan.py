@@ -376,3 +376,35 @@ def test_the_reused_encoder_refuses_what_json_dumps_refuses_and_has_a_fallback(
     # Without the C accelerator (another interpreter), the Python encoder writes the same bytes.
     monkeypatch.setattr(plan_module, "_ENCODE", None)
     assert canonical_json(document) == expected
+
+
+def test_a_plan_imports_none_of_the_delivery_commands() -> None:
+    """Issue 14, item 1: a plan renders the drill, emergency and evaluation jobs and checks GATE-DP-16,
+    but imports neither the commands behind them (deploy, promote, evaluate, the drill's deploys,
+    the change log) nor what only they need: 17 ms of every one-repository plan."""
+    code = (
+        "import sys\n"
+        "from tests.support.stacks import stack_plan\n"
+        "files = {}\n"
+        "for stack in ('dev', 'staging', 'prod'):\n"
+        "    for r in stack_plan(stack)['resources']:\n"
+        "        files[r.get('inputs', {}).get('file')] = str(r.get('inputs', {}).get('content'))\n"
+        "deploy = files.get('.github/workflows/deploy.yml', '')\n"
+        "print('.github/workflows/rollback-drill.yml' in files, 'python -m gate evaluate' in deploy)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gate.promotion.') or m == 'difflib'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=PROJECT_DIR
+    )
+    rendered, loaded = out.stdout.splitlines()
+    assert rendered == "True True"
+    assert loaded == str(
+        [
+            "gate.promotion.delivery",
+            "gate.promotion.drill",
+            "gate.promotion.emergency",
+            "gate.promotion.evaluation_jobs",
+            "gate.promotion.evidence",
+            "gate.promotion.outside",
+        ]
+    )

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gate.promotion.changelog import DEPLOYMENT_TASK, parse_file
+from gate.github.release_deploy import DEPLOYMENT_TASK
+from gate.promotion.changelog import parse_file
 from tests.support.actions_runner import Event
 from tests.support.release_fixture import (
     APPROVER,

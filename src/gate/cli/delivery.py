@@ -18,8 +18,8 @@ from typing import Any
 from gate import clock
 from gate.errors import UsageError
 from gate.policy.model import PipelineRun
-from gate.promotion import deploy, drill, emergency, window
-from gate.promotion.deploy import DeliveryRefused
+from gate.promotion import deploy, drill_run, emergency, window
+from gate.promotion.outside import DeliveryRefused, GitHubApi, StackWorkspace
 from gate.promotion.promote import stack_file_policy
 
 
@@ -27,8 +27,8 @@ from gate.promotion.promote import stack_file_policy
 class Outside:
     """What the delivery commands reach; tests replace any of them."""
 
-    workspace: deploy.StackWorkspace | None = None
-    github: deploy.GitHubApi | None = None
+    workspace: StackWorkspace | None = None
+    github: GitHubApi | None = None
     cluster: deploy.Cluster | None = None
     alerts: deploy.Alerts | None = None
 
@@ -129,12 +129,12 @@ def _run(args: argparse.Namespace) -> PipelineRun:
         raise UsageError(f"--repository/--run-id: {error}") from None
 
 
-def _workspace(args: argparse.Namespace, outside: Outside) -> deploy.StackWorkspace:
+def _workspace(args: argparse.Namespace, outside: Outside) -> StackWorkspace:
     if outside.workspace is not None:
         return outside.workspace
     from gate.cli.main import _automation  # noqa: PLC0415 - the Automation API only when it is needed
 
-    workspace: deploy.StackWorkspace = _automation(args.project_dir)  # type: ignore[assignment]
+    workspace: StackWorkspace = _automation(args.project_dir)  # type: ignore[assignment]
     return workspace
 
 
@@ -202,7 +202,7 @@ def run_command(args: argparse.Namespace, outside: Outside) -> int:
 def _drill(args: argparse.Namespace, outside: Outside, now: datetime) -> int:
     workspace = _workspace(args, outside)
     if args.phase == "rollback":
-        applied = drill.start(
+        applied = drill_run.start(
             args.project_dir,
             workspace,
             args.stack,
@@ -216,7 +216,7 @@ def _drill(args: argparse.Namespace, outside: Outside, now: datetime) -> int:
     github = outside.github
     if github is None and args.parity == "success":
         github = deploy.github_from_environment()
-    restored = drill.restore(
+    restored = drill_run.restore(
         args.project_dir,
         workspace,
         github,

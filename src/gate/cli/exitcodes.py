@@ -32,7 +32,7 @@ from gate.errors import (
     UsageError,
     shown,
 )
-from gate.promotion.deploy import DeliveryRefused
+from gate.promotion.outside import DeliveryRefused
 from gate.promotion.promote import PromotionRefused
 from gate.promotion.window import WindowRefused
 

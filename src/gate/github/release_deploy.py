@@ -33,12 +33,14 @@ from gate.github import actions
 from gate.github.release_contract import RELEASE_CHECK_PATH
 from gate.github.yamltext import Commented
 from gate.policy.model import Environment, GatePolicy, Repository
-from gate.promotion import changelog
 
 Job = dict[str, Any]
 
 RELEASE_JOB = "release"
 CHANGELOG_JOB = "changelog"
+# The task of the GitHub deployments the changelog job records, and `gate changelog` reads back
+# (gate/promotion/changelog.py).
+DEPLOYMENT_TASK = "changelog"
 RELEASE_CHECK = RELEASE_CHECK_PATH
 TEMPLATE_PREFIX = "_"  # work/releases/_TEMPLATE-release-contract.md is no release
 SLACK_TOKEN_REASON = (
@@ -159,7 +161,7 @@ core.info(previous
   ? `commits since ${ENVIRONMENT}'s last deploy: ${range}`
   : `first deploy of ${ENVIRONMENT}: ${SHA}`);
 core.setOutput('commit_range', range);
-""".replace("TASK", changelog.DEPLOYMENT_TASK)
+""".replace("TASK", DEPLOYMENT_TASK)
 
 
 def release_job(policy: GatePolicy, repo: Repository, production: Environment, upstream: str) -> Job:
@@ -319,7 +321,7 @@ if (DEPLOYMENTS === 'true') {
   });
   core.info(`recorded ${record.environment} ${record.version} as a GitHub deployment`);
 }
-""".replace("TASK", changelog.DEPLOYMENT_TASK)
+""".replace("TASK", DEPLOYMENT_TASK)
 
 _RECORD = """\
 set -euo pipefail

@@ -38,7 +38,7 @@ from gate.policy.types import (
     Language,
     duration_seconds,
 )
-from gate.promotion import drill, emergency, evaluate
+from gate.promotion import drill, emergency, evaluation_jobs
 
 WORKFLOW_DIR = ".github/workflows"
 K6_MAPPER_PATH = "tools/k6_slo_mapper.py"
@@ -1364,7 +1364,7 @@ def deploy_workflow(policy: GatePolicy, repo: Repository) -> dict[str, Any]:
     # Issue 12, part deploy: the `release` job before production, the change log after it.
     jobs = release_deploy.attach(policy, repo, jobs)
     # Issue 12, part evaluate (GATE-DP-18): the Evaluation Criteria before the production deploy.
-    jobs = evaluate.attach(policy, repo, jobs)
+    jobs = evaluation_jobs.attach(policy, repo, jobs)
     return workflow("deploy", on, jobs, concurrency=concurrency)
 
 

@@ -31,12 +31,12 @@ from pydantic import Field, ValidationError
 from gate import clock
 from gate.errors import GateError, InputOutputError, shown
 from gate.github import api as githubapi
+from gate.github.release_deploy import DEPLOYMENT_TASK
 from gate.policy.model import PipelineRun
 from gate.policy.types import EnvironmentName, GateModel, HttpsUrl, PinnedImage, RootHash, matching
 
 RULE_ID = "GATE-DP-20"
 MARKER = "<!-- delivery-gate:change-log-record "
-DEPLOYMENT_TASK = "changelog"
 FILE_HEADER = (
     "# Deployments\n\n"
     "Appended by the delivery gate's deploy workflow after each successful production deploy "

@@ -26,8 +26,6 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from gate.clock import iso
-from gate.errors import GateError, InputOutputError, UsageError
-from gate.github import api as githubapi
 from gate.policy.model import GatePolicy, PipelineRun
 from gate.policy.stackfile import read_stack_config
 from gate.policy.types import PinnedImage, duration_seconds
@@ -42,31 +40,15 @@ from gate.promotion.delivery import (
     run_problems,
     state_record,
 )
+from gate.promotion.outside import (
+    DeliveryRefused,
+    DeliveryUsage,
+    GitHubApi,
+    RestGitHub,
+    StackWorkspace,
+)
 from gate.promotion.promote import policy_from_values, replace_config_block, stack_file_policy
 from gate.runtime.kube import app_namespace
-
-
-class DeliveryRefused(GateError):
-    """A deploy, rollback or evidence record that must not go ahead; nothing was applied."""
-
-
-class DeliveryUsage(DeliveryRefused, UsageError):
-    """What was typed or set up cannot be used (a malformed option, options that belong together, no
-    token): nothing was applied, and it is a usage error (exit 2), not a refusal by the policy (3)."""
-
-
-class GitHubApiFailed(DeliveryRefused, InputOutputError):
-    """The GitHub API answered with an error; nothing was applied (exit 4)."""
-
-
-class StackWorkspace(Protocol):
-    def outputs(self, stack: str) -> dict[str, Any]: ...
-
-    def up_with_config(self, stack: str, config_file: Path) -> dict[str, Any]: ...
-
-
-class GitHubApi(Protocol):
-    def get(self, path: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -356,19 +338,6 @@ class AlertmanagerAlerts:
         with urllib.request.urlopen(f"{self.url}/api/v2/alerts?{query}", timeout=30) as response:
             alerts = json.load(response)
         return [str(alert.get("labels", {}).get("alertname", "?")) for alert in alerts]
-
-
-class RestGitHub:
-    """GET on the GitHub REST API with the job's token (GH_TOKEN or GITHUB_TOKEN)."""
-
-    def __init__(self, token: str, api_url: str = "https://api.github.com") -> None:
-        self.token, self.api_url = token, api_url.rstrip("/")
-
-    def get(self, path: str) -> Any:
-        try:
-            return githubapi.get_json(self.api_url, self.token, path)
-        except urllib.error.HTTPError as error:
-            raise GitHubApiFailed(f"GitHub API GET {path}: HTTP {error.code}") from None
 
 
 def github_from_environment() -> RestGitHub:

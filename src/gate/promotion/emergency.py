@@ -42,8 +42,8 @@ from gate.github.centralfiles import central_file
 from gate.github.yamltext import Commented
 from gate.policy.model import Environment, GatePolicy, Repository, backfill_seconds
 from gate.policy.types import fullmatch_linear
-from gate.promotion.deploy import DeliveryRefused, DeliveryUsage, GitHubApi, GitHubApiFailed, RestGitHub
 from gate.promotion.evidence import EMERGENCY_RULE_ID
+from gate.promotion.outside import DeliveryRefused, DeliveryUsage, GitHubApi, GitHubApiFailed, RestGitHub
 
 RULE_ID = "GATE-DP-17"  # an overdue emergency backfill blocks non-emergency deploys
 WORKFLOW_FILE = "emergency-deploy.yml"
