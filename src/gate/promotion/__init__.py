@@ -5,4 +5,8 @@
 delivery path (`gate deploy|rollback|watch|record-evidence`) through the Automation API; `promote`,
 `drill`, `emergency`, `window`, `changelog`, `health` and `evaluate` implement single delivery-policy
 lines. What a person types is verified here before it is trusted.
+
+A plan imports only what it checks and renders (`evidence`, `delivery`, `drill`, `emergency`,
+`evaluation_jobs`, `outside`), never the commands behind those workflows (`deploy`, `promote`,
+`drill_run`, `evaluate`, `changelog`): tests/test_plan.py keeps the list.
 """
