@@ -4,8 +4,9 @@ deploy.yml calls these for every environment (gate/github/workflows.py); the des
 gate/promotion/delivery.py. Each command that changes an environment runs `pulumi up` of its stack through the
 Automation API with a one-off config file (the committed stack file plus what the pipeline writes),
 so the Rollout's image, the stack's state and the evidence are one record; the committed stack
-file is never edited. The outside world sits behind small protocols (the stack workspace, the
-GitHub API, the cluster, Alertmanager) so that tests run the real logic against fakes.
+file is never edited. The outside world sits behind small protocols (the stack workspace and the
+GitHub API in gate/promotion/outside.py, the cluster, Alertmanager) so that tests run the real logic
+against fakes.
 """
 
 from __future__ import annotations
@@ -40,13 +41,7 @@ from gate.promotion.delivery import (
     run_problems,
     state_record,
 )
-from gate.promotion.outside import (
-    DeliveryRefused,
-    DeliveryUsage,
-    GitHubApi,
-    RestGitHub,
-    StackWorkspace,
-)
+from gate.promotion.outside import DeliveryRefused, DeliveryUsage, GitHubApi, RestGitHub, StackWorkspace
 from gate.promotion.promote import policy_from_values, replace_config_block, stack_file_policy
 from gate.runtime.kube import app_namespace
 

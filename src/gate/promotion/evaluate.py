@@ -4,7 +4,7 @@ delivery-policy.md §Evaluation Criteria names seven criteria, each PASS or FAIL
 function here, `(facts) -> Verdict(status, evidence, sources)`: what it concluded, the facts it
 used, and where each fact came from (the stack file, a state output of a stack, the release
 contract, a GitHub API path). The facts are gathered once, up front, behind small protocols (the
-stack workspace and the GitHub API of gate/promotion/deploy.py, or state files given on the command line), so
+stack workspace and the GitHub API of gate/promotion/outside.py, or state files given on the command line), so
 tests run every criterion against fixture states and fakes.
 
 deploy.yml runs `evaluate` before the production deploy (the jobs are gate/promotion/evaluation_jobs.py,
