@@ -41,7 +41,14 @@ from gate.promotion.delivery import (
     run_problems,
     state_record,
 )
-from gate.promotion.outside import DeliveryRefused, DeliveryUsage, GitHubApi, RestGitHub, StackWorkspace
+from gate.promotion.outside import (
+    DeliveryRefused,
+    DeliveryUsage,
+    GitHubApi,
+    RestGitHub,
+    StackWorkspace,
+    run_and_jobs,
+)
 from gate.promotion.promote import policy_from_values, replace_config_block, stack_file_policy
 from gate.runtime.kube import app_namespace
 
@@ -189,13 +196,13 @@ def record_evidence(
     deployment = state.get(DEPLOYMENT_OUTPUT) if isinstance(state.get(DEPLOYMENT_OUTPUT), dict) else None
     deployed_by = (deployment or {}).get("run", {}).get("runId")
     policy = stack_file_policy(project_dir, stack)
-    base = f"repos/{run.repository}/actions/runs/{run.run_id}"
+    answer, jobs = run_and_jobs(github, run.repository, run.run_id)
     problems = run_problems(
         policy.environment,
         repository=run.repository,
         run_id=run.run_id,
-        run=github.get(base),
-        jobs=(github.get(f"{base}/jobs?per_page=100") or {}).get("jobs", []),
+        run=answer,
+        jobs=jobs,
         deployed_by=deployed_by,
     )
     if problems:

@@ -38,7 +38,7 @@ from gate.promotion.deploy import Applied, _apply
 from gate.promotion.drill import FAILED, PASSED, WORKFLOW_PATH, drilled_environment
 from gate.promotion.evidence import RULE_ID as PROMOTION_RULE_ID
 from gate.promotion.evidence import read_evidence, unvalidated
-from gate.promotion.outside import DeliveryRefused, GitHubApi, StackWorkspace
+from gate.promotion.outside import DeliveryRefused, GitHubApi, StackWorkspace, run_and_jobs
 from gate.promotion.promote import policy_from_values, stack_file_policy
 
 
@@ -179,13 +179,9 @@ def restore(
     if parity == "success":
         if github is None:
             raise DeliveryRefused("a passed drill is verified through the GitHub API: set GH_TOKEN")
-        base = f"repos/{run.repository}/actions/runs/{run.run_id}"
+        answer, jobs = run_and_jobs(github, run.repository, run.run_id)
         problems = drill_run_problems(
-            policy.environment,
-            repository=run.repository,
-            run_id=run.run_id,
-            run=github.get(base),
-            jobs=(github.get(f"{base}/jobs?per_page=100") or {}).get("jobs", []),
+            policy.environment, repository=run.repository, run_id=run.run_id, run=answer, jobs=jobs
         )
         if not parity_root_hash:
             problems.append("the parity check reported no root hash")

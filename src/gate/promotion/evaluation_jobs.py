@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gate.github import actions
+from gate.github.release_deploy import RELEASE_JOB, tag_prefix
 from gate.github.yamltext import Commented
 from gate.policy.model import GatePolicy
 
@@ -87,7 +88,7 @@ def evaluation_job(policy: GatePolicy, repo: Any, release_job: str) -> dict[str,
     upstream, before the production deploy (which needs this job): a FAIL (exit 1) or an error
     (exit 2) fails the job and production is not deployed. Read-only: the table goes to the step
     summary and the job's `table` output, which `evaluation-notes` appends to the release."""
-    from gate.github.workflows import checkout, gate_command, gate_steps, job, permissions, run  # noqa: PLC0415 - they import this module
+    from gate.github.workflows import checkout, gate_command, gate_steps, job, permissions, run  # noqa: PLC0415 - workflows imports this module
 
     production = policy.environments[-1]
     upstream = policy.environments[-2].name
@@ -128,8 +129,7 @@ def evaluation_job(policy: GatePolicy, repo: Any, release_job: str) -> dict[str,
 def notes_job(policy: GatePolicy, release_job: str) -> dict[str, Any]:
     """The table onto the release's GitHub release, also after a FAIL (the release records why it
     was not deployed): the one write, in a job of its own, with no environment and no secrets."""
-    from gate.github.release_deploy import tag_prefix  # noqa: PLC0415 - they import this module
-    from gate.github.workflows import job, uses  # noqa: PLC0415 - they import this module
+    from gate.github.workflows import job, uses  # noqa: PLC0415 - workflows imports this module
 
     version = f"needs.{release_job}.outputs.version"
     append = {
@@ -152,7 +152,6 @@ def notes_job(policy: GatePolicy, release_job: str) -> dict[str, Any]:
 def attach(policy: GatePolicy, repo: Any, jobs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """deploy.yml's jobs with `evaluate` (and `evaluation-notes`) right before the production
     deploy, which needs `evaluate`."""
-    from gate.github.release_deploy import RELEASE_JOB  # noqa: PLC0415 - they import this module
 
     deploy_id = f"deploy-{policy.environments[-1].name}"
     if deploy_id not in jobs or RELEASE_JOB not in jobs:

@@ -53,3 +53,10 @@ class RestGitHub:
             return githubapi.get_json(self.api_url, self.token, path)
         except urllib.error.HTTPError as error:
             raise GitHubApiFailed(f"GitHub API GET {path}: HTTP {error.code}") from None
+
+
+def run_and_jobs(github: GitHubApi, repository: str, run_id: int) -> tuple[Any, list[Any]]:
+    """The GitHub API's view of a workflow run: the run, then its jobs (the first 100)."""
+    base = f"repos/{repository}/actions/runs/{run_id}"
+    answer = github.get(base)
+    return answer, (github.get(f"{base}/jobs?per_page=100") or {}).get("jobs", [])
